@@ -1,0 +1,128 @@
+#pragma once
+// kernels/ — the contract of the math layer.
+//
+// A Backend performs every numeric operation a model needs on raw buffers that live in its
+// memory location (host memory for the CPU backend, one GPU's memory for a CUDA backend).
+// Buffers are row-major and dense; element types are float32 or float64 (double exists for
+// gradient checks and references; training uses float32). A backend instance belongs to one
+// worker thread at a time (it may carry a CUDA stream / cuBLAS handle or a BLAS thread count);
+// operations are ordered on it. Scalars that an operation produces (a loss, a count of correct
+// predictions) are written into buffers of the backend's location so GPU work never has to
+// synchronise inside a step; copyToHost reads them when needed.
+//
+// Knows nothing about layers, models, training or communication.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "memory/SystemAllocator.h"
+
+namespace cohort::kernels {
+
+enum class DType : std::uint8_t { Float32, Float64 };
+std::size_t sizeOf(DType dtype);
+const char* toString(DType dtype);
+
+enum class Activation : std::uint8_t { Identity, Relu, Tanh, Sigmoid };
+const char* toString(Activation activation);
+
+struct AdamHyper {
+    double learningRate = 1e-3, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0.0;
+    std::int64_t step = 1;  // 1-based step count, for bias correction
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+    virtual memory::MemoryLocation location() const = 0;
+
+    // C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, row-major with leading dimensions.
+    virtual void gemm(DType dtype, bool transposeA, bool transposeB, std::int64_t m, std::int64_t n,
+                      std::int64_t k, double alpha, const void* a, std::int64_t lda, const void* b,
+                      std::int64_t ldb, double beta, void* c, std::int64_t ldc) = 0;
+
+    // y[r,c] = act(x[r,c] + bias[c]); bias may be null; y may alias x.
+    virtual void biasActivationForward(DType dtype, Activation activation, std::int64_t rows,
+                                       std::int64_t cols, const void* x, const void* bias,
+                                       void* y) = 0;
+    // dx = dy * act'(.) expressed through the activation's output y; dx may alias dy.
+    virtual void activationBackward(DType dtype, Activation activation, std::int64_t count,
+                                    const void* y, const void* dy, void* dx) = 0;
+    // out[c] = sum_r x[r,c] (+ out[c] when accumulate).
+    virtual void columnSum(DType dtype, std::int64_t rows, std::int64_t cols, const void* x,
+                           void* out, bool accumulate) = 0;
+
+    // Numerically stable softmax cross-entropy over rows of logits with integer labels.
+    // lossSum[0] = sum over rows of -log softmax(logits)[label]; grad (nullable) =
+    // gradScale * (softmax - onehot); correct[0] (nullable, int64) = rows whose argmax == label.
+    virtual void softmaxCrossEntropy(DType dtype, std::int64_t rows, std::int64_t classes,
+                                     const void* logits, const std::int32_t* labels, void* lossSum,
+                                     void* grad, double gradScale, std::int64_t* correct) = 0;
+    // Mean-squared error against a target: lossSum[0] = sum (p - t)^2; grad = gradScale*2(p - t).
+    virtual void squaredError(DType dtype, std::int64_t count, const void* prediction,
+                              const void* target, void* lossSum, void* grad, double gradScale) = 0;
+    // Row-wise softmax (inference).
+    virtual void softmax(DType dtype, std::int64_t rows, std::int64_t classes, const void* x,
+                         void* y) = 0;
+
+    // Inverted dropout with a counter-based generator: element i is kept when
+    // uniform(seed, offset + i) >= rate; y = keep ? x / (1 - rate) : 0; mask (same dtype) holds
+    // the factor applied (0 or 1/(1-rate)) for the backward pass. Identical on every backend.
+    virtual void dropoutForward(DType dtype, std::int64_t count, double rate, std::uint64_t seed,
+                                std::uint64_t offset, const void* x, void* mask, void* y) = 0;
+    // z = x * y elementwise (dropout backward: dx = dy * mask).
+    virtual void multiply(DType dtype, std::int64_t count, const void* x, const void* y,
+                          void* z) = 0;
+
+    virtual void fill(DType dtype, std::int64_t count, double value, void* x) = 0;
+    virtual void copy(std::size_t bytes, const void* source, void* destination) = 0;
+    // y = alpha * x + beta * y
+    virtual void axpby(DType dtype, std::int64_t count, double alpha, const void* x, double beta,
+                       void* y) = 0;
+    // destination = mean of `count` buffers of `length` elements (destination may be one of them).
+    virtual void average(DType dtype, std::int64_t length, const void* const* sources, int count,
+                         void* destination) = 0;
+    // out[0] = sum of squares (NaN/Inf propagate, so this doubles as a divergence check).
+    virtual void sumOfSquares(DType dtype, std::int64_t count, const void* x, void* out) = 0;
+
+    // Fused optimizer updates over a whole flat buffer (one pass each).
+    // SGD: p -= lr * (g + wd * p)
+    virtual void sgdUpdate(DType dtype, std::int64_t count, double learningRate,
+                           double weightDecay, const void* gradient, void* parameters) = 0;
+    // Nesterov (PyTorch form): g' = g + wd*p; v = mu*v + g'; p -= lr * (g' + mu*v)
+    virtual void nesterovUpdate(DType dtype, std::int64_t count, double learningRate,
+                                double momentum, double weightDecay, const void* gradient,
+                                void* velocity, void* parameters) = 0;
+    // Adam with decoupled weight decay (AdamW): p -= lr*wd*p; m,v moments; p -= lr*mhat/(sqrt(vhat)+eps)
+    virtual void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper,
+                            const void* gradient, void* firstMoment, void* secondMoment,
+                            void* parameters) = 0;
+
+    // Transfers between this backend's memory and host memory, ordered with the operations.
+    virtual void copyToHost(std::size_t bytes, const void* source, void* hostDestination) = 0;
+    virtual void copyFromHost(std::size_t bytes, const void* hostSource, void* destination) = 0;
+    virtual void synchronize() = 0;
+};
+
+// Deterministic uniform [0,1) from (seed, index): the dropout generator shared by all backends.
+inline double counterUniform(std::uint64_t seed, std::uint64_t index) {
+    std::uint64_t z = seed * 0x9E3779B97F4A7C15ULL + index + 0x632BE59BD9B4E019ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+// The CPU backend; `threads` is the BLAS/OpenMP thread count used by the calling thread
+// (0: leave the process default).
+std::unique_ptr<Backend> makeCpuBackend(int threads = 0);
+
+// CUDA backends, one per worker (own stream and library handles). Throw std::runtime_error when
+// the build has no CUDA or the ordinal is not visible.
+bool cudaCompiledIn();
+int cudaDeviceCount();  // 0 without CUDA or without a visible device
+std::unique_ptr<Backend> makeCudaBackend(int device, bool allowTf32 = false);
+
+}  // namespace cohort::kernels

@@ -1,0 +1,372 @@
+// The CPU backend: GEMM through OpenBLAS (cblas_sgemm/dgemm), everything else as OpenMP loops
+// that go parallel only when the work is large enough to pay for the threads.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include "kernels/Backend.h"
+
+namespace cohort::kernels {
+namespace {
+
+constexpr std::int64_t kParallelThreshold = 1 << 15;  // elements below which threads cost more
+
+template <typename T>
+T activate(Activation activation, T v) {
+    switch (activation) {
+        case Activation::Relu: return v > T(0) ? v : T(0);
+        case Activation::Tanh: return std::tanh(v);
+        case Activation::Sigmoid: return T(1) / (T(1) + std::exp(-v));
+        case Activation::Identity: break;
+    }
+    return v;
+}
+
+template <typename T>
+T derivativeFromOutput(Activation activation, T y) {
+    switch (activation) {
+        case Activation::Relu: return y > T(0) ? T(1) : T(0);
+        case Activation::Tanh: return T(1) - y * y;
+        case Activation::Sigmoid: return y * (T(1) - y);
+        case Activation::Identity: break;
+    }
+    return T(1);
+}
+
+template <typename Function>
+void dispatch(DType dtype, Function&& function) {
+    if (dtype == DType::Float32) {
+        function(float{});
+    } else {
+        function(double{});
+    }
+}
+
+class CpuBackend final : public Backend {
+public:
+    explicit CpuBackend(int threads) : threads_(threads) {
+        if (threads_ > 0) omp_set_num_threads(threads_);
+    }
+
+    std::string name() const override {
+        return "cpu (OpenBLAS, " + std::to_string(threads_ > 0 ? threads_ : omp_get_max_threads()) +
+               " threads)";
+    }
+    memory::MemoryLocation location() const override { return memory::MemoryLocation::host(); }
+
+    void gemm(DType dtype, bool transposeA, bool transposeB, std::int64_t m, std::int64_t n,
+              std::int64_t k, double alpha, const void* a, std::int64_t lda, const void* b,
+              std::int64_t ldb, double beta, void* c, std::int64_t ldc) override {
+        bindThreads();
+        const auto ta = transposeA ? CblasTrans : CblasNoTrans;
+        const auto tb = transposeB ? CblasTrans : CblasNoTrans;
+        if (dtype == DType::Float32) {
+            cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), float(alpha),
+                        static_cast<const float*>(a), int(lda), static_cast<const float*>(b),
+                        int(ldb), float(beta), static_cast<float*>(c), int(ldc));
+        } else {
+            cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), alpha,
+                        static_cast<const double*>(a), int(lda), static_cast<const double*>(b),
+                        int(ldb), beta, static_cast<double*>(c), int(ldc));
+        }
+    }
+
+    void biasActivationForward(DType dtype, Activation activation, std::int64_t rows,
+                               std::int64_t cols, const void* x, const void* bias,
+                               void* y) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* in = static_cast<const T*>(x);
+            const T* b = static_cast<const T*>(bias);
+            T* out = static_cast<T*>(y);
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold)
+            for (std::int64_t r = 0; r < rows; ++r) {
+                const T* row = in + r * cols;
+                T* target = out + r * cols;
+                for (std::int64_t c = 0; c < cols; ++c) {
+                    target[c] = activate(activation, row[c] + (b ? b[c] : T(0)));
+                }
+            }
+        });
+    }
+
+    void activationBackward(DType dtype, Activation activation, std::int64_t count, const void* y,
+                            const void* dy, void* dx) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* out = static_cast<const T*>(y);
+            const T* gradOut = static_cast<const T*>(dy);
+            T* gradIn = static_cast<T*>(dx);
+#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+            for (std::int64_t i = 0; i < count; ++i) {
+                gradIn[i] = gradOut[i] * derivativeFromOutput(activation, out[i]);
+            }
+        });
+    }
+
+    void columnSum(DType dtype, std::int64_t rows, std::int64_t cols, const void* x, void* out,
+                   bool accumulate) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* in = static_cast<const T*>(x);
+            T* sums = static_cast<T*>(out);
+            // Split over columns so each thread owns its outputs (deterministic, no reduction).
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold)
+            for (std::int64_t c0 = 0; c0 < cols; c0 += 64) {
+                const std::int64_t c1 = std::min(cols, c0 + 64);
+                T local[64];
+                for (std::int64_t c = c0; c < c1; ++c) local[c - c0] = accumulate ? sums[c] : T(0);
+                for (std::int64_t r = 0; r < rows; ++r) {
+                    const T* row = in + r * cols;
+                    for (std::int64_t c = c0; c < c1; ++c) local[c - c0] += row[c];
+                }
+                for (std::int64_t c = c0; c < c1; ++c) sums[c] = local[c - c0];
+            }
+        });
+    }
+
+    void softmaxCrossEntropy(DType dtype, std::int64_t rows, std::int64_t classes,
+                             const void* logits, const std::int32_t* labels, void* lossSum,
+                             void* grad, double gradScale, std::int64_t* correct) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* in = static_cast<const T*>(logits);
+            T* gradOut = static_cast<T*>(grad);
+            double total = 0.0;
+            std::int64_t hits = 0;
+            for (std::int64_t r = 0; r < rows; ++r) {
+                const T* row = in + r * classes;
+                const std::int32_t label = labels[r];
+                if (label < 0 || label >= classes) {
+                    throw std::invalid_argument("softmaxCrossEntropy: label " +
+                                                std::to_string(label) + " outside [0, " +
+                                                std::to_string(classes) + ")");
+                }
+                std::int64_t best = 0;
+                T maximum = row[0];
+                for (std::int64_t c = 1; c < classes; ++c) {
+                    if (row[c] > maximum) { maximum = row[c]; best = c; }
+                }
+                double sum = 0.0;
+                for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(double(row[c] - maximum));
+                const double logSum = std::log(sum);
+                total += logSum - double(row[label] - maximum);
+                if (best == label) ++hits;
+                if (gradOut) {
+                    T* g = gradOut + r * classes;
+                    for (std::int64_t c = 0; c < classes; ++c) {
+                        const double p = std::exp(double(row[c] - maximum) - logSum);
+                        g[c] = T(gradScale * (p - (c == label ? 1.0 : 0.0)));
+                    }
+                }
+            }
+            *static_cast<T*>(lossSum) = T(total);
+            if (correct) *correct = hits;
+        });
+    }
+
+    void squaredError(DType dtype, std::int64_t count, const void* prediction, const void* target,
+                      void* lossSum, void* grad, double gradScale) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* p = static_cast<const T*>(prediction);
+            const T* t = static_cast<const T*>(target);
+            T* g = static_cast<T*>(grad);
+            double total = 0.0;
+            for (std::int64_t i = 0; i < count; ++i) {
+                const double d = double(p[i]) - double(t[i]);
+                total += d * d;
+                if (g) g[i] = T(gradScale * 2.0 * d);
+            }
+            *static_cast<T*>(lossSum) = T(total);
+        });
+    }
+
+    void softmax(DType dtype, std::int64_t rows, std::int64_t classes, const void* x,
+                 void* y) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* in = static_cast<const T*>(x);
+            T* out = static_cast<T*>(y);
+            for (std::int64_t r = 0; r < rows; ++r) {
+                const T* row = in + r * classes;
+                T* target = out + r * classes;
+                const T maximum = *std::max_element(row, row + classes);
+                double sum = 0.0;
+                for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(double(row[c] - maximum));
+                for (std::int64_t c = 0; c < classes; ++c) {
+                    target[c] = T(std::exp(double(row[c] - maximum)) / sum);
+                }
+            }
+        });
+    }
+
+    void dropoutForward(DType dtype, std::int64_t count, double rate, std::uint64_t seed,
+                        std::uint64_t offset, const void* x, void* mask, void* y) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* in = static_cast<const T*>(x);
+            T* m = static_cast<T*>(mask);
+            T* out = static_cast<T*>(y);
+            const T keepScale = T(1.0 / (1.0 - rate));
+#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+            for (std::int64_t i = 0; i < count; ++i) {
+                const T factor = counterUniform(seed, offset + std::uint64_t(i)) >= rate ? keepScale : T(0);
+                m[i] = factor;
+                out[i] = in[i] * factor;
+            }
+        });
+    }
+
+    void multiply(DType dtype, std::int64_t count, const void* x, const void* y, void* z) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* a = static_cast<const T*>(x);
+            const T* b = static_cast<const T*>(y);
+            T* out = static_cast<T*>(z);
+#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+            for (std::int64_t i = 0; i < count; ++i) out[i] = a[i] * b[i];
+        });
+    }
+
+    void fill(DType dtype, std::int64_t count, double value, void* x) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            std::fill_n(static_cast<T*>(x), count, T(value));
+        });
+    }
+
+    void copy(std::size_t bytes, const void* source, void* destination) override {
+        if (bytes != 0 && source != destination) std::memmove(destination, source, bytes);
+    }
+
+    void axpby(DType dtype, std::int64_t count, double alpha, const void* x, double beta,
+               void* y) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* in = static_cast<const T*>(x);
+            T* out = static_cast<T*>(y);
+            const T a = T(alpha), b = T(beta);
+#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+            for (std::int64_t i = 0; i < count; ++i) out[i] = a * in[i] + b * out[i];
+        });
+    }
+
+    void average(DType dtype, std::int64_t length, const void* const* sources, int count,
+                 void* destination) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            T* out = static_cast<T*>(destination);
+            const T scale = T(1) / T(count);
+#pragma omp parallel for schedule(static) if (length >= kParallelThreshold)
+            for (std::int64_t i = 0; i < length; ++i) {
+                T sum = T(0);
+                for (int s = 0; s < count; ++s) sum += static_cast<const T*>(sources[s])[i];
+                out[i] = sum * scale;
+            }
+        });
+    }
+
+    void sumOfSquares(DType dtype, std::int64_t count, const void* x, void* out) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* in = static_cast<const T*>(x);
+            double total = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (count >= kParallelThreshold)
+            for (std::int64_t i = 0; i < count; ++i) total += double(in[i]) * double(in[i]);
+            *static_cast<T*>(out) = T(total);
+        });
+    }
+
+    void sgdUpdate(DType dtype, std::int64_t count, double learningRate, double weightDecay,
+                   const void* gradient, void* parameters) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* g = static_cast<const T*>(gradient);
+            T* p = static_cast<T*>(parameters);
+            const T lr = T(learningRate), wd = T(weightDecay);
+#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+            for (std::int64_t i = 0; i < count; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+        });
+    }
+
+    void nesterovUpdate(DType dtype, std::int64_t count, double learningRate, double momentum,
+                        double weightDecay, const void* gradient, void* velocity,
+                        void* parameters) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* g = static_cast<const T*>(gradient);
+            T* v = static_cast<T*>(velocity);
+            T* p = static_cast<T*>(parameters);
+            const T lr = T(learningRate), mu = T(momentum), wd = T(weightDecay);
+#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+            for (std::int64_t i = 0; i < count; ++i) {
+                const T gradient_i = g[i] + wd * p[i];
+                v[i] = mu * v[i] + gradient_i;
+                p[i] -= lr * (gradient_i + mu * v[i]);
+            }
+        });
+    }
+
+    void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient,
+                    void* firstMoment, void* secondMoment, void* parameters) override {
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* g = static_cast<const T*>(gradient);
+            T* m = static_cast<T*>(firstMoment);
+            T* v = static_cast<T*>(secondMoment);
+            T* p = static_cast<T*>(parameters);
+            const T b1 = T(hyper.beta1), b2 = T(hyper.beta2), eps = T(hyper.epsilon);
+            const T lr = T(hyper.learningRate), decay = T(hyper.learningRate * hyper.weightDecay);
+            const T correction1 = T(1.0 / (1.0 - std::pow(hyper.beta1, double(hyper.step))));
+            const T correction2 = T(1.0 / (1.0 - std::pow(hyper.beta2, double(hyper.step))));
+#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+            for (std::int64_t i = 0; i < count; ++i) {
+                m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+                v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+                const T mHat = m[i] * correction1;
+                const T vHat = v[i] * correction2;
+                p[i] -= decay * p[i] + lr * mHat / (std::sqrt(vHat) + eps);
+            }
+        });
+    }
+
+    void copyToHost(std::size_t bytes, const void* source, void* hostDestination) override {
+        copy(bytes, source, hostDestination);
+    }
+    void copyFromHost(std::size_t bytes, const void* hostSource, void* destination) override {
+        copy(bytes, hostSource, destination);
+    }
+    void synchronize() override {}
+
+private:
+    // OpenMP's thread count is per calling thread: re-assert it in case the backend is used from
+    // a thread other than the one that created it (cheap: one ICV write).
+    void bindThreads() const {
+        if (threads_ > 0 && omp_get_max_threads() != threads_) omp_set_num_threads(threads_);
+    }
+    int threads_;
+};
+
+}  // namespace
+
+std::size_t sizeOf(DType dtype) { return dtype == DType::Float32 ? 4 : 8; }
+const char* toString(DType dtype) { return dtype == DType::Float32 ? "float32" : "float64"; }
+const char* toString(Activation activation) {
+    switch (activation) {
+        case Activation::Relu: return "relu";
+        case Activation::Tanh: return "tanh";
+        case Activation::Sigmoid: return "sigmoid";
+        case Activation::Identity: break;
+    }
+    return "identity";
+}
+
+std::unique_ptr<Backend> makeCpuBackend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+}  // namespace cohort::kernels

@@ -1,0 +1,441 @@
+// The CUDA backend: one device, one non-blocking stream, one cuBLAS handle bound to it. GEMMs go
+// to cuBLAS (row-major through the C^T = B^T A^T identity); everything else is one of cohort's
+// own kernels (CudaKernels.cuh). All scratch memory is allocated in the constructor, so a
+// training step allocates nothing and can be captured into a CUDA graph.
+#include "kernels/cuda/CudaBackend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cuda/CudaCheck.cuh"
+#include "kernels/cuda/CudaKernels.cuh"
+
+namespace cohort::kernels {
+namespace {
+
+using cuda_detail::AdamCoefficients;
+using cuda_detail::AverageChunk;
+using cuda_detail::kMaxReductionBlocks;
+using cuda_detail::LaunchContext;
+using cuda_detail::ReductionScratch;
+
+// cuBLAS's own recommendation for Hopper; a fixed workspace keeps cuBLAS from allocating inside
+// a captured graph.
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t(32) << 20;
+
+template <typename Function>
+void dispatch(DType dtype, Function&& function) {
+    if (dtype == DType::Float32) {
+        function(float{});
+    } else {
+        function(double{});
+    }
+}
+
+// cuBLAS takes int dimensions.
+int gemmDimension(std::int64_t value, const char* name) {
+    if (value < 0 || value > INT_MAX) {
+        throw std::invalid_argument("gemm: " + std::string(name) + " = " + std::to_string(value) +
+                                    " is outside [0, " + std::to_string(INT_MAX) +
+                                    "] (cuBLAS takes 32-bit dimensions; split the product)");
+    }
+    return int(value);
+}
+
+// Teardown cannot throw: a failing release is reported on stderr and otherwise ignored.
+void reportTeardownFailure(cudaError_t status, const char* call) {
+    if (status != cudaSuccess) {
+        std::cerr << "cohort: CUDA backend teardown: " << call << " failed: "
+                  << cudaGetErrorString(status) << '\n';
+    }
+}
+
+class CudaStreamBackend final : public CudaBackend {
+public:
+    CudaStreamBackend(int device, bool allowTf32) : device_(device), allowTf32_(allowTf32) {
+        makeCurrent();
+        try {
+            cudaDeviceProp properties{};
+            COHORT_CUDA_CHECK(cudaGetDeviceProperties(&properties, device_));
+            deviceName_ = properties.name;
+            maxBlocks_ = properties.multiProcessorCount *
+                         (properties.maxThreadsPerMultiProcessor / 256 > 0
+                              ? properties.maxThreadsPerMultiProcessor / 256
+                              : 1);
+            COHORT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+
+            COHORT_CUBLAS_CHECK(cublasCreate(&cublas_));
+            COHORT_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+            COHORT_CUDA_CHECK(cudaMalloc(&cublasWorkspace_, kCublasWorkspaceBytes));
+            // After cublasSetStream, which resets the workspace to cuBLAS's default.
+            COHORT_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublasWorkspace_, kCublasWorkspaceBytes));
+            COHORT_CUBLAS_CHECK(cublasSetPointerMode(cublas_, CUBLAS_POINTER_MODE_HOST));
+            COHORT_CUBLAS_CHECK(cublasSetMathMode(
+                cublas_, allowTf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+
+            const std::size_t partialBytes = kMaxReductionBlocks * sizeof(double);
+            const std::size_t countBytes = kMaxReductionBlocks * sizeof(long long);
+            COHORT_CUDA_CHECK(cudaMalloc(&reductionMemory_, partialBytes + countBytes + 256));
+            auto* bytes = static_cast<unsigned char*>(reductionMemory_);
+            scratch_.partialSums = reinterpret_cast<double*>(bytes);
+            scratch_.partialCounts = reinterpret_cast<long long*>(bytes + partialBytes);
+            scratch_.ticket = reinterpret_cast<unsigned int*>(bytes + partialBytes + countBytes);
+            COHORT_CUDA_CHECK(cudaMemsetAsync(scratch_.ticket, 0, sizeof(unsigned int), stream_));
+            COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        } catch (...) {
+            release();
+            throw;
+        }
+    }
+
+    ~CudaStreamBackend() override { release(); }
+
+    CudaStreamBackend(const CudaStreamBackend&) = delete;
+    CudaStreamBackend& operator=(const CudaStreamBackend&) = delete;
+
+    std::string name() const override {
+        return "cuda:" + std::to_string(device_) + " (" + deviceName_ + ", " +
+               (allowTf32_ ? "TF32" : "fp32") + " GEMM)";
+    }
+    memory::MemoryLocation location() const override {
+        return memory::MemoryLocation::onDevice(device_);
+    }
+    int device() const override { return device_; }
+    bool tf32Allowed() const override { return allowTf32_; }
+    void* streamHandle() const override { return stream_; }
+    void* cublasHandle() const override { return cublas_; }
+
+    void gemm(DType dtype, bool transposeA, bool transposeB, std::int64_t m, std::int64_t n,
+              std::int64_t k, double alpha, const void* a, std::int64_t lda, const void* b,
+              std::int64_t ldb, double beta, void* c, std::int64_t ldc) override {
+        makeCurrent();
+        const int rowsC = gemmDimension(m, "m"), colsC = gemmDimension(n, "n");
+        const int inner = gemmDimension(k, "k");
+        const int strideA = gemmDimension(lda, "lda"), strideB = gemmDimension(ldb, "ldb");
+        const int strideC = gemmDimension(ldc, "ldc");
+        if (rowsC == 0 || colsC == 0) return;
+        // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
+        const cublasOperation_t opA = transposeA ? CUBLAS_OP_T : CUBLAS_OP_N;
+        const cublasOperation_t opB = transposeB ? CUBLAS_OP_T : CUBLAS_OP_N;
+        if (dtype == DType::Float32) {
+            const float alphaF = float(alpha), betaF = float(beta);
+            COHORT_CUBLAS_CHECK(cublasSgemm(cublas_, opB, opA, colsC, rowsC, inner, &alphaF,
+                                            static_cast<const float*>(b), strideB,
+                                            static_cast<const float*>(a), strideA, &betaF,
+                                            static_cast<float*>(c), strideC));
+        } else {
+            COHORT_CUBLAS_CHECK(cublasDgemm(cublas_, opB, opA, colsC, rowsC, inner, &alpha,
+                                            static_cast<const double*>(b), strideB,
+                                            static_cast<const double*>(a), strideA, &beta,
+                                            static_cast<double*>(c), strideC));
+        }
+    }
+
+    void biasActivationForward(DType dtype, Activation activation, std::int64_t rows,
+                               std::int64_t cols, const void* x, const void* bias,
+                               void* y) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchBiasActivationForward<T>(context(), activation, rows, cols,
+                                                        static_cast<const T*>(x),
+                                                        static_cast<const T*>(bias),
+                                                        static_cast<T*>(y));
+        });
+    }
+
+    void activationBackward(DType dtype, Activation activation, std::int64_t count, const void* y,
+                            const void* dy, void* dx) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchActivationBackward<T>(context(), activation, count,
+                                                     static_cast<const T*>(y),
+                                                     static_cast<const T*>(dy), static_cast<T*>(dx));
+        });
+    }
+
+    void columnSum(DType dtype, std::int64_t rows, std::int64_t cols, const void* x, void* out,
+                   bool accumulate) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchColumnSum<T>(context(), rows, cols, static_cast<const T*>(x),
+                                            static_cast<T*>(out), accumulate);
+        });
+    }
+
+    void softmaxCrossEntropy(DType dtype, std::int64_t rows, std::int64_t classes,
+                             const void* logits, const std::int32_t* labels, void* lossSum,
+                             void* grad, double gradScale, std::int64_t* correct) override {
+        makeCurrent();
+        if (classes <= 0) {
+            throw std::invalid_argument("softmaxCrossEntropy: classes = " +
+                                        std::to_string(classes) + " (must be at least 1)");
+        }
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchSoftmaxCrossEntropy<T>(
+                context(), scratch_, rows, classes, static_cast<const T*>(logits), labels,
+                static_cast<T*>(lossSum), static_cast<T*>(grad), gradScale, correct);
+        });
+    }
+
+    void squaredError(DType dtype, std::int64_t count, const void* prediction, const void* target,
+                      void* lossSum, void* grad, double gradScale) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchSquaredError<T>(context(), scratch_, count,
+                                               static_cast<const T*>(prediction),
+                                               static_cast<const T*>(target),
+                                               static_cast<T*>(lossSum), static_cast<T*>(grad),
+                                               gradScale);
+        });
+    }
+
+    void softmax(DType dtype, std::int64_t rows, std::int64_t classes, const void* x,
+                 void* y) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchSoftmax<T>(context(), rows, classes, static_cast<const T*>(x),
+                                          static_cast<T*>(y));
+        });
+    }
+
+    void dropoutForward(DType dtype, std::int64_t count, double rate, std::uint64_t seed,
+                        std::uint64_t offset, const void* x, void* mask, void* y) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchDropoutForward<T>(context(), count, rate, seed, offset,
+                                                 static_cast<const T*>(x), static_cast<T*>(mask),
+                                                 static_cast<T*>(y));
+        });
+    }
+
+    void multiply(DType dtype, std::int64_t count, const void* x, const void* y, void* z) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchMultiply<T>(context(), count, static_cast<const T*>(x),
+                                           static_cast<const T*>(y), static_cast<T*>(z));
+        });
+    }
+
+    void fill(DType dtype, std::int64_t count, double value, void* x) override {
+        makeCurrent();
+        if (count <= 0) return;
+        if (value == 0.0 && !std::signbit(value)) {  // +0.0 is all zero bits in both dtypes
+            COHORT_CUDA_CHECK(cudaMemsetAsync(x, 0, std::size_t(count) * sizeOf(dtype), stream_));
+            return;
+        }
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchFill<T>(context(), count, T(value), static_cast<T*>(x));
+        });
+    }
+
+    void copy(std::size_t bytes, const void* source, void* destination) override {
+        makeCurrent();
+        if (bytes == 0 || source == destination) return;
+        COHORT_CUDA_CHECK(
+            cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDeviceToDevice, stream_));
+    }
+
+    void axpby(DType dtype, std::int64_t count, double alpha, const void* x, double beta,
+               void* y) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchAxpby<T>(context(), count, T(alpha), static_cast<const T*>(x),
+                                        T(beta), static_cast<T*>(y));
+        });
+    }
+
+    void average(DType dtype, std::int64_t length, const void* const* sources, int count,
+                 void* destination) override {
+        makeCurrent();
+        if (count <= 0) {
+            throw std::invalid_argument("average: count = " + std::to_string(count) +
+                                        " (need at least one source buffer)");
+        }
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T scale = T(1) / T(count);
+            T* out = static_cast<T*>(destination);
+            // More sources than one launch carries: add chunk by chunk into a staging buffer
+            // (never into destination, which may itself be a source of a later chunk).
+            T* running = count > kMaxAverageSourcesPerLaunch
+                             ? static_cast<T*>(averageStaging(std::size_t(length) * sizeof(T)))
+                             : nullptr;
+            for (int first = 0; first < count; first += kMaxAverageSourcesPerLaunch) {
+                AverageChunk chunk;
+                chunk.count = std::min(kMaxAverageSourcesPerLaunch, count - first);
+                for (int s = 0; s < chunk.count; ++s) chunk.sources[s] = sources[first + s];
+                const bool last = first + chunk.count == count;
+                cuda_detail::launchAverageChunk<T>(context(), length, chunk,
+                                                   first == 0 ? nullptr : running,
+                                                   last ? scale : T(1), last ? out : running);
+            }
+        });
+    }
+
+    void sumOfSquares(DType dtype, std::int64_t count, const void* x, void* out) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchSumOfSquares<T>(context(), scratch_, count,
+                                               static_cast<const T*>(x), static_cast<T*>(out));
+        });
+    }
+
+    void sgdUpdate(DType dtype, std::int64_t count, double learningRate, double weightDecay,
+                   const void* gradient, void* parameters) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchSgdUpdate<T>(context(), count, T(learningRate), T(weightDecay),
+                                            static_cast<const T*>(gradient),
+                                            static_cast<T*>(parameters));
+        });
+    }
+
+    void nesterovUpdate(DType dtype, std::int64_t count, double learningRate, double momentum,
+                        double weightDecay, const void* gradient, void* velocity,
+                        void* parameters) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchNesterovUpdate<T>(context(), count, T(learningRate), T(momentum),
+                                                 T(weightDecay), static_cast<const T*>(gradient),
+                                                 static_cast<T*>(velocity),
+                                                 static_cast<T*>(parameters));
+        });
+    }
+
+    void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient,
+                    void* firstMoment, void* secondMoment, void* parameters) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            // Coefficients exactly as the CPU backend derives them.
+            const AdamCoefficients<T> coefficients{
+                T(hyper.beta1),
+                T(hyper.beta2),
+                T(hyper.epsilon),
+                T(hyper.learningRate),
+                T(hyper.learningRate * hyper.weightDecay),
+                T(1.0 / (1.0 - std::pow(hyper.beta1, double(hyper.step)))),
+                T(1.0 / (1.0 - std::pow(hyper.beta2, double(hyper.step))))};
+            cuda_detail::launchAdamUpdate<T>(context(), count, coefficients,
+                                             static_cast<const T*>(gradient),
+                                             static_cast<T*>(firstMoment),
+                                             static_cast<T*>(secondMoment),
+                                             static_cast<T*>(parameters));
+        });
+    }
+
+    void copyToHost(std::size_t bytes, const void* source, void* hostDestination) override {
+        makeCurrent();
+        if (bytes == 0) return;
+        COHORT_CUDA_CHECK(
+            cudaMemcpyAsync(hostDestination, source, bytes, cudaMemcpyDeviceToHost, stream_));
+        COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the caller reads it next
+    }
+
+    // A pageable source may be reused on return (CUDA stages it); a pinned one must stay
+    // unchanged until the stream has passed the copy (synchronize() or a later event).
+    void copyFromHost(std::size_t bytes, const void* hostSource, void* destination) override {
+        makeCurrent();
+        if (bytes == 0) return;
+        COHORT_CUDA_CHECK(
+            cudaMemcpyAsync(destination, hostSource, bytes, cudaMemcpyHostToDevice, stream_));
+    }
+
+    void synchronize() override {
+        makeCurrent();
+        COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
+private:
+    // The backend may move between threads (one at a time); the device is per thread in CUDA.
+    void makeCurrent() const { COHORT_CUDA_CHECK(cudaSetDevice(device_)); }
+
+    LaunchContext context() const { return LaunchContext{stream_, maxBlocks_}; }
+
+    // Grown rarely (average() over more than kMaxAverageSourcesPerLaunch buffers only).
+    void* averageStaging(std::size_t bytes) {
+        if (bytes > averageStagingBytes_) {
+            COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the old area may be in use
+            if (averageStaging_) COHORT_CUDA_CHECK(cudaFree(averageStaging_));
+            averageStaging_ = nullptr;
+            averageStagingBytes_ = 0;
+            COHORT_CUDA_CHECK(cudaMalloc(&averageStaging_, bytes));
+            averageStagingBytes_ = bytes;
+        }
+        return averageStaging_;
+    }
+
+    void release() noexcept {
+        reportTeardownFailure(cudaSetDevice(device_), "cudaSetDevice");
+        if (stream_) reportTeardownFailure(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        if (cublas_ && cublasDestroy(cublas_) != CUBLAS_STATUS_SUCCESS) {
+            std::cerr << "cohort: CUDA backend teardown: cublasDestroy failed\n";
+        }
+        if (cublasWorkspace_) reportTeardownFailure(cudaFree(cublasWorkspace_), "cudaFree");
+        if (reductionMemory_) reportTeardownFailure(cudaFree(reductionMemory_), "cudaFree");
+        if (averageStaging_) reportTeardownFailure(cudaFree(averageStaging_), "cudaFree");
+        if (stream_) reportTeardownFailure(cudaStreamDestroy(stream_), "cudaStreamDestroy");
+        cublas_ = nullptr;
+        cublasWorkspace_ = reductionMemory_ = averageStaging_ = nullptr;
+        stream_ = nullptr;
+    }
+
+    int device_;
+    bool allowTf32_;
+    std::string deviceName_;
+    int maxBlocks_ = 1;
+    cudaStream_t stream_ = nullptr;
+    cublasHandle_t cublas_ = nullptr;
+    void* cublasWorkspace_ = nullptr;
+    void* reductionMemory_ = nullptr;
+    ReductionScratch scratch_;
+    void* averageStaging_ = nullptr;
+    std::size_t averageStagingBytes_ = 0;
+};
+
+}  // namespace
+
+bool cudaCompiledIn() { return true; }
+
+int cudaDeviceCount() {
+    int count = 0;
+    // Without a driver or a device this fails; that is an answer (0), not an error.
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        (void)cudaGetLastError();  // clear it so the next checked call does not report it
+        return 0;
+    }
+    return count;
+}
+
+std::unique_ptr<Backend> makeCudaBackend(int device, bool allowTf32) {
+    const int visible = cudaDeviceCount();
+    if (device < 0 || device >= visible) {
+        throw std::runtime_error("no CUDA device: ordinal " + std::to_string(device) +
+                                 " requested, " + std::to_string(visible) +
+                                 " visible (check the driver, CUDA_VISIBLE_DEVICES and the "
+                                 "device list)");
+    }
+    return std::make_unique<CudaStreamBackend>(device, allowTf32);
+}
+
+}  // namespace cohort::kernels

@@ -1,0 +1,95 @@
+#pragma once
+// kernels/cuda/CudaKernels.cuh — the launchers of cohort's own CUDA kernels.
+//
+// CudaBackend.cpp (host compiler) calls these; the .cu files next to it define them for float
+// and double. Each launcher enqueues its kernel(s) on ctx.stream, checks the launch, and returns
+// without waiting. Pointers are device pointers of the stream's device.
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "kernels/Backend.h"
+#include "kernels/cuda/CudaBackend.h"
+
+namespace cohort::kernels::cuda_detail {
+
+struct LaunchContext {
+    cudaStream_t stream = nullptr;
+    int maxBlocks = 1;  // grid cap for grid-stride elementwise kernels (a few waves of the device)
+};
+
+// Reductions finish in one launch: every block writes its partial result, the last block to
+// arrive (a ticket counter) adds the partials in index order. The block count depends only on
+// the problem size, so the summation order, and hence the result, is reproducible.
+inline constexpr int kMaxReductionBlocks = 1024;
+struct ReductionScratch {
+    double* partialSums = nullptr;           // kMaxReductionBlocks
+    long long* partialCounts = nullptr;      // kMaxReductionBlocks
+    unsigned int* ticket = nullptr;          // one counter; zero between launches
+};
+
+// Up to kMaxAverageSourcesPerLaunch source pointers travel by value in the kernel arguments.
+struct AverageChunk {
+    const void* sources[CudaBackend::kMaxAverageSourcesPerLaunch] = {};
+    int count = 0;
+};
+
+template <typename T>
+struct AdamCoefficients {
+    T beta1, beta2, epsilon, learningRate, decay, correction1, correction2;
+};
+
+// Elementwise (ElementwiseKernels.cu)
+template <typename T>
+void launchBiasActivationForward(const LaunchContext& ctx, Activation activation, std::int64_t rows,
+                                 std::int64_t cols, const T* x, const T* bias, T* y);
+template <typename T>
+void launchActivationBackward(const LaunchContext& ctx, Activation activation, std::int64_t count,
+                              const T* y, const T* dy, T* dx);
+template <typename T>
+void launchDropoutForward(const LaunchContext& ctx, std::int64_t count, double rate,
+                          std::uint64_t seed, std::uint64_t offset, const T* x, T* mask, T* y);
+template <typename T>
+void launchMultiply(const LaunchContext& ctx, std::int64_t count, const T* x, const T* y, T* z);
+template <typename T>
+void launchFill(const LaunchContext& ctx, std::int64_t count, T value, T* x);
+template <typename T>
+void launchAxpby(const LaunchContext& ctx, std::int64_t count, T alpha, const T* x, T beta, T* y);
+// out[i] = scale * (runningSum[i] (or 0 when null) + sum of the chunk's sources[i], in order)
+template <typename T>
+void launchAverageChunk(const LaunchContext& ctx, std::int64_t length, const AverageChunk& chunk,
+                        const T* runningSum, T scale, T* out);
+
+// Reductions and row-wise operations (ReductionKernels.cu)
+template <typename T>
+void launchColumnSum(const LaunchContext& ctx, std::int64_t rows, std::int64_t cols, const T* x,
+                     T* out, bool accumulate);
+template <typename T>
+void launchSumOfSquares(const LaunchContext& ctx, const ReductionScratch& scratch,
+                        std::int64_t count, const T* x, T* out);
+template <typename T>
+void launchSquaredError(const LaunchContext& ctx, const ReductionScratch& scratch,
+                        std::int64_t count, const T* prediction, const T* target, T* lossSum,
+                        T* grad, double gradScale);
+template <typename T>
+void launchSoftmaxCrossEntropy(const LaunchContext& ctx, const ReductionScratch& scratch,
+                               std::int64_t rows, std::int64_t classes, const T* logits,
+                               const std::int32_t* labels, T* lossSum, T* grad, double gradScale,
+                               std::int64_t* correct);
+template <typename T>
+void launchSoftmax(const LaunchContext& ctx, std::int64_t rows, std::int64_t classes, const T* x,
+                   T* y);
+
+// Fused optimizer updates (OptimizerKernels.cu): one launch each, float4 when aligned.
+template <typename T>
+void launchSgdUpdate(const LaunchContext& ctx, std::int64_t count, T learningRate, T weightDecay,
+                     const T* gradient, T* parameters);
+template <typename T>
+void launchNesterovUpdate(const LaunchContext& ctx, std::int64_t count, T learningRate, T momentum,
+                          T weightDecay, const T* gradient, T* velocity, T* parameters);
+template <typename T>
+void launchAdamUpdate(const LaunchContext& ctx, std::int64_t count,
+                      const AdamCoefficients<T>& coefficients, const T* gradient, T* firstMoment,
+                      T* secondMoment, T* parameters);
+
+}  // namespace cohort::kernels::cuda_detail

@@ -1,0 +1,15 @@
+#pragma once
+// The subcommands of the cohort executable. Each returns the process exit code; errors are
+// thrown and turned into one line on stderr by main().
+#include "launch/Options.h"
+
+namespace cohort::launch {
+
+int runTrain(const RunOptions& options);
+int runInfo(const RunOptions& options);
+
+// Shared by train/evaluate/bench: loads the data set the flags name (normalised with the
+// training split's statistics).
+struct LoadedData;
+
+}  // namespace cohort::launch

@@ -1,0 +1,120 @@
+#include "launch/Options.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "src/core/Errors.h"
+
+namespace po = boost::program_options;
+
+namespace cohort::launch {
+namespace {
+
+po::options_description trainOptions(RunOptions& o) {
+    po::options_description model("Model");
+    model.add_options()
+        ("model", po::value(&o.model)->default_value(o.model), "architecture: mlp")
+        ("hidden", po::value(&o.hidden)->default_value(o.hidden), "MLP hidden layer sizes, comma separated")
+        ("dropout", po::value(&o.dropout)->default_value(o.dropout), "dropout rate after each hidden layer, in [0, 1)")
+        ("activation", po::value(&o.activation)->default_value(o.activation), "hidden activation: relu | tanh | sigmoid");
+    po::options_description data("Data");
+    data.add_options()
+        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist")
+        ("data-dir", po::value(&o.dataDir), "directory of the data set's files [fashion-mnist: /usr/share/datasets/fashion-mnist]");
+    po::options_description device("Device");
+    device.add_options()
+        ("device", po::value(&o.device)->default_value(o.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
+        ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads per worker (0: all cores)");
+    po::options_description training("Training");
+    training.add_options()
+        ("epochs", po::value(&o.epochs)->default_value(o.epochs), "passes over the training set (>= 1)")
+        ("batch-size", po::value(&o.batchSize)->default_value(o.batchSize), "samples per step (>= 1)")
+        ("optimizer", po::value(&o.optimizer)->default_value(o.optimizer), "sgd | nesterov | adam")
+        ("lr", po::value<double>(), "learning rate (> 0) [adam 0.001, sgd/nesterov 0.05]")
+        ("momentum", po::value(&o.momentum)->default_value(o.momentum), "Nesterov momentum, in [0, 1)")
+        ("weight-decay", po::value(&o.weightDecay)->default_value(o.weightDecay), "L2 for sgd/nesterov, decoupled (AdamW) for adam; >= 0")
+        ("lr-schedule", po::value(&o.lrSchedule)->default_value(o.lrSchedule), "constant | cosine (decay to 0 over the run)")
+        ("warmup-steps", po::value(&o.warmupSteps)->default_value(o.warmupSteps), "linear learning-rate warm-up steps")
+        ("seed", po::value(&o.seed)->default_value(o.seed), "seed for initialisation, shuffling and dropout");
+    po::options_description memory("Memory");
+    memory.add_options()
+        ("workspace-mode", po::value(&o.workspaceMode)->default_value(o.workspaceMode), "enabled | none (plain allocations, for debugging)")
+        ("maxbytes", po::value(&o.maxBytes), "budget for tensor data per location, e.g. 512M, 8G [unlimited]")
+        ("maxphysicalbytes", po::value(&o.maxPhysicalBytes), "budget for the whole process's resident memory [unlimited]")
+        ("scope-checks", po::bool_switch(&o.scopeChecks), "check every op for leaked/outdated workspace pointers");
+    po::options_description output("Output");
+    output.add_options()
+        ("metrics", po::value(&o.metricsPath), "write JSON Lines metrics (epoch, memory, done events) to this file")
+        ("quiet", po::bool_switch(&o.quiet), "print only errors")
+        ("log-level", po::value(&o.logLevel)->default_value(o.logLevel), "error | warn | info | debug")
+        ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
+        ("help,h", "show this help");
+    po::options_description all;
+    all.add(model).add(data).add(device).add(training).add(memory).add(output);
+    return all;
+}
+
+po::options_description evaluateOptions(RunOptions& o) {
+    po::options_description all("Evaluate");
+    all.add_options()
+        ("load", po::value(&o.loadPath), "saved model to evaluate");
+    all.add(trainOptions(o));
+    return all;
+}
+
+po::options_description infoOptions() {
+    po::options_description all("Info");
+    all.add_options()("help,h", "show this help");
+    return all;
+}
+
+po::options_description optionsFor(const std::string& subcommand, RunOptions& o) {
+    if (subcommand == "train" || subcommand == "bench") return trainOptions(o);
+    if (subcommand == "evaluate") return evaluateOptions(o);
+    if (subcommand == "info") return infoOptions();
+    throw InputError("unknown subcommand '" + subcommand + "'; run 'cohort --help'");
+}
+
+}  // namespace
+
+std::string usageText() {
+    return "usage: cohort <subcommand> [flags]\n"
+           "  train     train a model (default: MLP on Fashion-MNIST)\n"
+           "  evaluate  accuracy, loss and confusion matrix of a saved model\n"
+           "  info      version, backends, devices and memory limits\n"
+           "run 'cohort <subcommand> --help' for its flags\n";
+}
+
+std::string helpText(const std::string& subcommand) {
+    RunOptions ignored;
+    std::ostringstream text;
+    text << "usage: cohort " << subcommand << " [flags]\n" << optionsFor(subcommand, ignored);
+    return text.str();
+}
+
+std::optional<RunOptions> parseOptions(const std::string& subcommand, const std::vector<std::string>& arguments) {
+    RunOptions options;
+    const po::options_description description = optionsFor(subcommand, options);
+    po::variables_map values;
+    try {
+        po::store(po::command_line_parser(arguments).options(description).run(), values);
+        if (values.count("help")) {
+            std::cout << helpText(subcommand);
+            return std::nullopt;
+        }
+        if (values.count("config")) {
+            const std::string path = values["config"].as<std::string>();
+            std::ifstream file(path);
+            if (!file) throw InputError("cannot read --config file " + path);
+            po::store(po::parse_config_file(file, description, false), values);
+        }
+        po::notify(values);
+    } catch (const po::error& error) {
+        throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");
+    }
+    if (values.count("lr")) options.learningRate = values["lr"].as<double>();
+    return options;
+}
+
+}  // namespace cohort::launch

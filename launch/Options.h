@@ -1,0 +1,55 @@
+#pragma once
+// The cohort command line (see docs/CLI.md and README): Boost.Program_options definitions for
+// each subcommand, an INI config file (--config) whose keys are the flag names, the command line
+// winning, and validation of every value into a RunOptions. Errors are InputError (exit 2).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+namespace cohort::launch {
+
+struct RunOptions {
+    // model
+    std::string model = "mlp";
+    std::string hidden = "1024,1024";
+    double dropout = 0.2;
+    std::string activation = "relu";
+    // data
+    std::string data = "fashion-mnist";
+    std::string dataDir;  // empty: the data set's default directory
+    // device
+    std::string device = "auto";
+    int threadsPerWorker = 0;
+    // training
+    int epochs = 5;
+    std::int64_t batchSize = 128;
+    std::string optimizer = "adam";
+    std::optional<double> learningRate;
+    double momentum = 0.9;
+    double weightDecay = 0.0;
+    std::string lrSchedule = "cosine";
+    std::int64_t warmupSteps = 0;
+    std::uint64_t seed = 1;
+    std::string workspaceMode = "enabled";
+    std::string maxBytes;
+    std::string maxPhysicalBytes;
+    // output
+    std::string metricsPath;
+    bool quiet = false;
+    std::string logLevel = "info";
+    bool scopeChecks = false;
+    // evaluate
+    std::string loadPath;
+};
+
+// Parses `arguments` (without the program name and subcommand) for `subcommand`. Returns
+// nullopt when --help was given (the help text is then printed to stdout).
+std::optional<RunOptions> parseOptions(const std::string& subcommand, const std::vector<std::string>& arguments);
+// The full help text of a subcommand.
+std::string helpText(const std::string& subcommand);
+std::string usageText();
+
+}  // namespace cohort::launch

@@ -1,0 +1,98 @@
+#include "launch/RunSetup.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "memory/Memory.h"
+#include "src/core/Errors.h"
+#include "src/data/Data.h"
+
+namespace cohort::launch {
+
+void applyMemoryFlags(const RunOptions& options) {
+    if (options.scopeChecks) memory::setScopePanicChecks(true);
+    auto parse = [](const std::string& text, const char* flag) -> std::int64_t {
+        try {
+            const std::int64_t bytes = memory::parseByteSize(text);
+            if (bytes <= 0) throw std::invalid_argument("zero");
+            return bytes;
+        } catch (const std::exception&) {
+            throw InputError(std::string("bad ") + flag + " '" + text + "': expected a size like 512M or 8G");
+        }
+    };
+    auto& budget = memory::MemoryBudget::global();
+    budget.setMaxBytes(options.maxBytes.empty() ? 0 : parse(options.maxBytes, "--maxbytes"));
+    budget.setMaxPhysicalBytes(options.maxPhysicalBytes.empty() ? 0 : parse(options.maxPhysicalBytes, "--maxphysicalbytes"));
+}
+
+data::DatasetSplits loadData(const RunOptions& options) {
+    data::DatasetSplits splits;
+    if (options.data == "fashion-mnist" || options.data == "mnist") {
+        const std::string directory = !options.dataDir.empty() ? options.dataDir
+                                      : options.data == "fashion-mnist" ? "/usr/share/datasets/fashion-mnist"
+                                                                        : "/usr/share/datasets/mnist";
+        splits = data::loadMnistFormat(directory, options.data);
+    } else {
+        throw InputError("unknown --data '" + options.data + "'; choose fashion-mnist or mnist");
+    }
+    data::normalizeWithTrainStatistics(splits);
+    return splits;
+}
+
+memory::MemoryLocation chooseLocation(const RunOptions& options) {
+    if (options.device == "cpu") return memory::MemoryLocation::host();
+    if (options.device == "cuda") {
+        if (kernels::cudaDeviceCount() == 0) {
+            throw InputError(kernels::cudaCompiledIn() ? "no CUDA device: --device cuda needs a visible GPU; use --device cpu"
+                                                       : "no CUDA device: this cohort was built without CUDA; use --device cpu");
+        }
+        return memory::MemoryLocation::onDevice(0);
+    }
+    if (options.device == "auto") {
+        if (kernels::cudaDeviceCount() > 0) return memory::MemoryLocation::onDevice(0);
+        if (!options.quiet) std::printf("no CUDA device found: training on the CPU\n");
+        return memory::MemoryLocation::host();
+    }
+    throw InputError("unknown --device '" + options.device + "'; choose auto, cpu or cuda");
+}
+
+RunSetup prepareRun(const RunOptions& options) {
+    RunSetup setup;
+    applyMemoryFlags(options);
+    // Flags first (cheap), data second, so a typo never waits for a data load.
+    setup.trainer.epochs = options.epochs;
+    setup.trainer.batchSize = options.batchSize;
+    setup.trainer.seed = options.seed;
+    setup.trainer.workspaceMode = train::parseWorkspaceMode(options.workspaceMode);
+    setup.trainer.schedule = optim::LearningRateSchedule::parse(options.lrSchedule);
+    setup.trainer.warmupSteps = options.warmupSteps;
+    setup.trainer.validate();
+    setup.scheduleText = options.lrSchedule + " learning rate";
+    setup.optimizer.kind = optim::parseOptimizerKind(options.optimizer);
+    setup.optimizer.learningRate = options.learningRate.value_or(setup.optimizer.kind == optim::OptimizerKind::Adam ? 1e-3 : 0.05);
+    setup.optimizer.momentum = options.momentum;
+    setup.optimizer.weightDecay = options.weightDecay;
+    setup.optimizer.validate();
+    if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
+    setup.architecture.name = options.model;
+    setup.architecture.hidden = nn::parseHiddenSizes(options.hidden);
+    setup.architecture.dropout = options.dropout;
+    setup.architecture.activation = options.activation;
+    if (!(options.dropout >= 0.0 && options.dropout < 1.0)) {
+        throw InputError("--dropout must be in [0, 1), got " + std::to_string(options.dropout));
+    }
+    nn::buildLayers(setup.architecture, 10);  // validates --model/--activation before loading data
+    setup.location = chooseLocation(options);
+
+    setup.data = loadData(options);
+    const auto& sampleShape = setup.data.train.sampleShape;
+    Shape inputSample(std::vector<std::int64_t>(sampleShape.begin(), sampleShape.end()));
+    setup.backend = setup.location.isDevice() ? kernels::makeCudaBackend(setup.location.device)
+                                              : kernels::makeCpuBackend(options.threadsPerWorker);
+    setup.model = nn::buildModel(setup.architecture, inputSample, setup.data.train.numClasses, DType::Float32,
+                                 setup.location);
+    setup.model->initialize(options.seed);
+    return setup;
+}
+
+}  // namespace cohort::launch

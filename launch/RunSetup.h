@@ -1,0 +1,36 @@
+#pragma once
+// Turns validated flags into the objects a run needs: budgets, data, device backend, model,
+// optimizer and trainer configuration. Every check that can fail before training happens here,
+// so bad flags and impossible limits exit with code 2 before the first step.
+#include <memory>
+#include <string>
+
+#include "kernels/Backend.h"
+#include "launch/Options.h"
+#include "src/data/Dataset.h"
+#include "src/nn/Architectures.h"
+#include "src/nn/Model.h"
+#include "src/optim/Optimizer.h"
+#include "src/train/Trainer.h"
+
+namespace cohort::launch {
+
+struct RunSetup {
+    data::DatasetSplits data;
+    std::unique_ptr<kernels::Backend> backend;
+    memory::MemoryLocation location;
+    nn::ArchitectureConfig architecture;
+    std::unique_ptr<nn::Model> model;
+    optim::OptimizerConfig optimizer;
+    train::TrainerConfig trainer;
+    std::string scheduleText;
+};
+
+// Applies --scope-checks, --maxbytes, --maxphysicalbytes and validates training flags.
+void applyMemoryFlags(const RunOptions& options);
+data::DatasetSplits loadData(const RunOptions& options);
+RunSetup prepareRun(const RunOptions& options);
+// The device the flags ask for: "auto" falls back to the CPU (and says so unless quiet).
+memory::MemoryLocation chooseLocation(const RunOptions& options);
+
+}  // namespace cohort::launch

@@ -1,0 +1,149 @@
+// The process-wide system allocators and their counters. Host memory comes from aligned_alloc;
+// pinned-host and device memory from memory/cuda (only when built with CUDA).
+#include "memory/SystemAllocator.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include "memory/CountedAllocator.h"
+#ifdef COHORT_WITH_CUDA
+#include "memory/cuda/CudaAllocators.h"
+#endif
+
+namespace cohort::memory {
+namespace {
+
+constexpr std::size_t kHostAlignment = 64;  // a cache line; also enough for AVX-512 loads
+constexpr std::size_t kDeviceAlignment = 256;
+
+struct Counters {
+    std::atomic<std::uint64_t> allocations{0};
+    std::atomic<std::uint64_t> deallocations{0};
+    std::atomic<std::int64_t> bytesInUse[kMemoryKindCount] = {};
+    std::atomic<std::int64_t> peakBytesInUse[kMemoryKindCount] = {};
+};
+
+Counters& counters() {
+    static Counters instance;
+    return instance;
+}
+
+int kindIndex(MemoryKind kind) { return static_cast<int>(kind); }
+
+class HostAllocator final : public detail::CountedAllocator {
+public:
+    HostAllocator() : CountedAllocator(MemoryLocation::host()) {}
+
+protected:
+    void* rawAllocate(std::size_t bytes) override {
+        // aligned_alloc wants a size that is a multiple of the alignment.
+        const std::size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+        if (rounded < bytes) throw std::bad_alloc();
+        void* pointer = std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
+        if (pointer == nullptr)
+            throw std::runtime_error("cannot allocate " + formatBytes(static_cast<std::int64_t>(bytes)) +
+                                     " on host: the operating system refused (out of memory); "
+                                     "set --maxbytes below the free memory or reduce "
+                                     "--batch-size/--hidden");
+        return pointer;
+    }
+    void rawDeallocate(void* pointer, std::size_t) override { std::free(pointer); }
+};
+
+#ifndef COHORT_WITH_CUDA
+[[noreturn]] void throwWithoutCuda(MemoryLocation location) {
+    throw std::runtime_error("cannot allocate " + toString(location) +
+                             " memory: cohort was built without CUDA (reconfigure with the CUDA "
+                             "toolkit installed and -DCOHORT_ENABLE_CUDA=ON, or run on the host)");
+}
+#endif
+
+}  // namespace
+
+namespace detail {
+
+void recordAllocation(MemoryKind kind, std::size_t bytes) {
+    Counters& c = counters();
+    c.allocations.fetch_add(1, std::memory_order_relaxed);
+    const auto index = kindIndex(kind);
+    const std::int64_t now =
+        c.bytesInUse[index].fetch_add(static_cast<std::int64_t>(bytes), std::memory_order_relaxed) +
+        static_cast<std::int64_t>(bytes);
+    std::int64_t peak = c.peakBytesInUse[index].load(std::memory_order_relaxed);
+    while (now > peak &&
+           !c.peakBytesInUse[index].compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+}
+
+void recordDeallocation(MemoryKind kind, std::size_t bytes) {
+    Counters& c = counters();
+    c.deallocations.fetch_add(1, std::memory_order_relaxed);
+    c.bytesInUse[kindIndex(kind)].fetch_sub(static_cast<std::int64_t>(bytes),
+                                            std::memory_order_relaxed);
+}
+
+}  // namespace detail
+
+std::string toString(MemoryLocation location) {
+    switch (location.kind) {
+        case MemoryKind::Host: return "host";
+        case MemoryKind::PinnedHost: return "pinned-host";
+        case MemoryKind::Device: return "cuda:" + std::to_string(location.device);
+    }
+    return "unknown";
+}
+
+std::size_t alignmentFor(MemoryLocation location) {
+    return location.kind == MemoryKind::Device ? kDeviceAlignment : kHostAlignment;
+}
+
+SystemAllocator& systemAllocator(MemoryLocation location) {
+    switch (location.kind) {
+        case MemoryKind::Host: {
+            static HostAllocator host;
+            return host;
+        }
+        case MemoryKind::PinnedHost:
+#ifdef COHORT_WITH_CUDA
+            return detail::pinnedHostAllocator();
+#else
+            throwWithoutCuda(location);
+#endif
+        case MemoryKind::Device:
+#ifdef COHORT_WITH_CUDA
+            return detail::deviceAllocator(location.device);
+#else
+            throwWithoutCuda(location);
+#endif
+    }
+    throw std::invalid_argument("unknown memory kind " +
+                                std::to_string(static_cast<int>(location.kind)));
+}
+
+int visibleCudaDevices() {
+#ifdef COHORT_WITH_CUDA
+    return detail::cudaDeviceCount();
+#else
+    return 0;
+#endif
+}
+
+AllocationCounters allocationCounters() {
+    const Counters& c = counters();
+    AllocationCounters snapshot;
+    snapshot.allocations = c.allocations.load(std::memory_order_relaxed);
+    snapshot.deallocations = c.deallocations.load(std::memory_order_relaxed);
+    for (int kind = 0; kind < kMemoryKindCount; ++kind) {
+        snapshot.bytesInUse[kind] = c.bytesInUse[kind].load(std::memory_order_relaxed);
+        snapshot.peakBytesInUse[kind] = c.peakBytesInUse[kind].load(std::memory_order_relaxed);
+    }
+    return snapshot;
+}
+
+std::uint64_t systemAllocationCount() {
+    return counters().allocations.load(std::memory_order_relaxed);
+}
+
+}  // namespace cohort::memory

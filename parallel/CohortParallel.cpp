@@ -1,0 +1,2 @@
+// Anchor translation unit so the parallel library always has one object.
+namespace cohort::parallel { int libraryAnchor() { return 0; } }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what cohort needs on a Debian/Ubuntu machine (only what is missing), then configures
+# and builds it in ./build. Idempotent: a second run installs nothing and rebuilds incrementally.
+#   COHORT_BUILD_DIR   build directory              [build]
+#   COHORT_BUILD_TYPE  CMake build type             [Release]
+#   COHORT_CMAKE_ARGS  extra CMake arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake ninja-build pkg-config zlib1g-dev libopenblas-openmp-dev
+          libboost-program-options-dev libopenmpi-dev openmpi-bin libgtest-dev libgmock-dev
+          libbenchmark-dev dataset-fashion-mnist)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+build_dir=${COHORT_BUILD_DIR:-build}
+jobs=$(nproc)
+# shellcheck disable=SC2086
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${COHORT_BUILD_TYPE:-Release}" ${COHORT_CMAKE_ARGS:-}
+cmake --build "$build_dir" -j "$jobs"

@@ -1,0 +1,86 @@
+#include "src/data/IdxReader.h"
+
+#include <limits>
+#include <utility>
+
+#include "src/core/Errors.h"
+#include "src/data/FileContents.h"
+
+namespace cohort::data {
+namespace {
+
+constexpr std::uint8_t kUnsignedByteType = 0x08;
+
+[[noreturn]] void throwBad(const std::string& path, const std::string& problem) {
+    throw InputError("bad IDX file " + path + ": " + problem);
+}
+
+const char* typeName(std::uint8_t type) {
+    switch (type) {
+        case 0x08: return "unsigned byte";
+        case 0x09: return "signed byte";
+        case 0x0B: return "short";
+        case 0x0C: return "int";
+        case 0x0D: return "float";
+        case 0x0E: return "double";
+        default: return "unknown";
+    }
+}
+
+std::string hexByte(std::uint8_t value) {
+    static const char* digits = "0123456789abcdef";
+    return std::string("0x") + digits[value >> 4] + digits[value & 0xF];
+}
+
+}  // namespace
+
+IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path) {
+    if (bytes.size() < 4)
+        throwBad(path, "truncated header (" + std::to_string(bytes.size()) +
+                           " bytes; an IDX file starts with a 4-byte magic number)");
+    if (bytes[0] != 0 || bytes[1] != 0)
+        throwBad(path, "wrong magic number (starts " + hexByte(bytes[0]) + " " +
+                           hexByte(bytes[1]) + ", expected 0x00 0x00)");
+    const std::uint8_t type = bytes[2];
+    if (type != kUnsignedByteType)
+        throwBad(path, "unsupported element type " + hexByte(type) + " (" + typeName(type) +
+                           "); only 0x08 (unsigned byte) is supported");
+    const std::size_t dimensionCount = bytes[3];
+    if (dimensionCount == 0) throwBad(path, "zero dimensions in header");
+    const std::size_t headerSize = 4 + 4 * dimensionCount;
+    if (bytes.size() < headerSize)
+        throwBad(path, "truncated header (" + std::to_string(dimensionCount) +
+                           " dimensions need " + std::to_string(headerSize) + " bytes, found " +
+                           std::to_string(bytes.size()) + ")");
+
+    IdxArray array;
+    array.dims.reserve(dimensionCount);
+    std::size_t elementCount = 1;
+    for (std::size_t d = 0; d < dimensionCount; ++d) {
+        const std::uint8_t* p = bytes.data() + 4 + 4 * d;
+        const std::uint32_t dimension = std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 |
+                                        std::uint32_t{p[2]} << 8 | std::uint32_t{p[3]};
+        if (dimension == 0) throwBad(path, "dimension " + std::to_string(d) + " is zero");
+        if (elementCount > std::numeric_limits<std::size_t>::max() / dimension)
+            throwBad(path, "dimensions overflow the addressable size");
+        elementCount *= dimension;
+        array.dims.push_back(dimension);
+    }
+
+    const std::size_t payload = bytes.size() - headerSize;
+    if (payload < elementCount)
+        throwBad(path, "truncated (expected " + std::to_string(elementCount) +
+                           " bytes of data, found " + std::to_string(payload) + ")");
+    if (payload > elementCount)
+        throwBad(path, "trailing bytes (expected " + std::to_string(elementCount) +
+                           " bytes of data, found " + std::to_string(payload) + ")");
+    bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(headerSize));
+    array.data = std::move(bytes);
+    return array;
+}
+
+IdxArray readIdx(const std::string& path) {
+    return parseIdx(readFileMaybeGzip(path, "IDX file"), path);
+}
+
+}  // namespace cohort::data

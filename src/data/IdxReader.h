@@ -1,0 +1,24 @@
+#pragma once
+// Strict reader of the IDX format (MNIST, Fashion-MNIST): magic 00 00 <type> <ndim>, ndim
+// big-endian uint32 dimensions, then exactly product(dims) elements. Only type 0x08 (unsigned
+// byte) is supported. Plain and gzip-compressed files are accepted (gzip detected by magic).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cohort::data {
+
+struct IdxArray {
+    std::vector<std::size_t> dims;   // e.g. {60000, 28, 28}
+    std::vector<std::uint8_t> data;  // product(dims) bytes, row-major
+};
+
+// Reads and validates an IDX file. Every error is a cohort::InputError with the one-line message
+// "bad IDX file <path>: <problem>" (or "cannot open IDX file <path>: ..." when unreadable).
+IdxArray readIdx(const std::string& path);
+
+// Parses IDX bytes already in memory; `path` only names the source in error messages.
+IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path);
+
+}  // namespace cohort::data

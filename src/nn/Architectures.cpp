@@ -1,0 +1,55 @@
+#include "src/nn/Architectures.h"
+
+#include <charconv>
+
+#include "src/core/Errors.h"
+#include "src/nn/ActivationLayer.h"
+#include "src/nn/Dense.h"
+#include "src/nn/Dropout.h"
+
+namespace cohort::nn {
+
+kernels::Activation parseActivation(const std::string& text) {
+    if (text == "relu") return kernels::Activation::Relu;
+    if (text == "tanh") return kernels::Activation::Tanh;
+    if (text == "sigmoid") return kernels::Activation::Sigmoid;
+    throw InputError("unknown --activation '" + text + "'; choose relu, tanh or sigmoid");
+}
+
+std::vector<std::int64_t> parseHiddenSizes(const std::string& text) {
+    std::vector<std::int64_t> sizes;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t end = std::min(text.find(',', start), text.size());
+        const std::string item = text.substr(start, end - start);
+        std::int64_t value = 0;
+        const auto [ptr, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+        if (item.empty() || error != std::errc() || ptr != item.data() + item.size() || value <= 0 || value > (1 << 24)) {
+            throw InputError("bad --hidden '" + text + "': expected positive layer sizes like 1024,1024");
+        }
+        sizes.push_back(value);
+        start = end + 1;
+    }
+    return sizes;
+}
+
+std::vector<std::unique_ptr<Layer>> buildLayers(const ArchitectureConfig& config, int classes) {
+    std::vector<std::unique_ptr<Layer>> layers;
+    if (config.name == "mlp") {
+        const auto activation = parseActivation(config.activation);
+        for (std::int64_t width : config.hidden) {
+            layers.push_back(std::make_unique<Dense>(width, activation));
+            if (config.dropout > 0.0) layers.push_back(std::make_unique<Dropout>(config.dropout));
+        }
+        layers.push_back(std::make_unique<Dense>(classes, kernels::Activation::Identity));
+        return layers;
+    }
+    throw InputError("unknown --model '" + config.name + "'; choose mlp");
+}
+
+std::unique_ptr<Model> buildModel(const ArchitectureConfig& config, const Shape& inputSample, int classes,
+                                  DType dtype, MemoryLocation location) {
+    return std::make_unique<Model>(buildLayers(config, classes), inputSample, dtype, location);
+}
+
+}  // namespace cohort::nn

@@ -1,0 +1,26 @@
+#pragma once
+// Built-in architectures, by name, for the CLI and examples.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/nn/Model.h"
+
+namespace cohort::nn {
+
+struct ArchitectureConfig {
+    std::string name = "mlp";               // mlp
+    std::vector<std::int64_t> hidden = {1024, 1024};
+    double dropout = 0.2;                  // after each hidden layer (0 disables)
+    std::string activation = "relu";        // relu | tanh | sigmoid
+};
+
+kernels::Activation parseActivation(const std::string& text);   // throws InputError
+std::vector<std::int64_t> parseHiddenSizes(const std::string& text);  // "1024,1024"; throws InputError
+
+// Layers of the architecture for a classifier of `classes` outputs.
+std::vector<std::unique_ptr<Layer>> buildLayers(const ArchitectureConfig& config, int classes);
+std::unique_ptr<Model> buildModel(const ArchitectureConfig& config, const Shape& inputSample, int classes,
+                                  DType dtype = DType::Float32, MemoryLocation location = MemoryLocation::host());
+
+}  // namespace cohort::nn

@@ -1,0 +1,90 @@
+#include "src/nn/Dense.h"
+
+#include <cmath>
+
+#include "src/core/Errors.h"
+
+namespace cohort::nn {
+
+Dense::Dense(std::int64_t outputs, kernels::Activation activation)
+    : outputs_(outputs), activation_(activation) {
+    if (outputs <= 0) throw InputError("dense layer needs a positive size, got " + std::to_string(outputs));
+}
+
+std::string Dense::describe() const {
+    return "dense(" + std::to_string(inputs_) + "->" + std::to_string(outputs_) + "," +
+           kernels::toString(activation_) + ")";
+}
+
+Shape Dense::outputShape(const Shape& inputSample) const {
+    (void)inputSample;
+    return Shape{outputs_};
+}
+
+void Dense::configure(const Shape& inputSample) { inputs_ = inputSample.elementCount(); }
+
+void Dense::bindParameters(void* parameters, void* gradients) {
+    weights_ = parameters;
+    weightGradients_ = gradients;
+}
+
+void Dense::initializeParameters(double* hostParameters, std::mt19937_64& generator) const {
+    // He (Kaiming) uniform for ReLU, Glorot (Xavier) uniform otherwise; biases start at zero.
+    const double bound = activation_ == kernels::Activation::Relu
+                             ? std::sqrt(6.0 / double(inputs_))
+                             : std::sqrt(6.0 / double(inputs_ + outputs_));
+    std::uniform_real_distribution<double> uniform(-bound, bound);
+    for (std::int64_t i = 0; i < inputs_ * outputs_; ++i) hostParameters[i] = uniform(generator);
+    for (std::int64_t i = 0; i < outputs_; ++i) hostParameters[inputs_ * outputs_ + i] = 0.0;
+}
+
+Tensor Dense::forward(const Tensor& input, ExecutionContext& context) {
+    const std::int64_t batch = input.dim(0);
+    if (input.shape().innerCount() != inputs_) {
+        throw InputError("dense layer expects " + std::to_string(inputs_) + " inputs per sample, got " +
+                         std::to_string(input.shape().innerCount()));
+    }
+    Tensor output = Tensor::empty(Shape{batch, outputs_}, input.dtype(), input.location());
+    const std::size_t element = kernels::sizeOf(input.dtype());
+    const char* bias = static_cast<const char*>(weights_) + std::size_t(inputs_ * outputs_) * element;
+    auto& backend = *context.backend;
+    backend.gemm(input.dtype(), false, false, batch, outputs_, inputs_, 1.0,
+                 input.checked("dense.forward", "input"), inputs_, weights_, outputs_, 0.0,
+                 output.raw(), outputs_);
+    backend.biasActivationForward(input.dtype(), activation_, batch, outputs_, output.raw(), bias,
+                                  output.raw());
+    if (context.training) {
+        input_ = input;
+        output_ = output;
+    }
+    return output;
+}
+
+Tensor Dense::backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) {
+    const std::int64_t batch = gradOutput.dim(0);
+    auto& backend = *context.backend;
+    const DType dtype = gradOutput.dtype();
+    const void* delta = gradOutput.checked("dense.backward", "gradOutput");
+    Tensor preActivation;
+    if (activation_ != kernels::Activation::Identity) {
+        preActivation = Tensor::empty(gradOutput.shape(), dtype, gradOutput.location());
+        backend.activationBackward(dtype, activation_, gradOutput.elementCount(),
+                                   output_.checked("dense.backward", "output"), delta, preActivation.raw());
+        delta = preActivation.raw();
+    }
+    const std::size_t element = kernels::sizeOf(dtype);
+    char* biasGradient = static_cast<char*>(weightGradients_) + std::size_t(inputs_ * outputs_) * element;
+    // dW = x^T * delta, db = column sums of delta.
+    backend.gemm(dtype, true, false, inputs_, outputs_, batch, 1.0, input_.checked("dense.backward", "input"),
+                 inputs_, delta, outputs_, 0.0, weightGradients_, outputs_);
+    backend.columnSum(dtype, batch, outputs_, delta, biasGradient, false);
+    if (!needInputGradient) return {};
+    Tensor gradInput = Tensor::empty(Shape{batch, inputs_}, dtype, gradOutput.location());
+    backend.gemm(dtype, false, true, batch, inputs_, outputs_, 1.0, delta, outputs_, weights_, outputs_,
+                 0.0, gradInput.raw(), inputs_);
+    return gradInput.reshape(input_.shape());
+}
+
+std::unique_ptr<Layer> Dense::clone() const { return std::make_unique<Dense>(outputs_, activation_); }
+
+}  // namespace cohort::nn

@@ -1,0 +1,32 @@
+#pragma once
+// Dense (fully connected) layer with an optional fused activation: y = act(x W + b).
+// W is [inputs, outputs] row-major, b is [outputs]; both live in the model's flat buffer.
+#include "src/nn/Layer.h"
+
+namespace cohort::nn {
+
+class Dense final : public Layer {
+public:
+    explicit Dense(std::int64_t outputs, kernels::Activation activation = kernels::Activation::Identity);
+    std::string describe() const override;
+    Shape outputShape(const Shape& inputSample) const override;
+    void configure(const Shape& inputSample) override;
+    std::int64_t parameterCount() const override { return inputs_ * outputs_ + outputs_; }
+    void bindParameters(void* parameters, void* gradients) override;
+    void initializeParameters(double* hostParameters, std::mt19937_64& generator) const override;
+    Tensor forward(const Tensor& input, ExecutionContext& context) override;
+    Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
+    std::unique_ptr<Layer> clone() const override;
+    void releaseCache() override { input_ = {}; output_ = {}; }
+
+private:
+    std::int64_t inputs_ = 0;
+    std::int64_t outputs_;
+    kernels::Activation activation_;
+    void* weights_ = nullptr;
+    void* weightGradients_ = nullptr;
+    Tensor input_;
+    Tensor output_;
+};
+
+}  // namespace cohort::nn

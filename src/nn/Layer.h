@@ -1,0 +1,51 @@
+#pragma once
+// Layer: one stage of a sequential model.
+//
+// A layer's parameters are a slice of its model's flat parameter buffer and its gradients the
+// matching slice of the flat gradient buffer (bindParameters). forward() allocates its output in
+// the current workspace scope and keeps what backward() needs; backward() overwrites the layer's
+// parameter gradients and returns the gradient with respect to its input (or an empty tensor
+// when the context says the input gradient is not needed).
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "kernels/Backend.h"
+#include "src/tensor/Tensor.h"
+
+namespace cohort::nn {
+
+struct ExecutionContext {
+    kernels::Backend* backend = nullptr;
+    bool training = true;
+    std::uint64_t seed = 0;       // base seed for stochastic layers (dropout)
+    std::uint64_t iteration = 0;  // global iteration, so masks differ per step yet are reproducible
+};
+
+class Layer {
+public:
+    virtual ~Layer() = default;
+    // "dense(784->256, relu)": stable text, part of the model description (hashes, checkpoints).
+    virtual std::string describe() const = 0;
+    // Per-sample output shape for a per-sample input shape; throws InputError on mismatch.
+    virtual Shape outputShape(const Shape& inputSample) const = 0;
+    // Called once with the per-sample input shape before parameterCount()/bindParameters().
+    virtual void configure(const Shape& inputSample) { (void)inputSample; }
+    virtual std::int64_t parameterCount() const { return 0; }
+    // Views into the flat buffers (in the model's location), parameterCount() elements each.
+    virtual void bindParameters(void* parameters, void* gradients) { (void)parameters; (void)gradients; }
+    // Writes initial values for this layer's parameters into host memory (double precision;
+    // the model converts and copies them).
+    virtual void initializeParameters(double* hostParameters, std::mt19937_64& generator) const {
+        (void)hostParameters; (void)generator;
+    }
+    virtual Tensor forward(const Tensor& input, ExecutionContext& context) = 0;
+    virtual Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) = 0;
+    // Fresh, unbound layer of the same configuration (for worker replicas).
+    virtual std::unique_ptr<Layer> clone() const = 0;
+    // Drops references to tensors kept between forward and backward.
+    virtual void releaseCache() {}
+};
+
+}  // namespace cohort::nn

@@ -1,0 +1,127 @@
+#include "src/nn/Model.h"
+
+#include <random>
+#include <stdexcept>
+
+namespace cohort::nn {
+namespace {
+
+// Each layer's block starts on a 64-byte boundary so vectorised kernels see aligned slices.
+constexpr std::int64_t kAlignmentElements = 16;
+
+std::int64_t alignUp(std::int64_t value) {
+    return (value + kAlignmentElements - 1) / kAlignmentElements * kAlignmentElements;
+}
+
+std::uint64_t mixSeed(std::uint64_t seed, std::uint64_t salt) {
+    std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (salt + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+}  // namespace
+
+Model::Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSample, DType dtype,
+             MemoryLocation location)
+    : layers_(std::move(layers)), inputSample_(inputSample), dtype_(dtype), location_(location) {
+    if (layers_.empty()) throw std::invalid_argument("a model needs at least one layer");
+    Shape shape = inputSample;
+    for (auto& layer : layers_) {
+        layer->configure(shape);
+        offsets_.push_back(parameterCount_);
+        parameterCount_ += alignUp(layer->parameterCount());
+        shape = layer->outputShape(shape);
+    }
+    outputSample_ = shape;
+    // Parameters and gradients are persistent: owned system memory, never in a workspace.
+    parameters_ = Tensor::persistent(Shape{parameterCount_}, dtype_, location_);
+    gradients_ = Tensor::persistent(Shape{parameterCount_}, dtype_, location_);
+    auto& backend = defaultBackendFor(location_);
+    backend.fill(dtype_, parameterCount_, 0.0, parameters_.raw());
+    backend.fill(dtype_, parameterCount_, 0.0, gradients_.raw());
+    const std::size_t element = kernels::sizeOf(dtype_);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        const std::size_t offset = std::size_t(offsets_[i]) * element;
+        layers_[i]->bindParameters(static_cast<char*>(parameters_.raw()) + offset,
+                                   static_cast<char*>(gradients_.raw()) + offset);
+    }
+}
+
+void Model::initialize(std::uint64_t seed) {
+    std::vector<double> host(std::size_t(parameterCount_), 0.0);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        // One generator per layer keyed by its index: adding a layer does not reshuffle others.
+        std::mt19937_64 generator(mixSeed(seed, i));
+        layers_[i]->initializeParameters(host.data() + offsets_[i], generator);
+    }
+    parametersFromHost(host);
+}
+
+std::unique_ptr<Model> Model::replicate(MemoryLocation location) const { return replicate(location, dtype_); }
+
+std::unique_ptr<Model> Model::replicate(MemoryLocation location, DType dtype) const {
+    std::vector<std::unique_ptr<Layer>> layers;
+    for (const auto& layer : layers_) layers.push_back(layer->clone());
+    auto copy = std::make_unique<Model>(std::move(layers), inputSample_, dtype, location);
+    if (dtype == dtype_ && !location.isDevice() && !location_.isDevice()) {
+        defaultBackendFor(location).copy(parameters_.byteCount(), parameters_.raw(), copy->parameters_.raw());
+    } else {
+        copy->parametersFromHost(parametersToHost());
+    }
+    return copy;
+}
+
+Tensor Model::forward(const Tensor& input, ExecutionContext& context) {
+    Tensor activation = input;
+    ExecutionContext layerContext = context;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        layerContext.seed = mixSeed(context.seed, i);
+        activation = layers_[i]->forward(activation, layerContext);
+    }
+    return activation;
+}
+
+void Model::backward(const Tensor& gradOutput, ExecutionContext& context) {
+    Tensor gradient = gradOutput;
+    for (std::size_t i = layers_.size(); i-- > 0;) {
+        gradient = layers_[i]->backward(gradient, context, i > 0);
+    }
+}
+
+void Model::releaseCaches() {
+    for (auto& layer : layers_) layer->releaseCache();
+}
+
+std::string Model::describe() const {
+    std::string text = "input" + inputSample_.toString();
+    for (const auto& layer : layers_) text += " | " + layer->describe();
+    return text;
+}
+
+std::vector<double> Model::parametersToHost() const {
+    std::vector<double> values(static_cast<std::size_t>(parameterCount_));
+    if (dtype_ == DType::Float64) {
+        parameters_.copyToHost(values.data(), parameters_.byteCount());
+    } else {
+        std::vector<float> narrow(values.size());
+        parameters_.copyToHost(narrow.data(), parameters_.byteCount());
+        for (std::size_t i = 0; i < values.size(); ++i) values[i] = narrow[i];
+    }
+    return values;
+}
+
+void Model::parametersFromHost(const std::vector<double>& values) {
+    if (values.size() != std::size_t(parameterCount_)) {
+        throw std::invalid_argument("parametersFromHost: " + std::to_string(values.size()) + " values for " +
+                                    std::to_string(parameterCount_) + " parameters");
+    }
+    if (dtype_ == DType::Float64) {
+        parameters_.copyFromHost(values.data(), parameters_.byteCount());
+    } else {
+        std::vector<float> narrow(values.begin(), values.end());
+        parameters_.copyFromHost(narrow.data(), parameters_.byteCount());
+    }
+}
+
+}  // namespace cohort::nn

@@ -1,0 +1,66 @@
+#pragma once
+// Model: a sequence of layers whose parameters live in ONE flat buffer (and whose gradients
+// live in a second one of the same layout). Layers hold views into those buffers, so averaging,
+// checkpointing and broadcasting a model are one operation each on one buffer.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/nn/Layer.h"
+
+namespace cohort::nn {
+
+class Model {
+public:
+    // Builds the layers for per-sample input `inputSample`, allocates the flat buffers in
+    // `location` (persistent memory, outside any workspace) and leaves parameters zeroed.
+    Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSample, DType dtype = DType::Float32,
+          MemoryLocation location = MemoryLocation::host());
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+
+    // Deterministic initialisation from a seed (host RNG, converted to the model's dtype).
+    void initialize(std::uint64_t seed);
+    // Same architecture in another location / dtype with a copy of the parameters.
+    std::unique_ptr<Model> replicate(MemoryLocation location) const;
+    std::unique_ptr<Model> replicate(MemoryLocation location, DType dtype) const;
+
+    // Forward through every layer; the output lives in the current workspace scope.
+    Tensor forward(const Tensor& input, ExecutionContext& context);
+    // Backward from the gradient of the loss w.r.t. the output; fills gradients().
+    void backward(const Tensor& gradOutput, ExecutionContext& context);
+    void releaseCaches();
+
+    Tensor& parameters() { return parameters_; }
+    const Tensor& parameters() const { return parameters_; }
+    Tensor& gradients() { return gradients_; }
+    const Tensor& gradients() const { return gradients_; }
+    std::int64_t parameterCount() const { return parameterCount_; }
+    DType dtype() const { return dtype_; }
+    MemoryLocation location() const { return location_; }
+    const Shape& inputSample() const { return inputSample_; }
+    const Shape& outputSample() const { return outputSample_; }
+    std::size_t layerCount() const { return layers_.size(); }
+    Layer& layer(std::size_t index) { return *layers_[index]; }
+    std::int64_t parameterOffset(std::size_t layer) const { return offsets_[layer]; }
+    // "input[1,28,28] | dense(784->256,relu) | dense(256->10,identity)"
+    std::string describe() const;
+
+    // Host copies of the flat parameters (double for tests, raw dtype bytes for checkpoints).
+    std::vector<double> parametersToHost() const;
+    void parametersFromHost(const std::vector<double>& values);
+
+private:
+    std::vector<std::unique_ptr<Layer>> layers_;
+    std::vector<std::int64_t> offsets_;
+    Shape inputSample_;
+    Shape outputSample_;
+    DType dtype_;
+    MemoryLocation location_;
+    std::int64_t parameterCount_ = 0;
+    Tensor parameters_;
+    Tensor gradients_;
+};
+
+}  // namespace cohort::nn

@@ -1,0 +1,51 @@
+#pragma once
+// Optimizers over a model's flat buffers. The optimizer state (velocity for Nesterov, first and
+// second moments for Adam) is ONE flat buffer laid out like the parameters (Adam: [m | v]), so a
+// coordinator can average or checkpoint it in one call. Each step is one fused pass.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kernels/Backend.h"
+#include "src/tensor/Tensor.h"
+
+namespace cohort::optim {
+
+enum class OptimizerKind { Sgd, Nesterov, Adam };
+OptimizerKind parseOptimizerKind(const std::string& text);  // throws InputError
+const char* toString(OptimizerKind kind);
+
+struct OptimizerConfig {
+    OptimizerKind kind = OptimizerKind::Adam;
+    double learningRate = 1e-3;
+    double momentum = 0.9;      // Nesterov
+    double weightDecay = 0.0;   // L2 for SGD/Nesterov, decoupled (AdamW) for Adam
+    double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+
+    void validate() const;      // throws InputError naming the flag
+    std::string describe() const;
+};
+
+class Optimizer {
+public:
+    Optimizer(const OptimizerConfig& config, std::int64_t parameterCount, DType dtype, MemoryLocation location);
+
+    // One update of `parameters` from `gradients` with the given learning rate (the schedule's
+    // value for this step). Increments the step counter.
+    void step(kernels::Backend& backend, Tensor& parameters, const Tensor& gradients, double learningRate);
+
+    const OptimizerConfig& config() const { return config_; }
+    Tensor& state() { return state_; }              // empty for SGD
+    const Tensor& state() const { return state_; }
+    std::int64_t stepCount() const { return steps_; }
+    void setStepCount(std::int64_t steps) { steps_ = steps; }
+    void resetState();
+
+private:
+    OptimizerConfig config_;
+    std::int64_t parameterCount_;
+    Tensor state_;
+    std::int64_t steps_ = 0;
+};
+
+}  // namespace cohort::optim

@@ -1,0 +1,104 @@
+#include "src/train/Evaluation.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "src/data/BatchIterator.h"
+#include "src/data/Shuffle.h"
+
+namespace cohort::train {
+
+std::string EvaluationResult::confusionTable() const {
+    std::string text = "true\\pred";
+    char cell[32];
+    for (int c = 0; c < classes; ++c) {
+        std::snprintf(cell, sizeof cell, "%7d", c);
+        text += cell;
+    }
+    text += "\n";
+    for (int r = 0; r < classes; ++r) {
+        std::snprintf(cell, sizeof cell, "%9d", r);
+        text += cell;
+        for (int c = 0; c < classes; ++c) {
+            std::snprintf(cell, sizeof cell, "%7lld", static_cast<long long>(confusion[std::size_t(r * classes + c)]));
+            text += cell;
+        }
+        text += "\n";
+    }
+    return text;
+}
+
+Evaluator::Evaluator(nn::Model& model, kernels::Backend& backend, std::int64_t batchSize, WorkspaceMode mode)
+    : model_(model), backend_(backend), batchSize_(batchSize), mode_(mode) {
+    const Shape batchShape = model.inputSample().withBatch(batchSize);
+    hostInput_ = Tensor::persistent(batchShape, DType::Float32, MemoryLocation::host());
+    input_ = model.location().isDevice() || model.dtype() != DType::Float32
+                 ? Tensor::persistent(batchShape, model.dtype(), model.location())
+                 : hostInput_;
+    labels_ = Tensor::persistent(Shape{batchSize}, DType::Float32, model.location());  // int32 bytes
+    lossSlot_ = Tensor::persistent(Shape{1}, model.dtype(), model.location());
+    correctSlot_ = Tensor::persistent(Shape{1}, DType::Float64, model.location());
+}
+
+EvaluationResult Evaluator::evaluate(const data::Dataset& dataset) {
+    EvaluationResult result;
+    const std::int64_t classes = model_.outputSample().elementCount();
+    result.classes = int(classes);
+    result.confusion.assign(std::size_t(classes * classes), 0);
+    std::vector<std::uint32_t> order(dataset.count);
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = std::uint32_t(i);
+    data::BatchIterator iterator(dataset, order, std::size_t(batchSize_));
+    std::vector<std::int32_t> hostLabels(static_cast<std::size_t>(batchSize_));
+    data::Batch batch{0, hostInput_.data<float>(), hostLabels.data()};
+    hostLogits_.resize(std::size_t(batchSize_ * classes));
+    std::vector<double> wideLogits;
+    double lossSum = 0.0;
+    auto& manager = memory::WorkspaceManager::forCurrentThread();
+    nn::ExecutionContext context{&backend_, false, 0, 0};
+    while (iterator.next(batch)) {
+        const auto rows = std::int64_t(batch.size);
+        if (model_.dtype() == DType::Float64) {
+            std::vector<double> wide(batch.features, batch.features + rows * model_.inputSample().elementCount());
+            backend_.copyFromHost(wide.size() * sizeof(double), wide.data(), input_.raw());
+        } else if (input_.raw() != hostInput_.raw()) {
+            backend_.copyFromHost(std::size_t(rows * model_.inputSample().elementCount()) * sizeof(float),
+                                  hostInput_.raw(), input_.raw());
+        }
+        backend_.copyFromHost(std::size_t(rows) * sizeof(std::int32_t), hostLabels.data(), labels_.raw());
+        memory::WorkspaceScope scope = mode_ == WorkspaceMode::Enabled
+                                           ? manager.getAndActivateWorkspace(activationsWorkspaceConfig(), kInferenceWorkspace)
+                                           : manager.scopeOutOfWorkspaces();
+        Tensor logits = model_.forward(input_.slice(0, rows), context);
+        backend_.softmaxCrossEntropy(model_.dtype(), rows, classes, logits.raw(),
+                                     reinterpret_cast<const std::int32_t*>(labels_.raw()), lossSlot_.raw(), nullptr,
+                                     1.0, reinterpret_cast<std::int64_t*>(correctSlot_.raw()));
+        const std::size_t logitCount = std::size_t(rows * classes);
+        if (model_.dtype() == DType::Float64) {
+            wideLogits.resize(logitCount);
+            backend_.copyToHost(logitCount * sizeof(double), logits.raw(), wideLogits.data());
+            for (std::size_t i = 0; i < logitCount; ++i) hostLogits_[i] = float(wideLogits[i]);
+            double loss = 0.0;
+            backend_.copyToHost(sizeof(double), lossSlot_.raw(), &loss);
+            lossSum += loss;
+        } else {
+            backend_.copyToHost(logitCount * sizeof(float), logits.raw(), hostLogits_.data());
+            float loss = 0.0f;
+            backend_.copyToHost(sizeof(float), lossSlot_.raw(), &loss);
+            lossSum += loss;
+        }
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const float* row = hostLogits_.data() + r * classes;
+            const auto predicted = std::int64_t(std::max_element(row, row + classes) - row);
+            ++result.confusion[std::size_t(hostLabels[std::size_t(r)] * classes + predicted)];
+        }
+        result.samples += rows;
+    }
+    std::int64_t correct = 0;
+    for (std::int64_t c = 0; c < classes; ++c) correct += result.confusion[std::size_t(c * classes + c)];
+    result.loss = result.samples ? lossSum / double(result.samples) : 0.0;
+    result.accuracy = result.samples ? double(correct) / double(result.samples) : 0.0;
+    return result;
+}
+
+}  // namespace cohort::train

@@ -1,0 +1,44 @@
+#pragma once
+// Evaluation of a model on a data set: mean loss, accuracy and confusion matrix, in batches
+// inside the thread's "INFERENCE" workspace (dropout off).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/Backend.h"
+#include "src/data/Dataset.h"
+#include "src/nn/Loss.h"
+#include "src/nn/Model.h"
+#include "src/train/TrainingStep.h"
+
+namespace cohort::train {
+
+struct EvaluationResult {
+    double loss = 0.0;
+    double accuracy = 0.0;
+    std::int64_t samples = 0;
+    int classes = 0;
+    std::vector<std::int64_t> confusion;  // classes x classes, row = true label, column = predicted
+    std::string confusionTable() const;   // printable matrix
+};
+
+class Evaluator {
+public:
+    // Buffers for `batchSize` samples are allocated once here and reused by every evaluate().
+    Evaluator(nn::Model& model, kernels::Backend& backend, std::int64_t batchSize, WorkspaceMode mode);
+    EvaluationResult evaluate(const data::Dataset& dataset);
+
+private:
+    nn::Model& model_;
+    kernels::Backend& backend_;
+    std::int64_t batchSize_;
+    WorkspaceMode mode_;
+    Tensor hostInput_;   // [batch, sample...] host staging
+    Tensor input_;       // same on the model's location (== hostInput_ on the CPU)
+    Tensor labels_;      // int32 labels in the model's location
+    Tensor lossSlot_;
+    Tensor correctSlot_;
+    std::vector<float> hostLogits_;
+};
+
+}  // namespace cohort::train

@@ -1,0 +1,94 @@
+#include "src/train/Trainer.h"
+
+#include <chrono>
+#include <vector>
+
+#include "src/core/Errors.h"
+#include "src/data/BatchIterator.h"
+#include "src/data/Shuffle.h"
+
+namespace cohort::train {
+
+void TrainerConfig::validate() const {
+    if (epochs <= 0) throw InputError("--epochs must be at least 1, got " + std::to_string(epochs));
+    if (batchSize <= 0) throw InputError("--batch-size must be at least 1, got " + std::to_string(batchSize));
+    if (evaluationBatchSize <= 0) throw InputError("evaluation batch size must be at least 1");
+    if (warmupSteps < 0) throw InputError("--warmup-steps must be >= 0");
+}
+
+Trainer::Trainer(nn::Model& model, const optim::OptimizerConfig& optimizer, kernels::Backend& backend,
+                 const TrainerConfig& config)
+    : model_(model), backend_(backend), config_(config) {
+    config_.validate();
+    optimizer_ = std::make_unique<optim::Optimizer>(optimizer, model.parameterCount(), model.dtype(), model.location());
+    step_ = std::make_unique<TrainingStep>(model, *optimizer_, loss_, backend, config.workspaceMode, config.seed);
+}
+
+RunSummary Trainer::fit(const data::DatasetSplits& data, TrainingListener* listener) {
+    using Clock = std::chrono::steady_clock;
+    const auto runStart = Clock::now();
+    const Shape batchShape = model_.inputSample().withBatch(config_.batchSize);
+    if (data.train.featureSize != std::size_t(model_.inputSample().elementCount())) {
+        throw InputError("data set '" + data.train.name + "' has " + std::to_string(data.train.featureSize) +
+                         " features per sample but the model expects " +
+                         std::to_string(model_.inputSample().elementCount()));
+    }
+    // Batch buffers, allocated once for the whole run.
+    Tensor hostInput = Tensor::persistent(batchShape, DType::Float32, MemoryLocation::host());
+    const bool staged = model_.location().isDevice() || model_.dtype() != DType::Float32;
+    Tensor input = staged ? Tensor::persistent(batchShape, model_.dtype(), model_.location()) : hostInput;
+    std::vector<std::int32_t> hostLabels(static_cast<std::size_t>(config_.batchSize));
+    Tensor labels = Tensor::persistent(Shape{config_.batchSize}, DType::Float32, model_.location());
+    std::vector<double> wide;
+    Evaluator evaluator(model_, backend_, config_.evaluationBatchSize, config_.workspaceMode);
+
+    const std::size_t batchesPerEpoch = (data.train.count + std::size_t(config_.batchSize) - 1) / std::size_t(config_.batchSize);
+    optim::LearningRateSchedule schedule{config_.schedule, optimizer_->config().learningRate,
+                                         std::int64_t(batchesPerEpoch) * config_.epochs, config_.warmupSteps, 0.0};
+    RunSummary summary;
+    const std::int64_t features = model_.inputSample().elementCount();
+    for (int epoch = 0; epoch < config_.epochs; ++epoch) {
+        const auto epochStart = Clock::now();
+        const std::vector<std::uint32_t> order = data::shuffledOrder(data.train.count, config_.seed, std::uint64_t(epoch));
+        data::BatchIterator iterator(data.train, order, std::size_t(config_.batchSize));
+        data::Batch batch{0, hostInput.data<float>(), hostLabels.data()};
+        double learningRate = 0.0;
+        while (iterator.next(batch)) {
+            const auto rows = std::int64_t(batch.size);
+            if (model_.dtype() == DType::Float64) {
+                wide.assign(batch.features, batch.features + rows * features);
+                backend_.copyFromHost(wide.size() * sizeof(double), wide.data(), input.raw());
+            } else if (staged) {
+                backend_.copyFromHost(std::size_t(rows * features) * sizeof(float), hostInput.raw(), input.raw());
+            }
+            backend_.copyFromHost(std::size_t(rows) * sizeof(std::int32_t), hostLabels.data(), labels.raw());
+            learningRate = schedule.at(step_->iteration());
+            step_->run(input, reinterpret_cast<const std::int32_t*>(labels.raw()), rows, learningRate);
+        }
+        const StepStatistics statistics = step_->takeStatistics();
+        const double trainSeconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
+        EpochMetrics metrics;
+        metrics.epoch = epoch + 1;
+        metrics.trainLoss = statistics.meanLoss();
+        metrics.trainAccuracy = statistics.accuracy();
+        metrics.iterations = step_->iteration();
+        metrics.learningRate = learningRate;
+        metrics.samplesPerSecond = trainSeconds > 0 ? double(statistics.samples) / trainSeconds : 0.0;
+        if (config_.evaluateEachEpoch || epoch + 1 == config_.epochs) {
+            const EvaluationResult test = evaluator.evaluate(data.test);
+            metrics.testLoss = test.loss;
+            metrics.testAccuracy = test.accuracy;
+        }
+        metrics.seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
+        summary.testAccuracy = metrics.testAccuracy;
+        summary.testLoss = metrics.testLoss;
+        if (listener) listener->onEpoch(metrics);
+    }
+    summary.epochs = config_.epochs;
+    summary.iterations = step_->iteration();
+    summary.seconds = std::chrono::duration<double>(Clock::now() - runStart).count();
+    if (listener) listener->onDone(summary);
+    return summary;
+}
+
+}  // namespace cohort::train

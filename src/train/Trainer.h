@@ -1,0 +1,73 @@
+#pragma once
+// Trainer: the single-worker training loop. Each epoch walks the training set in the seed's
+// shuffled order, runs a TrainingStep per batch with the learning-rate schedule, then
+// evaluates on the test set and reports to the listener.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "kernels/Backend.h"
+#include "src/data/Dataset.h"
+#include "src/nn/Loss.h"
+#include "src/nn/Model.h"
+#include "src/optim/LearningRateSchedule.h"
+#include "src/optim/Optimizer.h"
+#include "src/train/Evaluation.h"
+#include "src/train/TrainingStep.h"
+
+namespace cohort::train {
+
+struct TrainerConfig {
+    int epochs = 5;
+    std::int64_t batchSize = 128;
+    std::uint64_t seed = 1;
+    WorkspaceMode workspaceMode = WorkspaceMode::Enabled;
+    optim::ScheduleKind schedule = optim::ScheduleKind::Cosine;
+    std::int64_t warmupSteps = 0;
+    std::int64_t evaluationBatchSize = 1000;
+    bool evaluateEachEpoch = true;
+
+    void validate() const;  // throws InputError naming the flag
+};
+
+struct EpochMetrics {
+    int epoch = 0;
+    double trainLoss = 0.0, trainAccuracy = 0.0;
+    double testLoss = 0.0, testAccuracy = 0.0;
+    double samplesPerSecond = 0.0, seconds = 0.0, learningRate = 0.0;
+    std::int64_t iterations = 0;
+};
+
+struct RunSummary {
+    double testAccuracy = 0.0, testLoss = 0.0, seconds = 0.0;
+    int epochs = 0;
+    std::int64_t iterations = 0;
+};
+
+// Receives progress; every method has a no-op default.
+class TrainingListener {
+public:
+    virtual ~TrainingListener() = default;
+    virtual void onEpoch(const EpochMetrics& metrics) { (void)metrics; }
+    virtual void onDone(const RunSummary& summary) { (void)summary; }
+};
+
+class Trainer {
+public:
+    Trainer(nn::Model& model, const optim::OptimizerConfig& optimizer, kernels::Backend& backend,
+            const TrainerConfig& config);
+    RunSummary fit(const data::DatasetSplits& data, TrainingListener* listener = nullptr);
+    optim::Optimizer& optimizer() { return *optimizer_; }
+    TrainingStep& step() { return *step_; }
+
+private:
+    nn::Model& model_;
+    kernels::Backend& backend_;
+    TrainerConfig config_;
+    nn::SoftmaxCrossEntropy loss_;
+    std::unique_ptr<optim::Optimizer> optimizer_;
+    std::unique_ptr<TrainingStep> step_;
+};
+
+}  // namespace cohort::train

@@ -1,0 +1,105 @@
+// The CPU backend against naive reference loops on odd sizes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/Backend.h"
+
+namespace cohort::kernels {
+namespace {
+
+std::vector<double> randomVector(std::size_t count, std::uint64_t seed) {
+    std::mt19937_64 generator(seed);
+    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+    std::vector<double> values(count);
+    for (double& v : values) v = uniform(generator);
+    return values;
+}
+
+TEST(CpuBackend, GemmMatchesNaiveForEveryTransposeCombination) {
+    auto backend = makeCpuBackend(2);
+    const std::int64_t m = 37, n = 53, k = 29;
+    for (bool ta : {false, true}) {
+        for (bool tb : {false, true}) {
+            const auto a = randomVector(std::size_t(m * k), 1), b = randomVector(std::size_t(k * n), 2);
+            auto c = randomVector(std::size_t(m * n), 3);
+            auto expected = c;
+            const std::int64_t lda = ta ? m : k, ldb = tb ? k : n;
+            for (std::int64_t i = 0; i < m; ++i) {
+                for (std::int64_t j = 0; j < n; ++j) {
+                    double sum = 0.0;
+                    for (std::int64_t p = 0; p < k; ++p) {
+                        const double av = ta ? a[std::size_t(p * lda + i)] : a[std::size_t(i * lda + p)];
+                        const double bv = tb ? b[std::size_t(j * ldb + p)] : b[std::size_t(p * ldb + j)];
+                        sum += av * bv;
+                    }
+                    expected[std::size_t(i * n + j)] = 0.5 * sum + 2.0 * expected[std::size_t(i * n + j)];
+                }
+            }
+            backend->gemm(DType::Float64, ta, tb, m, n, k, 0.5, a.data(), lda, b.data(), ldb, 2.0, c.data(), n);
+            for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], expected[i], 1e-12) << ta << tb << i;
+            // float path agrees with the double one
+            std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end()), cf(std::size_t(m * n), 0.0f);
+            backend->gemm(DType::Float32, ta, tb, m, n, k, 1.0, af.data(), lda, bf.data(), ldb, 0.0, cf.data(), n);
+            EXPECT_NEAR(cf[7], (expected[7] - 2.0 * randomVector(std::size_t(m * n), 3)[7]) / 0.5, 1e-4);
+        }
+    }
+}
+
+TEST(CpuBackend, ColumnSumAndBiasActivationOnLargeOddShapesUseThreadsCorrectly) {
+    auto backend = makeCpuBackend(2);
+    const std::int64_t rows = 301, cols = 257;  // above the parallel threshold
+    const auto x = randomVector(std::size_t(rows * cols), 4), bias = randomVector(std::size_t(cols), 5);
+    std::vector<double> sums(std::size_t(cols), 1.0), y(x.size());
+    backend->columnSum(DType::Float64, rows, cols, x.data(), sums.data(), true);
+    backend->biasActivationForward(DType::Float64, Activation::Relu, rows, cols, x.data(), bias.data(), y.data());
+    for (std::int64_t c = 0; c < cols; ++c) {
+        double expected = 1.0;
+        for (std::int64_t r = 0; r < rows; ++r) expected += x[std::size_t(r * cols + c)];
+        ASSERT_NEAR(sums[std::size_t(c)], expected, 1e-11);
+    }
+    for (std::size_t i = 0; i < y.size(); ++i) {
+        ASSERT_DOUBLE_EQ(y[i], std::max(0.0, x[i] + bias[i % std::size_t(cols)]));
+    }
+}
+
+TEST(CpuBackend, AverageOfReplicasIsTheArithmeticMean) {
+    auto backend = makeCpuBackend(2);
+    const std::int64_t length = 100003;
+    std::vector<std::vector<float>> replicas;
+    for (int r = 0; r < 4; ++r) replicas.emplace_back(std::size_t(length), float(r + 1));
+    replicas[2][99] = 13.0f;
+    const void* sources[4] = {replicas[0].data(), replicas[1].data(), replicas[2].data(), replicas[3].data()};
+    backend->average(DType::Float32, length, sources, 4, replicas[0].data());  // in place into one source
+    EXPECT_FLOAT_EQ(replicas[0][0], 2.5f);
+    EXPECT_FLOAT_EQ(replicas[0][99], (1.0f + 2.0f + 13.0f + 4.0f) / 4.0f);
+    EXPECT_FLOAT_EQ(replicas[0][std::size_t(length - 1)], 2.5f);
+}
+
+TEST(CpuBackend, DropoutMaskIsDeterministicAndScaled) {
+    auto backend = makeCpuBackend(1);
+    std::vector<float> x(1001, 2.0f), mask(1001), y(1001), y2(1001), mask2(1001);
+    backend->dropoutForward(DType::Float32, 1001, 0.5, 77, 1000, x.data(), mask.data(), y.data());
+    backend->dropoutForward(DType::Float32, 1001, 0.5, 77, 1000, x.data(), mask2.data(), y2.data());
+    EXPECT_EQ(y, y2);
+    for (std::size_t i = 0; i < y.size(); ++i) {
+        ASSERT_TRUE(y[i] == 0.0f || y[i] == 4.0f);
+        ASSERT_EQ(mask[i] != 0.0f, counterUniform(77, 1000 + i) >= 0.5);
+    }
+}
+
+TEST(CpuBackend, SumOfSquaresPropagatesNaN) {
+    auto backend = makeCpuBackend(1);
+    std::vector<float> x = {1.0f, 2.0f, 3.0f};
+    float out = 0.0f;
+    backend->sumOfSquares(DType::Float32, 3, x.data(), &out);
+    EXPECT_FLOAT_EQ(out, 14.0f);
+    x[1] = std::nanf("");
+    backend->sumOfSquares(DType::Float32, 3, x.data(), &out);
+    EXPECT_TRUE(std::isnan(out));
+}
+
+}  // namespace
+}  // namespace cohort::kernels

@@ -1,0 +1,470 @@
+// CudaBackend against the CPU backend (the reference): every operation on random inputs of odd
+// sizes, float and double. Skips itself where no CUDA device is visible; compiled only into
+// builds with the CUDA toolkit.
+#ifdef COHORT_WITH_CUDA
+#include "kernels/cuda/CudaBackend.h"
+
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/Backend.h"
+
+namespace cohort::kernels {
+namespace {
+
+// Test-only device memory (the backend under test never allocates for its callers).
+class DeviceBuffer {
+public:
+    explicit DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
+        const cudaError_t status = cudaMalloc(&pointer_, bytes == 0 ? 1 : bytes);
+        if (status != cudaSuccess) {
+            throw std::runtime_error(std::string("test cudaMalloc failed: ") +
+                                     cudaGetErrorString(status));
+        }
+    }
+    ~DeviceBuffer() { cudaFree(pointer_); }
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    void* get() const { return pointer_; }
+    std::size_t bytes() const { return bytes_; }
+
+private:
+    void* pointer_ = nullptr;
+    std::size_t bytes_;
+};
+
+// The same values on the host (for the CPU backend) and on the device (for the CUDA backend).
+template <typename T>
+class Mirrored {
+public:
+    Mirrored(Backend& gpu, std::vector<T> values)
+        : gpu_(gpu), host_(std::move(values)), device_(host_.size() * sizeof(T)) {
+        gpu_.copyFromHost(device_.bytes(), host_.data(), device_.get());
+        gpu_.synchronize();
+    }
+    T* host() { return host_.data(); }
+    T* device() { return static_cast<T*>(device_.get()); }
+    const std::vector<T>& hostValues() const { return host_; }
+    std::vector<T> deviceValues() const {
+        std::vector<T> values(host_.size());
+        gpu_.copyToHost(device_.bytes(), device_.get(), values.data());
+        return values;
+    }
+
+private:
+    Backend& gpu_;
+    std::vector<T> host_;
+    DeviceBuffer device_;
+};
+
+template <typename T>
+constexpr DType dtypeOf() {
+    return std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+}
+
+template <typename T>
+class CudaBackendTest : public ::testing::Test {
+protected:
+    static constexpr DType kDType = dtypeOf<T>();
+    // Relative agreement expected between two correct implementations of the same formula.
+    static constexpr double kRelative = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+
+    void SetUp() override {
+        if (cudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";
+        cpu_ = makeCpuBackend(1);
+        gpu_ = makeCudaBackend(0);
+    }
+
+    std::vector<T> random(std::size_t count, double low = -1.0, double high = 1.0) {
+        std::uniform_real_distribution<double> distribution(low, high);
+        std::vector<T> values(count);
+        for (T& value : values) value = T(distribution(generator_));
+        return values;
+    }
+    Mirrored<T> mirrored(std::vector<T> values) { return Mirrored<T>(*gpu_, std::move(values)); }
+
+    // |gpu - cpu| <= relative * |cpu| + absolute, element by element; reports the first few.
+    void expectClose(const std::vector<T>& expected, const std::vector<T>& actual,
+                     const std::string& what, double absolute = 0.0) {
+        ASSERT_EQ(expected.size(), actual.size()) << what;
+        const double floor = absolute > 0.0 ? absolute : kRelative;
+        int reported = 0;
+        for (std::size_t i = 0; i < expected.size(); ++i) {
+            const double e = double(expected[i]), a = double(actual[i]);
+            if (std::isnan(e) && std::isnan(a)) continue;
+            if (std::abs(a - e) <= kRelative * std::abs(e) + floor) continue;
+            ADD_FAILURE() << what << "[" << i << "]: cpu " << e << ", cuda " << a;
+            if (++reported == 5) return;
+        }
+    }
+    void expectClose(const Mirrored<T>& both, const std::string& what, double absolute = 0.0) {
+        expectClose(both.hostValues(), both.deviceValues(), what, absolute);
+    }
+
+    std::unique_ptr<Backend> cpu_, gpu_;
+    std::mt19937_64 generator_{20240611};
+};
+
+using FloatTypes = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(CudaBackendTest, FloatTypes);
+
+TYPED_TEST(CudaBackendTest, GemmMatchesCpuForEveryTransposeAndPaddedStrides) {
+    using T = TypeParam;
+    const std::int64_t m = 37, n = 53, k = 29;
+    for (bool transposeA : {false, true}) {
+        for (bool transposeB : {false, true}) {
+            for (double beta : {0.0, 0.3}) {
+                const std::int64_t lda = (transposeA ? m : k) + 3, ldb = (transposeB ? k : n) + 2;
+                const std::int64_t ldc = n + 5;
+                auto a = this->mirrored(this->random(std::size_t((transposeA ? k : m) * lda)));
+                auto b = this->mirrored(this->random(std::size_t((transposeB ? n : k) * ldb)));
+                auto c = this->mirrored(this->random(std::size_t(m * ldc)));
+                for (Backend* backend : {this->cpu_.get(), this->gpu_.get()}) {
+                    const bool onGpu = backend == this->gpu_.get();
+                    backend->gemm(this->kDType, transposeA, transposeB, m, n, k, 0.7,
+                                  onGpu ? a.device() : a.host(), lda,
+                                  onGpu ? b.device() : b.host(), ldb, beta,
+                                  onGpu ? c.device() : c.host(), ldc);
+                }
+                this->expectClose(c,
+                                  "gemm tA=" + std::to_string(transposeA) +
+                                      " tB=" + std::to_string(transposeB) +
+                                      " beta=" + std::to_string(beta),
+                                  this->kRelative * double(k));
+            }
+        }
+    }
+}
+
+TYPED_TEST(CudaBackendTest, BiasActivationForwardMatchesCpu) {
+    const std::int64_t rows = 77, cols = 53;
+    for (Activation activation :
+         {Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid}) {
+        for (bool withBias : {false, true}) {
+            auto x = this->mirrored(this->random(rows * cols, -3.0, 3.0));
+            auto bias = this->mirrored(this->random(cols));
+            auto y = this->mirrored(std::vector<TypeParam>(rows * cols));
+            this->cpu_->biasActivationForward(this->kDType, activation, rows, cols, x.host(),
+                                              withBias ? bias.host() : nullptr, y.host());
+            this->gpu_->biasActivationForward(this->kDType, activation, rows, cols, x.device(),
+                                              withBias ? bias.device() : nullptr, y.device());
+            this->expectClose(y, std::string("biasActivationForward ") + toString(activation));
+            // In place (y aliases x).
+            this->cpu_->biasActivationForward(this->kDType, activation, rows, cols, x.host(),
+                                              withBias ? bias.host() : nullptr, x.host());
+            this->gpu_->biasActivationForward(this->kDType, activation, rows, cols, x.device(),
+                                              withBias ? bias.device() : nullptr, x.device());
+            this->expectClose(x, std::string("in-place ") + toString(activation));
+        }
+    }
+}
+
+TYPED_TEST(CudaBackendTest, ActivationBackwardMatchesCpu) {
+    const std::int64_t count = 100003;
+    for (Activation activation :
+         {Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid}) {
+        auto y = this->mirrored(this->random(count, -1.0, 1.0));
+        auto dy = this->mirrored(this->random(count));
+        auto dx = this->mirrored(std::vector<TypeParam>(count));
+        this->cpu_->activationBackward(this->kDType, activation, count, y.host(), dy.host(),
+                                       dx.host());
+        this->gpu_->activationBackward(this->kDType, activation, count, y.device(), dy.device(),
+                                       dx.device());
+        this->expectClose(dx, std::string("activationBackward ") + toString(activation));
+    }
+}
+
+TYPED_TEST(CudaBackendTest, ColumnSumMatchesCpu) {
+    struct Shape {
+        std::int64_t rows, cols;
+    };
+    for (Shape shape : {Shape{77, 53}, Shape{1001, 3}, Shape{1, 70}}) {
+        for (bool accumulate : {false, true}) {
+            auto x = this->mirrored(this->random(shape.rows * shape.cols));
+            auto out = this->mirrored(this->random(shape.cols));
+            this->cpu_->columnSum(this->kDType, shape.rows, shape.cols, x.host(), out.host(),
+                                  accumulate);
+            this->gpu_->columnSum(this->kDType, shape.rows, shape.cols, x.device(), out.device(),
+                                  accumulate);
+            this->expectClose(out, "columnSum " + std::to_string(shape.rows) + "x" +
+                                       std::to_string(shape.cols),
+                              this->kRelative * double(shape.rows));
+        }
+    }
+}
+
+TYPED_TEST(CudaBackendTest, SoftmaxCrossEntropyMatchesCpuIncludingCorrectCount) {
+    using T = TypeParam;
+    for (std::int64_t classes : {10, 100}) {
+        const std::int64_t rows = 77;
+        std::vector<T> logitValues = this->random(rows * classes, -4.0, 4.0);
+        for (std::int64_t c = 0; c < classes; ++c) logitValues[c] = T(0.5);  // row 0: all tied
+        std::vector<std::int32_t> labelValues(rows);
+        std::mt19937 labelGenerator(7);
+        for (auto& label : labelValues) label = std::int32_t(labelGenerator() % classes);
+        labelValues[0] = 0;  // the tie resolves to the first column on both backends
+        auto logits = this->mirrored(logitValues);
+        auto grad = this->mirrored(std::vector<T>(rows * classes));
+        DeviceBuffer labels(rows * sizeof(std::int32_t)), loss(sizeof(T)),
+            correct(sizeof(std::int64_t));
+        this->gpu_->copyFromHost(labels.bytes(), labelValues.data(), labels.get());
+
+        for (bool withGrad : {true, false}) {
+            T cpuLoss = 0;
+            std::int64_t cpuCorrect = -1;
+            this->cpu_->softmaxCrossEntropy(this->kDType, rows, classes, logits.host(),
+                                            labelValues.data(), &cpuLoss,
+                                            withGrad ? grad.host() : nullptr, 1.0 / rows,
+                                            withGrad ? &cpuCorrect : nullptr);
+            this->gpu_->softmaxCrossEntropy(
+                this->kDType, rows, classes, logits.device(),
+                static_cast<const std::int32_t*>(labels.get()), loss.get(),
+                withGrad ? grad.device() : nullptr, 1.0 / rows,
+                withGrad ? static_cast<std::int64_t*>(correct.get()) : nullptr);
+            T gpuLoss = 0;
+            this->gpu_->copyToHost(sizeof(T), loss.get(), &gpuLoss);
+            EXPECT_NEAR(double(gpuLoss), double(cpuLoss), this->kRelative * std::abs(cpuLoss))
+                << "classes " << classes;
+            if (withGrad) {
+                std::int64_t gpuCorrect = -1;
+                this->gpu_->copyToHost(sizeof(gpuCorrect), correct.get(), &gpuCorrect);
+                EXPECT_EQ(gpuCorrect, cpuCorrect) << "classes " << classes;
+                this->expectClose(grad, "softmaxCrossEntropy grad, classes " +
+                                            std::to_string(classes));
+            }
+        }
+    }
+}
+
+TYPED_TEST(CudaBackendTest, SquaredErrorMatchesCpu) {
+    using T = TypeParam;
+    const std::int64_t count = 100003;
+    auto prediction = this->mirrored(this->random(count));
+    auto target = this->mirrored(this->random(count));
+    auto grad = this->mirrored(std::vector<T>(count));
+    DeviceBuffer loss(sizeof(T));
+    for (bool withGrad : {true, false}) {
+        T cpuLoss = 0, gpuLoss = 0;
+        this->cpu_->squaredError(this->kDType, count, prediction.host(), target.host(), &cpuLoss,
+                                 withGrad ? grad.host() : nullptr, 0.5);
+        this->gpu_->squaredError(this->kDType, count, prediction.device(), target.device(),
+                                 loss.get(), withGrad ? grad.device() : nullptr, 0.5);
+        this->gpu_->copyToHost(sizeof(T), loss.get(), &gpuLoss);
+        EXPECT_NEAR(double(gpuLoss), double(cpuLoss), this->kRelative * std::abs(cpuLoss));
+        this->expectClose(grad, "squaredError grad");
+    }
+}
+
+TYPED_TEST(CudaBackendTest, SoftmaxMatchesCpu) {
+    for (std::int64_t classes : {10, 1000}) {
+        const std::int64_t rows = 77;
+        auto x = this->mirrored(this->random(rows * classes, -5.0, 5.0));
+        auto y = this->mirrored(std::vector<TypeParam>(rows * classes));
+        this->cpu_->softmax(this->kDType, rows, classes, x.host(), y.host());
+        this->gpu_->softmax(this->kDType, rows, classes, x.device(), y.device());
+        this->expectClose(y, "softmax, classes " + std::to_string(classes));
+    }
+}
+
+TYPED_TEST(CudaBackendTest, DropoutIsBitwiseIdenticalToCpu) {
+    using T = TypeParam;
+    const std::int64_t count = 100003;
+    for (double rate : {0.0, 0.3, 0.9}) {
+        auto x = this->mirrored(this->random(count));
+        auto mask = this->mirrored(std::vector<T>(count));
+        auto y = this->mirrored(std::vector<T>(count));
+        this->cpu_->dropoutForward(this->kDType, count, rate, 42, 123456789, x.host(), mask.host(),
+                                   y.host());
+        this->gpu_->dropoutForward(this->kDType, count, rate, 42, 123456789, x.device(),
+                                   mask.device(), y.device());
+        const auto gpuMask = mask.deviceValues();
+        const auto gpuY = y.deviceValues();
+        EXPECT_EQ(0, std::memcmp(gpuMask.data(), mask.hostValues().data(), count * sizeof(T)))
+            << "rate " << rate;
+        EXPECT_EQ(0, std::memcmp(gpuY.data(), y.hostValues().data(), count * sizeof(T)))
+            << "rate " << rate;
+    }
+}
+
+TYPED_TEST(CudaBackendTest, MultiplyFillCopyAxpbyMatchCpu) {
+    using T = TypeParam;
+    const std::int64_t count = 100003;
+    auto x = this->mirrored(this->random(count));
+    auto y = this->mirrored(this->random(count));
+    auto z = this->mirrored(std::vector<T>(count));
+    this->cpu_->multiply(this->kDType, count, x.host(), y.host(), z.host());
+    this->gpu_->multiply(this->kDType, count, x.device(), y.device(), z.device());
+    this->expectClose(z, "multiply");
+
+    this->cpu_->axpby(this->kDType, count, 0.25, x.host(), -1.5, y.host());
+    this->gpu_->axpby(this->kDType, count, 0.25, x.device(), -1.5, y.device());
+    this->expectClose(y, "axpby");
+
+    for (double value : {0.0, -0.0, 2.5}) {
+        this->cpu_->fill(this->kDType, count - 1, value, z.host());
+        this->gpu_->fill(this->kDType, count - 1, value, z.device());
+        const auto gpuZ = z.deviceValues();
+        EXPECT_EQ(0, std::memcmp(gpuZ.data(), z.hostValues().data(), count * sizeof(T)))
+            << "fill " << value;
+    }
+
+    this->cpu_->copy((count - 7) * sizeof(T), x.host() + 7, z.host());
+    this->gpu_->copy((count - 7) * sizeof(T), x.device() + 7, z.device());
+    this->expectClose(z, "copy", 0.0);
+}
+
+TYPED_TEST(CudaBackendTest, AverageMatchesCpuInPlaceAndBeyondOneLaunchOfSources) {
+    using T = TypeParam;
+    const std::int64_t length = 1001;
+    for (int count : {1, 3, CudaBackend::kMaxAverageSourcesPerLaunch + 8}) {
+        std::vector<Mirrored<T>> buffers;
+        buffers.reserve(std::size_t(count));
+        for (int s = 0; s < count; ++s) buffers.push_back(this->mirrored(this->random(length)));
+        std::vector<const void*> hostSources, deviceSources;
+        for (auto& buffer : buffers) {
+            hostSources.push_back(buffer.host());
+            deviceSources.push_back(buffer.device());
+        }
+        // Destination is one of the sources (the last one, read by the last chunk).
+        Mirrored<T>& destination = buffers.back();
+        this->cpu_->average(this->kDType, length, hostSources.data(), count, destination.host());
+        this->gpu_->average(this->kDType, length, deviceSources.data(), count,
+                            destination.device());
+        this->expectClose(destination, "average of " + std::to_string(count));
+    }
+}
+
+TYPED_TEST(CudaBackendTest, SumOfSquaresMatchesCpuAndPropagatesNan) {
+    using T = TypeParam;
+    for (std::int64_t count : {std::int64_t(0), std::int64_t(1), std::int64_t(100003),
+                               std::int64_t(3000017)}) {
+        auto x = this->mirrored(this->random(std::size_t(count)));
+        DeviceBuffer out(sizeof(T));
+        T cpuSum = -1, gpuSum = -1;
+        this->cpu_->sumOfSquares(this->kDType, count, x.host(), &cpuSum);
+        this->gpu_->sumOfSquares(this->kDType, count, x.device(), out.get());
+        this->gpu_->copyToHost(sizeof(T), out.get(), &gpuSum);
+        EXPECT_NEAR(double(gpuSum), double(cpuSum), this->kRelative * std::abs(cpuSum))
+            << "count " << count;
+    }
+    std::vector<T> values = this->random(4099);
+    values[4000] = std::numeric_limits<T>::quiet_NaN();
+    auto x = this->mirrored(values);
+    DeviceBuffer out(sizeof(T));
+    T gpuSum = 0;
+    this->gpu_->sumOfSquares(this->kDType, std::int64_t(values.size()), x.device(), out.get());
+    this->gpu_->copyToHost(sizeof(T), out.get(), &gpuSum);
+    EXPECT_TRUE(std::isnan(gpuSum));
+}
+
+// Optimizers over a few steps; an odd count exercises the float4 tail, an offset of one element
+// the unaligned (scalar) path.
+TYPED_TEST(CudaBackendTest, OptimizerUpdatesMatchCpu) {
+    using T = TypeParam;
+    const std::int64_t count = 100003;
+    for (std::int64_t offset : {0, 1}) {
+        const std::int64_t n = count - offset;
+        auto gradient = this->mirrored(this->random(count));
+        auto parameters = this->mirrored(this->random(count));
+        auto velocity = this->mirrored(std::vector<T>(count));
+        auto firstMoment = this->mirrored(std::vector<T>(count));
+        auto secondMoment = this->mirrored(std::vector<T>(count));
+        for (int step = 1; step <= 3; ++step) {
+            this->cpu_->sgdUpdate(this->kDType, n, 0.05, 1e-3, gradient.host() + offset,
+                                  parameters.host() + offset);
+            this->gpu_->sgdUpdate(this->kDType, n, 0.05, 1e-3, gradient.device() + offset,
+                                  parameters.device() + offset);
+            this->cpu_->nesterovUpdate(this->kDType, n, 0.05, 0.9, 1e-4, gradient.host() + offset,
+                                       velocity.host() + offset, parameters.host() + offset);
+            this->gpu_->nesterovUpdate(this->kDType, n, 0.05, 0.9, 1e-4,
+                                       gradient.device() + offset, velocity.device() + offset,
+                                       parameters.device() + offset);
+            AdamHyper hyper;
+            hyper.learningRate = 1e-2;
+            hyper.weightDecay = 1e-2;
+            hyper.step = step;
+            this->cpu_->adamUpdate(this->kDType, n, hyper, gradient.host() + offset,
+                                   firstMoment.host() + offset, secondMoment.host() + offset,
+                                   parameters.host() + offset);
+            this->gpu_->adamUpdate(this->kDType, n, hyper, gradient.device() + offset,
+                                   firstMoment.device() + offset, secondMoment.device() + offset,
+                                   parameters.device() + offset);
+        }
+        const std::string where = " (offset " + std::to_string(offset) + ")";
+        this->expectClose(velocity, "nesterov velocity" + where);
+        this->expectClose(firstMoment, "adam first moment" + where);
+        this->expectClose(secondMoment, "adam second moment" + where);
+        this->expectClose(parameters, "parameters" + where);
+    }
+}
+
+// Reductions have a fixed order: the same inputs give the same bits, run after run.
+TYPED_TEST(CudaBackendTest, ReductionsAreBitwiseReproducible) {
+    using T = TypeParam;
+    const std::int64_t rows = 1024, classes = 10, count = 3000017;
+    auto x = this->mirrored(this->random(count));
+    std::vector<std::int32_t> labelValues(rows);
+    for (std::int64_t r = 0; r < rows; ++r) labelValues[r] = std::int32_t(r % classes);
+    DeviceBuffer labels(rows * sizeof(std::int32_t)), out(sizeof(T)), columns(classes * sizeof(T));
+    this->gpu_->copyFromHost(labels.bytes(), labelValues.data(), labels.get());
+    auto run = [&] {
+        std::vector<T> results(2 + classes);
+        this->gpu_->sumOfSquares(this->kDType, count, x.device(), out.get());
+        this->gpu_->copyToHost(sizeof(T), out.get(), &results[0]);
+        this->gpu_->softmaxCrossEntropy(this->kDType, rows, classes, x.device(),
+                                        static_cast<const std::int32_t*>(labels.get()), out.get(),
+                                        nullptr, 1.0, nullptr);
+        this->gpu_->copyToHost(sizeof(T), out.get(), &results[1]);
+        this->gpu_->columnSum(this->kDType, count / classes, classes, x.device(), columns.get(),
+                              false);
+        this->gpu_->copyToHost(classes * sizeof(T), columns.get(), &results[2]);
+        return results;
+    };
+    const std::vector<T> first = run();
+    for (int repeat = 0; repeat < 3; ++repeat) {
+        const std::vector<T> again = run();
+        EXPECT_EQ(0, std::memcmp(first.data(), again.data(), first.size() * sizeof(T)));
+    }
+}
+
+TEST(CudaBackend, DescribesItsDeviceAndExposesItsStream) {
+    if (cudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";
+    auto backend = makeCudaBackend(0, true);
+    EXPECT_EQ(backend->location(), memory::MemoryLocation::onDevice(0));
+    EXPECT_NE(backend->name().find("cuda:0"), std::string::npos) << backend->name();
+    CudaBackend* cuda = asCudaBackend(*backend);
+    ASSERT_NE(cuda, nullptr);
+    EXPECT_NE(cuda->streamHandle(), nullptr);
+    EXPECT_NE(cuda->cublasHandle(), nullptr);
+    EXPECT_TRUE(cuda->tf32Allowed());
+    EXPECT_EQ(cuda->device(), 0);
+}
+
+// Runs everywhere (no skip): the entry points must answer sanely without a driver or device.
+TEST(CudaBackend, RejectsAnOrdinalThatIsNotVisible) {
+    EXPECT_TRUE(cudaCompiledIn());
+    const int visible = cudaDeviceCount();
+    EXPECT_GE(visible, 0);
+    try {
+        makeCudaBackend(visible);
+        FAIL() << "makeCudaBackend(" << visible << ") should throw";
+    } catch (const std::runtime_error& error) {
+        EXPECT_NE(std::string(error.what()).find("no CUDA device"), std::string::npos)
+            << error.what();
+    }
+    EXPECT_THROW(makeCudaBackend(-1), std::runtime_error);
+    auto cpu = makeCpuBackend(1);
+    EXPECT_EQ(asCudaBackend(*cpu), nullptr);
+}
+
+}  // namespace
+}  // namespace cohort::kernels
+#endif  // COHORT_WITH_CUDA

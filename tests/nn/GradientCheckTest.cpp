@@ -1,0 +1,186 @@
+// Every layer and loss against central finite differences, in double precision.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "src/nn/ActivationLayer.h"
+#include "src/nn/Dense.h"
+#include "src/nn/Dropout.h"
+#include "src/nn/Loss.h"
+#include "src/nn/Model.h"
+
+namespace cohort::nn {
+namespace {
+
+struct Problem {
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Loss> loss;
+    Tensor input;
+    std::vector<std::int32_t> labels;
+    Tensor targets;
+};
+
+class GradientChecker {
+public:
+    explicit GradientChecker(Problem& problem) : p_(problem), backend_(kernels::makeCpuBackend(1)) {}
+
+    // Mean loss of the batch; fills the model's gradients when `backward`.
+    double loss(bool backward) {
+        ExecutionContext context{backend_.get(), true, 42, 3};
+        Tensor output = p_.model->forward(p_.input, context);
+        double lossSum = 0.0;
+        Tensor gradient;
+        p_.loss->compute(output, p_.labels.empty() ? nullptr : p_.labels.data(), p_.targets, context, &lossSum,
+                         backward ? &gradient : nullptr, nullptr);
+        if (backward) p_.model->backward(gradient, context);
+        p_.model->releaseCaches();
+        return lossSum / double(p_.input.dim(0));
+    }
+
+    // Worst relative error over every parameter and every input element.
+    void expectGradientsMatch(double tolerance) {
+        loss(true);
+        const std::int64_t count = p_.model->parameterCount();
+        auto* parameters = p_.model->parameters().data<double>();
+        const std::vector<double> analytic(p_.model->gradients().data<double>(),
+                                           p_.model->gradients().data<double>() + count);
+        double worst = 0.0;
+        std::int64_t checked = 0;
+        for (std::int64_t i = 0; i < count; ++i) {
+            const double numeric = centralDifference(parameters[i]);
+            worst = std::max(worst, relativeError(analytic[std::size_t(i)], numeric));
+            ++checked;
+        }
+        EXPECT_GT(checked, 0);
+        EXPECT_LT(worst, tolerance) << "worst parameter-gradient relative error for " << p_.model->describe();
+    }
+
+private:
+    double centralDifference(double& value) {
+        const double original = value;
+        const double step = 1e-6 * std::max(1.0, std::abs(original));
+        value = original + step;
+        const double plus = loss(false);
+        value = original - step;
+        const double minus = loss(false);
+        value = original;
+        return (plus - minus) / (2.0 * step);
+    }
+    static double relativeError(double a, double b) {
+        const double scale = std::max({std::abs(a), std::abs(b), 1e-7});
+        return std::abs(a - b) / scale;
+    }
+    Problem& p_;
+    std::unique_ptr<kernels::Backend> backend_;
+};
+
+Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, std::int64_t features, std::int64_t batch,
+                    int classes, bool regression, std::uint64_t seed) {
+    Problem problem;
+    problem.model = std::make_unique<Model>(std::move(layers), Shape{features}, DType::Float64);
+    problem.model->initialize(seed);
+    // Give biases non-zero values too so their gradients are exercised away from zero.
+    std::mt19937_64 generator(seed + 1);
+    std::normal_distribution<double> normal(0.0, 0.3);
+    auto values = problem.model->parametersToHost();
+    for (double& v : values) v += 0.1 * normal(generator);
+    problem.model->parametersFromHost(values);
+    problem.input = Tensor::persistent(Shape{batch, features}, DType::Float64);
+    for (std::int64_t i = 0; i < batch * features; ++i) problem.input.data<double>()[i] = normal(generator) * 3.0;
+    if (regression) {
+        problem.loss = std::make_unique<MeanSquaredError>();
+        problem.targets = Tensor::persistent(Shape{batch, problem.model->outputSample().elementCount()}, DType::Float64);
+        for (std::int64_t i = 0; i < problem.targets.elementCount(); ++i) problem.targets.data<double>()[i] = normal(generator);
+    } else {
+        problem.loss = std::make_unique<SoftmaxCrossEntropy>();
+        for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
+    }
+    return problem;
+}
+
+template <typename... Layers>
+std::vector<std::unique_ptr<Layer>> chain(std::unique_ptr<Layers>... layers) {
+    std::vector<std::unique_ptr<Layer>> result;
+    (result.push_back(std::move(layers)), ...);
+    return result;
+}
+
+constexpr double kTolerance = 1e-6;
+
+TEST(GradientCheck, DenseIdentityWithCrossEntropy) {
+    auto problem = makeProblem(chain(std::make_unique<Dense>(5)), 7, 4, 5, false, 1);
+    GradientChecker(problem).expectGradientsMatch(kTolerance);
+}
+
+TEST(GradientCheck, DenseWithFusedActivationsAndInputGradients) {
+    for (auto activation : {kernels::Activation::Relu, kernels::Activation::Tanh, kernels::Activation::Sigmoid}) {
+        // The first layer's parameters check the second layer's input gradient through the chain.
+        auto problem = makeProblem(chain(std::make_unique<Dense>(6, activation), std::make_unique<Dense>(4, activation),
+                                         std::make_unique<Dense>(3)),
+                                   5, 3, 3, false, 2);
+        SCOPED_TRACE(kernels::toString(activation));
+        GradientChecker(problem).expectGradientsMatch(kTolerance);
+    }
+}
+
+TEST(GradientCheck, StandaloneActivationLayers) {
+    for (auto activation : {kernels::Activation::Relu, kernels::Activation::Tanh, kernels::Activation::Sigmoid}) {
+        auto problem = makeProblem(chain(std::make_unique<Dense>(8), std::make_unique<ActivationLayer>(activation),
+                                         std::make_unique<Dense>(4)),
+                                   6, 5, 4, false, 3);
+        SCOPED_TRACE(kernels::toString(activation));
+        GradientChecker(problem).expectGradientsMatch(kTolerance);
+    }
+}
+
+TEST(GradientCheck, DropoutInTrainingMode) {
+    auto problem = makeProblem(chain(std::make_unique<Dense>(16, kernels::Activation::Tanh), std::make_unique<Dropout>(0.4),
+                                     std::make_unique<Dense>(3)),
+                               5, 4, 3, false, 4);
+    GradientChecker(problem).expectGradientsMatch(kTolerance);
+}
+
+TEST(GradientCheck, MeanSquaredError) {
+    auto problem = makeProblem(chain(std::make_unique<Dense>(6, kernels::Activation::Sigmoid), std::make_unique<Dense>(3)),
+                               4, 5, 0, true, 5);
+    GradientChecker(problem).expectGradientsMatch(kTolerance);
+}
+
+TEST(GradientCheck, CrossEntropyIsStableForHugeLogits) {
+    auto backend = kernels::makeCpuBackend(1);
+    const double logits[] = {1000.0, -1000.0, 0.0, 50.0, 50.0, 50.0};
+    const std::int32_t labels[] = {1, 2};
+    double loss = 0.0, grad[6];
+    std::int64_t correct = -1;
+    backend->softmaxCrossEntropy(DType::Float64, 2, 3, logits, labels, &loss, grad, 0.5, &correct);
+    EXPECT_TRUE(std::isfinite(loss));
+    EXPECT_NEAR(loss, 2000.0 + std::log(3.0), 1e-9);  // row 0: -log softmax(-1000) ~ 2000
+    EXPECT_EQ(correct, 0);  // row 0 predicts 0, row 1 ties -> first index 0
+    EXPECT_NEAR(grad[0], 0.5, 1e-12);
+    EXPECT_NEAR(grad[1], -0.5, 1e-12);
+    EXPECT_NEAR(grad[5], 0.5 * (1.0 / 3.0 - 1.0), 1e-12);
+}
+
+TEST(DropoutLayer, InferenceIsIdentityAndTrainingKeepsExpectedFraction) {
+    Dropout dropout(0.25);
+    auto backend = kernels::makeCpuBackend(1);
+    Tensor input = Tensor::persistent(Shape{100, 100}, DType::Float32);
+    for (std::int64_t i = 0; i < input.elementCount(); ++i) input.data<float>()[i] = 1.0f;
+    ExecutionContext inference{backend.get(), false, 9, 0};
+    EXPECT_EQ(dropout.forward(input, inference).raw(), input.raw());
+    ExecutionContext training{backend.get(), true, 9, 0};
+    Tensor output = dropout.forward(input, training);
+    std::int64_t kept = 0;
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < output.elementCount(); ++i) {
+        kept += output.data<float>()[i] != 0.0f;
+        sum += output.data<float>()[i];
+    }
+    EXPECT_NEAR(double(kept) / 10000.0, 0.75, 0.02);
+    EXPECT_NEAR(sum / 10000.0, 1.0, 0.03);  // inverted dropout preserves the mean
+    EXPECT_THROW(Dropout(1.0), std::exception);
+}
+
+}  // namespace
+}  // namespace cohort::nn

@@ -1,0 +1,104 @@
+// Each optimizer against a step computed by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "src/core/Errors.h"
+#include "src/optim/LearningRateSchedule.h"
+#include "src/optim/Optimizer.h"
+
+namespace cohort::optim {
+namespace {
+
+struct Buffers {
+    Tensor parameters = Tensor::persistent(Shape{2}, DType::Float64);
+    Tensor gradients = Tensor::persistent(Shape{2}, DType::Float64);
+    Buffers(double p0, double p1, double g0, double g1) {
+        parameters.data<double>()[0] = p0;
+        parameters.data<double>()[1] = p1;
+        gradients.data<double>()[0] = g0;
+        gradients.data<double>()[1] = g1;
+    }
+    double p(int i) const { return parameters.data<double>()[i]; }
+};
+
+TEST(Optimizer, SgdWithWeightDecayMatchesHandComputedStep) {
+    OptimizerConfig config{OptimizerKind::Sgd, 0.1, 0.0, 0.01};
+    Optimizer optimizer(config, 2, DType::Float64, MemoryLocation::host());
+    Buffers b(1.0, -2.0, 0.5, 0.25);
+    auto backend = kernels::makeCpuBackend(1);
+    optimizer.step(*backend, b.parameters, b.gradients, 0.1);
+    // p - lr * (g + wd * p)
+    EXPECT_DOUBLE_EQ(b.p(0), 1.0 - 0.1 * (0.5 + 0.01 * 1.0));   // 0.949
+    EXPECT_DOUBLE_EQ(b.p(1), -2.0 - 0.1 * (0.25 + 0.01 * -2.0)); // -2.023
+    EXPECT_EQ(optimizer.state().elementCount(), 0);
+}
+
+TEST(Optimizer, NesterovMatchesHandComputedTwoSteps) {
+    OptimizerConfig config{OptimizerKind::Nesterov, 0.1, 0.9, 0.0};
+    Optimizer optimizer(config, 2, DType::Float64, MemoryLocation::host());
+    Buffers b(1.0, 0.0, 1.0, -1.0);
+    auto backend = kernels::makeCpuBackend(1);
+    optimizer.step(*backend, b.parameters, b.gradients, 0.1);
+    // step 1: v = g = 1; p = 1 - 0.1 * (1 + 0.9 * 1) = 0.81
+    EXPECT_NEAR(b.p(0), 0.81, 1e-15);
+    EXPECT_NEAR(b.p(1), 0.19, 1e-15);
+    optimizer.step(*backend, b.parameters, b.gradients, 0.1);
+    // step 2: v = 0.9 * 1 + 1 = 1.9; p = 0.81 - 0.1 * (1 + 0.9 * 1.9) = 0.539
+    EXPECT_NEAR(b.p(0), 0.539, 1e-15);
+    EXPECT_NEAR(optimizer.state().data<double>()[0], 1.9, 1e-15);
+}
+
+TEST(Optimizer, AdamWMatchesHandComputedSteps) {
+    OptimizerConfig config{OptimizerKind::Adam, 0.01, 0.0, 0.1};
+    Optimizer optimizer(config, 2, DType::Float64, MemoryLocation::host());
+    Buffers b(2.0, -1.0, 0.5, -3.0);
+    auto backend = kernels::makeCpuBackend(1);
+    optimizer.step(*backend, b.parameters, b.gradients, 0.01);
+    // Step 1: mhat = g, vhat = g^2, so the Adam term is lr * g / (|g| + eps) = lr * sign(g);
+    // decoupled decay: p -= lr * wd * p.
+    const double eps = 1e-8;
+    const double expected0 = 2.0 - 0.01 * 0.1 * 2.0 - 0.01 * 0.5 / (0.5 + eps);
+    const double expected1 = -1.0 - 0.01 * 0.1 * -1.0 - 0.01 * -3.0 / (3.0 + eps);
+    EXPECT_NEAR(b.p(0), expected0, 1e-14);
+    EXPECT_NEAR(b.p(1), expected1, 1e-14);
+    // Step 2 with a new gradient: full bias-corrected moments.
+    b.gradients.data<double>()[0] = 1.0;
+    optimizer.step(*backend, b.parameters, b.gradients, 0.01);
+    const double m = 0.9 * (0.1 * 0.5) + 0.1 * 1.0;               // 0.145
+    const double v = 0.999 * (0.001 * 0.25) + 0.001 * 1.0;        // 0.00124975
+    const double mhat = m / (1 - 0.81), vhat = v / (1 - 0.998001);
+    const double expected = expected0 - 0.01 * 0.1 * expected0 - 0.01 * mhat / (std::sqrt(vhat) + eps);
+    EXPECT_NEAR(b.p(0), expected, 1e-14);
+    EXPECT_NEAR(optimizer.state().data<double>()[0], m, 1e-15);       // first moment
+    EXPECT_NEAR(optimizer.state().data<double>()[2], v, 1e-15);       // second moment after P values
+    EXPECT_EQ(optimizer.stepCount(), 2);
+}
+
+TEST(Optimizer, RejectsBadHyperParameters) {
+    OptimizerConfig negative{OptimizerKind::Sgd, -0.1};
+    EXPECT_THROW(negative.validate(), InputError);
+    OptimizerConfig momentum{OptimizerKind::Nesterov, 0.1, 1.5};
+    EXPECT_THROW(momentum.validate(), InputError);
+    EXPECT_THROW(parseOptimizerKind("rmsprop"), InputError);
+    try {
+        negative.validate();
+    } catch (const InputError& error) {
+        EXPECT_NE(std::string(error.what()).find("--lr"), std::string::npos);
+    }
+}
+
+TEST(LearningRateSchedule, CosineDecaysFromBaseToZeroAndWarmsUp) {
+    LearningRateSchedule cosine{ScheduleKind::Cosine, 0.1, 100, 0, 0.0};
+    EXPECT_DOUBLE_EQ(cosine.at(0), 0.1);
+    EXPECT_NEAR(cosine.at(50), 0.05, 1e-12);
+    EXPECT_NEAR(cosine.at(100), 0.0, 1e-12);
+    LearningRateSchedule warm{ScheduleKind::Constant, 0.1, 100, 10, 0.0};
+    EXPECT_NEAR(warm.at(0), 0.01, 1e-12);
+    EXPECT_NEAR(warm.at(9), 0.1, 1e-12);
+    EXPECT_DOUBLE_EQ(warm.at(50), 0.1);
+    EXPECT_THROW(LearningRateSchedule::parse("linear"), InputError);
+}
+
+}  // namespace
+}  // namespace cohort::optim
