@@ -13,6 +13,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/Backend.h"
@@ -30,7 +31,11 @@ public:
                                      cudaGetErrorString(status));
         }
     }
-    ~DeviceBuffer() { cudaFree(pointer_); }
+    ~DeviceBuffer() {
+        if (pointer_) cudaFree(pointer_);
+    }
+    DeviceBuffer(DeviceBuffer&& other) noexcept
+        : pointer_(std::exchange(other.pointer_, nullptr)), bytes_(other.bytes_) {}
     DeviceBuffer(const DeviceBuffer&) = delete;
     DeviceBuffer& operator=(const DeviceBuffer&) = delete;
     void* get() const { return pointer_; }
@@ -117,7 +122,6 @@ using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaBackendTest, FloatTypes);
 
 TYPED_TEST(CudaBackendTest, GemmMatchesCpuForEveryTransposeAndPaddedStrides) {
-    using T = TypeParam;
     const std::int64_t m = 37, n = 53, k = 29;
     for (bool transposeA : {false, true}) {
         for (bool transposeB : {false, true}) {

@@ -315,6 +315,25 @@ TEST_F(WorkspaceTest, CyclicCycleLargerThanTheBlockSpillsInsteadOfOverwritingIts
     EXPECT_EQ(workspace.statistics().pinnedBytes, 0u);
 }
 
+TEST_F(WorkspaceTest, CyclicCycleStartingAtTheBlockStartNeverWrapsOntoItself) {
+    WorkspaceConfig config;
+    config.policyLearning = LearningPolicy::None;
+    config.policyReset = ResetPolicy::EndOfBufferReached;
+    config.initialSize = 4 * KiB;
+    Workspace workspace("PREFETCH", config);
+    workspace.beginCycle();
+    void* first = workspace.allocate(3 * KiB, nullptr);
+    fill(first, 3 * KiB, 0x11);
+    WorkspaceTicket secondTicket;
+    void* second = workspace.allocate(3 * KiB, &secondTicket);  // would wrap onto `first`
+    fill(second, 3 * KiB, 0x22);
+    EXPECT_TRUE(secondTicket.spilled);
+    EXPECT_TRUE(holds(first, 3 * KiB, 0x11));
+    EXPECT_TRUE(holds(second, 3 * KiB, 0x22));
+    EXPECT_EQ(workspace.generation(), 0u);  // no wrap happened
+    workspace.endCycle();
+}
+
 TEST_F(WorkspaceTest, CyclicWorkspaceLearnsItsBlockInTheFirstLoop) {
     WorkspaceConfig config = strictFirstLoop();
     config.policyReset = ResetPolicy::EndOfBufferReached;

@@ -1,0 +1,169 @@
+// `cohort train` as a user runs it: bad input gives one line on stderr and exit code 2;
+// training on a small generated data set is reproducible from the seed.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "data/DataTestSupport.h"
+#include "launch/CohortProcess.h"
+
+namespace cohort {
+namespace {
+
+using data::testing_support::makeIdx;
+using data::testing_support::ScratchDirectory;
+using data::testing_support::writeBytes;
+using data::testing_support::writeGzip;
+using testing_support::lineCount;
+using testing_support::runCohort;
+
+// A small learnable MNIST-format data set: class c lights up band c of the image.
+void writeFixture(const std::string& directory, std::uint32_t train, std::uint32_t test, bool gzip) {
+    std::mt19937 generator(5);
+    auto write = [&](const std::string& prefix, std::uint32_t count) {
+        std::vector<std::uint8_t> images(std::size_t(count) * 784), labels(count);
+        for (std::uint32_t i = 0; i < count; ++i) {
+            const auto label = std::uint8_t(generator() % 10);
+            labels[i] = label;
+            for (int p = 0; p < 784; ++p) {
+                const bool band = (p / 28) / 3 == label;
+                images[std::size_t(i) * 784 + std::size_t(p)] = std::uint8_t((band ? 160 : 0) + generator() % 90);
+            }
+        }
+        const auto imageBytes = makeIdx({count, 28, 28}, images, 0x08);
+        const auto labelBytes = makeIdx({count}, labels, 0x08);
+        if (gzip) {
+            writeGzip(directory + "/" + prefix + "-images-idx3-ubyte.gz", imageBytes);
+            writeGzip(directory + "/" + prefix + "-labels-idx1-ubyte.gz", labelBytes);
+        } else {
+            writeBytes(directory + "/" + prefix + "-images-idx3-ubyte", imageBytes);
+            writeBytes(directory + "/" + prefix + "-labels-idx1-ubyte", labelBytes);
+        }
+    };
+    write("train", train);
+    write("t10k", test);
+}
+
+const std::string kSmall = " --device cpu --threads-per-worker 1 --hidden 32 --batch-size 32 ";
+
+void expectInputError(const std::string& arguments, const std::string& mentions) {
+    const auto result = runCohort(arguments);
+    EXPECT_EQ(result.exitCode, 2) << arguments << "\nstderr: " << result.err;
+    EXPECT_EQ(lineCount(result.err), 1) << arguments << "\nstderr: " << result.err;
+    EXPECT_NE(result.err.find(mentions), std::string::npos) << arguments << "\nstderr: " << result.err;
+}
+
+TEST(CommandLine, RejectsBadFlagsWithOneLineAndExitCode2) {
+    expectInputError("train --epochs 0", "--epochs");
+    expectInputError("train --batch-size 0", "--batch-size");
+    expectInputError("train --lr -0.1", "--lr");
+    expectInputError("train --model transformer", "--model");
+    expectInputError("train --optimizer rmsprop", "--optimizer");
+    expectInputError("train --no-such-flag 3", "no-such-flag");
+    expectInputError("train --epochs many", "epochs");
+    expectInputError("train --hidden 10,,20", "--hidden");
+    expectInputError("train --device tpu", "--device");
+    expectInputError("train --workspace-mode sometimes", "--workspace-mode");
+    expectInputError("frobnicate", "frobnicate");
+}
+
+TEST(CommandLine, RejectsBadDataWithOneLineNamingTheFile) {
+    ScratchDirectory scratch;
+    expectInputError("train --data-dir " + scratch.str() + "/absent" + kSmall, "absent");
+
+    writeFixture(scratch.str(), 64, 16, false);
+    // Wrong magic in the training images.
+    auto images = data::testing_support::readBytes(scratch.file("train-images-idx3-ubyte"));
+    auto broken = images;
+    broken[2] = 0x0B;
+    broken[3] = 0x07;
+    writeBytes(scratch.file("train-images-idx3-ubyte"), broken);
+    expectInputError("train --data-dir " + scratch.str() + kSmall, "train-images-idx3-ubyte");
+    // Truncated file.
+    broken = images;
+    broken.resize(broken.size() - 100);
+    writeBytes(scratch.file("train-images-idx3-ubyte"), broken);
+    expectInputError("train --data-dir " + scratch.str() + kSmall, "truncated");
+    // Image/label count mismatch.
+    writeBytes(scratch.file("train-images-idx3-ubyte"), images);
+    writeBytes(scratch.file("train-labels-idx1-ubyte"), makeIdx({63}, std::vector<std::uint8_t>(63, 1)));
+    expectInputError("train --data-dir " + scratch.str() + kSmall, "64");
+}
+
+TEST(CommandLine, RejectsCorruptGzip) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 64, 16, true);
+    auto bytes = data::testing_support::readBytes(scratch.file("t10k-images-idx3-ubyte.gz"));
+    for (std::size_t i = 20; i < bytes.size() && i < 200; ++i) bytes[i] ^= 0x5A;
+    writeBytes(scratch.file("t10k-images-idx3-ubyte.gz"), bytes);
+    expectInputError("train --data-dir " + scratch.str() + kSmall, "t10k-images-idx3-ubyte.gz");
+}
+
+TEST(CommandLine, MemoryLimitTooSmallFailsAtOnceNamingTheFlag) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 64, 16, false);
+    expectInputError("train --data-dir " + scratch.str() + " --device cpu --maxbytes 1M", "--maxbytes");
+    expectInputError("train --maxbytes lots", "--maxbytes");
+    const auto fits = runCohort("train --data-dir " + scratch.str() + kSmall + " --maxbytes 256M --quiet");
+    EXPECT_EQ(fits.exitCode, 0) << fits.err;
+}
+
+TEST(CommandLine, SameSeedSameLossesOtherSeedOtherLosses) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 600, 100, true);
+    const std::string arguments = "train --data-dir " + scratch.str() + kSmall + " --epochs 2 --metrics ";
+    const auto first = runCohort(arguments + scratch.file("a.jsonl") + " --seed 3");
+    const auto second = runCohort(arguments + scratch.file("b.jsonl") + " --seed 3");
+    const auto other = runCohort(arguments + scratch.file("c.jsonl") + " --seed 4");
+    ASSERT_EQ(first.exitCode, 0) << first.err;
+    ASSERT_EQ(second.exitCode, 0) << second.err;
+    ASSERT_EQ(other.exitCode, 0) << other.err;
+    auto losses = [](const std::string& out) {
+        std::string lines;
+        std::istringstream stream(out);
+        for (std::string line; std::getline(stream, line);) {
+            if (line.rfind("epoch ", 0) == 0) lines += line.substr(0, line.find('%', line.find("test loss")) + 1) + "\n";
+        }
+        return lines;
+    };
+    EXPECT_FALSE(losses(first.out).empty()) << first.out;
+    EXPECT_EQ(losses(first.out), losses(second.out));
+    EXPECT_NE(losses(first.out), losses(other.out));
+    // The metrics file has two epoch lines and a done line, and the model learned the bands.
+    const std::string metrics = testing_support::slurp(scratch.file("a.jsonl"));
+    EXPECT_NE(metrics.find("\"event\":\"epoch\",\"epoch\":2"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("\"event\":\"done\""), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("\"event\":\"memory\""), std::string::npos) << metrics;
+    const std::string key = "\"event\":\"done\",\"test_accuracy\":";
+    const auto done = metrics.find(key);
+    ASSERT_NE(done, std::string::npos);
+    EXPECT_GT(std::stod(metrics.substr(done + key.size(), 8)), 0.9) << metrics;
+}
+
+TEST(CommandLine, ConfigFileSuppliesFlagsAndCommandLineWins) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 64, 16, false);
+    data::testing_support::writeText(scratch.file("run.ini"),
+                                     "data-dir=" + scratch.str() + "\nepochs=0\nhidden=16\ndevice=cpu\n");
+    expectInputError("train --config " + scratch.file("run.ini"), "--epochs");
+    const auto ok = runCohort("train --config " + scratch.file("run.ini") + " --epochs 1 --quiet");
+    EXPECT_EQ(ok.exitCode, 0) << ok.err;
+    expectInputError("train --config " + scratch.file("missing.ini"), "missing.ini");
+}
+
+TEST(CommandLine, HelpDocumentsEveryFlagAndInfoRuns) {
+    const auto help = runCohort("train --help");
+    EXPECT_EQ(help.exitCode, 0);
+    for (const char* flag : {"--model", "--hidden", "--data", "--data-dir", "--device", "--epochs", "--batch-size",
+                             "--optimizer", "--lr", "--momentum", "--weight-decay", "--seed", "--metrics",
+                             "--threads-per-worker", "--config", "--workspace-mode", "--maxbytes",
+                             "--maxphysicalbytes"}) {
+        EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+    }
+    const auto info = runCohort("info");
+    EXPECT_EQ(info.exitCode, 0) << info.err;
+    EXPECT_NE(info.out.find("backends: cpu"), std::string::npos) << info.out;
+}
+
+}  // namespace
+}  // namespace cohort
