@@ -9,9 +9,17 @@ template <typename T>
 __global__ void biasActivationForwardKernel(Activation activation, std::int64_t rows,
                                             std::int64_t cols, const T* x, const T* bias, T* y) {
     const std::int64_t count = rows * cols;
-    COHORT_GRID_STRIDE(i, count) {
-        const T shift = bias ? bias[i % cols] : T(0);
+    const std::int64_t first = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+    // The column advances by stride % cols per iteration: two divisions per thread, not one
+    // per element.
+    const std::int64_t columnStep = stride % cols;
+    std::int64_t col = first % cols;
+    for (std::int64_t i = first; i < count; i += stride) {
+        const T shift = bias ? bias[col] : T(0);
         y[i] = activate(activation, x[i] + shift);
+        col += columnStep;
+        if (col >= cols) col -= cols;
     }
 }
 
