@@ -7,7 +7,10 @@
 // arrays from the cycle become "outdated" (and "leaked" while the scope stays closed).
 // ResetPolicy::EndOfBufferReached makes the workspace cyclic (prefetch buffers): the offset
 // is kept across cycles and wraps to the start of the block when the end is reached; an array
-// is outdated once a later allocation overwrote its bytes.
+// is outdated once a later allocation overwrote its bytes. A cycle never overwrites its own
+// arrays: a request that would (a cycle larger than the block) spills instead. Arrays of a cyclic
+// workspace stay usable after its scope closes (prefetch consumers read them later), and its
+// spilled arrays are pinned until the end of the following cycle.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +29,7 @@ enum class SpillPolicy : std::uint8_t { External, Reallocate, Fail };
 enum class ResetPolicy : std::uint8_t { BlockLeft, EndOfBufferReached };
 
 struct WorkspaceConfig {
-    std::size_t initialSize = 0;       // block allocated at creation (0: learn it)
+    std::size_t initialSize = 0;       // block allocated at creation (0: learn it; clamped to min/max)
     std::size_t minSize = 0;           // learned block is at least this
     std::size_t maxSize = 0;           // block never grows past this (0: unlimited)
     double overallocationLimit = 0.0;  // Overallocate: block = learned * (1 + limit)

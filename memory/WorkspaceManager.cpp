@@ -138,7 +138,12 @@ WorkspaceScope WorkspaceManager::getAndActivateWorkspace(const WorkspaceConfig& 
     if (name.empty()) throw std::invalid_argument("workspace name must not be empty");
     auto found = impl_->workspaces.find(name);
     if (found == impl_->workspaces.end()) {
-        auto workspace = std::make_unique<Workspace>(std::string(name), config);
+        std::unique_ptr<Workspace> workspace;
+        try {
+            workspace = std::make_unique<Workspace>(std::string(name), config);
+        } catch (const std::invalid_argument& error) {
+            throw std::invalid_argument("workspace [" + std::string(name) + "]: " + error.what());
+        }
         found = impl_->workspaces.emplace(std::string(name), std::move(workspace)).first;
     } else if (!(found->second->config() == config)) {
         throw std::invalid_argument(

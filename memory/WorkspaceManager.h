@@ -55,7 +55,10 @@ public:
 
     Workspace* current() const;                 // innermost active workspace, nullptr if none/scoped out
     Workspace* find(std::string_view name) const;   // existing workspace of this thread
-    Workspace* activeParentOf(const Workspace* workspace) const;  // next active one below it
+    // The workspace that was current() when `workspace`'s scope opened (nullptr if none, if it
+    // was opened inside scopeOutOfWorkspaces(), or if `workspace` is not active). Scopes close in
+    // reverse order, so the parent stays active as long as the child does.
+    Workspace* activeParentOf(const Workspace* workspace) const;
     bool isActive(std::string_view name) const;
 
     // Allocates from current() if there is one (location must match the workspace's), else

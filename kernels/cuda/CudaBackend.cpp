@@ -83,10 +83,12 @@ public:
             const std::size_t partialBytes = kMaxReductionBlocks * sizeof(double);
             const std::size_t countBytes = kMaxReductionBlocks * sizeof(long long);
             COHORT_CUDA_CHECK(cudaMalloc(&reductionMemory_, partialBytes + countBytes + 256));
+            // One allocation carved in three (each part 256-byte aligned by construction).
             auto* bytes = static_cast<unsigned char*>(reductionMemory_);
-            scratch_.partialSums = reinterpret_cast<double*>(bytes);
-            scratch_.partialCounts = reinterpret_cast<long long*>(bytes + partialBytes);
-            scratch_.ticket = reinterpret_cast<unsigned int*>(bytes + partialBytes + countBytes);
+            scratch_.partialSums = static_cast<double*>(reductionMemory_);
+            scratch_.partialCounts = static_cast<long long*>(static_cast<void*>(bytes + partialBytes));
+            scratch_.ticket =
+                static_cast<unsigned int*>(static_cast<void*>(bytes + partialBytes + countBytes));
             COHORT_CUDA_CHECK(cudaMemsetAsync(scratch_.ticket, 0, sizeof(unsigned int), stream_));
             COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_));
         } catch (...) {

@@ -62,8 +62,7 @@ DatasetSplits loadCifar10(const std::string& directory) {
     if (!fs::is_directory(root))
         throw InputError("data directory " + directory + " does not exist; pass --data-dir");
     // The official archive unpacks to cifar-10-batches-bin/; accept its parent too.
-    if (!fs::exists(root / "data_batch_1.bin") &&
-        fs::is_directory(root / "cifar-10-batches-bin"))
+    if (!fs::exists(root / "data_batch_1.bin") && fs::is_directory(root / "cifar-10-batches-bin"))
         root /= "cifar-10-batches-bin";
 
     DatasetSplits splits{emptyCifarDataset(), emptyCifarDataset()};

@@ -65,7 +65,9 @@ std::optional<long long> parseInteger(std::string_view text) {
 class CsvParser {
 public:
     CsvParser(const std::string& path, int labelColumn, int labelLimit, std::string limitSource)
-        : path_(path), labelColumn_(labelColumn), labelLimit_(labelLimit),
+        : path_(path),
+          labelColumn_(labelColumn),
+          labelLimit_(labelLimit),
           limitSource_(std::move(limitSource)) {}
 
     CsvTable parse() {
@@ -110,8 +112,9 @@ private:
             fail("found " + std::to_string(table.columns) +
                  " column; need a label column and at least one feature column");
         if (labelColumn_ < 0 || static_cast<std::size_t>(labelColumn_) >= table.columns)
-            fail("label column " + std::to_string(labelColumn_) + " is out of range (the file has " +
-                 std::to_string(table.columns) + " columns, numbered from 0)");
+            fail("label column " + std::to_string(labelColumn_) +
+                 " is out of range (the file has " + std::to_string(table.columns) +
+                 " columns, numbered from 0)");
     }
 
     static bool isHeader(const std::vector<std::string_view>& cells) {
@@ -182,8 +185,7 @@ Dataset toDataset(CsvTable table, const std::string& path, int numClasses) {
 }
 
 CsvTable parseTrainFile(const std::string& path, int labelColumn) {
-    return CsvParser(path, labelColumn, kMaxCsvLabel + 1,
-                     "the CSV loader").parse();
+    return CsvParser(path, labelColumn, kMaxCsvLabel + 1, "the CSV loader").parse();
 }
 
 }  // namespace

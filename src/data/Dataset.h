@@ -8,13 +8,13 @@
 namespace cohort::data {
 
 struct Dataset {
-    std::string name;                     // e.g. "fashion-mnist", "cifar10", "synthetic"
-    std::vector<std::size_t> sampleShape; // per-sample shape: {1,28,28}, {3,32,32} or {F}
-    std::size_t count = 0;                // number of samples
-    std::size_t featureSize = 0;          // product of sampleShape
-    int numClasses = 0;                   // labels lie in [0, numClasses)
-    std::vector<float> features;          // count * featureSize floats, sample i at i*featureSize
-    std::vector<std::int32_t> labels;     // count labels
+    std::string name;                      // e.g. "fashion-mnist", "cifar10", "synthetic"
+    std::vector<std::size_t> sampleShape;  // per-sample shape: {1,28,28}, {3,32,32} or {F}
+    std::size_t count = 0;                 // number of samples
+    std::size_t featureSize = 0;           // product of sampleShape
+    int numClasses = 0;                    // labels lie in [0, numClasses)
+    std::vector<float> features;           // count * featureSize floats, sample i at i*featureSize
+    std::vector<std::int32_t> labels;      // count labels
 
     // The featureSize floats of sample i (no bounds check).
     const float* sample(std::size_t i) const { return features.data() + i * featureSize; }

@@ -37,7 +37,8 @@ DatasetSplits splitTrainTest(const Dataset& all, double testFraction, std::uint6
                                     std::to_string(testFraction));
     const std::vector<std::uint32_t> order = shuffledOrder(all.count, seed, 0);
     const auto testCount = std::min(
-        all.count, static_cast<std::size_t>(std::llround(testFraction * static_cast<double>(all.count))));
+        all.count,
+        static_cast<std::size_t>(std::llround(testFraction * static_cast<double>(all.count))));
     const std::span<const std::uint32_t> indices(order);
     DatasetSplits splits;
     splits.test = selectSamples(all, indices.first(testCount));

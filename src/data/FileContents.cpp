@@ -72,8 +72,8 @@ std::vector<std::uint8_t> inflateGzip(const std::vector<std::uint8_t>& compresse
     std::size_t consumed = 0;
     // One or more concatenated gzip members (as gzip(1) and gzread accept).
     while (consumed < compressed.size()) {
-        if (consumed > 0 && !(compressed.size() - consumed >= 2 &&
-                              compressed[consumed] == 0x1f && compressed[consumed + 1] == 0x8b))
+        if (consumed > 0 && !(compressed.size() - consumed >= 2 && compressed[consumed] == 0x1f &&
+                              compressed[consumed + 1] == 0x8b))
             throwBad(kind, path,
                      "trailing garbage after gzip stream (" +
                          std::to_string(compressed.size() - consumed) + " bytes)");
@@ -102,7 +102,8 @@ std::vector<std::uint8_t> inflateGzip(const std::vector<std::uint8_t>& compresse
                              std::to_string(compressed.size()) + " bytes)");
             }
             if (status != Z_OK && status != Z_BUF_ERROR) {
-                const std::string message = stream.msg ? stream.msg : "error " + std::to_string(status);
+                const std::string message =
+                    stream.msg ? stream.msg : "error " + std::to_string(status);
                 inflateEnd(&stream);
                 throwBad(kind, path, "corrupt gzip data (zlib: " + message + ")");
             }

@@ -17,13 +17,20 @@ constexpr std::uint8_t kUnsignedByteType = 0x08;
 
 const char* typeName(std::uint8_t type) {
     switch (type) {
-        case 0x08: return "unsigned byte";
-        case 0x09: return "signed byte";
-        case 0x0B: return "short";
-        case 0x0C: return "int";
-        case 0x0D: return "float";
-        case 0x0E: return "double";
-        default: return "unknown";
+        case 0x08:
+            return "unsigned byte";
+        case 0x09:
+            return "signed byte";
+        case 0x0B:
+            return "short";
+        case 0x0C:
+            return "int";
+        case 0x0D:
+            return "float";
+        case 0x0E:
+            return "double";
+        default:
+            return "unknown";
     }
 }
 
@@ -39,8 +46,8 @@ IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path) {
         throwBad(path, "truncated header (" + std::to_string(bytes.size()) +
                            " bytes; an IDX file starts with a 4-byte magic number)");
     if (bytes[0] != 0 || bytes[1] != 0)
-        throwBad(path, "wrong magic number (starts " + hexByte(bytes[0]) + " " +
-                           hexByte(bytes[1]) + ", expected 0x00 0x00)");
+        throwBad(path, "wrong magic number (starts " + hexByte(bytes[0]) + " " + hexByte(bytes[1]) +
+                           ", expected 0x00 0x00)");
     const std::uint8_t type = bytes[2];
     if (type != kUnsignedByteType)
         throwBad(path, "unsupported element type " + hexByte(type) + " (" + typeName(type) +
@@ -49,8 +56,8 @@ IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path) {
     if (dimensionCount == 0) throwBad(path, "zero dimensions in header");
     const std::size_t headerSize = 4 + 4 * dimensionCount;
     if (bytes.size() < headerSize)
-        throwBad(path, "truncated header (" + std::to_string(dimensionCount) +
-                           " dimensions need " + std::to_string(headerSize) + " bytes, found " +
+        throwBad(path, "truncated header (" + std::to_string(dimensionCount) + " dimensions need " +
+                           std::to_string(headerSize) + " bytes, found " +
                            std::to_string(bytes.size()) + ")");
 
     IdxArray array;

@@ -29,8 +29,8 @@ Dataset makeSynthetic(std::size_t count, std::vector<std::size_t> sampleShape, i
     dataset.labels.resize(count);
     dataset.features.resize(count * featureSize);
     for (std::size_t i = 0; i < count; ++i) {
-        const auto label =
-            static_cast<std::int32_t>(detail::boundedDraw(engine, static_cast<std::uint64_t>(numClasses)));
+        const auto label = static_cast<std::int32_t>(
+            detail::boundedDraw(engine, static_cast<std::uint64_t>(numClasses)));
         dataset.labels[i] = label;
         const float* prototype = prototypes.data() + static_cast<std::size_t>(label) * featureSize;
         float* out = dataset.features.data() + i * featureSize;

@@ -1,9 +1,8 @@
-#include "src/data/BatchIterator.h"
-
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 
+#include "src/data/BatchIterator.h"
 #include "src/data/Shuffle.h"
 #include "src/data/Synthetic.h"
 

@@ -1,9 +1,8 @@
-#include "src/data/Cifar10Loader.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
+#include "src/data/Cifar10Loader.h"
 #include "tests/data/DataTestSupport.h"
 
 namespace cohort::data {

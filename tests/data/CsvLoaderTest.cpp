@@ -1,7 +1,6 @@
-#include "src/data/CsvLoader.h"
-
 #include <gtest/gtest.h>
 
+#include "src/data/CsvLoader.h"
 #include "tests/data/DataTestSupport.h"
 
 namespace cohort::data {
@@ -53,7 +52,8 @@ TEST(CsvLoaderTest, NonNumericCellNamesLineColumnAndText) {
 
 TEST(CsvLoaderTest, RejectsBadLabels) {
     EXPECT_CONTAINS(csvError("0,1\n-1,2\n"), "line 2: label -1 in column 0 is negative");
-    EXPECT_CONTAINS(csvError("0,1\n1.5,2\n"), "label \"1.5\" in column 0 is not a non-negative integer");
+    EXPECT_CONTAINS(csvError("0,1\n1.5,2\n"),
+                    "label \"1.5\" in column 0 is not a non-negative integer");
     EXPECT_CONTAINS(csvError("0,1\ncat,2\n"), "line 2: non-numeric label \"cat\"");
     EXPECT_CONTAINS(csvError("99999999,1\n"), "is out of range");
 }
@@ -94,8 +94,9 @@ TEST(CsvLoaderTest, TestColumnCountMustMatchTrain) {
     ScratchDirectory dir;
     writeText(dir.file("train.csv"), "0,1\n");
     writeText(dir.file("test.csv"), "0,1,2\n");
-    EXPECT_CONTAINS(inputErrorMessage([&] { loadCsv(dir.file("train.csv"), dir.file("test.csv")); }),
-                    "has 3 columns but train file");
+    EXPECT_CONTAINS(
+        inputErrorMessage([&] { loadCsv(dir.file("train.csv"), dir.file("test.csv")); }),
+        "has 3 columns but train file");
 }
 
 TEST(CsvLoaderTest, SingleFileSplitIsDeterministic) {

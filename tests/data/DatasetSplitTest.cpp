@@ -1,10 +1,9 @@
-#include "src/data/DatasetSplit.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <stdexcept>
 
+#include "src/data/DatasetSplit.h"
 #include "src/data/Synthetic.h"
 
 namespace cohort::data {

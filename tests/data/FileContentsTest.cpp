@@ -1,7 +1,6 @@
-#include "src/data/FileContents.h"
-
 #include <gtest/gtest.h>
 
+#include "src/data/FileContents.h"
 #include "tests/data/DataTestSupport.h"
 
 namespace cohort::data {

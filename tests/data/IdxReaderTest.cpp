@@ -1,9 +1,8 @@
-#include "src/data/IdxReader.h"
-
 #include <gtest/gtest.h>
 
 #include <numeric>
 
+#include "src/data/IdxReader.h"
 #include "tests/data/DataTestSupport.h"
 
 namespace cohort::data {
@@ -75,7 +74,8 @@ TEST(IdxReaderTest, RejectsTruncatedHeader) {
     auto bytes = makeIdx({5, 5, 5}, {});
     bytes.resize(9);
     writeBytes(dir.file("short-header"), bytes);
-    EXPECT_CONTAINS(inputErrorMessage([&] { readIdx(dir.file("short-header")); }), ("truncated header"));
+    EXPECT_CONTAINS(inputErrorMessage([&] { readIdx(dir.file("short-header")); }),
+                    ("truncated header"));
 }
 
 TEST(IdxReaderTest, RejectsTruncatedPayloadWithCounts) {
@@ -125,7 +125,8 @@ TEST(IdxReaderTest, RejectsGzipMissingOnlyItsTrailer) {
     auto bytes = readBytes(dir.file("whole.gz"));
     bytes.resize(bytes.size() - 3);  // CRC and length trailer cut short
     writeBytes(dir.file("no-trailer.gz"), bytes);
-    EXPECT_CONTAINS(inputErrorMessage([&] { readIdx(dir.file("no-trailer.gz")); }), ("truncated gzip stream"));
+    EXPECT_CONTAINS(inputErrorMessage([&] { readIdx(dir.file("no-trailer.gz")); }),
+                    ("truncated gzip stream"));
 }
 
 TEST(IdxReaderTest, RejectsGarbageAfterGzipStream) {
@@ -135,7 +136,8 @@ TEST(IdxReaderTest, RejectsGarbageAfterGzipStream) {
     bytes.push_back(0x42);
     bytes.push_back(0x42);
     writeBytes(dir.file("tail.gz"), bytes);
-    EXPECT_CONTAINS(inputErrorMessage([&] { readIdx(dir.file("tail.gz")); }), ("trailing garbage after gzip stream"));
+    EXPECT_CONTAINS(inputErrorMessage([&] { readIdx(dir.file("tail.gz")); }),
+                    ("trailing garbage after gzip stream"));
 }
 
 TEST(IdxReaderTest, AcceptsConcatenatedGzipMembers) {

@@ -1,11 +1,10 @@
-#include "src/data/MnistLoader.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 
+#include "src/data/MnistLoader.h"
 #include "tests/data/DataTestSupport.h"
 
 namespace cohort::data {
@@ -22,12 +21,14 @@ void writeMnistDirectory(const ScratchDirectory& dir, std::uint32_t trainCount,
         else
             writeBytes(dir.file(name), bytes);
     };
-    for (const auto& [prefix, count] : {std::pair{std::string("train"), trainCount},
-                                        std::pair{std::string("t10k"), testCount}}) {
+    for (const auto& [prefix, count] :
+         {std::pair{std::string("train"), trainCount}, std::pair{std::string("t10k"), testCount}}) {
         std::vector<std::uint8_t> pixels(count * 12);
-        for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 17);
+        for (std::size_t i = 0; i < pixels.size(); ++i)
+            pixels[i] = static_cast<std::uint8_t>(i * 17);
         std::vector<std::uint8_t> labels(count);
-        for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 10);
+        for (std::size_t i = 0; i < labels.size(); ++i)
+            labels[i] = static_cast<std::uint8_t>(i % 10);
         write(prefix + "-images-idx3-ubyte", makeIdx({count, 4, 3}, pixels));
         write(prefix + "-labels-idx1-ubyte", makeIdx({count}, labels));
     }
@@ -103,7 +104,8 @@ TEST(MnistLoaderTest, LabelOutOfRange) {
 TEST(MnistLoaderTest, RejectsWrongDimensionality) {
     ScratchDirectory dir;
     writeMnistDirectory(dir, 4, 2, false);
-    writeBytes(dir.file("train-images-idx3-ubyte"), makeIdx({4, 12}, std::vector<std::uint8_t>(48)));
+    writeBytes(dir.file("train-images-idx3-ubyte"),
+               makeIdx({4, 12}, std::vector<std::uint8_t>(48)));
     EXPECT_CONTAINS(inputErrorMessage([&] { loadMnistFormat(dir.str(), "m"); }),
                     "expected 3 dimensions");
     writeMnistDirectory(dir, 4, 2, false);
@@ -114,8 +116,7 @@ TEST(MnistLoaderTest, RejectsWrongDimensionality) {
 
 TEST(MnistLoaderTest, LoadsInstalledFashionMnist) {
     const std::string directory = "/usr/share/datasets/fashion-mnist";
-    if (!std::filesystem::is_directory(directory))
-        GTEST_SKIP() << directory << " is not installed";
+    if (!std::filesystem::is_directory(directory)) GTEST_SKIP() << directory << " is not installed";
     const auto start = std::chrono::steady_clock::now();
     const DatasetSplits splits = loadMnistFormat(directory, "fashion-mnist");
     const double seconds =
@@ -125,7 +126,8 @@ TEST(MnistLoaderTest, LoadsInstalledFashionMnist) {
     EXPECT_EQ(splits.train.sampleShape, (std::vector<std::size_t>{1, 28, 28}));
     for (const Dataset* split : {&splits.train, &splits.test}) {
         ASSERT_EQ(split->features.size(), split->count * 784);
-        const auto [minLabel, maxLabel] = std::minmax_element(split->labels.begin(), split->labels.end());
+        const auto [minLabel, maxLabel] =
+            std::minmax_element(split->labels.begin(), split->labels.end());
         EXPECT_EQ(*minLabel, 0);
         EXPECT_EQ(*maxLabel, 9);
         const auto [minPixel, maxPixel] =

@@ -1,10 +1,9 @@
-#include "src/data/Normalization.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <stdexcept>
 
+#include "src/data/Normalization.h"
 #include "src/data/Synthetic.h"
 
 namespace cohort::data {

@@ -1,9 +1,9 @@
-#include "src/data/Shuffle.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <numeric>
+
+#include "src/data/Shuffle.h"
 
 namespace cohort::data {
 namespace {

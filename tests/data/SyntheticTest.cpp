@@ -1,10 +1,10 @@
-#include "src/data/Synthetic.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+
+#include "src/data/Synthetic.h"
 
 namespace cohort::data {
 namespace {

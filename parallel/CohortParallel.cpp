@@ -1,2 +1,0 @@
-// Anchor translation unit so the parallel library always has one object.
-namespace cohort::parallel { int libraryAnchor() { return 0; } }

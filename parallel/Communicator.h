@@ -1,0 +1,58 @@
+#pragma once
+// Communicator: the collectives a coordinator needs across the replicas of one job.
+//
+// Every worker thread of this process calls each collective with its own buffer (same length and
+// type on every replica). average() returns when every replica's buffer holds the mean over all
+// replicas of the job — the local ones and, for a hierarchical communicator, those of other
+// processes. After it, all replicas hold bitwise-identical values. abort() makes every pending
+// and future call throw BarrierAborted, so one failed worker never leaves the others waiting.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kernels/Backend.h"
+
+namespace cohort::parallel {
+
+class Communicator {
+public:
+    virtual ~Communicator() = default;
+    virtual std::string name() const = 0;
+    virtual int localReplicas() const = 0;
+    virtual int totalReplicas() const = 0;
+
+    // In-place mean over all replicas. `backend` is the calling worker's (its buffer's location).
+    virtual void average(int localWorker, kernels::Backend& backend, kernels::DType dtype, void* buffer,
+                         std::int64_t count) = 0;
+    // Copies global replica 0's bytes into every replica's buffer.
+    virtual void broadcast(int localWorker, kernels::Backend& backend, void* buffer, std::size_t bytes) = 0;
+    // All replicas meet; returns true on exactly one local worker per call.
+    virtual bool barrier(int localWorker) = 0;
+    virtual void abort(const std::string& reason) = 0;
+};
+
+// The processes of a job (MPI ranks); host buffers only. Implemented over MPI in
+// parallel/mpi/, and trivially for a single process.
+class ProcessGroup {
+public:
+    virtual ~ProcessGroup() = default;
+    virtual int rank() const = 0;
+    virtual int size() const = 0;
+    virtual std::string name() const = 0;
+    // Element-wise sum across processes, in place (host memory).
+    virtual void allreduceSum(kernels::DType dtype, void* buffer, std::int64_t count) = 0;
+    virtual void broadcast(void* buffer, std::size_t bytes, int root) = 0;
+    virtual void barrier() = 0;
+    virtual void abort(const std::string& reason) = 0;
+};
+
+// Threads of one process sharing memory: workers on the CPU, or workers sharing one GPU (the
+// backend's average() runs there). Each worker reduces one slice of the buffers into every
+// replica, so the work is split across the workers and the result is identical everywhere.
+std::unique_ptr<Communicator> makeLocalCommunicator(int workers);
+
+// Local averaging first, then across processes through `processes` (host-staged), then a local
+// broadcast. Requires the same number of workers on every process.
+std::unique_ptr<Communicator> makeHierarchicalCommunicator(int workers, std::shared_ptr<ProcessGroup> processes);
+
+}  // namespace cohort::parallel

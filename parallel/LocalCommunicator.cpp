@@ -1,0 +1,74 @@
+// Shared-memory averaging across the worker threads of one process.
+#include <algorithm>
+#include <vector>
+
+#include "parallel/AbortableBarrier.h"
+#include "parallel/Communicator.h"
+
+namespace cohort::parallel {
+namespace {
+
+class LocalCommunicator final : public Communicator {
+public:
+    explicit LocalCommunicator(int workers)
+        : workers_(workers), barrier_(workers), buffers_(std::size_t(workers)),
+          sources_(std::size_t(workers), std::vector<const void*>(std::size_t(workers))) {}
+
+    std::string name() const override { return "local(" + std::to_string(workers_) + " threads)"; }
+    int localReplicas() const override { return workers_; }
+    int totalReplicas() const override { return workers_; }
+
+    void average(int worker, kernels::Backend& backend, kernels::DType dtype, void* buffer,
+                 std::int64_t count) override {
+        if (workers_ == 1) return;
+        buffers_[std::size_t(worker)] = buffer;
+        backend.synchronize();  // the buffer's latest values are visible before others read them
+        barrier_.arriveAndWait();
+        // This worker's slice, aligned to 16 elements so vector loads stay aligned.
+        const std::int64_t per = (count + workers_ - 1) / workers_;
+        const std::int64_t chunk = (per + 15) / 16 * 16;
+        const std::int64_t begin = std::min(count, chunk * worker);
+        const std::int64_t end = std::min(count, begin + chunk);
+        if (end > begin) {
+            const std::size_t element = kernels::sizeOf(dtype);
+            const std::size_t offset = std::size_t(begin) * element;
+            std::vector<const void*>& sources = sources_[std::size_t(worker)];
+            for (int r = 0; r < workers_; ++r) sources[std::size_t(r)] = static_cast<const char*>(buffers_[std::size_t(r)]) + offset;
+            void* target = static_cast<char*>(buffers_[std::size_t(worker)]) + offset;
+            backend.average(dtype, end - begin, sources.data(), workers_, target);
+            for (int r = 0; r < workers_; ++r) {
+                if (r != worker) backend.copy(std::size_t(end - begin) * element, target, static_cast<char*>(buffers_[std::size_t(r)]) + offset);
+            }
+            backend.synchronize();
+        }
+        barrier_.arriveAndWait();
+    }
+
+    void broadcast(int worker, kernels::Backend& backend, void* buffer, std::size_t bytes) override {
+        if (workers_ == 1) return;
+        buffers_[std::size_t(worker)] = buffer;
+        backend.synchronize();
+        barrier_.arriveAndWait();
+        if (worker != 0) backend.copy(bytes, buffers_[0], buffer);
+        backend.synchronize();
+        barrier_.arriveAndWait();
+    }
+
+    bool barrier(int) override { return barrier_.arriveAndWait(); }
+    void abort(const std::string& reason) override { barrier_.abort(reason); }
+
+private:
+    int workers_;
+    AbortableBarrier barrier_;
+    std::vector<void*> buffers_;
+    // Per-worker source-pointer scratch, sized once (no allocation per average).
+    std::vector<std::vector<const void*>> sources_;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> makeLocalCommunicator(int workers) {
+    return std::make_unique<LocalCommunicator>(workers);
+}
+
+}  // namespace cohort::parallel

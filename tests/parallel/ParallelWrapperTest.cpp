@@ -1,0 +1,195 @@
+// The coordinator against analytic and reference results.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "parallel/ParallelWrapper.h"
+#include "src/core/Errors.h"
+#include "src/data/Data.h"
+#include "src/nn/Architectures.h"
+
+namespace cohort::parallel {
+namespace {
+
+data::DatasetSplits makeData(std::size_t train) {
+    return data::splitTrainTest(data::makeSynthetic(train + 120, {1, 6, 6}, 5, 21), 120.0 / double(train + 120), 4);
+}
+
+std::unique_ptr<nn::Model> makeModel(double dropout = 0.0) {
+    nn::ArchitectureConfig architecture{"mlp", {24, 16}, dropout, "tanh"};
+    auto model = nn::buildModel(architecture, Shape{1, 6, 6}, 5);
+    model->initialize(9);
+    return model;
+}
+
+train::TrainerConfig trainerConfig(int epochs, std::int64_t batch) {
+    train::TrainerConfig config;
+    config.epochs = epochs;
+    config.batchSize = batch;
+    config.seed = 5;
+    config.schedule = optim::ScheduleKind::Constant;
+    return config;
+}
+
+// ||a - b|| / ||b|| over the whole flat parameter buffer.
+double maxRelativeDifference(const std::vector<double>& a, const std::vector<double>& b) {
+    double difference = 0.0, norm = 0.0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        difference += (a[i] - b[i]) * (a[i] - b[i]);
+        norm += b[i] * b[i];
+    }
+    return std::sqrt(difference / norm);
+}
+
+ParallelConfig parallelConfig(int workers, int frequency) {
+    ParallelConfig config;
+    config.workers = workers;
+    config.averagingFrequency = frequency;
+    config.prefetchBuffer = 2;
+    return config;
+}
+
+TEST(ParallelWrapper, SgdWithFrequencyOneEqualsOneWorkerOnTheConcatenatedBatches) {
+    const auto data = makeData(3 * 16 * 10);  // 10 rounds of 3 batches of 16
+    optim::OptimizerConfig sgd{optim::OptimizerKind::Sgd, 0.1};
+    auto parallelModel = makeModel();
+    ParallelWrapper wrapper(*parallelModel, sgd, trainerConfig(2, 16), parallelConfig(3, 1));
+    wrapper.fit(data);
+    auto singleModel = makeModel();
+    ParallelWrapper single(*singleModel, sgd, trainerConfig(2, 48), parallelConfig(1, 1));
+    single.fit(data);
+    EXPECT_LT(maxRelativeDifference(parallelModel->parametersToHost(), singleModel->parametersToHost()), 1e-5);
+}
+
+// A straightforward reference: N replicas stepped one batch each per round, parameters and Adam
+// moments averaged by plain loops every K rounds and at the end of each epoch.
+std::vector<double> referenceAdamAveraging(const data::DatasetSplits& data, int workers, int frequency, int epochs,
+                                           std::int64_t batch) {
+    auto root = makeModel();
+    std::vector<std::unique_ptr<nn::Model>> models;
+    std::vector<std::unique_ptr<optim::Optimizer>> optimizers;
+    auto backend = kernels::makeCpuBackend(1);
+    nn::SoftmaxCrossEntropy loss;
+    std::vector<std::unique_ptr<train::TrainingStep>> steps;
+    for (int w = 0; w < workers; ++w) {
+        models.push_back(root->replicate(MemoryLocation::host()));
+        optimizers.push_back(std::make_unique<optim::Optimizer>(optim::OptimizerConfig{}, root->parameterCount(),
+                                                                DType::Float32, MemoryLocation::host()));
+        steps.push_back(std::make_unique<train::TrainingStep>(*models.back(), *optimizers.back(), loss, *backend,
+                                                              train::WorkspaceMode::Enabled, 0));
+    }
+    auto averageAll = [&](auto buffer) {
+        const std::int64_t count = buffer(0).elementCount();
+        for (std::int64_t i = 0; i < count; ++i) {
+            float sum = 0.0f;
+            for (int w = 0; w < workers; ++w) sum += buffer(w).template data<float>()[i];
+            for (int w = 0; w < workers; ++w) buffer(w).template data<float>()[i] = sum * (1.0f / float(workers));
+        }
+    };
+    const std::size_t batches = (data.train.count + std::size_t(batch) - 1) / std::size_t(batch);
+    const std::size_t rounds = batches / std::size_t(workers);
+    Tensor input = Tensor::persistent(Shape{batch, 1, 6, 6});
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(batch));
+    std::int64_t iteration = 0, lastAveraged = 0;
+    auto average = [&] {
+        averageAll([&](int w) -> Tensor& { return models[std::size_t(w)]->parameters(); });
+        averageAll([&](int w) -> Tensor& { return optimizers[std::size_t(w)]->state(); });
+        lastAveraged = iteration;
+    };
+    for (int epoch = 0; epoch < epochs; ++epoch) {
+        const auto order = data::shuffledOrder(data.train.count, 5, std::uint64_t(epoch));
+        data::BatchIterator iterator(data.train, order, std::size_t(batch));
+        for (std::size_t round = 0; round < rounds; ++round) {
+            for (int w = 0; w < workers; ++w) {
+                data::Batch b{0, input.data<float>(), labels.data()};
+                iterator.fill(round * std::size_t(workers) + std::size_t(w), b);
+                steps[std::size_t(w)]->run(input, labels.data(), std::int64_t(b.size), 1e-3);
+            }
+            ++iteration;
+            if (iteration % frequency == 0) average();
+        }
+        if (lastAveraged != iteration) average();
+    }
+    return models[0]->parametersToHost();
+}
+
+TEST(ParallelWrapper, AdamWithAveragedUpdatersMatchesAReferenceLoop) {
+    const auto data = makeData(4 * 16 * 7 + 5);  // 7 rounds of 4 batches, and leftovers skipped
+    for (int frequency : {1, 3}) {
+        auto model = makeModel();
+        ParallelWrapper wrapper(*model, optim::OptimizerConfig{}, trainerConfig(2, 16), parallelConfig(4, frequency));
+        wrapper.fit(data);
+        const auto expected = referenceAdamAveraging(data, 4, frequency, 2, 16);
+        EXPECT_LT(maxRelativeDifference(model->parametersToHost(), expected), 1e-5) << "K = " << frequency;
+    }
+}
+
+TEST(ParallelWrapper, ReplicasAreBitwiseIdenticalAfterAveragingAndRunsAreReproducible) {
+    const auto data = makeData(3 * 10 * 8);
+    std::vector<float> first;
+    for (int run = 0; run < 2; ++run) {
+        auto model = makeModel(0.2);
+        auto config = parallelConfig(3, 4);
+        config.threadsPerWorker = 1;
+        ParallelWrapper wrapper(*model, optim::OptimizerConfig{}, trainerConfig(2, 10), config);
+        wrapper.fit(data);
+        const Tensor& reference = wrapper.replica(0).parameters();
+        for (int w = 1; w < 3; ++w) {
+            EXPECT_EQ(std::memcmp(wrapper.replica(w).parameters().raw(), reference.raw(), reference.byteCount()), 0) << w;
+            EXPECT_EQ(std::memcmp(wrapper.optimizer(w).state().raw(), wrapper.optimizer(0).state().raw(),
+                                  wrapper.optimizer(0).state().byteCount()), 0) << w;
+        }
+        std::vector<float> values(reference.data<float>(), reference.data<float>() + reference.elementCount());
+        if (run == 0) first = values;
+        else EXPECT_EQ(std::memcmp(values.data(), first.data(), values.size() * sizeof(float)), 0);
+    }
+}
+
+TEST(ParallelWrapper, SharedGradientsWithAdamEqualsOneWorkerOnTheConcatenatedBatches) {
+    const auto data = makeData(2 * 20 * 6);
+    auto model = makeModel();
+    auto config = parallelConfig(2, 1);
+    config.trainingMode = TrainingMode::SharedGradients;
+    ParallelWrapper wrapper(*model, optim::OptimizerConfig{}, trainerConfig(2, 20), config);
+    wrapper.fit(data);
+    auto single = makeModel();
+    ParallelWrapper reference(*single, optim::OptimizerConfig{}, trainerConfig(2, 40), parallelConfig(1, 1));
+    reference.fit(data);
+    EXPECT_LT(maxRelativeDifference(model->parametersToHost(), single->parametersToHost()), 1e-4);
+}
+
+TEST(ParallelWrapper, AWorkerThatThrowsStopsEveryoneAndIsNamed) {
+    const auto data = makeData(4 * 8 * 50);
+    for (int prefetch : {0, 3}) {
+        auto model = makeModel();
+        auto config = parallelConfig(4, 1000);  // others would run free for a long time
+        config.prefetchBuffer = prefetch;
+        config.beforeStep = [](int worker, std::int64_t iteration) {
+            if (worker == 2 && iteration == 5) throw std::runtime_error("injected failure");
+        };
+        ParallelWrapper wrapper(*model, optim::OptimizerConfig{}, trainerConfig(50, 8), config);
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            wrapper.fit(data);
+            FAIL() << "fit() should have thrown";
+        } catch (const WorkerError& error) {
+            EXPECT_EQ(error.worker(), 2);
+            EXPECT_NE(std::string(error.what()).find("worker 2"), std::string::npos) << error.what();
+            EXPECT_NE(std::string(error.what()).find("injected failure"), std::string::npos) << error.what();
+        }
+        EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 2.0);
+    }
+}
+
+TEST(ParallelWrapper, RejectsImpossibleConfigurations) {
+    auto model = makeModel();
+    EXPECT_THROW(ParallelWrapper(*model, optim::OptimizerConfig{}, trainerConfig(1, 8), parallelConfig(2, 0)), InputError);
+    EXPECT_THROW(ParallelWrapper(*model, optim::OptimizerConfig{}, trainerConfig(1, 8), parallelConfig(0, 1)), InputError);
+    EXPECT_THROW(parseTrainingMode("async"), InputError);
+    ParallelWrapper tooMany(*model, optim::OptimizerConfig{}, trainerConfig(1, 64), parallelConfig(8, 1));
+    EXPECT_THROW(tooMany.fit(makeData(100)), InputError);  // 2 batches for 8 replicas
+}
+
+}  // namespace
+}  // namespace cohort::parallel
