@@ -25,7 +25,16 @@ po::options_description trainOptions(RunOptions& o) {
     po::options_description device("Device");
     device.add_options()
         ("device", po::value(&o.device)->default_value(o.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
-        ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads per worker (0: all cores)");
+        ("devices", po::value(&o.devices), "CUDA devices to use, e.g. 0,1 [all visible]")
+        ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads per worker (0: cores / workers)");
+    po::options_description parallel("Parallel training");
+    parallel.add_options()
+        ("workers", po::value(&o.workers)->default_value(o.workers), "training threads in this process, round-robin over devices (0: one per GPU, or 1 on the CPU)")
+        ("averaging-frequency", po::value(&o.averagingFrequency)->default_value(o.averagingFrequency), "average the replicas every K iterations of each worker (>= 1)")
+        ("average-updaters", po::value(&o.averageUpdaters)->default_value(o.averageUpdaters), "also average optimizer state (true|false)")
+        ("training-mode", po::value(&o.trainingMode)->default_value(o.trainingMode), "averaging | shared-gradients (gradient allreduce every step)")
+        ("prefetch-buffer", po::value(&o.prefetchBuffer)->default_value(o.prefetchBuffer), "batches each worker's loader prepares ahead (0: load synchronously)")
+        ("report-score-after-averaging", po::value(&o.reportScoreAfterAveraging)->default_value(o.reportScoreAfterAveraging), "log the replicas' mean loss at each averaging point (true|false)");
     po::options_description training("Training");
     training.add_options()
         ("epochs", po::value(&o.epochs)->default_value(o.epochs), "passes over the training set (>= 1)")
@@ -51,7 +60,7 @@ po::options_description trainOptions(RunOptions& o) {
         ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
         ("help,h", "show this help");
     po::options_description all;
-    all.add(model).add(data).add(device).add(training).add(memory).add(output);
+    all.add(model).add(data).add(device).add(parallel).add(training).add(memory).add(output);
     return all;
 }
 

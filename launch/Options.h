@@ -22,7 +22,15 @@ struct RunOptions {
     std::string dataDir;  // empty: the data set's default directory
     // device
     std::string device = "auto";
+    std::string devices;     // "0,1"; empty: all visible
     int threadsPerWorker = 0;
+    // parallel
+    int workers = 0;         // 0: one per GPU, or 1 on the CPU
+    int averagingFrequency = 1;
+    bool averageUpdaters = true;
+    std::string trainingMode = "averaging";
+    int prefetchBuffer = 4;
+    bool reportScoreAfterAveraging = false;
     // training
     int epochs = 5;
     std::int64_t batchSize = 128;

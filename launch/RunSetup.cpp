@@ -1,7 +1,10 @@
 #include "launch/RunSetup.h"
 
 #include <cstdio>
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
+#include <thread>
 
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
@@ -56,6 +59,31 @@ memory::MemoryLocation chooseLocation(const RunOptions& options) {
     throw InputError("unknown --device '" + options.device + "'; choose auto, cpu or cuda");
 }
 
+std::vector<int> parseDevices(const std::string& text, int visible) {
+    std::vector<int> devices;
+    if (text.empty()) {
+        for (int d = 0; d < visible; ++d) devices.push_back(d);
+        return devices;
+    }
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t end = std::min(text.find(',', start), text.size());
+        const std::string item = text.substr(start, end - start);
+        int value = -1;
+        const auto [ptr, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+        if (item.empty() || error != std::errc() || ptr != item.data() + item.size() || value < 0) {
+            throw InputError("bad --devices '" + text + "': expected device ordinals like 0,1");
+        }
+        if (value >= visible) {
+            throw InputError("--devices names GPU " + std::to_string(value) + " but only " + std::to_string(visible) +
+                             " are visible");
+        }
+        devices.push_back(value);
+        start = end + 1;
+    }
+    return devices;
+}
+
 RunSetup prepareRun(const RunOptions& options) {
     RunSetup setup;
     applyMemoryFlags(options);
@@ -84,13 +112,25 @@ RunSetup prepareRun(const RunOptions& options) {
     nn::buildLayers(setup.architecture, 10);  // validates --model/--activation before loading data
     setup.location = chooseLocation(options);
 
+    auto& parallel = setup.parallel;
+    if (setup.location.isDevice()) parallel.devices = parseDevices(options.devices, kernels::cudaDeviceCount());
+    parallel.workers = options.workers > 0 ? options.workers
+                                           : (setup.location.isDevice() ? int(parallel.devices.size()) : 1);
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    parallel.threadsPerWorker = options.threadsPerWorker > 0 ? options.threadsPerWorker
+                                                             : std::max(1, cores / parallel.workers);
+    parallel.averagingFrequency = options.averagingFrequency;
+    parallel.averageUpdaters = options.averageUpdaters;
+    parallel.trainingMode = parallel::parseTrainingMode(options.trainingMode);
+    parallel.prefetchBuffer = options.prefetchBuffer;
+    parallel.reportScoreAfterAveraging = options.reportScoreAfterAveraging;
+    parallel.validate();
+
     setup.data = loadData(options);
     const auto& sampleShape = setup.data.train.sampleShape;
     Shape inputSample(std::vector<std::int64_t>(sampleShape.begin(), sampleShape.end()));
-    setup.backend = setup.location.isDevice() ? kernels::makeCudaBackend(setup.location.device)
-                                              : kernels::makeCpuBackend(options.threadsPerWorker);
     setup.model = nn::buildModel(setup.architecture, inputSample, setup.data.train.numClasses, DType::Float32,
-                                 setup.location);
+                                 MemoryLocation::host());
     setup.model->initialize(options.seed);
     return setup;
 }

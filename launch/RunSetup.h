@@ -12,15 +12,16 @@
 #include "src/nn/Model.h"
 #include "src/optim/Optimizer.h"
 #include "src/train/Trainer.h"
+#include "parallel/ParallelWrapper.h"
 
 namespace cohort::launch {
 
 struct RunSetup {
     data::DatasetSplits data;
-    std::unique_ptr<kernels::Backend> backend;
-    memory::MemoryLocation location;
+    memory::MemoryLocation location;        // where the workers train (first device for CUDA)
     nn::ArchitectureConfig architecture;
-    std::unique_ptr<nn::Model> model;
+    std::unique_ptr<nn::Model> model;       // the root model, on the host
+    parallel::ParallelConfig parallel;
     optim::OptimizerConfig optimizer;
     train::TrainerConfig trainer;
     std::string scheduleText;
@@ -32,5 +33,7 @@ data::DatasetSplits loadData(const RunOptions& options);
 RunSetup prepareRun(const RunOptions& options);
 // The device the flags ask for: "auto" falls back to the CPU (and says so unless quiet).
 memory::MemoryLocation chooseLocation(const RunOptions& options);
+// "0,1" -> {0, 1}; empty -> every visible device. Throws InputError for bad or absent ordinals.
+std::vector<int> parseDevices(const std::string& text, int visible);
 
 }  // namespace cohort::launch

@@ -8,26 +8,66 @@
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
 #include "src/nn/Architectures.h"
+#include "parallel/ParallelWrapper.h"
 #include "src/train/Trainer.h"
 
 namespace cohort::launch {
 namespace {
 
-class ConsoleListener final : public train::TrainingListener {
+class ConsoleListener final : public parallel::ParallelListener {
 public:
     ConsoleListener(const RunOptions& options, MetricsWriter& metrics) : options_(options), metrics_(metrics) {}
 
     void onEpoch(const train::EpochMetrics& m) override {
         metrics_.writeEpoch(m);
+        // Called on worker 0's thread: its workspaces, plus the process's allocator counters.
         for (const auto& statistics : memory::WorkspaceManager::forCurrentThread().statistics()) {
             metrics_.writeRaw("{\"event\":\"memory\",\"epoch\":" + std::to_string(m.epoch) + ",\"worker\":0," +
                               statistics.toJson().substr(1));
         }
+        const auto counters = memory::allocationCounters();
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "{\"event\":\"memory\",\"epoch\":%d,\"scope\":\"process\",\"host_bytes_in_use\":%lld,"
+                      "\"host_peak_bytes\":%lld,\"device_bytes_in_use\":%lld,\"system_allocations\":%llu,"
+                      "\"resident_bytes\":%lld}",
+                      m.epoch, static_cast<long long>(counters.bytesInUse[0]), static_cast<long long>(counters.peakBytesInUse[0]),
+                      static_cast<long long>(counters.bytesInUse[2]), static_cast<unsigned long long>(counters.allocations),
+                      static_cast<long long>(memory::MemoryBudget::residentBytes()));
+        metrics_.writeRaw(line);
         if (options_.quiet) return;
         std::printf("epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f samples/s  %.1f s\n",
                     m.epoch, options_.epochs, m.trainLoss, 100.0 * m.trainAccuracy, m.testLoss,
                     100.0 * m.testAccuracy, m.samplesPerSecond, m.seconds);
         std::fflush(stdout);
+    }
+    void onWorkerStatistics(int epoch, const std::vector<parallel::WorkerStatistics>& workers) override {
+        char line[512];
+        for (const auto& w : workers) {
+            std::snprintf(line, sizeof line,
+                          "{\"event\":\"worker\",\"epoch\":%d,\"worker\":%d,\"device\":\"%s\",\"samples\":%lld,"
+                          "\"samples_per_sec\":%.1f,\"compute_seconds\":%.4f,\"data_wait_seconds\":%.4f,"
+                          "\"averaging_wait_seconds\":%.4f,\"averaging_seconds\":%.4f,\"averagings\":%lld,"
+                          "\"train_loss\":%.6f}",
+                          epoch, w.worker, w.device.c_str(), static_cast<long long>(w.samples), w.samplesPerSecond,
+                          w.computeSeconds, w.dataWaitSeconds, w.averagingWaitSeconds, w.averagingSeconds,
+                          static_cast<long long>(w.averagings), w.trainLoss);
+            metrics_.writeRaw(line);
+        }
+    }
+    void onAveraging(const parallel::AveragingEvent& event) override {
+        char line[256];
+        if (event.score >= 0.0) {
+            std::snprintf(line, sizeof line,
+                          "{\"event\":\"averaging\",\"iteration\":%lld,\"seconds\":%.6f,\"bytes\":%lld,\"score\":%.6f}",
+                          static_cast<long long>(event.iteration), event.seconds, static_cast<long long>(event.bytes),
+                          event.score);
+            if (!options_.quiet) std::printf("iteration %lld: score after averaging %.4f\n", static_cast<long long>(event.iteration), event.score);
+        } else {
+            std::snprintf(line, sizeof line, "{\"event\":\"averaging\",\"iteration\":%lld,\"seconds\":%.6f,\"bytes\":%lld}",
+                          static_cast<long long>(event.iteration), event.seconds, static_cast<long long>(event.bytes));
+        }
+        metrics_.writeRaw(line);
     }
     void onDone(const train::RunSummary& s) override {
         metrics_.writeDone(s);
@@ -52,16 +92,21 @@ int runTrain(const RunOptions& options) {
         throw InputError(error.what());  // predictable before training: bad input, exit 2
     }
     MetricsWriter metrics(options.metricsPath);
+    parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel);
     if (!options.quiet) {
-        std::printf("cohort %s: %s on %s (%zu train / %zu test samples), %s, %s\n", COHORT_VERSION,
-                    setup.model->describe().c_str(), setup.backend->name().c_str(), setup.data.train.count,
-                    setup.data.test.count, setup.optimizer.describe().c_str(), setup.scheduleText.c_str());
+        std::printf("cohort %s: %s, %lld parameters\n", COHORT_VERSION, setup.model->describe().c_str(),
+                    static_cast<long long>(setup.model->parameterCount()));
+        std::printf("%d worker(s) on %s, %d BLAS thread(s) each, %s, averaging every %d, %s; %s, %s\n",
+                    setup.parallel.workers, memory::toString(setup.location).c_str(), setup.parallel.threadsPerWorker,
+                    options.trainingMode.c_str(), setup.parallel.averagingFrequency,
+                    wrapper.communicator().name().c_str(), setup.optimizer.describe().c_str(),
+                    setup.scheduleText.c_str());
+        std::printf("data: %s, %zu train / %zu test samples, batch %lld per worker\n", options.data.c_str(),
+                    setup.data.train.count, setup.data.test.count, static_cast<long long>(options.batchSize));
         std::fflush(stdout);
     }
-    train::Trainer trainer(*setup.model, setup.optimizer, *setup.backend, setup.trainer);
     ConsoleListener listener(options, metrics);
-    trainer.fit(setup.data, &listener);
-    memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
+    wrapper.fit(setup.data, &listener);
     return 0;
 }
 

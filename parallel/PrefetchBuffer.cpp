@@ -81,6 +81,11 @@ void PrefetchBuffer::loaderMain() {
         finished_ = true;
         changed_.notify_all();
     }
+    // The worker may still be reading the last batches: the block lives until stop().
+    {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return stopping_; });
+    }
     try {
         manager.destroyAllWorkspacesForCurrentThread();
     } catch (...) {
