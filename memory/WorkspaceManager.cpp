@@ -238,12 +238,14 @@ std::string WorkspaceManager::printAllocationStatistics() const {
 
 void WorkspaceManager::closeScope(std::size_t depth, Workspace* workspace) {
     auto& stack = impl_->stack;
-    const std::string what = workspace ? "workspace [" + workspace->name() + "]"
-                                       : std::string("scopeOutOfWorkspaces");
+    // Built only on the error paths: closing a scope is on every training step's hot path.
+    auto describe = [workspace] {
+        return workspace ? "workspace [" + workspace->name() + "]" : std::string("scopeOutOfWorkspaces");
+    };
     if (stack.size() < depth || stack[depth - 1].workspace != workspace)
-        throw std::logic_error("scope of " + what + " is no longer on this thread's scope stack");
+        throw std::logic_error("scope of " + describe() + " is no longer on this thread's scope stack");
     if (stack.size() != depth)
-        throw std::logic_error("scope of " + what + " closed out of order: " +
+        throw std::logic_error("scope of " + describe() + " closed out of order: " +
                                (stack.back().workspace ? "[" + stack.back().workspace->name() + "]"
                                                        : std::string("scopeOutOfWorkspaces")) +
                                " was opened after it and is still open; close scopes in reverse "

@@ -14,6 +14,8 @@
 
 namespace cohort::parallel {
 
+class ProcessGroup;
+
 class Communicator {
 public:
     virtual ~Communicator() = default;
@@ -29,6 +31,9 @@ public:
     // All replicas meet; returns true on exactly one local worker per call.
     virtual bool barrier(int localWorker) = 0;
     virtual void abort(const std::string& reason) = 0;
+    // The processes this communicator spans beyond this one (nullptr: this process only). The
+    // coordinator's worker 0 uses it to sum epoch statistics over the job.
+    virtual ProcessGroup* processes() const { return nullptr; }
 };
 
 // The processes of a job (MPI ranks); host buffers only. Implemented over MPI in

@@ -16,6 +16,7 @@ public:
     std::string name() const override { return local_->name() + " + " + processes_->name(); }
     int localReplicas() const override { return workers_; }
     int totalReplicas() const override { return workers_ * processes_->size(); }
+    ProcessGroup* processes() const override { return processes_.get(); }
 
     void average(int worker, kernels::Backend& backend, kernels::DType dtype, void* buffer,
                  std::int64_t count) override {

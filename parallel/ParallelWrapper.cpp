@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <array>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -68,6 +69,7 @@ struct ParallelWrapper::Shared {
     std::string error;
     bool rootCause = false;  // error is not a consequence of another worker's abort
     std::vector<double> scores;
+    std::array<double, 3> epochTotals{};  // the job's loss sum, correct, samples (worker 0 writes)
     train::RunSummary summary;
 };
 
@@ -301,21 +303,27 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
             const double trainSeconds = secondsSince(epochStart);
             me.statistics.samplesPerSecond = trainSeconds > 0 ? double(me.statistics.samples) / trainSeconds : 0.0;
             communicator_->barrier(index);
+            if (index == 0) {
+                // The job's epoch statistics: this process's workers, then summed over processes.
+                double totals[3] = {0.0, 0.0, 0.0};  // loss sum, correct, samples
+                for (const auto& worker : workers_) {
+                    totals[0] += worker->epochStatistics.lossSum;
+                    totals[1] += double(worker->epochStatistics.correct);
+                    totals[2] += double(worker->epochStatistics.samples);
+                }
+                if (ProcessGroup* processes = communicator_->processes()) processes->allreduceSum(DType::Float64, totals, 3);
+                shared.epochTotals = {totals[0], totals[1], totals[2]};
+            }
             if (index == 0 && config_.reportingProcess) {
                 train::EpochMetrics metrics;
                 metrics.epoch = epoch + 1;
-                double lossSum = 0.0;
-                std::int64_t correct = 0, samples = 0;
+                const double lossSum = shared.epochTotals[0], correct = shared.epochTotals[1];
+                const double samples = shared.epochTotals[2];
                 std::vector<WorkerStatistics> all;
-                for (const auto& worker : workers_) {
-                    lossSum += worker->epochStatistics.lossSum;
-                    correct += worker->epochStatistics.correct;
-                    samples += worker->epochStatistics.samples;
-                    all.push_back(worker->statistics);
-                }
-                metrics.trainLoss = samples ? lossSum / double(samples) : 0.0;
-                metrics.trainAccuracy = samples ? double(correct) / double(samples) : 0.0;
-                metrics.samplesPerSecond = trainSeconds > 0 ? double(samples) / trainSeconds : 0.0;
+                for (const auto& worker : workers_) all.push_back(worker->statistics);
+                metrics.trainLoss = samples > 0 ? lossSum / samples : 0.0;
+                metrics.trainAccuracy = samples > 0 ? correct / samples : 0.0;
+                metrics.samplesPerSecond = trainSeconds > 0 ? samples / trainSeconds : 0.0;
                 metrics.iterations = step.iteration();
                 metrics.learningRate = learningRate;
                 if (trainerConfig_.evaluateEachEpoch || epoch + 1 == trainerConfig_.epochs) {

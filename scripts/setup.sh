@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config zlib1g-dev libopenblas-openmp-dev
           libboost-program-options-dev libopenmpi-dev openmpi-bin libgtest-dev libgmock-dev
-          libbenchmark-dev dataset-fashion-mnist)
+          libbenchmark-dev dataset-fashion-mnist heaptrack)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,0 +1,162 @@
+#include "parallel/mpi/MpiProcessGroup.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "parallel/AbortableBarrier.h"
+#include "parallel/mpi/MpiCheck.h"
+
+namespace cohort::parallel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kBarrierArriveTag = 7101;
+constexpr int kBarrierReleaseTag = 7102;
+// Ranks other than the root wait this much longer at a barrier, so the root (which can name the
+// missing ranks) reports first.
+constexpr double kFollowerGraceSeconds = 5.0;
+// MPI counts are ints: larger buffers go in chunks.
+constexpr std::int64_t kChunkElements = std::int64_t(1) << 28;
+
+std::string formatSeconds(double seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", seconds);
+    return text;
+}
+
+}  // namespace
+
+MpiProcessGroup::MpiProcessGroup(MPI_Comm communicator, double timeoutSeconds, std::string label)
+    : timeoutSeconds_(timeoutSeconds), label_(std::move(label)) {
+    if (!(timeoutSeconds > 0.0)) throw std::invalid_argument("MPI timeout must be > 0 seconds");
+    COHORT_MPI_CHECK(MPI_Comm_dup(communicator, &communicator_));
+    COHORT_MPI_CHECK(MPI_Comm_set_errhandler(communicator_, MPI_ERRORS_RETURN));
+    COHORT_MPI_CHECK(MPI_Comm_rank(communicator_, &rank_));
+    COHORT_MPI_CHECK(MPI_Comm_size(communicator_, &size_));
+}
+
+MpiProcessGroup::~MpiProcessGroup() {
+    // After an abort requests may still be pending on the communicator: leave it to MPI_Abort.
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized && !aborted_.load() && communicator_ != MPI_COMM_NULL) MPI_Comm_free(&communicator_);
+}
+
+std::string MpiProcessGroup::name() const {
+    return label_ + "(" + std::to_string(size_) + " ranks, MPI_Allreduce on host)";
+}
+
+void MpiProcessGroup::abort(const std::string& reason) {
+    {
+        std::lock_guard<std::mutex> lock(reasonMutex_);
+        if (!aborted_.load()) reason_ = reason;
+    }
+    aborted_.store(true);
+}
+
+bool MpiProcessGroup::waitAll(MPI_Request* requests, int count, double timeoutSeconds) {
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeoutSeconds));
+    std::vector<int> indices(std::size_t(std::max(count, 1)));
+    int pending = 0;
+    for (int i = 0; i < count; ++i) pending += requests[i] != MPI_REQUEST_NULL;
+    int idle = 0;
+    while (pending > 0) {
+        if (aborted_.load()) {
+            std::lock_guard<std::mutex> lock(reasonMutex_);
+            throw BarrierAborted(reason_);
+        }
+        int completed = 0;
+        COHORT_MPI_CHECK(MPI_Testsome(count, requests, &completed, indices.data(), MPI_STATUSES_IGNORE));
+        if (completed == MPI_UNDEFINED) break;
+        if (completed > 0) {
+            pending -= completed;
+            idle = 0;
+            continue;
+        }
+        if (Clock::now() >= deadline) return false;
+        // Spin briefly (latency), then back off to sleeping so waiting ranks leave the cores to
+        // those still computing (oversubscribed nodes).
+        if (++idle > 200) {
+            std::this_thread::sleep_for(std::chrono::microseconds(std::min(1000, 10 << std::min(idle - 200, 7))));
+        }
+    }
+    return true;
+}
+
+void MpiProcessGroup::throwTimeout(const std::string& operation) const {
+    throw ProcessLostError("lost contact with the other MPI ranks: " + operation + " did not complete within " +
+                           formatSeconds(timeoutSeconds_) + " s on rank " + std::to_string(rank_) + " of " +
+                           std::to_string(size_) + " (a rank died or hangs; raise --mpi-timeout if ranks are only slow)");
+}
+
+void MpiProcessGroup::allreduceSum(kernels::DType dtype, void* buffer, std::int64_t count) {
+    if (size_ == 1) return;
+    const MPI_Datatype type = dtype == kernels::DType::Float32 ? MPI_FLOAT : MPI_DOUBLE;
+    const std::size_t element = kernels::sizeOf(dtype);
+    for (std::int64_t offset = 0; offset < count; offset += kChunkElements) {
+        const int chunk = int(std::min(kChunkElements, count - offset));
+        MPI_Request request = MPI_REQUEST_NULL;
+        COHORT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, static_cast<char*>(buffer) + std::size_t(offset) * element, chunk,
+                                        type, MPI_SUM, communicator_, &request));
+        if (!waitAll(&request, 1, timeoutSeconds_)) {
+            throwTimeout("allreduce of " + std::to_string(count) + " values");
+        }
+    }
+}
+
+void MpiProcessGroup::broadcast(void* buffer, std::size_t bytes, int root) {
+    if (size_ == 1) return;
+    for (std::size_t offset = 0; offset < bytes; offset += std::size_t(kChunkElements)) {
+        const int chunk = int(std::min<std::size_t>(std::size_t(kChunkElements), bytes - offset));
+        MPI_Request request = MPI_REQUEST_NULL;
+        COHORT_MPI_CHECK(MPI_Ibcast(static_cast<char*>(buffer) + offset, chunk, MPI_BYTE, root, communicator_, &request));
+        if (!waitAll(&request, 1, timeoutSeconds_)) {
+            throwTimeout("broadcast of " + std::to_string(bytes) + " bytes from rank " + std::to_string(root));
+        }
+    }
+}
+
+void MpiProcessGroup::barrier() {
+    if (size_ == 1) return;
+    int token = 0;
+    if (rank_ == 0) {
+        std::vector<int> tokens(std::size_t(size_));
+        std::vector<MPI_Request> requests(std::size_t(size_ - 1), MPI_REQUEST_NULL);
+        for (int r = 1; r < size_; ++r) {
+            COHORT_MPI_CHECK(MPI_Irecv(&tokens[std::size_t(r)], 1, MPI_INT, r, kBarrierArriveTag, communicator_,
+                                       &requests[std::size_t(r - 1)]));
+        }
+        if (!waitAll(requests.data(), size_ - 1, timeoutSeconds_)) {
+            std::string missing;
+            int lost = 0;
+            for (int r = 1; r < size_; ++r) {
+                if (requests[std::size_t(r - 1)] == MPI_REQUEST_NULL) continue;
+                missing += (lost++ ? ", " : "") + std::to_string(r);
+            }
+            throw ProcessLostError("lost rank" + std::string(lost > 1 ? "s " : " ") + missing + ": no answer at a barrier within " +
+                                   formatSeconds(timeoutSeconds_) + " s (rank 0 of " + std::to_string(size_) +
+                                   "; the rank died or hangs; raise --mpi-timeout if ranks are only slow)");
+        }
+        for (int r = 1; r < size_; ++r) {
+            COHORT_MPI_CHECK(MPI_Isend(&token, 1, MPI_INT, r, kBarrierReleaseTag, communicator_, &requests[std::size_t(r - 1)]));
+        }
+        if (!waitAll(requests.data(), size_ - 1, timeoutSeconds_)) throwTimeout("barrier release");
+    } else {
+        int release = 0;
+        MPI_Request requests[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+        COHORT_MPI_CHECK(MPI_Isend(&token, 1, MPI_INT, 0, kBarrierArriveTag, communicator_, &requests[0]));
+        COHORT_MPI_CHECK(MPI_Irecv(&release, 1, MPI_INT, 0, kBarrierReleaseTag, communicator_, &requests[1]));
+        if (!waitAll(requests, 2, timeoutSeconds_ + kFollowerGraceSeconds)) {
+            throw ProcessLostError("lost rank 0: no release from a barrier within " +
+                                   formatSeconds(timeoutSeconds_ + kFollowerGraceSeconds) + " s (rank " +
+                                   std::to_string(rank_) + " of " + std::to_string(size_) +
+                                   "; rank 0 died or hangs; raise --mpi-timeout if ranks are only slow)");
+        }
+    }
+}
+
+}  // namespace cohort::parallel

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Heap allocations per training iteration, measured by heaptrack on `cohort train` for 1 and for
+# 3 epochs: the difference divided by the extra iterations must stay well under one.
+#   scripts/heaptrack-check.sh [cohort-binary] [extra train flags...]
+# Exit 0 pass, 1 fail, 77 skipped (no heaptrack or no data set).
+set -euo pipefail
+binary=${1:-build/launch/cohort}
+shift || true
+command -v heaptrack >/dev/null && command -v heaptrack_print >/dev/null || { echo "heaptrack not installed: skipped"; exit 77; }
+[ -d /usr/share/datasets/fashion-mnist ] || { echo "dataset-fashion-mnist not installed: skipped"; exit 77; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+flags=(--device cpu --hidden 64 --threads-per-worker 1 --quiet "$@")
+count() {  # epochs -> "allocations iterations"
+  heaptrack -o "$work/run$1" "$binary" train "${flags[@]}" --epochs "$1" --metrics "$work/m$1.jsonl" >/dev/null 2>&1
+  local calls iterations
+  calls=$(heaptrack_print "$work/run$1".zst 2>/dev/null | sed -n 's/^calls to allocation functions: \([0-9]*\).*/\1/p')
+  iterations=$(sed -n 's/.*"event":"done".*"iterations":\([0-9]*\).*/\1/p' "$work/m$1.jsonl")
+  echo "$calls $iterations"
+}
+read -r calls1 iterations1 < <(count 1)
+read -r calls3 iterations3 < <(count 3)
+per=$(awk -v a="$calls1" -v b="$calls3" -v i="$iterations1" -v j="$iterations3" 'BEGIN { printf "%.3f", (b - a) / (j - i) }')
+echo "heap allocations: 1 epoch $calls1 ($iterations1 iterations), 3 epochs $calls3 ($iterations3 iterations): $per per extra iteration"
+awk -v p="$per" 'BEGIN { exit !(p < 0.5) }' || { echo "FAIL: heap allocations grow with iterations"; exit 1; }
+echo "PASS"
