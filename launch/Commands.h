@@ -1,12 +1,14 @@
 #pragma once
 // The subcommands of the cohort executable. Each returns the process exit code; errors are
 // thrown and turned into one line on stderr by main().
+#include "launch/MpiEnvironment.h"
 #include "launch/Options.h"
 
 namespace cohort::launch {
 
-int runTrain(const RunOptions& options);
-int runInfo(const RunOptions& options);
+// `mpi`: this process's place in an mpirun job (a single process when not launched by mpirun).
+int runTrain(const RunOptions& options, MpiEnvironment& mpi);
+int runInfo(const RunOptions& options, MpiEnvironment& mpi);
 
 // Shared by train/evaluate/bench: loads the data set the flags name (normalised with the
 // training split's statistics).

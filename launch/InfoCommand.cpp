@@ -1,17 +1,66 @@
 #include <omp.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include "kernels/Backend.h"
 #include "launch/Commands.h"
+#include "launch/RunSetup.h"
 #include "memory/Memory.h"
 
 namespace cohort::launch {
 
-int runInfo(const RunOptions& options) {
+namespace {
+
+// One line per process: where it runs and how it would average with the others. Under mpirun
+// every rank describes itself and rank 0 prints all the lines, in rank order.
+void printProcesses(MpiEnvironment& mpi, int gpus) {
+    const MpiPlacement& place = mpi.placement();
+    if (!MpiEnvironment::compiledIn()) {
+        std::printf("mpi: not built in; single process\n");
+        return;
+    }
+    if (!mpi.active()) {
+        std::printf("mpi: not launched by mpirun; single process (rank 0 of 1, local rank 0 of 1 on %s)\n",
+                    place.host.c_str());
+        return;
+    }
+    auto processes = mpi.processes(RunOptions{}.mpiTimeout);
+    const std::vector<int> devices = gpus > 0 ? chooseDevices("", gpus, ProcessPlacement{place.localRank, place.localSize})
+                                              : std::vector<int>{};
+    const CrossProcessMethod method = mpi.chooseMethod(devices);
+    std::string gpuText;
+    for (int device : devices) {
+        if (!gpuText.empty()) gpuText.push_back(',');
+        gpuText.append(std::to_string(device));
+    }
+    char line[512];
+    std::snprintf(line, sizeof line, "mpi: rank %d of %d, local rank %d of %d on %s, %s %s, communicator: %s",
+                  place.rank, place.size, place.localRank, place.localSize, place.host.c_str(),
+                  devices.empty() ? "device" : "gpus", devices.empty() ? "cpu" : gpuText.c_str(),
+                  toString(method).c_str());
+    for (int from = 0; from < place.size; ++from) {
+        std::string text = from == place.rank ? std::string(line) : std::string();
+        std::uint64_t length = text.size();
+        processes->broadcast(&length, sizeof length, from);
+        text.resize(std::size_t(length));
+        processes->broadcast(text.data(), text.size(), from);
+        if (place.rank == 0) std::printf("%s\n", text.c_str());
+    }
+}
+
+}  // namespace
+
+int runInfo(const RunOptions& options, MpiEnvironment& mpi) {
     (void)options;
     const int gpus = kernels::cudaDeviceCount();
+    if (mpi.placement().rank != 0) {  // rank-aware output: rank 0 prints for the job
+        printProcesses(mpi, gpus);
+        return 0;
+    }
     std::printf("cohort %s\n", COHORT_VERSION);
     std::printf("backends: cpu (OpenBLAS)%s%s%s\n", kernels::cudaCompiledIn() ? ", cuda" : "",
 #ifdef COHORT_WITH_NCCL
@@ -34,6 +83,7 @@ int runInfo(const RunOptions& options) {
                 budget.maxPhysicalBytes() ? memory::formatBytes(budget.maxPhysicalBytes()).c_str() : "unlimited",
                 memory::formatBytes(memory::MemoryBudget::residentBytes()).c_str());
     std::printf("default device: %s, default workers: %d\n", gpus > 0 ? "cuda" : "cpu", gpus > 0 ? gpus : 1);
+    printProcesses(mpi, gpus);
     return 0;
 }
 

@@ -48,8 +48,8 @@ void MetricsWriter::writeRaw(const std::string& jsonObject) {
 void MetricsWriter::writeEpoch(const train::EpochMetrics& m) {
     char line[512];
     std::snprintf(line, sizeof line,
-                  "{\"event\":\"epoch\",\"epoch\":%d,\"train_loss\":%.6f,\"train_accuracy\":%.6f,"
-                  "\"test_loss\":%.6f,\"test_accuracy\":%.6f,\"samples_per_sec\":%.1f,\"seconds\":%.3f,"
+                  "{\"event\":\"epoch\",\"epoch\":%d,\"train_loss\":%.9g,\"train_accuracy\":%.6f,"
+                  "\"test_loss\":%.9g,\"test_accuracy\":%.6f,\"samples_per_sec\":%.1f,\"seconds\":%.3f,"
                   "\"iterations\":%lld,\"learning_rate\":%.6g}",
                   m.epoch, m.trainLoss, m.trainAccuracy, m.testLoss, m.testAccuracy, m.samplesPerSecond,
                   m.seconds, static_cast<long long>(m.iterations), m.learningRate);

@@ -34,7 +34,8 @@ po::options_description trainOptions(RunOptions& o) {
         ("average-updaters", po::value(&o.averageUpdaters)->default_value(o.averageUpdaters), "also average optimizer state (true|false)")
         ("training-mode", po::value(&o.trainingMode)->default_value(o.trainingMode), "averaging | shared-gradients (gradient allreduce every step)")
         ("prefetch-buffer", po::value(&o.prefetchBuffer)->default_value(o.prefetchBuffer), "batches each worker's loader prepares ahead (0: load synchronously)")
-        ("report-score-after-averaging", po::value(&o.reportScoreAfterAveraging)->default_value(o.reportScoreAfterAveraging), "log the replicas' mean loss at each averaging point (true|false)");
+        ("report-score-after-averaging", po::value(&o.reportScoreAfterAveraging)->default_value(o.reportScoreAfterAveraging), "log the replicas' mean loss at each averaging point (true|false)")
+        ("mpi-timeout", po::value(&o.mpiTimeout)->default_value(o.mpiTimeout), "under mpirun: seconds a rank waits for the others before declaring one lost and ending the job");
     po::options_description training("Training");
     training.add_options()
         ("epochs", po::value(&o.epochs)->default_value(o.epochs), "passes over the training set (>= 1)")

@@ -31,6 +31,7 @@ struct RunOptions {
     std::string trainingMode = "averaging";
     int prefetchBuffer = 4;
     bool reportScoreAfterAveraging = false;
+    double mpiTimeout = 20.0;  // seconds any wait on another MPI rank may last
     // training
     int epochs = 5;
     std::int64_t batchSize = 128;

@@ -84,7 +84,15 @@ std::vector<int> parseDevices(const std::string& text, int visible) {
     return devices;
 }
 
-RunSetup prepareRun(const RunOptions& options) {
+std::vector<int> chooseDevices(const std::string& text, int visible, const ProcessPlacement& placement) {
+    if (!text.empty() || placement.localSize <= 1 || visible <= 0) return parseDevices(text, visible);
+    const int perProcess = std::max(1, visible / placement.localSize);
+    std::vector<int> devices;
+    for (int i = 0; i < perProcess; ++i) devices.push_back((placement.localRank * perProcess + i) % visible);
+    return devices;
+}
+
+RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement) {
     RunSetup setup;
     applyMemoryFlags(options);
     // Flags first (cheap), data second, so a typo never waits for a data load.
@@ -113,12 +121,13 @@ RunSetup prepareRun(const RunOptions& options) {
     setup.location = chooseLocation(options);
 
     auto& parallel = setup.parallel;
-    if (setup.location.isDevice()) parallel.devices = parseDevices(options.devices, kernels::cudaDeviceCount());
+    if (setup.location.isDevice()) parallel.devices = chooseDevices(options.devices, kernels::cudaDeviceCount(), placement);
     parallel.workers = options.workers > 0 ? options.workers
                                            : (setup.location.isDevice() ? int(parallel.devices.size()) : 1);
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-    parallel.threadsPerWorker = options.threadsPerWorker > 0 ? options.threadsPerWorker
-                                                             : std::max(1, cores / parallel.workers);
+    parallel.threadsPerWorker = options.threadsPerWorker > 0
+                                    ? options.threadsPerWorker
+                                    : std::max(1, cores / (parallel.workers * std::max(1, placement.localSize)));
     parallel.averagingFrequency = options.averagingFrequency;
     parallel.averageUpdaters = options.averageUpdaters;
     parallel.trainingMode = parallel::parseTrainingMode(options.trainingMode);

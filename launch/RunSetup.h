@@ -16,6 +16,13 @@
 
 namespace cohort::launch {
 
+// Where this process sits on its host (under mpirun: the local rank among the job's processes on
+// the host). Picks the default GPUs and BLAS threads so processes on one host do not collide.
+struct ProcessPlacement {
+    int localRank = 0;
+    int localSize = 1;
+};
+
 struct RunSetup {
     data::DatasetSplits data;
     memory::MemoryLocation location;        // where the workers train (first device for CUDA)
@@ -30,10 +37,13 @@ struct RunSetup {
 // Applies --scope-checks, --maxbytes, --maxphysicalbytes and validates training flags.
 void applyMemoryFlags(const RunOptions& options);
 data::DatasetSplits loadData(const RunOptions& options);
-RunSetup prepareRun(const RunOptions& options);
+RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement = {});
 // The device the flags ask for: "auto" falls back to the CPU (and says so unless quiet).
 memory::MemoryLocation chooseLocation(const RunOptions& options);
 // "0,1" -> {0, 1}; empty -> every visible device. Throws InputError for bad or absent ordinals.
 std::vector<int> parseDevices(const std::string& text, int visible);
+// --devices when given; otherwise this process's share of the visible GPUs by its local rank
+// (visible / localSize each, at least one, wrapping round when processes outnumber GPUs).
+std::vector<int> chooseDevices(const std::string& text, int visible, const ProcessPlacement& placement);
 
 }  // namespace cohort::launch

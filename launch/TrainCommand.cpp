@@ -3,6 +3,7 @@
 
 #include "kernels/Backend.h"
 #include "launch/Commands.h"
+#include "launch/ConfigurationAgreement.h"
 #include "launch/MetricsWriter.h"
 #include "launch/RunSetup.h"
 #include "memory/Memory.h"
@@ -84,16 +85,41 @@ private:
 
 }  // namespace
 
-int runTrain(const RunOptions& options) {
+int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
+    const MpiPlacement& place = mpi.placement();
+    RunOptions options = given;
+    if (place.rank != 0) {  // rank-aware output: only rank 0 prints progress and writes files
+        options.quiet = true;
+        options.metricsPath.clear();
+    }
+    if (!(options.mpiTimeout > 0.0)) throw InputError("--mpi-timeout must be > 0 seconds");
     RunSetup setup;
     try {
-        setup = prepareRun(options);  // validates everything before any training
+        setup = prepareRun(options, ProcessPlacement{place.localRank, place.localSize});  // validates before training
     } catch (const memory::BudgetExceededError& error) {
         throw InputError(error.what());  // predictable before training: bad input, exit 2
     }
+    // Under mpirun: agree on the configuration, lay the job's replicas out by global index (rank r
+    // owns replicas r*W .. r*W+W-1), and average inside the process first, then across processes.
+    std::shared_ptr<parallel::Communicator> communicator;
+    CrossProcessMethod method = CrossProcessMethod::None;
+    if (place.size > 1) {
+        auto processes = mpi.processes(options.mpiTimeout);
+        agreeOnSettings(*processes, trainingSettings(options, setup));
+        setup.parallel.firstGlobalReplica = place.rank * setup.parallel.workers;
+        setup.parallel.totalReplicas = place.size * setup.parallel.workers;
+        setup.parallel.reportingProcess = place.rank == 0;
+        method = mpi.chooseMethod(setup.parallel.devices);
+        communicator = mpi.makeCommunicator(setup.parallel.workers, setup.parallel.devices, method);
+    }
     MetricsWriter metrics(options.metricsPath);
-    parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel);
+    parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel, communicator);
     if (!options.quiet) {
+        if (place.size > 1) {
+            std::printf("mpirun job: %d processes x %d workers = %d replicas; rank 0 on %s; across processes: %s\n",
+                        place.size, setup.parallel.workers, place.size * setup.parallel.workers, place.host.c_str(),
+                        toString(method).c_str());
+        }
         std::printf("cohort %s: %s, %lld parameters\n", COHORT_VERSION, setup.model->describe().c_str(),
                     static_cast<long long>(setup.model->parameterCount()));
         std::printf("%d worker(s) on %s, %d BLAS thread(s) each, %s, averaging every %d, %s; %s, %s\n",

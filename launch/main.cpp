@@ -2,10 +2,13 @@
 // line on stderr with exit code 2 (bad input) or 1 (any other failure).
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "launch/Commands.h"
+#include "launch/ConfigurationAgreement.h"
+#include "launch/MpiEnvironment.h"
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
 
@@ -33,17 +36,30 @@ int main(int argc, char** argv) {
     }
     const std::string subcommand = arguments[0];
     arguments.erase(arguments.begin());
+    // Under mpirun: MPI is initialised for the subcommands that use it and finalised when `mpi`
+    // goes out of scope. An error only this rank saw must not leave the others waiting, so it
+    // ends the job with MPI_Abort after the error line; an error every rank raised together (a
+    // configuration mismatch) ends normally on every rank.
+    std::optional<launch::MpiEnvironment> mpi;
+    const std::string prefix = launch::messagePrefix();
+    auto fail = [&](const std::exception& error, int code) {
+        std::fprintf(stderr, "%s: error: %s\n", prefix.c_str(), oneLine(error.what()).c_str());
+        if (mpi) mpi->abortJob(code);
+        return code;
+    };
     try {
         const auto options = launch::parseOptions(subcommand, arguments);
         if (!options) return 0;  // --help
-        if (subcommand == "train") return launch::runTrain(*options);
-        if (subcommand == "info") return launch::runInfo(*options);
+        if (subcommand == "train" || subcommand == "info") mpi.emplace(true);
+        if (subcommand == "train") return launch::runTrain(*options, *mpi);
+        if (subcommand == "info") return launch::runInfo(*options, *mpi);
         throw InputError("subcommand '" + subcommand + "' is not available yet in this build");
-    } catch (const InputError& error) {
-        std::fprintf(stderr, "cohort: error: %s\n", oneLine(error.what()).c_str());
+    } catch (const launch::ConfigurationMismatch& error) {
+        std::fprintf(stderr, "%s: error: %s\n", prefix.c_str(), oneLine(error.what()).c_str());
         return 2;
+    } catch (const InputError& error) {
+        return fail(error, 2);
     } catch (const std::exception& error) {
-        std::fprintf(stderr, "cohort: error: %s\n", oneLine(error.what()).c_str());
-        return 1;
+        return fail(error, 1);
     }
 }

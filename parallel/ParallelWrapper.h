@@ -15,7 +15,8 @@
 // others and the communicator averages the flat parameters, and with averageUpdaters the flat
 // optimizer state) or shared-gradients (gradients averaged every step before the update). At
 // the end of each epoch the replicas are averaged (if the last iteration was not an averaging
-// point) and worker 0 evaluates. After fit() the root model holds the trained parameters.
+// point) and worker 0 evaluates. The epoch's training loss and accuracy are the job's: summed
+// over this process's workers and, under mpirun, over processes (communicator.processes()). After fit() the root model holds the trained parameters.
 //
 // Errors: an exception in any worker or loader aborts the communicator (waking everyone),
 // every thread is joined, and fit() throws WorkerError naming the worker.

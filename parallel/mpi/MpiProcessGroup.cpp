@@ -124,7 +124,7 @@ void MpiProcessGroup::barrier() {
     if (size_ == 1) return;
     int token = 0;
     if (rank_ == 0) {
-        std::vector<int> tokens(std::size_t(size_));
+        std::vector<int> tokens(static_cast<std::size_t>(size_));
         std::vector<MPI_Request> requests(std::size_t(size_ - 1), MPI_REQUEST_NULL);
         for (int r = 1; r < size_; ++r) {
             COHORT_MPI_CHECK(MPI_Irecv(&tokens[std::size_t(r)], 1, MPI_INT, r, kBarrierArriveTag, communicator_,

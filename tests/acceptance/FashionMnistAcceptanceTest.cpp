@@ -35,5 +35,27 @@ TEST(FashionMnist, DefaultMlpOnTheCpuReaches88PercentInFiveEpochs) {
     std::filesystem::remove(metricsPath);
 }
 
+TEST(FashionMnist, FourWorkersAveragingEveryFiveMatchTheSingleWorkerWithinOnePoint) {
+    if (!std::filesystem::exists(kDataDirectory)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+    // MLP 784-256-10 keeps this short on two cores; the same 5 epochs both ways and the same
+    // global batch (1 x 128 against 4 workers x 32), so both runs make the same number of rounds.
+    const std::string common = "train --device cpu --model mlp --hidden 256 --epochs 5 --threads-per-worker 1 --metrics ";
+    const auto singlePath = std::filesystem::temp_directory_path() / "cohort_acceptance_w1.jsonl";
+    const auto parallelPath = std::filesystem::temp_directory_path() / "cohort_acceptance_w4.jsonl";
+    const auto single = testing_support::runCohort(common + singlePath.string() + " --workers 1");
+    ASSERT_EQ(single.exitCode, 0) << single.err;
+    const auto parallel = testing_support::runCohort(common + parallelPath.string() +
+                                                     " --workers 4 --batch-size 32 --averaging-frequency 5");
+    ASSERT_EQ(parallel.exitCode, 0) << parallel.err;
+    const double singleAccuracy = doneAccuracy(testing_support::slurp(singlePath));
+    const double parallelAccuracy = doneAccuracy(testing_support::slurp(parallelPath));
+    std::printf("test accuracy: 1 worker %.2f%%, 4 workers (K=5) %.2f%%\n", 100.0 * singleAccuracy,
+                100.0 * parallelAccuracy);
+    EXPECT_GT(singleAccuracy, 0.85);
+    EXPECT_NEAR(parallelAccuracy, singleAccuracy, 0.010);
+    std::filesystem::remove(singlePath);
+    std::filesystem::remove(parallelPath);
+}
+
 }  // namespace
 }  // namespace cohort

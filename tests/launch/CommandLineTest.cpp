@@ -2,10 +2,9 @@
 // training on a small generated data set is reproducible from the seed.
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include "data/DataTestSupport.h"
 #include "launch/CohortProcess.h"
+#include "launch/MnistFixture.h"
 
 namespace cohort {
 namespace {
@@ -16,33 +15,7 @@ using data::testing_support::writeBytes;
 using data::testing_support::writeGzip;
 using testing_support::lineCount;
 using testing_support::runCohort;
-
-// A small learnable MNIST-format data set: class c lights up band c of the image.
-void writeFixture(const std::string& directory, std::uint32_t train, std::uint32_t test, bool gzip) {
-    std::mt19937 generator(5);
-    auto write = [&](const std::string& prefix, std::uint32_t count) {
-        std::vector<std::uint8_t> images(std::size_t(count) * 784), labels(count);
-        for (std::uint32_t i = 0; i < count; ++i) {
-            const auto label = std::uint8_t(generator() % 10);
-            labels[i] = label;
-            for (int p = 0; p < 784; ++p) {
-                const bool band = (p / 28) / 3 == label;
-                images[std::size_t(i) * 784 + std::size_t(p)] = std::uint8_t((band ? 160 : 0) + generator() % 90);
-            }
-        }
-        const auto imageBytes = makeIdx({count, 28, 28}, images, 0x08);
-        const auto labelBytes = makeIdx({count}, labels, 0x08);
-        if (gzip) {
-            writeGzip(directory + "/" + prefix + "-images-idx3-ubyte.gz", imageBytes);
-            writeGzip(directory + "/" + prefix + "-labels-idx1-ubyte.gz", labelBytes);
-        } else {
-            writeBytes(directory + "/" + prefix + "-images-idx3-ubyte", imageBytes);
-            writeBytes(directory + "/" + prefix + "-labels-idx1-ubyte", labelBytes);
-        }
-    };
-    write("train", train);
-    write("t10k", test);
-}
+using testing_support::writeFixture;
 
 const std::string kSmall = " --device cpu --threads-per-worker 1 --hidden 32 --batch-size 32 ";
 

@@ -1,0 +1,125 @@
+#include "launch/ConfigurationAgreement.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <sstream>
+#include <vector>
+
+namespace cohort::launch {
+namespace {
+
+// The shortest text that reads back as the same double (0.05, not 0.050000000000000003).
+std::string number(double value) {
+    char text[40];
+    const auto result = std::to_chars(text, text + sizeof text, value);
+    return std::string(text, result.ptr);
+}
+
+std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> result;
+    std::istringstream stream(text);
+    for (std::string line; std::getline(stream, line);) result.push_back(line);
+    return result;
+}
+
+// Keys that are not flags of their own.
+const std::set<std::string> kDerivedKeys = {"model-description", "parameters", "train-samples", "test-samples",
+                                            "features"};
+
+}  // namespace
+
+std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
+    std::ostringstream text;
+    auto line = [&](const std::string& key, const std::string& value) { text << key << '=' << value << '\n'; };
+    line("model", options.model);
+    line("hidden", options.hidden);
+    line("dropout", number(options.dropout));
+    line("activation", options.activation);
+    line("model-description", setup.model ? setup.model->describe() : "");
+    line("parameters", std::to_string(setup.model ? setup.model->parameterCount() : 0));
+    line("data", options.data);
+    line("train-samples", std::to_string(setup.data.train.count));
+    line("test-samples", std::to_string(setup.data.test.count));
+    line("features", std::to_string(setup.data.train.featureSize));
+    line("device", setup.location.isDevice() ? "cuda" : "cpu");
+    line("workers", std::to_string(setup.parallel.workers));
+    line("averaging-frequency", std::to_string(setup.parallel.averagingFrequency));
+    line("average-updaters", setup.parallel.averageUpdaters ? "true" : "false");
+    line("training-mode", options.trainingMode);
+    line("epochs", std::to_string(setup.trainer.epochs));
+    line("batch-size", std::to_string(setup.trainer.batchSize));
+    line("optimizer", options.optimizer);
+    line("lr", number(setup.optimizer.learningRate));
+    line("momentum", number(setup.optimizer.momentum));
+    line("weight-decay", number(setup.optimizer.weightDecay));
+    line("lr-schedule", options.lrSchedule);
+    line("warmup-steps", std::to_string(setup.trainer.warmupSteps));
+    line("seed", std::to_string(setup.trainer.seed));
+    return text.str();
+}
+
+std::uint64_t settingsHash(const std::string& settings) {
+    std::uint64_t hash = 0xcbf29ce484222325ULL;
+    for (unsigned char c : settings) {
+        hash ^= c;
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+std::string describeFirstDifference(const std::string& rootSettings, const std::string& settings, int rank) {
+    const std::vector<std::string> root = lines(rootSettings), mine = lines(settings);
+    for (std::size_t i = 0; i < std::max(root.size(), mine.size()); ++i) {
+        const std::string a = i < root.size() ? root[i] : "", b = i < mine.size() ? mine[i] : "";
+        if (a == b) continue;
+        const std::string line = !b.empty() ? b : a;
+        const std::string key = line.substr(0, line.find('='));
+        auto value = [](const std::string& text) {
+            const auto equals = text.find('=');
+            if (equals == std::string::npos) return std::string("(absent)");
+            std::string quoted(1, '\'');
+            quoted.append(text, equals + 1, std::string::npos);
+            quoted.push_back('\'');
+            return quoted;
+        };
+        const std::string name = kDerivedKeys.count(key) ? key : "--" + key;
+        return name + ": rank " + std::to_string(rank) + " has " + value(b) + ", rank 0 has " + value(a);
+    }
+    return "";
+}
+
+void agreeOnSettings(parallel::ProcessGroup& processes, const std::string& settings) {
+    const int size = processes.size(), rank = processes.rank();
+    if (size <= 1) return;
+    const std::uint64_t mine = settingsHash(settings);
+    std::uint64_t root = mine;
+    processes.broadcast(&root, sizeof root, 0);
+    std::vector<double> differs(std::size_t(size), 0.0);
+    differs[std::size_t(rank)] = mine != root ? 1.0 : 0.0;
+    processes.allreduceSum(kernels::DType::Float64, differs.data(), size);
+    int first = -1, count = 0;
+    for (int r = 0; r < size; ++r) {
+        if (differs[std::size_t(r)] == 0.0) continue;
+        if (first < 0) first = r;
+        ++count;
+    }
+    if (first < 0) return;
+
+    auto broadcastText = [&](std::string& text, int from) {
+        std::uint64_t length = text.size();
+        processes.broadcast(&length, sizeof length, from);
+        text.resize(std::size_t(length));
+        if (length > 0) processes.broadcast(text.data(), std::size_t(length), from);
+    };
+    std::string rootSettings = rank == 0 ? settings : std::string();
+    broadcastText(rootSettings, 0);
+    std::string difference = rank == first ? describeFirstDifference(rootSettings, settings, rank) : std::string();
+    broadcastText(difference, first);
+    if (difference.empty()) difference = "rank " + std::to_string(first) + " differs from rank 0";
+    throw ConfigurationMismatch("ranks disagree on the training configuration: " + difference +
+                                (count > 1 ? " (" + std::to_string(count) + " ranks differ from rank 0)" : "") +
+                                "; launch every rank with the same flags, config file and data");
+}
+
+}  // namespace cohort::launch
