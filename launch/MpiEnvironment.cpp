@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "parallel/Topology.h"
+
 #ifdef COHORT_WITH_MPI
 #include <mpi.h>
 
@@ -131,32 +133,38 @@ std::shared_ptr<parallel::ProcessGroup> MpiEnvironment::processes(double timeout
 
 CrossProcessMethod MpiEnvironment::chooseMethod(const std::vector<int>& devices) {
     if (placement_.size <= 1) return CrossProcessMethod::None;
+    parallel::TopologyDescription topology;
+    topology.processes = placement_.size;
+    topology.workerDevices = devices.empty() ? std::vector<int>{-1} : devices;
 #if defined(COHORT_WITH_MPI) && defined(COHORT_WITH_NCCL)
-    // NCCL refuses two ranks on one GPU: count each device's users among the processes of this
-    // host, then agree over the job (every rank must pick the same method).
-    constexpr int kMaxDevices = 64;
-    std::vector<double> users(kMaxDevices, 0.0);
-    bool usable = !devices.empty();
-    for (int device : devices) {
-        if (device < 0 || device >= kMaxDevices) usable = false;
-        else users[std::size_t(device)] = 1.0;
+    topology.ncclAvailable = true;
+    if (!devices.empty()) {
+        // NCCL refuses two ranks on one GPU: count each device's users among the processes of
+        // this host, then agree over the job (every rank must pick the same path).
+        constexpr int kMaxDevices = 64;
+        std::vector<double> users(kMaxDevices, 0.0);
+        bool distinct = true;
+        for (int device : devices) {
+            if (device < 0 || device >= kMaxDevices) distinct = false;
+            else users[std::size_t(device)] = 1.0;
+        }
+        MPI_Comm hostCommunicator = MPI_COMM_NULL;
+        COHORT_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, placement_.rank, MPI_INFO_NULL,
+                                             &hostCommunicator));
+        {
+            parallel::MpiProcessGroup host(hostCommunicator, timeoutSeconds_, "host");
+            host.allreduceSum(kernels::DType::Float64, users.data(), kMaxDevices);
+        }
+        COHORT_MPI_CHECK(MPI_Comm_free(&hostCommunicator));
+        for (double count : users) distinct = distinct && count <= 1.0;
+        double shared = distinct ? 0.0 : 1.0;
+        processes(timeoutSeconds_)->allreduceSum(kernels::DType::Float64, &shared, 1);
+        topology.devicesDistinctAcrossProcesses = shared == 0.0;
     }
-    MPI_Comm hostCommunicator = MPI_COMM_NULL;
-    COHORT_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, placement_.rank, MPI_INFO_NULL,
-                                         &hostCommunicator));
-    {
-        parallel::MpiProcessGroup host(hostCommunicator, timeoutSeconds_, "host");
-        host.allreduceSum(kernels::DType::Float64, users.data(), kMaxDevices);
-    }
-    COHORT_MPI_CHECK(MPI_Comm_free(&hostCommunicator));
-    for (double count : users) usable = usable && count <= 1.0;
-    double unusable = usable ? 0.0 : 1.0;
-    processes(timeoutSeconds_)->allreduceSum(kernels::DType::Float64, &unusable, 1);
-    return unusable == 0.0 ? CrossProcessMethod::NcclOverMpi : CrossProcessMethod::HostMpiAllreduce;
-#else
-    (void)devices;
-    return CrossProcessMethod::HostMpiAllreduce;
 #endif
+    return parallel::planCommunication(topology).crossProcess == parallel::CrossProcessAveraging::NcclOverMpi
+               ? CrossProcessMethod::NcclOverMpi
+               : CrossProcessMethod::HostMpiAllreduce;
 }
 
 std::shared_ptr<parallel::Communicator> MpiEnvironment::makeCommunicator(int workers, const std::vector<int>& devices,

@@ -121,6 +121,9 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.location = chooseLocation(options);
 
     auto& parallel = setup.parallel;
+    if (options.workers < 0) {
+        throw InputError("--workers must be >= 0 (0: one per GPU, or 1 on the CPU), got " + std::to_string(options.workers));
+    }
     if (setup.location.isDevice()) parallel.devices = chooseDevices(options.devices, kernels::cudaDeviceCount(), placement);
     parallel.workers = options.workers > 0 ? options.workers
                                            : (setup.location.isDevice() ? int(parallel.devices.size()) : 1);

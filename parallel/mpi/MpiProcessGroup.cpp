@@ -19,6 +19,8 @@ constexpr int kBarrierReleaseTag = 7102;
 // Ranks other than the root wait this much longer at a barrier, so the root (which can name the
 // missing ranks) reports first.
 constexpr double kFollowerGraceSeconds = 5.0;
+// How long a wait keeps testing without sleeping.
+constexpr auto kSpinPeriod = std::chrono::milliseconds(20);
 // MPI counts are ints: larger buffers go in chunks.
 constexpr std::int64_t kChunkElements = std::int64_t(1) << 28;
 
@@ -63,7 +65,8 @@ bool MpiProcessGroup::waitAll(MPI_Request* requests, int count, double timeoutSe
     std::vector<int> indices(std::size_t(std::max(count, 1)));
     int pending = 0;
     for (int i = 0; i < count; ++i) pending += requests[i] != MPI_REQUEST_NULL;
-    int idle = 0;
+    const auto start = Clock::now();
+    int naps = 0;
     while (pending > 0) {
         if (aborted_.load()) {
             std::lock_guard<std::mutex> lock(reasonMutex_);
@@ -74,14 +77,17 @@ bool MpiProcessGroup::waitAll(MPI_Request* requests, int count, double timeoutSe
         if (completed == MPI_UNDEFINED) break;
         if (completed > 0) {
             pending -= completed;
-            idle = 0;
             continue;
         }
-        if (Clock::now() >= deadline) return false;
-        // Spin briefly (latency), then back off to sleeping so waiting ranks leave the cores to
-        // those still computing (oversubscribed nodes).
-        if (++idle > 200) {
-            std::this_thread::sleep_for(std::chrono::microseconds(std::min(1000, 10 << std::min(idle - 200, 7))));
+        const auto now = Clock::now();
+        if (now >= deadline) return false;
+        // Nonblocking collectives advance only inside MPI_Test*, so keep testing (yielding the
+        // core to other processes) while a collective is likely in flight; a rank that has waited
+        // long is waiting for a slower peer, and naps (up to 1 ms) so it leaves the cores to them.
+        if (now - start < kSpinPeriod) {
+            std::this_thread::yield();
+        } else {
+            std::this_thread::sleep_for(std::chrono::microseconds(std::min(1000, 20 << std::min(naps++, 6))));
         }
     }
     return true;

@@ -5,12 +5,19 @@
 #include <filesystem>
 #include <regex>
 
+#include <unistd.h>
+
 #include "launch/CohortProcess.h"
 
 namespace cohort {
 namespace {
 
 const char* kDataDirectory = "/usr/share/datasets/fashion-mnist";
+
+// Per-process file names: several checkouts may run this suite on one machine at once.
+std::filesystem::path scratchFile(const std::string& name) {
+    return std::filesystem::temp_directory_path() / ("cohort_" + std::to_string(::getpid()) + "_" + name);
+}
 
 double doneAccuracy(const std::string& metrics) {
     std::smatch match;
@@ -21,7 +28,7 @@ double doneAccuracy(const std::string& metrics) {
 
 TEST(FashionMnist, DefaultMlpOnTheCpuReaches88PercentInFiveEpochs) {
     if (!std::filesystem::exists(kDataDirectory)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-    const auto metricsPath = std::filesystem::temp_directory_path() / "cohort_acceptance_mlp.jsonl";
+    const auto metricsPath = scratchFile("acceptance_mlp.jsonl");
     const auto result = testing_support::runCohort("train --device cpu --model mlp --epochs 5 --metrics " +
                                                    metricsPath.string());
     ASSERT_EQ(result.exitCode, 0) << result.err;
@@ -40,8 +47,8 @@ TEST(FashionMnist, FourWorkersAveragingEveryFiveMatchTheSingleWorkerWithinOnePoi
     // MLP 784-256-10 keeps this short on two cores; the same 5 epochs both ways and the same
     // global batch (1 x 128 against 4 workers x 32), so both runs make the same number of rounds.
     const std::string common = "train --device cpu --model mlp --hidden 256 --epochs 5 --threads-per-worker 1 --metrics ";
-    const auto singlePath = std::filesystem::temp_directory_path() / "cohort_acceptance_w1.jsonl";
-    const auto parallelPath = std::filesystem::temp_directory_path() / "cohort_acceptance_w4.jsonl";
+    const auto singlePath = scratchFile("acceptance_w1.jsonl");
+    const auto parallelPath = scratchFile("acceptance_w4.jsonl");
     const auto single = testing_support::runCohort(common + singlePath.string() + " --workers 1");
     ASSERT_EQ(single.exitCode, 0) << single.err;
     const auto parallel = testing_support::runCohort(common + parallelPath.string() +

@@ -1,6 +1,7 @@
 #pragma once
 // Test helpers for tests/data: a scratch directory per test and writers for fixture files.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdint>
@@ -18,7 +19,8 @@ class ScratchDirectory {
 public:
     ScratchDirectory() {
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string name = "cohort_data_";
+        // The process id keeps concurrent runs of the suite (several checkouts) apart.
+        std::string name = "cohort_data_" + std::to_string(::getpid()) + "_";
         if (info) name += std::string(info->test_suite_name()) + "_" + info->name();
         for (char& c : name)
             if (c == '/') c = '_';

@@ -81,6 +81,31 @@ TEST(CommandLine, MemoryLimitTooSmallFailsAtOnceNamingTheFlag) {
     EXPECT_EQ(fits.exitCode, 0) << fits.err;
 }
 
+TEST(CommandLine, PhysicalMemoryLimitBelowTheProcessFailsNamingTheFlag) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 64, 16, false);
+    expectInputError("train --data-dir " + scratch.str() + kSmall + " --maxphysicalbytes 4M", "--maxphysicalbytes");
+}
+
+TEST(CommandLine, DivergenceToNaNIsAFailureWithOneLineAndExitCode1) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 256, 16, false);
+    const auto result = runCohort("train --data-dir " + scratch.str() + kSmall +
+                                  " --epochs 1 --optimizer sgd --lr 1e30 --lr-schedule constant --workers 2");
+    EXPECT_EQ(result.exitCode, 1) << result.err;
+    EXPECT_EQ(lineCount(result.err), 1) << result.err;
+    EXPECT_NE(result.err.find("diverged"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("worker"), std::string::npos) << result.err;
+}
+
+TEST(CommandLine, WorkersAndParallelFlagsAreValidated) {
+    expectInputError("train --workers -1", "--workers");
+    expectInputError("train --averaging-frequency 0", "--averaging-frequency");
+    expectInputError("train --training-mode async", "--training-mode");
+    expectInputError("train --prefetch-buffer -2", "--prefetch-buffer");
+    expectInputError("train --average-updaters maybe", "average-updaters");
+}
+
 TEST(CommandLine, SameSeedSameLossesOtherSeedOtherLosses) {
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 600, 100, true);

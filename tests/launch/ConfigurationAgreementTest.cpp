@@ -1,0 +1,54 @@
+// The start-up agreement's pure parts: the settings text, its hash, and the naming of the first
+// differing setting. (The collective itself runs under mpirun in tests/mpi/.)
+#include "launch/ConfigurationAgreement.h"
+
+#include <gtest/gtest.h>
+
+namespace cohort::launch {
+namespace {
+
+TEST(ConfigurationAgreement, NamesTheFirstDifferingFlagWithBothValues) {
+    const std::string root = "model=mlp\nlr=0.05\nseed=1\n";
+    EXPECT_EQ(describeFirstDifference(root, root, 1), "");
+    EXPECT_EQ(describeFirstDifference(root, "model=mlp\nlr=0.02\nseed=2\n", 1), "--lr: rank 1 has '0.02', rank 0 has '0.05'");
+    EXPECT_EQ(describeFirstDifference("parameters=10\n", "parameters=12\n", 3),
+              "parameters: rank 3 has '12', rank 0 has '10'");
+    EXPECT_EQ(describeFirstDifference(root, "model=mlp\nlr=0.05\n", 2), "--seed: rank 2 has (absent), rank 0 has '1'");
+}
+
+TEST(ConfigurationAgreement, HashDistinguishesSettingsAndIsStable) {
+    EXPECT_EQ(settingsHash(""), 0xcbf29ce484222325ULL);  // FNV-1a offset basis
+    EXPECT_EQ(settingsHash("lr=0.05\n"), settingsHash("lr=0.05\n"));
+    EXPECT_NE(settingsHash("lr=0.05\n"), settingsHash("lr=0.02\n"));
+}
+
+TEST(ConfigurationAgreement, SettingsTextHasResolvedValuesAndLeavesOutPerHostFlags) {
+    RunOptions options;
+    options.dataDir = "/somewhere/only/on/this/host";
+    options.threadsPerWorker = 3;
+    RunSetup setup;
+    setup.optimizer.learningRate = 0.05;
+    setup.parallel.workers = 2;
+    const std::string text = trainingSettings(options, setup);
+    EXPECT_NE(text.find("lr=0.05\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("workers=2\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("/somewhere"), std::string::npos) << text;
+    EXPECT_EQ(text.find("threads"), std::string::npos) << text;
+}
+
+TEST(ConfigurationAgreement, OneProcessAlwaysAgrees) {
+    class Alone final : public parallel::ProcessGroup {
+    public:
+        int rank() const override { return 0; }
+        int size() const override { return 1; }
+        std::string name() const override { return "alone"; }
+        void allreduceSum(kernels::DType, void*, std::int64_t) override { FAIL() << "no collective for one process"; }
+        void broadcast(void*, std::size_t, int) override { FAIL() << "no collective for one process"; }
+        void barrier() override {}
+        void abort(const std::string&) override {}
+    } alone;
+    EXPECT_NO_THROW(agreeOnSettings(alone, "lr=0.05\n"));
+}
+
+}  // namespace
+}  // namespace cohort::launch
