@@ -1,6 +1,7 @@
 // Parallel coordinator throughput and averaging cost on the CPU.
-//   BM_ParallelThroughput/W/T : samples/s of W workers with T BLAS threads each (MLP 784-256-10,
-//                                batch 64 per worker, averaging every 5), 1x1 is the baseline.
+//   BM_ParallelThroughput/W/T : samples/s of W workers with T BLAS threads each (the default MLP
+//                                784-1024-1024-10, batch 64 per worker, averaging every 5), 1x1 is
+//                                the baseline.
 //   BM_AveragingCost/K        : the same 2x1 job averaging every K iterations (K = 1, 5, 25,
 //                                1000000 = only at epoch end), to show the averaging cost per step.
 //   BM_LocalAverage/W         : one averaging of the 1.86M-parameter MLP buffer across W replicas
@@ -22,12 +23,12 @@ using namespace cohort;
 
 const data::DatasetSplits& benchData() {
     static const data::DatasetSplits splits =
-        data::splitTrainTest(data::makeSynthetic(12800 + 128, {1, 28, 28}, 10, 3), 128.0 / (12800 + 128), 1);
+        data::splitTrainTest(data::makeSynthetic(6400 + 128, {1, 28, 28}, 10, 3), 128.0 / (6400 + 128), 1);
     return splits;
 }
 
 void runJob(benchmark::State& state, int workers, int threads, int frequency) {
-    nn::ArchitectureConfig architecture{"mlp", {256}, 0.0, "relu"};
+    nn::ArchitectureConfig architecture{"mlp", {1024, 1024}, 0.0, "relu"};
     auto model = nn::buildModel(architecture, Shape{1, 28, 28}, 10);
     model->initialize(1);
     train::TrainerConfig trainer;

@@ -144,7 +144,35 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.model = nn::buildModel(setup.architecture, inputSample, setup.data.train.numClasses, DType::Float32,
                                  MemoryLocation::host());
     setup.model->initialize(options.seed);
+    checkMemoryFits(setup);
     return setup;
+}
+
+void checkMemoryFits(const RunSetup& setup) {
+    const nn::Model& model = *setup.model;
+    const std::int64_t element = 4;
+    const std::int64_t parameters = model.parameterCount();
+    const std::int64_t state = setup.optimizer.kind == optim::OptimizerKind::Adam       ? 2 * parameters
+                               : setup.optimizer.kind == optim::OptimizerKind::Nesterov ? parameters
+                                                                                        : 0;
+    const std::int64_t activations = model.activationElementsPerSample();
+    const std::int64_t features = model.inputSample().elementCount();
+    // A training step holds each layer's output, its dropout mask or pre-activation gradient and
+    // its gradient (about 4 arrays per layer output), plus 10% workspace overallocation.
+    const std::int64_t step = setup.trainer.batchSize * activations * 4 * element * 11 / 10;
+    const std::int64_t evaluation = setup.trainer.evaluationBatchSize * activations * element * 11 / 10;
+    const std::int64_t replica = (2 * parameters + state) * element + step + evaluation;
+    const std::int64_t prefetch = std::int64_t(setup.parallel.prefetchBuffer) * setup.trainer.batchSize * (features + 1) * element;
+    const std::int64_t workers = setup.parallel.workers;
+    auto& budget = memory::MemoryBudget::global();
+    const std::string what = "the training job (predicted before training: " + std::to_string(workers) +
+                             " replica(s) with activations for batch " + std::to_string(setup.trainer.batchSize) + ")";
+    if (setup.location.isDevice()) {
+        budget.checkWouldFit(setup.location, std::size_t(workers * replica), what);
+        budget.checkWouldFit(memory::MemoryLocation::pinnedHost(), std::size_t(workers * prefetch), what);
+    } else {
+        budget.checkWouldFit(memory::MemoryLocation::host(), std::size_t(workers * (replica + prefetch)), what);
+    }
 }
 
 }  // namespace cohort::launch

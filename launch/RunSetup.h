@@ -38,6 +38,9 @@ struct RunSetup {
 void applyMemoryFlags(const RunOptions& options);
 data::DatasetSplits loadData(const RunOptions& options);
 RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement = {});
+// Predicts the bytes the run will hold (replicas, optimizer state, activations, prefetch slots)
+// and throws BudgetExceededError when --maxbytes/--maxphysicalbytes cannot hold them.
+void checkMemoryFits(const RunSetup& setup);
 // The device the flags ask for: "auto" falls back to the CPU (and says so unless quiet).
 memory::MemoryLocation chooseLocation(const RunOptions& options);
 // "0,1" -> {0, 1}; empty -> every visible device. Throws InputError for bad or absent ordinals.

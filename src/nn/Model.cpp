@@ -32,6 +32,7 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSampl
         offsets_.push_back(parameterCount_);
         parameterCount_ += alignUp(layer->parameterCount());
         shape = layer->outputShape(shape);
+        activationElements_ += shape.elementCount();
     }
     outputSample_ = shape;
     // Parameters and gradients are persistent: owned system memory, never in a workspace.

@@ -41,6 +41,8 @@ public:
     MemoryLocation location() const { return location_; }
     const Shape& inputSample() const { return inputSample_; }
     const Shape& outputSample() const { return outputSample_; }
+    // Sum of every layer's per-sample output size (for memory predictions).
+    std::int64_t activationElementsPerSample() const { return activationElements_; }
     std::size_t layerCount() const { return layers_.size(); }
     Layer& layer(std::size_t index) { return *layers_[index]; }
     std::int64_t parameterOffset(std::size_t layer) const { return offsets_[layer]; }
@@ -59,6 +61,7 @@ private:
     DType dtype_;
     MemoryLocation location_;
     std::int64_t parameterCount_ = 0;
+    std::int64_t activationElements_ = 0;
     Tensor parameters_;
     Tensor gradients_;
 };

@@ -77,6 +77,14 @@ TEST(CommandLine, MemoryLimitTooSmallFailsAtOnceNamingTheFlag) {
     writeFixture(scratch.str(), 64, 16, false);
     expectInputError("train --data-dir " + scratch.str() + " --device cpu --maxbytes 1M", "--maxbytes");
     expectInputError("train --maxbytes lots", "--maxbytes");
+    // The parameters fit, the predicted activations of a large batch do not: still exit 2 before
+    // training, with the prediction named.
+    const auto predicted = runCohort("train --data-dir " + scratch.str() +
+                                     " --device cpu --hidden 32 --batch-size 4096 --maxbytes 2M");
+    EXPECT_EQ(predicted.exitCode, 2) << predicted.err;
+    EXPECT_NE(predicted.err.find("--maxbytes"), std::string::npos) << predicted.err;
+    EXPECT_NE(predicted.err.find("predicted"), std::string::npos) << predicted.err;
+    EXPECT_EQ(predicted.out.find("epoch 1"), std::string::npos) << predicted.out;
     const auto fits = runCohort("train --data-dir " + scratch.str() + kSmall + " --maxbytes 256M --quiet");
     EXPECT_EQ(fits.exitCode, 0) << fits.err;
 }
