@@ -106,13 +106,21 @@ public:
     virtual void synchronize() = 0;
 };
 
-// Deterministic uniform [0,1) from (seed, index): the dropout generator shared by all backends.
-inline double counterUniform(std::uint64_t seed, std::uint64_t index) {
-    std::uint64_t z = seed * 0x9E3779B97F4A7C15ULL + index + 0x632BE59BD9B4E019ULL;
+// The splitmix64 finaliser: a well-mixed 64-bit value from any 64-bit input. Used to derive
+// per-layer and per-replica seeds and, in counterUniform, dropout masks.
+inline std::uint64_t mixBits(std::uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return static_cast<double>(z >> 11) * 0x1.0p-53;
+    return z ^ (z >> 31);
+}
+// A seed for stream `salt` of a run seeded with `seed` (layer index, replica index, ...).
+inline std::uint64_t deriveSeed(std::uint64_t seed, std::uint64_t salt) {
+    return mixBits(seed + 0x9E3779B97F4A7C15ULL * (salt + 1));
+}
+
+// Deterministic uniform [0,1) from (seed, index): the dropout generator shared by all backends.
+inline double counterUniform(std::uint64_t seed, std::uint64_t index) {
+    return static_cast<double>(mixBits(seed * 0x9E3779B97F4A7C15ULL + index + 0x632BE59BD9B4E019ULL) >> 11) * 0x1.0p-53;
 }
 
 // The CPU backend; `threads` is the BLAS/OpenMP thread count used by the calling thread

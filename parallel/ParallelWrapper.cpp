@@ -23,12 +23,7 @@ using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-std::uint64_t replicaSeed(std::uint64_t seed, int replica) {
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * std::uint64_t(replica + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
+std::uint64_t replicaSeed(std::uint64_t seed, int replica) { return kernels::deriveSeed(seed, std::uint64_t(replica)); }
 
 }  // namespace
 

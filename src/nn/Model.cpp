@@ -13,12 +13,7 @@ std::int64_t alignUp(std::int64_t value) {
     return (value + kAlignmentElements - 1) / kAlignmentElements * kAlignmentElements;
 }
 
-std::uint64_t mixSeed(std::uint64_t seed, std::uint64_t salt) {
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (salt + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
+std::uint64_t mixSeed(std::uint64_t seed, std::uint64_t salt) { return kernels::deriveSeed(seed, salt); }
 
 }  // namespace
 
