@@ -131,6 +131,13 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     parallel.threadsPerWorker = options.threadsPerWorker > 0
                                     ? options.threadsPerWorker
                                     : std::max(1, cores / (parallel.workers * std::max(1, placement.localSize)));
+    if (setup.location.isDevice() && parallel.devices.size() > 1 && parallel.workers > 1) {
+        // planCommunication() asks for NCCL across the local GPUs here; that communicator is not
+        // built yet, and the shared-memory one cannot read another GPU's buffers.
+        throw InputError("averaging across " + std::to_string(parallel.devices.size()) +
+                         " GPUs inside one process needs the in-process NCCL communicator, which this version "
+                         "does not have; run one process per GPU under mpirun, or pick one GPU with --devices");
+    }
     parallel.averagingFrequency = options.averagingFrequency;
     parallel.averageUpdaters = options.averageUpdaters;
     parallel.trainingMode = parallel::parseTrainingMode(options.trainingMode);
