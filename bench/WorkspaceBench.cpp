@@ -7,6 +7,8 @@
 //   BM_WorkspaceBare         the bump allocator alone (bare Workspace, no tickets)
 //   BM_MallocFree            std::malloc / std::free per array
 //   BM_SystemAllocator       cohort's counted, budgeted host allocator per array
+//   BM_DeviceWorkspaceCycle  a learned workspace in GPU 0's memory (skipped without a GPU)
+//   BM_CudaMallocFree        cudaMalloc/cudaFree per array through the device allocator (ditto)
 // items_per_second counts arrays. Run: ./WorkspaceBench --benchmark_min_time=0.05
 #include <benchmark/benchmark.h>
 
@@ -27,16 +29,19 @@ void touch(void* pointer) {
     benchmark::DoNotOptimize(pointer);
 }
 
-void workspaceCycles(benchmark::State& state, bool checks) {
+void workspaceCycles(benchmark::State& state, bool checks, MemoryLocation location = MemoryLocation::host()) {
     WorkspaceManager& manager = WorkspaceManager::forCurrentThread();
     const bool previous = scopePanicChecks();
     setScopePanicChecks(checks);
+    WorkspaceConfig config;
+    config.location = location;
     auto cycle = [&] {
-        WorkspaceScope scope = manager.getAndActivateWorkspace("BENCH");
+        WorkspaceScope scope = manager.getAndActivateWorkspace(config, location.isDevice() ? "BENCH_DEVICE" : "BENCH");
         for (std::size_t bytes : kSizes) {
-            ScopedAllocation allocation = manager.allocateInCurrentScope(bytes, MemoryLocation::host());
+            ScopedAllocation allocation = manager.allocateInCurrentScope(bytes, location);
             allocation.ticket.check("bench", "array");
-            touch(allocation.pointer);
+            if (!location.isDevice()) touch(allocation.pointer);
+            benchmark::DoNotOptimize(allocation.pointer);
         }
     };
     cycle();  // learn the block
@@ -94,11 +99,35 @@ void BM_SystemAllocator(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kSizes.size()));
 }
 
+void BM_DeviceWorkspaceCycle(benchmark::State& state) {
+    if (visibleCudaDevices() == 0) {
+        state.SkipWithError("no CUDA device");
+        return;
+    }
+    workspaceCycles(state, false, MemoryLocation::onDevice(0));
+}
+
+void BM_CudaMallocFree(benchmark::State& state) {
+    if (visibleCudaDevices() == 0) {
+        state.SkipWithError("no CUDA device");
+        return;
+    }
+    SystemAllocator& device = systemAllocator(MemoryLocation::onDevice(0));
+    std::array<void*, kSizes.size()> pointers{};
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < kSizes.size(); ++i) pointers[i] = device.allocate(kSizes[i]);
+        for (std::size_t i = 0; i < kSizes.size(); ++i) device.deallocate(pointers[i], kSizes[i]);
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kSizes.size()));
+}
+
 BENCHMARK(BM_WorkspaceCycle);
 BENCHMARK(BM_WorkspaceCycleChecked);
 BENCHMARK(BM_WorkspaceBare);
 BENCHMARK(BM_MallocFree);
 BENCHMARK(BM_SystemAllocator);
+BENCHMARK(BM_DeviceWorkspaceCycle);
+BENCHMARK(BM_CudaMallocFree);
 
 }  // namespace
 

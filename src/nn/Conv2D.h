@@ -1,0 +1,43 @@
+#pragma once
+// 2-D convolution over NCHW tensors (per-sample shape {C, H, W}) with an optional fused
+// activation: y = act(W * im2col(x) + b). W is [outC, inC*k*k] row-major, b is [outC]; both live
+// in the model's flat buffer. Host memory only (im2col/col2im are C++ loops; the GEMMs go
+// through the backend). The whole batch is lowered into one column matrix [inC*k*k, N*outH*outW]
+// in the step's workspace, so forward and backward are one GEMM each.
+#include "src/nn/Layer.h"
+
+namespace cohort::nn {
+
+class Conv2D final : public Layer {
+public:
+    Conv2D(std::int64_t outChannels, std::int64_t kernel, std::int64_t stride = 1, std::int64_t padding = 0,
+           kernels::Activation activation = kernels::Activation::Identity);
+    std::string describe() const override;
+    Shape outputShape(const Shape& inputSample) const override;
+    void configure(const Shape& inputSample) override;
+    std::int64_t parameterCount() const override { return outChannels_ * patch() + outChannels_; }
+    void bindParameters(void* parameters, void* gradients) override;
+    void initializeParameters(double* hostParameters, std::mt19937_64& generator) const override;
+    Tensor forward(const Tensor& input, ExecutionContext& context) override;
+    Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
+    std::unique_ptr<Layer> clone() const override;
+    void releaseCache() override { columns_ = {}; output_ = {}; }
+
+    // Geometry after configure(), for callers and tests.
+    std::int64_t outHeight() const { return outHeight_; }
+    std::int64_t outWidth() const { return outWidth_; }
+
+private:
+    std::int64_t patch() const { return inChannels_ * kernel_ * kernel_; }
+
+    std::int64_t outChannels_, kernel_, stride_, padding_;
+    kernels::Activation activation_;
+    std::int64_t inChannels_ = 0, height_ = 0, width_ = 0, outHeight_ = 0, outWidth_ = 0;
+    void* weights_ = nullptr;
+    void* weightGradients_ = nullptr;
+    Tensor columns_;  // im2col of the batch input, [patch, N*outH*outW]
+    Tensor output_;   // post-activation output (for activation backward)
+    std::int64_t batch_ = 0;
+};
+
+}  // namespace cohort::nn
