@@ -9,6 +9,7 @@ namespace cohort::launch {
 // `mpi`: this process's place in an mpirun job (a single process when not launched by mpirun).
 int runTrain(const RunOptions& options, MpiEnvironment& mpi);
 int runInfo(const RunOptions& options, MpiEnvironment& mpi);
+int runBench(const RunOptions& options);
 
 // Shared by train/evaluate/bench: loads the data set the flags name (normalised with the
 // training split's statistics).

@@ -80,7 +80,16 @@ po::options_description infoOptions() {
 }
 
 po::options_description optionsFor(const std::string& subcommand, RunOptions& o) {
-    if (subcommand == "train" || subcommand == "bench") return trainOptions(o);
+    if (subcommand == "train") return trainOptions(o);
+    if (subcommand == "bench") {
+        po::options_description all("Bench");
+        all.add_options()
+            ("steps", po::value(&o.benchSteps)->default_value(o.benchSteps), "timed training steps per repeat (>= 1)")
+            ("warmup", po::value(&o.benchWarmup)->default_value(o.benchWarmup), "untimed steps first (workspaces learn, caches warm)")
+            ("repeats", po::value(&o.benchRepeats)->default_value(o.benchRepeats), "repeats; the median is reported (>= 1)");
+        all.add(trainOptions(o));
+        return all;
+    }
     if (subcommand == "evaluate") return evaluateOptions(o);
     if (subcommand == "info") return infoOptions();
     throw InputError("unknown subcommand '" + subcommand + "'; run 'cohort --help'");
@@ -93,6 +102,7 @@ std::string usageText() {
            "  train     train a model (default: MLP on Fashion-MNIST)\n"
            "  evaluate  accuracy, loss and confusion matrix of a saved model\n"
            "  info      version, backends, devices and memory limits\n"
+           "  bench     timed training steps on random data (no data loading)\n"
            "run 'cohort <subcommand> --help' for its flags\n";
 }
 

@@ -52,6 +52,10 @@ struct RunOptions {
     bool scopeChecks = false;
     // evaluate
     std::string loadPath;
+    // bench
+    int benchSteps = 50;
+    int benchWarmup = 10;
+    int benchRepeats = 5;
 };
 
 // Parses `arguments` (without the program name and subcommand) for `subcommand`. Returns

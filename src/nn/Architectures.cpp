@@ -4,8 +4,11 @@
 
 #include "src/core/Errors.h"
 #include "src/nn/ActivationLayer.h"
+#include "src/nn/Conv2D.h"
 #include "src/nn/Dense.h"
 #include "src/nn/Dropout.h"
+#include "src/nn/Flatten.h"
+#include "src/nn/Pooling2D.h"
 
 namespace cohort::nn {
 
@@ -44,7 +47,19 @@ std::vector<std::unique_ptr<Layer>> buildLayers(const ArchitectureConfig& config
         layers.push_back(std::make_unique<Dense>(classes, kernels::Activation::Identity));
         return layers;
     }
-    throw InputError("unknown --model '" + config.name + "'; choose mlp");
+    if (config.name == "lenet") {
+        // LeNet-5 style for 1x28x28: 20x24x24 -> 20x12x12 -> 50x8x8 -> 50x4x4 -> 800 -> 500 -> classes.
+        layers.push_back(std::make_unique<Conv2D>(20, 5, 1, 0, kernels::Activation::Relu));
+        layers.push_back(std::make_unique<MaxPool2D>(2, 2));
+        layers.push_back(std::make_unique<Conv2D>(50, 5, 1, 0, kernels::Activation::Relu));
+        layers.push_back(std::make_unique<MaxPool2D>(2, 2));
+        layers.push_back(std::make_unique<Flatten>());
+        layers.push_back(std::make_unique<Dense>(500, kernels::Activation::Relu));
+        if (config.dropout > 0.0) layers.push_back(std::make_unique<Dropout>(config.dropout));
+        layers.push_back(std::make_unique<Dense>(classes, kernels::Activation::Identity));
+        return layers;
+    }
+    throw InputError("unknown --model '" + config.name + "'; choose mlp or lenet");
 }
 
 std::unique_ptr<Model> buildModel(const ArchitectureConfig& config, const Shape& inputSample, int classes,

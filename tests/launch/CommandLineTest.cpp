@@ -157,6 +157,16 @@ TEST(CommandLine, ConfigFileSuppliesFlagsAndCommandLineWins) {
     expectInputError("train --config " + scratch.file("missing.ini"), "missing.ini");
 }
 
+TEST(CommandLine, BenchTimesStepsWithoutDataAndRejectsZeroSteps) {
+    ScratchDirectory scratch;
+    const auto result = runCohort("bench --device cpu --threads-per-worker 1 --hidden 32 --batch-size 16 --steps 3 "
+                                  "--warmup 1 --repeats 2 --metrics " + scratch.file("bench.jsonl"));
+    ASSERT_EQ(result.exitCode, 0) << result.err;
+    EXPECT_NE(result.out.find("us/step"), std::string::npos) << result.out;
+    EXPECT_NE(testing_support::slurp(scratch.file("bench.jsonl")).find("\"event\":\"bench\""), std::string::npos);
+    expectInputError("bench --steps 0", "--steps");
+}
+
 TEST(CommandLine, HelpDocumentsEveryFlagAndInfoRuns) {
     const auto help = runCohort("train --help");
     EXPECT_EQ(help.exitCode, 0);

@@ -1,0 +1,317 @@
+// Conv2D, MaxPool2D, AvgPool2D and Flatten against central finite differences (double), Conv2D's
+// forward against a direct convolution, and a conv training step's allocation-free steady state.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "memory/Memory.h"
+#include "src/core/Errors.h"
+#include "src/data/Data.h"
+#include "src/nn/Architectures.h"
+#include "src/nn/Conv2D.h"
+#include "src/nn/Dense.h"
+#include "src/nn/Flatten.h"
+#include "src/nn/Loss.h"
+#include "src/nn/Model.h"
+#include "src/nn/Pooling2D.h"
+#include "src/train/Trainer.h"
+
+namespace cohort::nn {
+namespace {
+
+// --- The checker of tests/nn/GradientCheckTest.cpp, with a multi-dimensional input sample. ---
+
+struct Problem {
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Loss> loss;
+    Tensor input;
+    std::vector<std::int32_t> labels;
+};
+
+class GradientChecker {
+public:
+    explicit GradientChecker(Problem& problem) : p_(problem), backend_(kernels::makeCpuBackend(1)) {}
+
+    double loss(bool backward) {
+        ExecutionContext context{backend_.get(), true, 42, 3};
+        Tensor output = p_.model->forward(p_.input, context);
+        double lossSum = 0.0;
+        Tensor gradient;
+        p_.loss->compute(output, p_.labels.data(), Tensor(), context, &lossSum, backward ? &gradient : nullptr,
+                         nullptr);
+        if (backward) p_.model->backward(gradient, context);
+        p_.model->releaseCaches();
+        return lossSum / double(p_.input.dim(0));
+    }
+
+    // Worst relative error over every parameter (input gradients of inner layers are covered
+    // through the parameters of the layers before them).
+    void expectGradientsMatch(double tolerance) {
+        loss(true);
+        const std::int64_t count = p_.model->parameterCount();
+        auto* parameters = p_.model->parameters().data<double>();
+        const std::vector<double> analytic(p_.model->gradients().data<double>(),
+                                           p_.model->gradients().data<double>() + count);
+        double worst = 0.0;
+        std::int64_t checked = 0;
+        for (std::int64_t i = 0; i < count; ++i) {
+            const double numeric = centralDifference(parameters[i]);
+            worst = std::max(worst, relativeError(analytic[std::size_t(i)], numeric));
+            ++checked;
+        }
+        EXPECT_GT(checked, 0);
+        EXPECT_LT(worst, tolerance) << "worst parameter-gradient relative error for " << p_.model->describe();
+    }
+
+private:
+    double centralDifference(double& value) {
+        const double original = value;
+        const double step = 1e-6 * std::max(1.0, std::abs(original));
+        value = original + step;
+        const double plus = loss(false);
+        value = original - step;
+        const double minus = loss(false);
+        value = original;
+        return (plus - minus) / (2.0 * step);
+    }
+    static double relativeError(double a, double b) {
+        const double scale = std::max({std::abs(a), std::abs(b), 1e-7});
+        return std::abs(a - b) / scale;
+    }
+    Problem& p_;
+    std::unique_ptr<kernels::Backend> backend_;
+};
+
+Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
+                    std::uint64_t seed) {
+    Problem problem;
+    problem.model = std::make_unique<Model>(std::move(layers), sample, DType::Float64);
+    problem.model->initialize(seed);
+    std::mt19937_64 generator(seed + 1);
+    std::normal_distribution<double> normal(0.0, 0.3);
+    auto values = problem.model->parametersToHost();
+    for (double& v : values) v += 0.1 * normal(generator);
+    problem.model->parametersFromHost(values);
+    problem.input = Tensor::persistent(sample.withBatch(batch), DType::Float64);
+    for (std::int64_t i = 0; i < problem.input.elementCount(); ++i) problem.input.data<double>()[i] = normal(generator) * 3.0;
+    problem.loss = std::make_unique<SoftmaxCrossEntropy>();
+    for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
+    return problem;
+}
+
+template <typename... Layers>
+std::vector<std::unique_ptr<Layer>> chain(std::unique_ptr<Layers>... layers) {
+    std::vector<std::unique_ptr<Layer>> result;
+    (result.push_back(std::move(layers)), ...);
+    return result;
+}
+
+constexpr double kTolerance = 1e-6;
+using kernels::Activation;
+
+// A Dense(3) in front gives every pixel of the (odd-sized) input its own parameters, so the
+// checker exercises the conv/pool layer's input gradient; a Dense after it reads its output.
+// The front Dense maps a flat input to channels*h*w values, reshaped by a small adapter.
+class Reshape final : public Layer {
+public:
+    explicit Reshape(Shape sample) : sample_(sample) {}
+    std::string describe() const override { return "reshape" + sample_.toString(); }
+    Shape outputShape(const Shape&) const override { return sample_; }
+    Tensor forward(const Tensor& input, ExecutionContext&) override { return input.reshape(sample_.withBatch(input.dim(0))); }
+    Tensor backward(const Tensor& gradOutput, ExecutionContext&, bool need) override {
+        return need ? gradOutput.reshape(Shape{gradOutput.dim(0), sample_.elementCount()}) : Tensor();
+    }
+    std::unique_ptr<Layer> clone() const override { return std::make_unique<Reshape>(sample_); }
+
+private:
+    Shape sample_;
+};
+
+TEST(ConvolutionGradient, Conv2DOverStridesPaddingsAndActivations) {
+    std::uint64_t seed = 10;
+    for (std::int64_t stride : {1, 2}) {
+        for (std::int64_t padding : {0, 1}) {
+            for (auto activation : {Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid}) {
+                SCOPED_TRACE("stride " + std::to_string(stride) + " padding " + std::to_string(padding) + " " +
+                             kernels::toString(activation));
+                // 2x7x5 input (an odd, non-square image), 3 output channels, kernel 3.
+                auto problem = makeProblem(chain(std::make_unique<Conv2D>(3, 3, stride, padding, activation),
+                                                 std::make_unique<Flatten>(), std::make_unique<Dense>(4)),
+                                           Shape{2, 7, 5}, 3, 4, ++seed);
+                GradientChecker(problem).expectGradientsMatch(kTolerance);
+            }
+        }
+    }
+}
+
+TEST(ConvolutionGradient, Conv2DInputGradientThroughASecondConv) {
+    // The first conv's parameters see the second conv's input gradient (col2im), with stride and padding.
+    for (std::int64_t stride : {1, 2}) {
+        for (std::int64_t padding : {0, 1}) {
+            SCOPED_TRACE("stride " + std::to_string(stride) + " padding " + std::to_string(padding));
+            auto problem = makeProblem(chain(std::make_unique<Conv2D>(2, 2, 1, 0, Activation::Tanh),
+                                             std::make_unique<Conv2D>(3, 3, stride, padding, Activation::Sigmoid),
+                                             std::make_unique<Flatten>(), std::make_unique<Dense>(3)),
+                                       Shape{2, 8, 6}, 2, 3, 20 + std::uint64_t(stride * 2 + padding));
+            GradientChecker(problem).expectGradientsMatch(kTolerance);
+        }
+    }
+}
+
+TEST(ConvolutionGradient, MaxPool2D) {
+    for (std::int64_t stride : {2, 1}) {
+        SCOPED_TRACE("stride " + std::to_string(stride));
+        // Dense in front: every input pixel is a function of parameters (ties have probability zero).
+        auto problem = makeProblem(chain(std::make_unique<Dense>(2 * 7 * 5, Activation::Tanh),
+                                         std::make_unique<Reshape>(Shape{2, 7, 5}), std::make_unique<MaxPool2D>(2, stride),
+                                         std::make_unique<Flatten>(), std::make_unique<Dense>(3)),
+                                   Shape{4}, 3, 3, 30 + std::uint64_t(stride));
+        GradientChecker(problem).expectGradientsMatch(kTolerance);
+    }
+}
+
+TEST(ConvolutionGradient, AvgPool2D) {
+    for (std::int64_t stride : {2, 1}) {
+        SCOPED_TRACE("stride " + std::to_string(stride));
+        auto problem = makeProblem(chain(std::make_unique<Dense>(2 * 7 * 5, Activation::Tanh),
+                                         std::make_unique<Reshape>(Shape{2, 7, 5}), std::make_unique<AvgPool2D>(3, stride),
+                                         std::make_unique<Flatten>(), std::make_unique<Dense>(3)),
+                                   Shape{4}, 3, 3, 40 + std::uint64_t(stride));
+        GradientChecker(problem).expectGradientsMatch(kTolerance);
+    }
+}
+
+TEST(ConvolutionGradient, FlattenPassesGradientsThrough) {
+    auto problem = makeProblem(chain(std::make_unique<Conv2D>(2, 3, 1, 1, Activation::Tanh), std::make_unique<Flatten>(),
+                                     std::make_unique<Dense>(5, Activation::Sigmoid), std::make_unique<Dense>(3)),
+                               Shape{1, 5, 4}, 3, 3, 50);
+    GradientChecker(problem).expectGradientsMatch(kTolerance);
+    Flatten flatten;
+    EXPECT_EQ(flatten.outputShape(Shape{3, 4, 5}), (Shape{60}));
+}
+
+TEST(ConvolutionGradient, TinyLeNetChain) {
+    auto problem = makeProblem(chain(std::make_unique<Conv2D>(3, 3, 1, 0, Activation::Relu), std::make_unique<MaxPool2D>(2),
+                                     std::make_unique<Conv2D>(4, 2, 1, 1, Activation::Relu), std::make_unique<AvgPool2D>(2),
+                                     std::make_unique<Flatten>(), std::make_unique<Dense>(6, Activation::Relu),
+                                     std::make_unique<Dense>(4)),
+                               Shape{2, 9, 7}, 3, 4, 60);
+    GradientChecker(problem).expectGradientsMatch(kTolerance);
+}
+
+// Direct convolution, the definition.
+template <typename T>
+std::vector<double> directConvolution(const T* x, const std::vector<double>& parameters, std::int64_t batch, std::int64_t inC,
+                                      std::int64_t h, std::int64_t w, std::int64_t outC, std::int64_t k, std::int64_t s,
+                                      std::int64_t p, std::int64_t oh, std::int64_t ow) {
+    std::vector<double> y(std::size_t(batch * outC * oh * ow));
+    const double* weights = parameters.data();
+    const double* bias = weights + outC * inC * k * k;
+    for (std::int64_t n = 0; n < batch; ++n)
+        for (std::int64_t o = 0; o < outC; ++o)
+            for (std::int64_t oy = 0; oy < oh; ++oy)
+                for (std::int64_t ox = 0; ox < ow; ++ox) {
+                    double sum = bias[o];
+                    for (std::int64_t c = 0; c < inC; ++c)
+                        for (std::int64_t ki = 0; ki < k; ++ki)
+                            for (std::int64_t kj = 0; kj < k; ++kj) {
+                                const std::int64_t iy = oy * s - p + ki, ix = ox * s - p + kj;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                sum += weights[((o * inC + c) * k + ki) * k + kj] *
+                                       double(x[((n * inC + c) * h + iy) * w + ix]);
+                            }
+                    y[std::size_t(((n * outC + o) * oh + oy) * ow + ox)] = sum;
+                }
+    return y;
+}
+
+TEST(Conv2DForward, MatchesDirectConvolutionInFloatAndDouble) {
+    auto backend = kernels::makeCpuBackend(1);
+    struct Case { std::int64_t inC, h, w, outC, k, s, p; };
+    for (const Case c : {Case{1, 28, 28, 20, 5, 1, 0}, Case{2, 7, 5, 3, 3, 2, 1}, Case{3, 9, 11, 4, 4, 3, 2}}) {
+        for (DType dtype : {DType::Float32, DType::Float64}) {
+            SCOPED_TRACE(std::string(kernels::toString(dtype)) + " k" + std::to_string(c.k) + " s" + std::to_string(c.s));
+            std::vector<std::unique_ptr<Layer>> layers;
+            layers.push_back(std::make_unique<Conv2D>(c.outC, c.k, c.s, c.p));
+            Model model(std::move(layers), Shape{c.inC, c.h, c.w}, dtype);
+            model.initialize(7);
+            std::mt19937_64 generator(8);
+            std::normal_distribution<double> normal(0.0, 1.0);
+            auto parameters = model.parametersToHost();
+            for (double& v : parameters) v += 0.1 * normal(generator);  // non-zero biases
+            model.parametersFromHost(parameters);
+            parameters = model.parametersToHost();
+            const std::int64_t batch = 3;
+            Tensor input = Tensor::persistent(Shape{batch, c.inC, c.h, c.w}, dtype);
+            for (std::int64_t i = 0; i < input.elementCount(); ++i) {
+                if (dtype == DType::Float32) input.data<float>()[i] = float(normal(generator));
+                else input.data<double>()[i] = normal(generator);
+            }
+            ExecutionContext context{backend.get(), false, 0, 0};
+            Tensor output = model.forward(input, context);
+            const Shape out = model.outputSample();
+            ASSERT_EQ(output.shape(), out.withBatch(batch));
+            const auto expected = dtype == DType::Float32
+                ? directConvolution(input.data<float>(), parameters, batch, c.inC, c.h, c.w, c.outC, c.k, c.s, c.p, out[1], out[2])
+                : directConvolution(input.data<double>(), parameters, batch, c.inC, c.h, c.w, c.outC, c.k, c.s, c.p, out[1], out[2]);
+            const double tolerance = dtype == DType::Float32 ? 1e-4 : 1e-12;
+            for (std::size_t i = 0; i < expected.size(); ++i) {
+                const double actual = dtype == DType::Float32 ? double(output.data<float>()[i]) : output.data<double>()[i];
+                ASSERT_NEAR(actual, expected[i], tolerance * std::max(1.0, std::abs(expected[i]))) << "element " << i;
+            }
+        }
+    }
+}
+
+TEST(Conv2DShapes, LeNetGeometryAndErrors) {
+    ArchitectureConfig config;
+    config.name = "lenet";
+    auto model = buildModel(config, Shape{1, 28, 28}, 10);
+    EXPECT_EQ(model->outputSample(), (Shape{10}));
+    // conv1 520, conv2 25050, dense 400500, dense 5010 (each padded to 16 elements).
+    EXPECT_GE(model->parameterCount(), 520 + 25050 + 400500 + 5010);
+    EXPECT_NE(model->describe().find("conv2d(1x28x28->20,k5,s1,p0,relu)"), std::string::npos) << model->describe();
+    EXPECT_NE(model->describe().find("conv2d(20x12x12->50"), std::string::npos) << model->describe();
+    config.name = "resnet";
+    try {
+        buildLayers(config, 10);
+        FAIL() << "expected InputError";
+    } catch (const InputError& error) {
+        EXPECT_NE(std::string(error.what()).find("mlp or lenet"), std::string::npos);
+    }
+    EXPECT_THROW(Conv2D(3, 5).outputShape(Shape{1, 4, 4}), InputError);
+    EXPECT_THROW(Conv2D(3, 5).outputShape(Shape{16}), InputError);
+    EXPECT_THROW(MaxPool2D(2).outputShape(Shape{16}), InputError);
+    EXPECT_EQ(Conv2D(3, 3, 2, 1).outputShape(Shape{2, 7, 5}), (Shape{3, 4, 3}));
+    EXPECT_EQ(MaxPool2D(2).outputShape(Shape{20, 24, 24}), (Shape{20, 12, 12}));
+}
+
+TEST(ConvolutionMemory, ConvTrainingStepsAfterWarmupAskTheSystemAllocatorForNothing) {
+    std::vector<std::unique_ptr<Layer>> layers;
+    layers.push_back(std::make_unique<Conv2D>(4, 3, 1, 1, Activation::Relu));
+    layers.push_back(std::make_unique<MaxPool2D>(2));
+    layers.push_back(std::make_unique<Conv2D>(6, 3, 1, 0, Activation::Relu));
+    layers.push_back(std::make_unique<AvgPool2D>(2));
+    layers.push_back(std::make_unique<Flatten>());
+    layers.push_back(std::make_unique<Dense>(10));
+    Model model(std::move(layers), Shape{1, 8, 8});
+    model.initialize(3);
+    auto backend = kernels::makeCpuBackend(1);
+    optim::Optimizer optimizer(optim::OptimizerConfig{}, model.parameterCount(), DType::Float32, MemoryLocation::host());
+    SoftmaxCrossEntropy loss;
+    train::TrainingStep step(model, optimizer, loss, *backend, train::WorkspaceMode::Enabled, 1);
+    const auto data = data::makeSynthetic(64, {1, 8, 8}, 10, 5);
+    Tensor input = Tensor::persistent(Shape{64, 1, 8, 8});
+    std::copy(data.features.begin(), data.features.end(), input.data<float>());
+    step.run(input, data.labels.data(), 64, 1e-3);
+    const std::uint64_t before = memory::systemAllocationCount();
+    for (int i = 0; i < 50; ++i) step.run(input, data.labels.data(), i % 2 ? 64 : 48, 1e-3);
+    const std::uint64_t after = memory::systemAllocationCount();
+    step.takeStatistics();
+    memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
+    EXPECT_EQ(after - before, 0u);
+}
+
+}  // namespace
+}  // namespace cohort::nn
