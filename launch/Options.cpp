@@ -20,7 +20,7 @@ po::options_description trainOptions(RunOptions& o) {
         ("activation", po::value(&o.activation)->default_value(o.activation), "hidden activation: relu | tanh | sigmoid");
     po::options_description data("Data");
     data.add_options()
-        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist")
+        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic")
         ("data-dir", po::value(&o.dataDir), "directory of the data set's files [fashion-mnist: /usr/share/datasets/fashion-mnist]");
     po::options_description device("Device");
     device.add_options()

@@ -35,8 +35,18 @@ data::DatasetSplits loadData(const RunOptions& options) {
                                       : options.data == "fashion-mnist" ? "/usr/share/datasets/fashion-mnist"
                                                                         : "/usr/share/datasets/mnist";
         splits = data::loadMnistFormat(directory, options.data);
+    } else if (options.data == "cifar10") {
+        splits = data::loadCifar10(!options.dataDir.empty() ? options.dataDir : "/usr/share/datasets/cifar10");
+    } else if (options.data == "csv") {
+        // --data-dir holds train.csv and test.csv: label in the first column, then the features.
+        if (options.dataDir.empty()) throw InputError("--data csv needs --data-dir with train.csv and test.csv");
+        splits = data::loadCsv(options.dataDir + "/train.csv", options.dataDir + "/test.csv", 0);
+    } else if (options.data == "synthetic") {
+        // Learnable class prototypes plus noise, 1x28x28, 10 classes: for benchmarks and smoke tests.
+        splits = data::splitTrainTest(data::makeSynthetic(12000, {1, 28, 28}, 10, options.seed), 2000.0 / 12000.0,
+                                      options.seed);
     } else {
-        throw InputError("unknown --data '" + options.data + "'; choose fashion-mnist or mnist");
+        throw InputError("unknown --data '" + options.data + "'; choose fashion-mnist, mnist, cifar10, csv or synthetic");
     }
     data::normalizeWithTrainStatistics(splits);
     return splits;

@@ -72,6 +72,41 @@ TEST(CommandLine, RejectsCorruptGzip) {
     expectInputError("train --data-dir " + scratch.str() + kSmall, "t10k-images-idx3-ubyte.gz");
 }
 
+TEST(CommandLine, CsvCifarAndSyntheticDataSetsTrainOrFailWithOneLine) {
+    ScratchDirectory scratch;
+    // A learnable CSV: label, then 4 features where feature `label` is large.
+    std::string train, test;
+    for (int i = 0; i < 200; ++i) {
+        const int label = i % 4;
+        std::string row = std::to_string(label);
+        for (int f = 0; f < 4; ++f) row += f == label ? ",3.5" : ",0." + std::to_string(i % 7);
+        (i < 160 ? train : test) += row + "\n";
+    }
+    data::testing_support::writeText(scratch.file("train.csv"), "label,a,b,c,d\n" + train);
+    data::testing_support::writeText(scratch.file("test.csv"), test);
+    const auto csv = runCohort("train --data csv --data-dir " + scratch.str() + kSmall + " --epochs 3 --lr 0.01 --metrics " +
+                               scratch.file("csv.jsonl"));
+    ASSERT_EQ(csv.exitCode, 0) << csv.err;
+    EXPECT_NE(testing_support::slurp(scratch.file("csv.jsonl")).find("\"event\":\"done\""), std::string::npos);
+    data::testing_support::writeText(scratch.file("train.csv"), "1,2,3\n0,1\n");
+    expectInputError("train --data csv --data-dir " + scratch.str() + kSmall, "train.csv");  // ragged row
+    data::testing_support::writeText(scratch.file("train.csv"), "1,2,x\n");
+    expectInputError("train --data csv --data-dir " + scratch.str() + kSmall, "train.csv");  // non-numeric cell
+    data::testing_support::writeText(scratch.file("train.csv"), "");
+    expectInputError("train --data csv --data-dir " + scratch.str() + kSmall, "train.csv");  // empty file
+    data::testing_support::writeText(scratch.file("train.csv"), "0,1,2\n1,2,3\n");
+    data::testing_support::writeText(scratch.file("test.csv"), "7,1,2\n");
+    expectInputError("train --data csv --data-dir " + scratch.str() + kSmall, "test.csv");  // label out of range
+    expectInputError("train --data csv" + kSmall, "--data-dir");
+    // CIFAR-10 binary: a file whose size is not a multiple of 3073 bytes.
+    for (int b = 1; b <= 5; ++b) writeBytes(scratch.file("data_batch_" + std::to_string(b) + ".bin"), std::vector<std::uint8_t>(3073 * 2, 1));
+    writeBytes(scratch.file("test_batch.bin"), std::vector<std::uint8_t>(3073 + 5, 1));
+    expectInputError("train --data cifar10 --data-dir " + scratch.str() + kSmall, "test_batch.bin");
+    const auto synthetic = runCohort("train --data synthetic" + kSmall + " --epochs 1 --quiet");
+    EXPECT_EQ(synthetic.exitCode, 0) << synthetic.err;
+    expectInputError("train --data imagenet", "--data");
+}
+
 TEST(CommandLine, MemoryLimitTooSmallFailsAtOnceNamingTheFlag) {
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 64, 16, false);

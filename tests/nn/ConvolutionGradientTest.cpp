@@ -53,15 +53,23 @@ public:
         auto* parameters = p_.model->parameters().data<double>();
         const std::vector<double> analytic(p_.model->gradients().data<double>(),
                                            p_.model->gradients().data<double>() + count);
-        double worst = 0.0;
-        std::int64_t checked = 0;
+        double worst = 0.0, worstAnalytic = 0.0, worstNumeric = 0.0;
+        std::int64_t checked = 0, worstIndex = -1;
         for (std::int64_t i = 0; i < count; ++i) {
             const double numeric = centralDifference(parameters[i]);
-            worst = std::max(worst, relativeError(analytic[std::size_t(i)], numeric));
+            const double error = relativeError(analytic[std::size_t(i)], numeric);
+            if (error > worst) {
+                worst = error;
+                worstIndex = i;
+                worstAnalytic = analytic[std::size_t(i)];
+                worstNumeric = numeric;
+            }
             ++checked;
         }
         EXPECT_GT(checked, 0);
-        EXPECT_LT(worst, tolerance) << "worst parameter-gradient relative error for " << p_.model->describe();
+        EXPECT_LT(worst, tolerance) << "worst parameter-gradient relative error for " << p_.model->describe()
+                                    << " at parameter " << worstIndex << ": analytic " << worstAnalytic
+                                    << ", numeric " << worstNumeric;
     }
 
 private:
@@ -84,7 +92,9 @@ private:
 };
 
 Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
-                    std::uint64_t seed) {
+                    std::uint64_t seed, double inputScale = 1.0 / 3.0);
+Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
+                    std::uint64_t seed, double inputScale) {
     Problem problem;
     problem.model = std::make_unique<Model>(std::move(layers), sample, DType::Float64);
     problem.model->initialize(seed);
@@ -94,7 +104,7 @@ Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sam
     for (double& v : values) v += 0.1 * normal(generator);
     problem.model->parametersFromHost(values);
     problem.input = Tensor::persistent(sample.withBatch(batch), DType::Float64);
-    for (std::int64_t i = 0; i < problem.input.elementCount(); ++i) problem.input.data<double>()[i] = normal(generator) * 3.0;
+    for (std::int64_t i = 0; i < problem.input.elementCount(); ++i) problem.input.data<double>()[i] = normal(generator) * 3.0 * inputScale;
     problem.loss = std::make_unique<SoftmaxCrossEntropy>();
     for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
     return problem;
