@@ -45,8 +45,12 @@ public:
     std::vector<std::int64_t> toVector() const { return {dims_.begin(), dims_.begin() + rank_}; }
     std::string toString() const {
         std::string text = "[";
-        for (int i = 0; i < rank_; ++i) text += (i ? "," : "") + std::to_string(dims_[static_cast<std::size_t>(i)]);
-        return text + "]";
+        for (int i = 0; i < rank_; ++i) {
+            if (i) text += ',';
+            text += std::to_string(dims_[static_cast<std::size_t>(i)]);
+        }
+        text += ']';
+        return text;
     }
     bool operator==(const Shape& other) const {
         if (rank_ != other.rank_) return false;
