@@ -16,86 +16,14 @@
 #include "src/nn/Model.h"
 #include "src/nn/Pooling2D.h"
 #include "src/train/Trainer.h"
+#include "nn/GradientChecker.h"
 
 namespace cohort::nn {
 namespace {
 
-// --- The checker of tests/nn/GradientCheckTest.cpp, with a multi-dimensional input sample and a
-// higher-order difference stencil. ---
-
-struct Problem {
-    std::unique_ptr<Model> model;
-    std::unique_ptr<Loss> loss;
-    Tensor input;
-    std::vector<std::int32_t> labels;
-};
-
-class GradientChecker {
-public:
-    explicit GradientChecker(Problem& problem) : p_(problem), backend_(kernels::makeCpuBackend(1)) {}
-
-    double loss(bool backward) {
-        ExecutionContext context{backend_.get(), true, 42, 3};
-        Tensor output = p_.model->forward(p_.input, context);
-        double lossSum = 0.0;
-        Tensor gradient;
-        p_.loss->compute(output, p_.labels.data(), Tensor(), context, &lossSum, backward ? &gradient : nullptr,
-                         nullptr);
-        if (backward) p_.model->backward(gradient, context);
-        p_.model->releaseCaches();
-        return lossSum / double(p_.input.dim(0));
-    }
-
-    // Worst relative error over every parameter (input gradients of inner layers are covered
-    // through the parameters of the layers before them).
-    void expectGradientsMatch(double tolerance) {
-        loss(true);
-        const std::int64_t count = p_.model->parameterCount();
-        auto* parameters = p_.model->parameters().data<double>();
-        const std::vector<double> analytic(p_.model->gradients().data<double>(),
-                                           p_.model->gradients().data<double>() + count);
-        double worst = 0.0, worstAnalytic = 0.0, worstNumeric = 0.0;
-        std::int64_t checked = 0, worstIndex = -1;
-        for (std::int64_t i = 0; i < count; ++i) {
-            const double numeric = centralDifference(parameters[i]);
-            const double error = relativeError(analytic[std::size_t(i)], numeric);
-            if (error > worst) {
-                worst = error;
-                worstIndex = i;
-                worstAnalytic = analytic[std::size_t(i)];
-                worstNumeric = numeric;
-            }
-            ++checked;
-        }
-        EXPECT_GT(checked, 0);
-        EXPECT_LT(worst, tolerance) << "worst parameter-gradient relative error for " << p_.model->describe()
-                                    << " at parameter " << worstIndex << ": analytic " << worstAnalytic
-                                    << ", numeric " << worstNumeric;
-    }
-
-private:
-    // Fourth-order central difference (the helper of GradientCheckTest.cpp uses the two-point
-    // form with step 1e-6, whose ~1e-10 round-off floor exceeds 1e-6 relative error on the
-    // small per-weight gradients of conv models; this stencil has truncation O(h^4) and a
-    // round-off floor near 1e-12 at h = 1e-4, so the same 1e-6 bound is a stricter test).
-    double centralDifference(double& value) {
-        const double original = value;
-        const double step = 1e-4 * std::max(1.0, std::abs(original));
-        auto at = [&](double offset) {
-            value = original + offset;
-            return loss(false);
-        };
-        const double plus = at(step), minus = at(-step), plus2 = at(2.0 * step), minus2 = at(-2.0 * step);
-        value = original;
-        return (8.0 * (plus - minus) - (plus2 - minus2)) / (12.0 * step);
-    }
-    static double relativeError(double a, double b) {
-        const double scale = std::max({std::abs(a), std::abs(b), 1e-7});
-        return std::abs(a - b) / scale;
-    }
-    Problem& p_;
-    std::unique_ptr<kernels::Backend> backend_;
-};
+using testing_support::chain;
+using testing_support::GradientChecker;
+using testing_support::Problem;
 
 Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
                     std::uint64_t seed, double inputScale = 1.0 / 3.0);
@@ -114,13 +42,6 @@ Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sam
     problem.loss = std::make_unique<SoftmaxCrossEntropy>();
     for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
     return problem;
-}
-
-template <typename... Layers>
-std::vector<std::unique_ptr<Layer>> chain(std::unique_ptr<Layers>... layers) {
-    std::vector<std::unique_ptr<Layer>> result;
-    (result.push_back(std::move(layers)), ...);
-    return result;
 }
 
 constexpr double kTolerance = 1e-6;

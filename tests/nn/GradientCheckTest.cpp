@@ -9,71 +9,14 @@
 #include "src/nn/Dropout.h"
 #include "src/nn/Loss.h"
 #include "src/nn/Model.h"
+#include "nn/GradientChecker.h"
 
 namespace cohort::nn {
 namespace {
 
-struct Problem {
-    std::unique_ptr<Model> model;
-    std::unique_ptr<Loss> loss;
-    Tensor input;
-    std::vector<std::int32_t> labels;
-    Tensor targets;
-};
-
-class GradientChecker {
-public:
-    explicit GradientChecker(Problem& problem) : p_(problem), backend_(kernels::makeCpuBackend(1)) {}
-
-    // Mean loss of the batch; fills the model's gradients when `backward`.
-    double loss(bool backward) {
-        ExecutionContext context{backend_.get(), true, 42, 3};
-        Tensor output = p_.model->forward(p_.input, context);
-        double lossSum = 0.0;
-        Tensor gradient;
-        p_.loss->compute(output, p_.labels.empty() ? nullptr : p_.labels.data(), p_.targets, context, &lossSum,
-                         backward ? &gradient : nullptr, nullptr);
-        if (backward) p_.model->backward(gradient, context);
-        p_.model->releaseCaches();
-        return lossSum / double(p_.input.dim(0));
-    }
-
-    // Worst relative error over every parameter and every input element.
-    void expectGradientsMatch(double tolerance) {
-        loss(true);
-        const std::int64_t count = p_.model->parameterCount();
-        auto* parameters = p_.model->parameters().data<double>();
-        const std::vector<double> analytic(p_.model->gradients().data<double>(),
-                                           p_.model->gradients().data<double>() + count);
-        double worst = 0.0;
-        std::int64_t checked = 0;
-        for (std::int64_t i = 0; i < count; ++i) {
-            const double numeric = centralDifference(parameters[i]);
-            worst = std::max(worst, relativeError(analytic[std::size_t(i)], numeric));
-            ++checked;
-        }
-        EXPECT_GT(checked, 0);
-        EXPECT_LT(worst, tolerance) << "worst parameter-gradient relative error for " << p_.model->describe();
-    }
-
-private:
-    double centralDifference(double& value) {
-        const double original = value;
-        const double step = 1e-6 * std::max(1.0, std::abs(original));
-        value = original + step;
-        const double plus = loss(false);
-        value = original - step;
-        const double minus = loss(false);
-        value = original;
-        return (plus - minus) / (2.0 * step);
-    }
-    static double relativeError(double a, double b) {
-        const double scale = std::max({std::abs(a), std::abs(b), 1e-7});
-        return std::abs(a - b) / scale;
-    }
-    Problem& p_;
-    std::unique_ptr<kernels::Backend> backend_;
-};
+using testing_support::chain;
+using testing_support::GradientChecker;
+using testing_support::Problem;
 
 Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, std::int64_t features, std::int64_t batch,
                     int classes, bool regression, std::uint64_t seed) {
@@ -97,13 +40,6 @@ Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, std::int64_t fea
         for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
     }
     return problem;
-}
-
-template <typename... Layers>
-std::vector<std::unique_ptr<Layer>> chain(std::unique_ptr<Layers>... layers) {
-    std::vector<std::unique_ptr<Layer>> result;
-    (result.push_back(std::move(layers)), ...);
-    return result;
 }
 
 constexpr double kTolerance = 1e-6;
