@@ -16,6 +16,8 @@ template <typename T>
 void im2col(const Geometry& g, std::int64_t batch, const T* input, T* columns) {
     const std::int64_t outHW = g.outHeight * g.outWidth, rowStride = batch * outHW;
     const std::int64_t sampleSize = g.channels * g.height * g.width;
+    // Samples write disjoint columns: split them across the worker's OpenMP threads.
+#pragma omp parallel for schedule(static) if (batch * sampleSize >= (1 << 15))
     for (std::int64_t n = 0; n < batch; ++n) {
         const T* x = input + n * sampleSize;
         for (std::int64_t c = 0; c < g.channels; ++c) {
@@ -46,9 +48,11 @@ template <typename T>
 void col2im(const Geometry& g, std::int64_t batch, const T* columns, T* gradInput) {
     const std::int64_t outHW = g.outHeight * g.outWidth, rowStride = batch * outHW;
     const std::int64_t sampleSize = g.channels * g.height * g.width;
-    for (std::int64_t i = 0; i < batch * sampleSize; ++i) gradInput[i] = T(0);
+    // Each sample scatters into its own gradient only: parallel over samples, deterministic.
+#pragma omp parallel for schedule(static) if (batch * sampleSize >= (1 << 15))
     for (std::int64_t n = 0; n < batch; ++n) {
         T* dx = gradInput + n * sampleSize;
+        for (std::int64_t i = 0; i < sampleSize; ++i) dx[i] = T(0);
         for (std::int64_t c = 0; c < g.channels; ++c) {
             for (std::int64_t ki = 0; ki < g.kernel; ++ki) {
                 for (std::int64_t kj = 0; kj < g.kernel; ++kj) {
@@ -73,6 +77,7 @@ void col2im(const Geometry& g, std::int64_t batch, const T* columns, T* gradInpu
 template <typename T>
 void scatterWithBias(std::int64_t batch, std::int64_t channels, std::int64_t hw, const T* product, const T* bias,
                      T* output) {
+#pragma omp parallel for schedule(static) if (batch * channels * hw >= (1 << 15))
     for (std::int64_t n = 0; n < batch; ++n) {
         for (std::int64_t o = 0; o < channels; ++o) {
             const T* from = product + o * batch * hw + n * hw;
@@ -87,9 +92,11 @@ void scatterWithBias(std::int64_t batch, std::int64_t channels, std::int64_t hw,
 template <typename T>
 void gatherWithBiasGradient(std::int64_t batch, std::int64_t channels, std::int64_t hw, const T* delta, T* deltaT,
                             T* biasGradient) {
-    for (std::int64_t o = 0; o < channels; ++o) biasGradient[o] = T(0);
-    for (std::int64_t n = 0; n < batch; ++n) {
-        for (std::int64_t o = 0; o < channels; ++o) {
+    // Parallel over output channels; each channel sums its samples in order (deterministic).
+#pragma omp parallel for schedule(static) if (batch * channels * hw >= (1 << 15))
+    for (std::int64_t o = 0; o < channels; ++o) {
+        biasGradient[o] = T(0);
+        for (std::int64_t n = 0; n < batch; ++n) {
             const T* from = delta + (n * channels + o) * hw;
             T* to = deltaT + o * batch * hw + n * hw;
             T sum = T(0);
