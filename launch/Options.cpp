@@ -16,7 +16,7 @@ po::options_description trainOptions(RunOptions& o) {
     model.add_options()
         ("model", po::value(&o.model)->default_value(o.model), "architecture: mlp | lenet (conv 5x5x20, pool 2, conv 5x5x50, pool 2, dense 500, dense 10)")
         ("hidden", po::value(&o.hidden)->default_value(o.hidden), "MLP hidden layer sizes, comma separated")
-        ("dropout", po::value(&o.dropout)->default_value(o.dropout), "dropout rate after each hidden layer, in [0, 1)")
+        ("dropout", po::value(&o.dropout)->default_value(o.dropout), "dropout rate after each hidden dense layer (lenet: after dense 500), in [0, 1)")
         ("activation", po::value(&o.activation)->default_value(o.activation), "hidden activation: relu | tanh | sigmoid");
     po::options_description data("Data");
     data.add_options()
