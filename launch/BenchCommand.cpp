@@ -24,17 +24,8 @@ int runBench(const RunOptions& options) {
     }
     if (options.batchSize < 1) throw InputError("--batch-size must be at least 1, got " + std::to_string(options.batchSize));
     applyMemoryFlags(options);
-    nn::ArchitectureConfig architecture;
-    architecture.name = options.model;
-    architecture.hidden = nn::parseHiddenSizes(options.hidden);
-    architecture.dropout = options.dropout;
-    architecture.activation = options.activation;
-    optim::OptimizerConfig optimizer;
-    optimizer.kind = optim::parseOptimizerKind(options.optimizer);
-    optimizer.learningRate = options.learningRate.value_or(optimizer.kind == optim::OptimizerKind::Adam ? 1e-3 : 0.05);
-    optimizer.momentum = options.momentum;
-    optimizer.weightDecay = options.weightDecay;
-    optimizer.validate();
+    const nn::ArchitectureConfig architecture = architectureFrom(options);
+    const optim::OptimizerConfig optimizer = optimizerFrom(options);
     const auto mode = train::parseWorkspaceMode(options.workspaceMode);
     const memory::MemoryLocation location = chooseLocation(options);
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));

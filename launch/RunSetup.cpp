@@ -8,6 +8,7 @@
 
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
+#include "src/core/IntegerList.h"
 #include "src/data/Data.h"
 
 namespace cohort::launch {
@@ -75,21 +76,14 @@ std::vector<int> parseDevices(const std::string& text, int visible) {
         for (int d = 0; d < visible; ++d) devices.push_back(d);
         return devices;
     }
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const std::size_t end = std::min(text.find(',', start), text.size());
-        const std::string item = text.substr(start, end - start);
-        int value = -1;
-        const auto [ptr, error] = std::from_chars(item.data(), item.data() + item.size(), value);
-        if (item.empty() || error != std::errc() || ptr != item.data() + item.size() || value < 0) {
-            throw InputError("bad --devices '" + text + "': expected device ordinals like 0,1");
-        }
+    const auto ordinals = parseIntegerList(text);
+    if (!ordinals) throw InputError("bad --devices '" + text + "': expected device ordinals like 0,1");
+    for (const std::int64_t value : *ordinals) {
         if (value >= visible) {
             throw InputError("--devices names GPU " + std::to_string(value) + " but only " + std::to_string(visible) +
                              " are visible");
         }
-        devices.push_back(value);
-        start = end + 1;
+        devices.push_back(int(value));
     }
     return devices;
 }
@@ -100,6 +94,29 @@ std::vector<int> chooseDevices(const std::string& text, int visible, const Proce
     std::vector<int> devices;
     for (int i = 0; i < perProcess; ++i) devices.push_back((placement.localRank * perProcess + i) % visible);
     return devices;
+}
+
+optim::OptimizerConfig optimizerFrom(const RunOptions& options) {
+    optim::OptimizerConfig optimizer;
+    optimizer.kind = optim::parseOptimizerKind(options.optimizer);
+    optimizer.learningRate = options.learningRate.value_or(optimizer.kind == optim::OptimizerKind::Adam ? 1e-3 : 0.05);
+    optimizer.momentum = options.momentum;
+    optimizer.weightDecay = options.weightDecay;
+    optimizer.validate();
+    return optimizer;
+}
+
+nn::ArchitectureConfig architectureFrom(const RunOptions& options) {
+    nn::ArchitectureConfig architecture;
+    architecture.name = options.model;
+    architecture.hidden = nn::parseHiddenSizes(options.hidden);
+    architecture.dropout = options.dropout;
+    architecture.activation = options.activation;
+    if (!(options.dropout >= 0.0 && options.dropout < 1.0)) {
+        throw InputError("--dropout must be in [0, 1), got " + std::to_string(options.dropout));
+    }
+    nn::buildLayers(architecture, 10);  // validates --model/--activation before any data is loaded
+    return architecture;
 }
 
 RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement) {
@@ -114,20 +131,9 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.trainer.warmupSteps = options.warmupSteps;
     setup.trainer.validate();
     setup.scheduleText = options.lrSchedule + " learning rate";
-    setup.optimizer.kind = optim::parseOptimizerKind(options.optimizer);
-    setup.optimizer.learningRate = options.learningRate.value_or(setup.optimizer.kind == optim::OptimizerKind::Adam ? 1e-3 : 0.05);
-    setup.optimizer.momentum = options.momentum;
-    setup.optimizer.weightDecay = options.weightDecay;
-    setup.optimizer.validate();
+    setup.optimizer = optimizerFrom(options);
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
-    setup.architecture.name = options.model;
-    setup.architecture.hidden = nn::parseHiddenSizes(options.hidden);
-    setup.architecture.dropout = options.dropout;
-    setup.architecture.activation = options.activation;
-    if (!(options.dropout >= 0.0 && options.dropout < 1.0)) {
-        throw InputError("--dropout must be in [0, 1), got " + std::to_string(options.dropout));
-    }
-    nn::buildLayers(setup.architecture, 10);  // validates --model/--activation before loading data
+    setup.architecture = architectureFrom(options);
     setup.location = chooseLocation(options);
 
     auto& parallel = setup.parallel;
@@ -169,9 +175,7 @@ void checkMemoryFits(const RunSetup& setup) {
     const nn::Model& model = *setup.model;
     const std::int64_t element = 4;
     const std::int64_t parameters = model.parameterCount();
-    const std::int64_t state = setup.optimizer.kind == optim::OptimizerKind::Adam       ? 2 * parameters
-                               : setup.optimizer.kind == optim::OptimizerKind::Nesterov ? parameters
-                                                                                        : 0;
+    const std::int64_t state = optim::stateElementCount(setup.optimizer.kind, parameters);
     const std::int64_t activations = model.activationElementsPerSample();
     const std::int64_t features = model.inputSample().elementCount();
     // A training step holds each layer's output, its dropout mask or pre-activation gradient and

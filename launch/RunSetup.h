@@ -34,6 +34,9 @@ struct RunSetup {
     std::string scheduleText;
 };
 
+// Validated optimizer and architecture settings from the flags (shared by train and bench).
+optim::OptimizerConfig optimizerFrom(const RunOptions& options);
+nn::ArchitectureConfig architectureFrom(const RunOptions& options);
 // Applies --scope-checks, --maxbytes, --maxphysicalbytes and validates training flags.
 void applyMemoryFlags(const RunOptions& options);
 data::DatasetSplits loadData(const RunOptions& options);

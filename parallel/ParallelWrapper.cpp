@@ -13,6 +13,7 @@
 #include "src/data/BatchIterator.h"
 #include "src/data/Shuffle.h"
 #include "src/optim/LearningRateSchedule.h"
+#include "src/train/BatchStager.h"
 #include "src/train/Evaluation.h"
 #include "src/train/TrainingStep.h"
 
@@ -185,14 +186,7 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
             me.location.isDevice() ? memory::MemoryLocation::pinnedHost() : memory::MemoryLocation::host();
         PrefetchBuffer prefetch(config_.prefetchBuffer, batchSize, featureSize, stagingLocation, fill);
 
-        const Shape batchShape = me.model->inputSample().withBatch(std::int64_t(batchSize));
-        const bool staged = me.location.isDevice() || me.model->dtype() != DType::Float32;
-        Tensor deviceInput, deviceLabels;
-        std::vector<double> wide;
-        if (staged) {
-            deviceInput = Tensor::persistent(batchShape, me.model->dtype(), me.location);
-            deviceLabels = Tensor::persistent(Shape{std::int64_t(batchSize)}, DType::Float32, me.location);
-        }
+        train::BatchStager stager(*me.model, std::int64_t(batchSize));
         std::unique_ptr<train::Evaluator> evaluator;
         if (index == 0 && config_.reportingProcess) {
             evaluator = std::make_unique<train::Evaluator>(*me.model, *backend, trainerConfig_.evaluationBatchSize,
@@ -254,22 +248,10 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
                 const auto computeStart = Clock::now();
                 if (config_.beforeStep) config_.beforeStep(index, step.iteration());
                 const auto rows = std::int64_t(prefetched.batch.size);
-                Tensor input;
-                const std::int32_t* labels = prefetched.batch.labels;
-                if (!staged) {
-                    input = Tensor::view(prefetched.batch.features, batchShape.withFirst(rows), DType::Float32);
-                } else {
-                    const std::size_t features = std::size_t(rows) * featureSize;
-                    if (dtype == DType::Float64) {
-                        wide.assign(prefetched.batch.features, prefetched.batch.features + features);
-                        backend->copyFromHost(features * sizeof(double), wide.data(), deviceInput.raw());
-                    } else {
-                        backend->copyFromHost(features * sizeof(float), prefetched.batch.features, deviceInput.raw());
-                    }
-                    backend->copyFromHost(std::size_t(rows) * sizeof(std::int32_t), labels, deviceLabels.raw());
-                    input = deviceInput.slice(0, rows);
-                    labels = reinterpret_cast<const std::int32_t*>(deviceLabels.raw());
-                }
+                const train::StagedBatch staged =
+                    stager.stage(*backend, prefetched.batch.features, prefetched.batch.labels, rows);
+                const Tensor& input = staged.input;
+                const std::int32_t* labels = staged.labels;
                 learningRate = schedule.at(step.iteration());
                 if (config_.trainingMode == TrainingMode::SharedGradients) {
                     step.computeGradients(input, labels, rows);
@@ -278,7 +260,7 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
                 } else {
                     step.run(input, labels, rows, learningRate);
                 }
-                if (staged) backend->synchronize();  // the slot may be refilled once released
+                if (stager.copying()) backend->synchronize();  // the slot may be refilled once released
                 prefetch.release();
                 me.statistics.computeSeconds += secondsSince(computeStart);
                 if (config_.trainingMode == TrainingMode::Averaging &&

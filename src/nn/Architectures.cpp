@@ -1,8 +1,9 @@
 #include "src/nn/Architectures.h"
 
-#include <charconv>
+#include <algorithm>
 
 #include "src/core/Errors.h"
+#include "src/core/IntegerList.h"
 #include "src/nn/ActivationLayer.h"
 #include "src/nn/Conv2D.h"
 #include "src/nn/Dense.h"
@@ -20,20 +21,11 @@ kernels::Activation parseActivation(const std::string& text) {
 }
 
 std::vector<std::int64_t> parseHiddenSizes(const std::string& text) {
-    std::vector<std::int64_t> sizes;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const std::size_t end = std::min(text.find(',', start), text.size());
-        const std::string item = text.substr(start, end - start);
-        std::int64_t value = 0;
-        const auto [ptr, error] = std::from_chars(item.data(), item.data() + item.size(), value);
-        if (item.empty() || error != std::errc() || ptr != item.data() + item.size() || value <= 0 || value > (1 << 24)) {
-            throw InputError("bad --hidden '" + text + "': expected positive layer sizes like 1024,1024");
-        }
-        sizes.push_back(value);
-        start = end + 1;
-    }
-    return sizes;
+    const auto sizes = parseIntegerList(text);
+    const bool valid = sizes && std::all_of(sizes->begin(), sizes->end(),
+                                            [](std::int64_t size) { return size > 0 && size <= (1 << 24); });
+    if (!valid) throw InputError("bad --hidden '" + text + "': expected positive layer sizes like 1024,1024");
+    return *sizes;
 }
 
 std::vector<std::unique_ptr<Layer>> buildLayers(const ArchitectureConfig& config, int classes) {

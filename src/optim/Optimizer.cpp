@@ -23,6 +23,15 @@ const char* toString(OptimizerKind kind) {
     return "adam";
 }
 
+std::int64_t stateElementCount(OptimizerKind kind, std::int64_t parameterCount) {
+    switch (kind) {
+        case OptimizerKind::Adam: return 2 * parameterCount;
+        case OptimizerKind::Nesterov: return parameterCount;
+        case OptimizerKind::Sgd: break;
+    }
+    return 0;
+}
+
 void OptimizerConfig::validate() const {
     if (!(learningRate > 0.0) || !std::isfinite(learningRate)) {
         throw InputError("--lr must be a positive finite number, got " + std::to_string(learningRate));
@@ -49,10 +58,7 @@ Optimizer::Optimizer(const OptimizerConfig& config, std::int64_t parameterCount,
                      MemoryLocation location)
     : config_(config), parameterCount_(parameterCount) {
     config_.validate();
-    const std::int64_t stateCount = config.kind == OptimizerKind::Adam       ? 2 * parameterCount
-                                    : config.kind == OptimizerKind::Nesterov ? parameterCount
-                                                                             : 0;
-    state_ = Tensor::persistent(Shape{stateCount}, dtype, location);
+    state_ = Tensor::persistent(Shape{stateElementCount(config.kind, parameterCount)}, dtype, location);
     resetState();
 }
 

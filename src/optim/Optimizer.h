@@ -14,6 +14,8 @@ namespace cohort::optim {
 enum class OptimizerKind { Sgd, Nesterov, Adam };
 OptimizerKind parseOptimizerKind(const std::string& text);  // throws InputError
 const char* toString(OptimizerKind kind);
+// Elements of optimizer state per model: Adam 2P ([m | v]), Nesterov P (velocity), SGD 0.
+std::int64_t stateElementCount(OptimizerKind kind, std::int64_t parameterCount);
 
 struct OptimizerConfig {
     OptimizerKind kind = OptimizerKind::Adam;

@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "src/data/BatchIterator.h"
-#include "src/data/Shuffle.h"
 
 namespace cohort::train {
 
@@ -30,13 +29,10 @@ std::string EvaluationResult::confusionTable() const {
 }
 
 Evaluator::Evaluator(nn::Model& model, kernels::Backend& backend, std::int64_t batchSize, WorkspaceMode mode)
-    : model_(model), backend_(backend), batchSize_(batchSize), mode_(mode) {
-    const Shape batchShape = model.inputSample().withBatch(batchSize);
-    hostInput_ = Tensor::persistent(batchShape, DType::Float32, MemoryLocation::host());
-    input_ = model.location().isDevice() || model.dtype() != DType::Float32
-                 ? Tensor::persistent(batchShape, model.dtype(), model.location())
-                 : hostInput_;
-    labels_ = Tensor::persistent(Shape{batchSize}, DType::Float32, model.location());  // int32 bytes
+    : model_(model), backend_(backend), batchSize_(batchSize), mode_(mode),
+      hostInput_(Tensor::persistent(model.inputSample().withBatch(batchSize), DType::Float32, MemoryLocation::host())),
+      hostLabels_(static_cast<std::size_t>(batchSize)),
+      stager_(model, batchSize) {
     lossSlot_ = Tensor::persistent(Shape{1}, model.dtype(), model.location());
     correctSlot_ = Tensor::persistent(Shape{1}, DType::Float64, model.location());
 }
@@ -49,8 +45,7 @@ EvaluationResult Evaluator::evaluate(const data::Dataset& dataset) {
     std::vector<std::uint32_t> order(dataset.count);
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = std::uint32_t(i);
     data::BatchIterator iterator(dataset, order, std::size_t(batchSize_));
-    std::vector<std::int32_t> hostLabels(static_cast<std::size_t>(batchSize_));
-    data::Batch batch{0, hostInput_.data<float>(), hostLabels.data()};
+    data::Batch batch{0, hostInput_.data<float>(), hostLabels_.data()};
     hostLogits_.resize(std::size_t(batchSize_ * classes));
     std::vector<double> wideLogits;
     double lossSum = 0.0;
@@ -58,20 +53,12 @@ EvaluationResult Evaluator::evaluate(const data::Dataset& dataset) {
     nn::ExecutionContext context{&backend_, false, 0, 0};
     while (iterator.next(batch)) {
         const auto rows = std::int64_t(batch.size);
-        if (model_.dtype() == DType::Float64) {
-            std::vector<double> wide(batch.features, batch.features + rows * model_.inputSample().elementCount());
-            backend_.copyFromHost(wide.size() * sizeof(double), wide.data(), input_.raw());
-        } else if (input_.raw() != hostInput_.raw()) {
-            backend_.copyFromHost(std::size_t(rows * model_.inputSample().elementCount()) * sizeof(float),
-                                  hostInput_.raw(), input_.raw());
-        }
-        backend_.copyFromHost(std::size_t(rows) * sizeof(std::int32_t), hostLabels.data(), labels_.raw());
+        const StagedBatch staged = stager_.stage(backend_, batch.features, batch.labels, rows);
         memory::WorkspaceScope scope = mode_ == WorkspaceMode::Enabled
                                            ? manager.getAndActivateWorkspace(activationsWorkspaceConfig(), kInferenceWorkspace)
                                            : manager.scopeOutOfWorkspaces();
-        Tensor logits = model_.forward(input_.slice(0, rows), context);
-        backend_.softmaxCrossEntropy(model_.dtype(), rows, classes, logits.raw(),
-                                     reinterpret_cast<const std::int32_t*>(labels_.raw()), lossSlot_.raw(), nullptr,
+        Tensor logits = model_.forward(staged.input, context);
+        backend_.softmaxCrossEntropy(model_.dtype(), rows, classes, logits.raw(), staged.labels, lossSlot_.raw(), nullptr,
                                      1.0, reinterpret_cast<std::int64_t*>(correctSlot_.raw()));
         const std::size_t logitCount = std::size_t(rows * classes);
         if (model_.dtype() == DType::Float64) {
@@ -90,7 +77,7 @@ EvaluationResult Evaluator::evaluate(const data::Dataset& dataset) {
         for (std::int64_t r = 0; r < rows; ++r) {
             const float* row = hostLogits_.data() + r * classes;
             const auto predicted = std::int64_t(std::max_element(row, row + classes) - row);
-            ++result.confusion[std::size_t(hostLabels[std::size_t(r)] * classes + predicted)];
+            ++result.confusion[std::size_t(hostLabels_[std::size_t(r)] * classes + predicted)];
         }
         result.samples += rows;
     }

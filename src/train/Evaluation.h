@@ -9,6 +9,7 @@
 #include "src/data/Dataset.h"
 #include "src/nn/Loss.h"
 #include "src/nn/Model.h"
+#include "src/train/BatchStager.h"
 #include "src/train/TrainingStep.h"
 
 namespace cohort::train {
@@ -34,8 +35,8 @@ private:
     std::int64_t batchSize_;
     WorkspaceMode mode_;
     Tensor hostInput_;   // [batch, sample...] host staging
-    Tensor input_;       // same on the model's location (== hostInput_ on the CPU)
-    Tensor labels_;      // int32 labels in the model's location
+    std::vector<std::int32_t> hostLabels_;
+    BatchStager stager_;
     Tensor lossSlot_;
     Tensor correctSlot_;
     std::vector<float> hostLogits_;

@@ -6,6 +6,7 @@
 #include "src/core/Errors.h"
 #include "src/data/BatchIterator.h"
 #include "src/data/Shuffle.h"
+#include "src/train/BatchStager.h"
 
 namespace cohort::train {
 
@@ -35,18 +36,14 @@ RunSummary Trainer::fit(const data::DatasetSplits& data, TrainingListener* liste
     }
     // Batch buffers, allocated once for the whole run.
     Tensor hostInput = Tensor::persistent(batchShape, DType::Float32, MemoryLocation::host());
-    const bool staged = model_.location().isDevice() || model_.dtype() != DType::Float32;
-    Tensor input = staged ? Tensor::persistent(batchShape, model_.dtype(), model_.location()) : hostInput;
     std::vector<std::int32_t> hostLabels(static_cast<std::size_t>(config_.batchSize));
-    Tensor labels = Tensor::persistent(Shape{config_.batchSize}, DType::Float32, model_.location());
-    std::vector<double> wide;
+    BatchStager stager(model_, config_.batchSize);
     Evaluator evaluator(model_, backend_, config_.evaluationBatchSize, config_.workspaceMode);
 
     const std::size_t batchesPerEpoch = (data.train.count + std::size_t(config_.batchSize) - 1) / std::size_t(config_.batchSize);
     optim::LearningRateSchedule schedule{config_.schedule, optimizer_->config().learningRate,
                                          std::int64_t(batchesPerEpoch) * config_.epochs, config_.warmupSteps, 0.0};
     RunSummary summary;
-    const std::int64_t features = model_.inputSample().elementCount();
     for (int epoch = 0; epoch < config_.epochs; ++epoch) {
         const auto epochStart = Clock::now();
         const std::vector<std::uint32_t> order = data::shuffledOrder(data.train.count, config_.seed, std::uint64_t(epoch));
@@ -55,15 +52,9 @@ RunSummary Trainer::fit(const data::DatasetSplits& data, TrainingListener* liste
         double learningRate = 0.0;
         while (iterator.next(batch)) {
             const auto rows = std::int64_t(batch.size);
-            if (model_.dtype() == DType::Float64) {
-                wide.assign(batch.features, batch.features + rows * features);
-                backend_.copyFromHost(wide.size() * sizeof(double), wide.data(), input.raw());
-            } else if (staged) {
-                backend_.copyFromHost(std::size_t(rows * features) * sizeof(float), hostInput.raw(), input.raw());
-            }
-            backend_.copyFromHost(std::size_t(rows) * sizeof(std::int32_t), hostLabels.data(), labels.raw());
+            const StagedBatch staged = stager.stage(backend_, batch.features, batch.labels, rows);
             learningRate = schedule.at(step_->iteration());
-            step_->run(input, reinterpret_cast<const std::int32_t*>(labels.raw()), rows, learningRate);
+            step_->run(staged.input, staged.labels, rows, learningRate);
         }
         const StepStatistics statistics = step_->takeStatistics();
         const double trainSeconds = std::chrono::duration<double>(Clock::now() - epochStart).count();

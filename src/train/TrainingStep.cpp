@@ -29,6 +29,9 @@ TrainingStep::TrainingStep(nn::Model& model, optim::Optimizer& optimizer, nn::Lo
     : model_(model), optimizer_(optimizer), loss_(loss), backend_(backend), mode_(mode), seed_(seed) {
     lossSlots_ = Tensor::persistent(Shape{kSlots}, model.dtype(), model.location());
     correctSlots_ = Tensor::persistent(Shape{kSlots}, DType::Float64, model.location());
+    hostLosses32_.resize(kSlots);
+    hostLosses64_.resize(kSlots);
+    hostCorrect_.resize(kSlots);
 }
 
 void TrainingStep::computeGradients(const Tensor& input, const std::int32_t* labels, std::int64_t batch) {
@@ -68,20 +71,17 @@ void TrainingStep::applyUpdate(double learningRate) {
 
 void TrainingStep::flushSlots() {
     if (slotsUsed_ == 0) return;
-    // Host copies sized for the slot count: allocated only here, every kSlots steps at most.
-    std::vector<double> losses(static_cast<std::size_t>(slotsUsed_));
-    std::vector<std::int64_t> correct(static_cast<std::size_t>(slotsUsed_));
+    const auto used = static_cast<std::size_t>(slotsUsed_);
     if (model_.dtype() == DType::Float32) {
-        std::vector<float> narrow(losses.size());
-        backend_.copyToHost(narrow.size() * sizeof(float), lossSlots_.raw(), narrow.data());
-        for (std::size_t i = 0; i < narrow.size(); ++i) losses[i] = narrow[i];
+        backend_.copyToHost(used * sizeof(float), lossSlots_.raw(), hostLosses32_.data());
+        for (std::size_t i = 0; i < used; ++i) hostLosses64_[i] = hostLosses32_[i];
     } else {
-        backend_.copyToHost(losses.size() * sizeof(double), lossSlots_.raw(), losses.data());
+        backend_.copyToHost(used * sizeof(double), lossSlots_.raw(), hostLosses64_.data());
     }
-    backend_.copyToHost(correct.size() * sizeof(std::int64_t), correctSlots_.raw(), correct.data());
-    for (std::size_t i = 0; i < losses.size(); ++i) {
-        pending_.lossSum += losses[i];
-        pending_.correct += correct[i];
+    backend_.copyToHost(used * sizeof(std::int64_t), correctSlots_.raw(), hostCorrect_.data());
+    for (std::size_t i = 0; i < used; ++i) {
+        pending_.lossSum += hostLosses64_[i];
+        pending_.correct += hostCorrect_[i];
     }
     pending_.steps += slotsUsed_;
     pending_.samples += pendingSamples_;

@@ -10,6 +10,7 @@
 // read back only by takeStatistics(), so a GPU step never waits for the host.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/Backend.h"
 #include "memory/Memory.h"
@@ -74,6 +75,10 @@ private:
     Tensor lossSlots_;      // kSlots values of the model's dtype
     Tensor correctSlots_;   // kSlots int64 values (stored in a float64 tensor's bytes)
     std::int64_t slotsUsed_ = 0;
+    // Host copies of the slots, sized once: a flush allocates nothing.
+    std::vector<float> hostLosses32_;
+    std::vector<double> hostLosses64_;
+    std::vector<std::int64_t> hostCorrect_;
     StepStatistics pending_;
     std::int64_t pendingSamples_ = 0;
 };

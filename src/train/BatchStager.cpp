@@ -1,0 +1,36 @@
+#include "src/train/BatchStager.h"
+
+#include <stdexcept>
+
+namespace cohort::train {
+
+BatchStager::BatchStager(const nn::Model& model, std::int64_t capacity)
+    : batchShape_(model.inputSample().withBatch(capacity)),
+      dtype_(model.dtype()),
+      copying_(model.location().isDevice() || model.dtype() != DType::Float32) {
+    if (!copying_) return;
+    input_ = Tensor::persistent(batchShape_, dtype_, model.location());
+    labels_ = Tensor::persistent(Shape{capacity}, DType::Float32, model.location());
+    if (dtype_ == DType::Float64) widened_.resize(static_cast<std::size_t>(batchShape_.elementCount()));
+}
+
+StagedBatch BatchStager::stage(kernels::Backend& backend, const float* features, const std::int32_t* labels,
+                               std::int64_t rows) {
+    if (rows > batchShape_[0]) {
+        throw std::invalid_argument("BatchStager: " + std::to_string(rows) + " rows for a capacity of " +
+                                    std::to_string(batchShape_[0]));
+    }
+    const Shape shape = batchShape_.withFirst(rows);
+    if (!copying_) return {Tensor::view(const_cast<float*>(features), shape, DType::Float32), labels};
+    const auto count = static_cast<std::size_t>(shape.elementCount());
+    if (dtype_ == DType::Float64) {
+        for (std::size_t i = 0; i < count; ++i) widened_[i] = features[i];
+        backend.copyFromHost(count * sizeof(double), widened_.data(), input_.raw());
+    } else {
+        backend.copyFromHost(count * sizeof(float), features, input_.raw());
+    }
+    backend.copyFromHost(static_cast<std::size_t>(rows) * sizeof(std::int32_t), labels, labels_.raw());
+    return {input_.slice(0, rows), reinterpret_cast<const std::int32_t*>(labels_.raw())};
+}
+
+}  // namespace cohort::train
