@@ -1,9 +1,10 @@
 // Parallel coordinator throughput and averaging cost on the CPU.
-//   BM_ParallelThroughput/W/T : samples/s of W workers with T BLAS threads each (the default MLP
-//                                784-1024-1024-10, batch 64 per worker, averaging every 5), 1x1 is
-//                                the baseline.
-//   BM_AveragingCost/K        : the same 2x1 job averaging every K iterations (K = 1, 5, 25,
-//                                1000000 = only at epoch end), to show the averaging cost per step.
+//   BM_ParallelThroughput/W/T/B : samples/s of W workers with T BLAS threads each (the default
+//                                MLP 784-1024-1024-10, batch B per worker, Adam, averaging every 5
+//                                with averaged updaters), 1x1 at the same B is the baseline.
+//   BM_AveragingCost/K/F      : the 2x1 job at batch 64 averaging every K iterations (K = 1, 5, 25,
+//                                1000000 = only at epoch end), F = 1 with the update fused into the
+//                                averaging, 0 update-then-average; shows the averaging cost per step.
 //   BM_LocalAverage/W         : one averaging of the 1.86M-parameter MLP buffer across W replicas
 //                                (bytes moved = 2 x W x P x 4), with a memcpy of the same bytes
 //                                as the ceiling (BM_MemcpyCeiling).
@@ -23,33 +24,36 @@ using namespace cohort;
 
 const data::DatasetSplits& benchData() {
     static const data::DatasetSplits splits =
-        data::splitTrainTest(data::makeSynthetic(6400 + 128, {1, 28, 28}, 10, 3), 128.0 / (6400 + 128), 1);
+        data::splitTrainTest(data::makeSynthetic(12800 + 128, {1, 28, 28}, 10, 3), 128.0 / (12800 + 128), 1);
     return splits;
 }
 
-void runJob(benchmark::State& state, int workers, int threads, int frequency) {
+void runJob(benchmark::State& state, int workers, int threads, int frequency, std::int64_t batch, bool fused) {
     nn::ArchitectureConfig architecture{"mlp", {1024, 1024}, 0.0, "relu"};
     auto model = nn::buildModel(architecture, Shape{1, 28, 28}, 10);
     model->initialize(1);
     train::TrainerConfig trainer;
     trainer.epochs = 1;
-    trainer.batchSize = 64;
+    trainer.batchSize = batch;
     trainer.evaluateEachEpoch = false;
     parallel::ParallelConfig config;
     config.workers = workers;
     config.threadsPerWorker = threads;
     config.averagingFrequency = frequency;
+    config.fuseUpdateWithAveraging = fused;
     parallel::ParallelWrapper wrapper(*model, optim::OptimizerConfig{}, trainer, config);
     std::int64_t samples = 0;
     for (auto _ : state) {
         wrapper.fit(benchData());
-        samples += std::int64_t(benchData().train.count / (64 * workers)) * 64 * workers;
+        samples += std::int64_t(benchData().train.count / std::size_t(batch * workers)) * batch * workers;
     }
     state.SetItemsProcessed(samples);
 }
 
-void BM_ParallelThroughput(benchmark::State& state) { runJob(state, int(state.range(0)), int(state.range(1)), 5); }
-void BM_AveragingCost(benchmark::State& state) { runJob(state, 2, 1, int(state.range(0))); }
+void BM_ParallelThroughput(benchmark::State& state) {
+    runJob(state, int(state.range(0)), int(state.range(1)), 5, state.range(2), true);
+}
+void BM_AveragingCost(benchmark::State& state) { runJob(state, 2, 1, int(state.range(0)), 64, state.range(1) != 0); }
 
 void BM_LocalAverage(benchmark::State& state) {
     const int replicas = int(state.range(0));
@@ -83,8 +87,13 @@ void BM_MemcpyCeiling(benchmark::State& state) {
     state.SetBytesProcessed(std::int64_t(state.iterations()) * 2 * std::int64_t(bytes));  // read + write
 }
 
-BENCHMARK(BM_ParallelThroughput)->Args({1, 1})->Args({2, 1})->Args({1, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_AveragingCost)->Arg(1)->Arg(5)->Arg(25)->Arg(1000000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ParallelThroughput)
+    ->Args({1, 1, 64})->Args({2, 1, 64})->Args({1, 2, 64})
+    ->Args({1, 1, 128})->Args({2, 1, 128})->Args({1, 2, 128})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AveragingCost)
+    ->Args({1, 1})->Args({5, 1})->Args({25, 1})->Args({1000000, 1})->Args({1, 0})->Args({5, 0})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LocalAverage)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MemcpyCeiling)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
 

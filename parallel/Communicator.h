@@ -16,6 +16,14 @@ namespace cohort::parallel {
 
 class ProcessGroup;
 
+// Work over a slice [begin, end) of a flat index range, run by one worker on behalf of all local
+// replicas (see Communicator::forEachSlice).
+class SliceWork {
+public:
+    virtual ~SliceWork() = default;
+    virtual void run(int localWorker, kernels::Backend& backend, std::int64_t begin, std::int64_t end) = 0;
+};
+
 class Communicator {
 public:
     virtual ~Communicator() = default;
@@ -30,6 +38,15 @@ public:
     virtual void broadcast(int localWorker, kernels::Backend& backend, void* buffer, std::size_t bytes) = 0;
     // All replicas meet; returns true on exactly one local worker per call.
     virtual bool barrier(int localWorker) = 0;
+
+    // True when every replica of the job lives in this process and any worker's backend can
+    // reach every replica's buffers (CPU threads, or workers sharing one GPU). Then
+    // forEachSlice() may be used: all local workers meet (each having synchronised its
+    // backend), each runs `work` on its own slice of [0, count) (sliced as average() slices),
+    // and all meet again. The coordinator uses it to fuse the optimizer update of an averaging
+    // step with the averaging itself, so the buffers are streamed through memory once.
+    virtual bool sharesReplicaMemory() const { return false; }
+    virtual void forEachSlice(int localWorker, kernels::Backend& backend, std::int64_t count, SliceWork& work);
     virtual void abort(const std::string& reason) = 0;
     // The processes this communicator spans beyond this one (nullptr: this process only). The
     // coordinator's worker 0 uses it to sum epoch statistics over the job.

@@ -1,12 +1,28 @@
 // Shared-memory averaging across the worker threads of one process.
 #include <algorithm>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "parallel/AbortableBarrier.h"
 #include "parallel/Communicator.h"
 
 namespace cohort::parallel {
+
+void Communicator::forEachSlice(int, kernels::Backend&, std::int64_t, SliceWork&) {
+    throw std::logic_error(name() + " does not share replica memory: forEachSlice is not available");
+}
+
 namespace {
+
+// Worker `worker`'s slice of [0, count) among `workers`, aligned to 16 elements so vector loads
+// stay aligned.
+std::pair<std::int64_t, std::int64_t> sliceOf(int worker, int workers, std::int64_t count) {
+    const std::int64_t per = (count + workers - 1) / workers;
+    const std::int64_t chunk = (per + 15) / 16 * 16;
+    const std::int64_t begin = std::min(count, chunk * worker);
+    return {begin, std::min(count, begin + chunk)};
+}
 
 class LocalCommunicator final : public Communicator {
 public:
@@ -24,11 +40,7 @@ public:
         buffers_[std::size_t(worker)] = buffer;
         backend.synchronize();  // the buffer's latest values are visible before others read them
         barrier_.arriveAndWait();
-        // This worker's slice, aligned to 16 elements so vector loads stay aligned.
-        const std::int64_t per = (count + workers_ - 1) / workers_;
-        const std::int64_t chunk = (per + 15) / 16 * 16;
-        const std::int64_t begin = std::min(count, chunk * worker);
-        const std::int64_t end = std::min(count, begin + chunk);
+        const auto [begin, end] = sliceOf(worker, workers_, count);
         if (end > begin) {
             const std::size_t element = kernels::sizeOf(dtype);
             const std::size_t offset = std::size_t(begin) * element;
@@ -52,6 +64,16 @@ public:
         if (worker != 0) backend.copy(bytes, buffers_[0], buffer);
         backend.synchronize();
         barrier_.arriveAndWait();
+    }
+
+    bool sharesReplicaMemory() const override { return true; }
+    void forEachSlice(int worker, kernels::Backend& backend, std::int64_t count, SliceWork& work) override {
+        backend.synchronize();
+        if (workers_ > 1) barrier_.arriveAndWait();
+        const auto [begin, end] = sliceOf(worker, workers_, count);
+        if (end > begin) work.run(worker, backend, begin, end);
+        backend.synchronize();
+        if (workers_ > 1) barrier_.arriveAndWait();
     }
 
     bool barrier(int) override { return barrier_.arriveAndWait(); }

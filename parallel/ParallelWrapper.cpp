@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "parallel/AbortableBarrier.h"
+#include "parallel/FusedAveraging.h"
 #include "parallel/PrefetchBuffer.h"
 #include "src/core/Errors.h"
 #include "src/data/BatchIterator.h"
@@ -203,6 +204,21 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
         std::int64_t averagingPoints = 0;
         std::int64_t lastAveraged = step.iteration();
 
+        // Fused update-and-average (every replica in this process's memory): the step before an
+        // averaging point computes gradients only; the point applies every replica's update.
+        std::unique_ptr<UpdateAndAverage> fusedWork;
+        if (config_.fuseUpdateWithAveraging && config_.trainingMode == TrainingMode::Averaging && config_.workers > 1 &&
+            communicator_->sharesReplicaMemory()) {
+            std::vector<ReplicaBuffers> replicas;
+            for (const auto& worker : workers_) {
+                replicas.push_back({worker->model->parameters().raw(), worker->model->gradients().raw(),
+                                    worker->optimizer.get()});
+            }
+            fusedWork = std::make_unique<UpdateAndAverage>(std::move(replicas), dtype, parameterCount,
+                                                           config_.averageUpdaters);
+        }
+        bool updatePending = false;  // gradients computed, update left to the fused averaging
+
         auto averageNow = [&]() {
             const auto waitStart = Clock::now();
             if (config_.reportScoreAfterAveraging) {
@@ -215,9 +231,15 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
             communicator_->barrier(index);
             me.statistics.averagingWaitSeconds += secondsSince(waitStart);
             const auto averageStart = Clock::now();
-            communicator_->average(index, *backend, dtype, parameters.raw(), parameterCount);
-            if (config_.averageUpdaters && me.optimizer->state().elementCount() > 0) {
-                communicator_->average(index, *backend, dtype, me.optimizer->state().raw(), me.optimizer->state().elementCount());
+            if (updatePending) {
+                communicator_->forEachSlice(index, *backend, parameterCount, *fusedWork);
+                updatePending = false;
+            } else {
+                communicator_->average(index, *backend, dtype, parameters.raw(), parameterCount);
+                if (config_.averageUpdaters && me.optimizer->state().elementCount() > 0) {
+                    communicator_->average(index, *backend, dtype, me.optimizer->state().raw(),
+                                           me.optimizer->state().elementCount());
+                }
             }
             const double seconds = secondsSince(averageStart);
             me.statistics.averagingSeconds += seconds;
@@ -257,6 +279,11 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
                     step.computeGradients(input, labels, rows);
                     communicator_->average(index, *backend, dtype, me.model->gradients().raw(), parameterCount);
                     step.applyUpdate(learningRate);
+                } else if (fusedWork && (step.iteration() + 1) % config_.averagingFrequency == 0) {
+                    step.computeGradients(input, labels, rows);
+                    me.optimizer->beginStep();
+                    fusedWork->setLearningRate(learningRate);
+                    updatePending = true;
                 } else {
                     step.run(input, labels, rows, learningRate);
                 }

@@ -47,6 +47,10 @@ struct ParallelConfig {
     bool reportScoreAfterAveraging = false;
     TrainingMode trainingMode = TrainingMode::Averaging;
     int threadsPerWorker = 1;         // CPU BLAS threads per worker (0: library default)
+    // Averaging mode, replicas sharing memory: fuse the optimizer update of each averaging step
+    // with the averaging (parallel/FusedAveraging.h). Same result bit for bit; off for tests
+    // that compare the two.
+    bool fuseUpdateWithAveraging = true;
     // Job layout under mpirun: this process's first global replica index and the job's total.
     int firstGlobalReplica = 0;
     int totalReplicas = 0;            // 0: workers (single process)

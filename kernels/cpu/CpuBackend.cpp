@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "kernels/Backend.h"
 
@@ -16,26 +17,33 @@ namespace {
 
 constexpr std::int64_t kParallelThreshold = 1 << 15;  // elements below which threads cost more
 
-template <typename T>
-T activate(Activation activation, T v) {
-    switch (activation) {
-        case Activation::Relu: return v > T(0) ? v : T(0);
-        case Activation::Tanh: return std::tanh(v);
-        case Activation::Sigmoid: return T(1) / (T(1) + std::exp(-v));
-        case Activation::Identity: break;
-    }
-    return v;
+// Activations as compile-time choices, so each elementwise loop is a plain vector loop.
+template <Activation A, typename T>
+T activate(T v) {
+    if constexpr (A == Activation::Relu) return v > T(0) ? v : T(0);
+    else if constexpr (A == Activation::Tanh) return std::tanh(v);
+    else if constexpr (A == Activation::Sigmoid) return T(1) / (T(1) + std::exp(-v));
+    else return v;
 }
 
-template <typename T>
-T derivativeFromOutput(Activation activation, T y) {
+// d act / d x expressed through the activation's output y.
+template <Activation A, typename T>
+T derivativeFromOutput(T y) {
+    if constexpr (A == Activation::Relu) return y > T(0) ? T(1) : T(0);
+    else if constexpr (A == Activation::Tanh) return T(1) - y * y;
+    else if constexpr (A == Activation::Sigmoid) return y * (T(1) - y);
+    else return T(1);
+}
+
+template <typename Function>
+void dispatchActivation(Activation activation, Function&& function) {
     switch (activation) {
-        case Activation::Relu: return y > T(0) ? T(1) : T(0);
-        case Activation::Tanh: return T(1) - y * y;
-        case Activation::Sigmoid: return y * (T(1) - y);
+        case Activation::Relu: function(std::integral_constant<Activation, Activation::Relu>{}); return;
+        case Activation::Tanh: function(std::integral_constant<Activation, Activation::Tanh>{}); return;
+        case Activation::Sigmoid: function(std::integral_constant<Activation, Activation::Sigmoid>{}); return;
         case Activation::Identity: break;
     }
-    return T(1);
+    function(std::integral_constant<Activation, Activation::Identity>{});
 }
 
 template <typename Function>
@@ -84,14 +92,19 @@ public:
             const T* in = static_cast<const T*>(x);
             const T* b = static_cast<const T*>(bias);
             T* out = static_cast<T*>(y);
+            dispatchActivation(activation, [&](auto kind) {
+                constexpr Activation A = decltype(kind)::value;
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold)
-            for (std::int64_t r = 0; r < rows; ++r) {
-                const T* row = in + r * cols;
-                T* target = out + r * cols;
-                for (std::int64_t c = 0; c < cols; ++c) {
-                    target[c] = activate(activation, row[c] + (b ? b[c] : T(0)));
+                for (std::int64_t r = 0; r < rows; ++r) {
+                    const T* row = in + r * cols;
+                    T* target = out + r * cols;
+                    if (b) {
+                        for (std::int64_t c = 0; c < cols; ++c) target[c] = activate<A>(row[c] + b[c]);
+                    } else {
+                        for (std::int64_t c = 0; c < cols; ++c) target[c] = activate<A>(row[c]);
+                    }
                 }
-            }
+            });
         });
     }
 
@@ -102,10 +115,11 @@ public:
             const T* out = static_cast<const T*>(y);
             const T* gradOut = static_cast<const T*>(dy);
             T* gradIn = static_cast<T*>(dx);
+            dispatchActivation(activation, [&](auto kind) {
+                constexpr Activation A = decltype(kind)::value;
 #pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
-            for (std::int64_t i = 0; i < count; ++i) {
-                gradIn[i] = gradOut[i] * derivativeFromOutput(activation, out[i]);
-            }
+                for (std::int64_t i = 0; i < count; ++i) gradIn[i] = gradOut[i] * derivativeFromOutput<A>(out[i]);
+            });
         });
     }
 
@@ -263,11 +277,21 @@ public:
             using T = decltype(zero);
             T* out = static_cast<T*>(destination);
             const T scale = T(1) / T(count);
+            // Chunks summed source by source in a local buffer: each pass is a plain vector
+            // loop, the order of the additions is the sources' order, and the destination (which
+            // may be a source) is written only after every source has been read.
+            constexpr std::int64_t kChunk = 256;
 #pragma omp parallel for schedule(static) if (length >= kParallelThreshold)
-            for (std::int64_t i = 0; i < length; ++i) {
-                T sum = T(0);
-                for (int s = 0; s < count; ++s) sum += static_cast<const T*>(sources[s])[i];
-                out[i] = sum * scale;
+            for (std::int64_t first = 0; first < length; first += kChunk) {
+                const std::int64_t n = std::min(kChunk, length - first);
+                T sum[kChunk];
+                const T* source = static_cast<const T*>(sources[0]) + first;
+                for (std::int64_t j = 0; j < n; ++j) sum[j] = source[j];
+                for (int s = 1; s < count; ++s) {
+                    source = static_cast<const T*>(sources[s]) + first;
+                    for (std::int64_t j = 0; j < n; ++j) sum[j] += source[j];
+                }
+                for (std::int64_t j = 0; j < n; ++j) out[first + j] = sum[j] * scale;
             }
         });
     }

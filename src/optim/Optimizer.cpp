@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 
 #include "src/core/Errors.h"
 
@@ -70,17 +71,35 @@ void Optimizer::resetState() {
 }
 
 void Optimizer::step(kernels::Backend& backend, Tensor& parameters, const Tensor& gradients, double learningRate) {
-    ++steps_;
-    const DType dtype = parameters.dtype();
     void* p = parameters.checked("optimizer.step", "parameters");
     const void* g = gradients.checked("optimizer.step", "gradients");
+    beginStep();
+    update(backend, p, g, learningRate, 0, parameterCount_);
+}
+
+void Optimizer::update(kernels::Backend& backend, void* parameters, const void* gradients, double learningRate,
+                       std::int64_t begin, std::int64_t end) {
+    if (begin < 0 || end > parameterCount_ || begin > end) {
+        throw std::out_of_range("optimizer update range [" + std::to_string(begin) + ", " + std::to_string(end) +
+                                ") outside " + std::to_string(parameterCount_) + " parameters");
+    }
+    const DType dtype = state_.dtype();
+    const std::size_t element = kernels::sizeOf(dtype);
+    const std::size_t offset = std::size_t(begin) * element;
+    const std::int64_t count = end - begin;
+    if (count == 0) return;
+    void* p = static_cast<char*>(parameters) + offset;
+    const void* g = static_cast<const char*>(gradients) + offset;
+    // State segment s of this slice starts at (s * parameterCount + begin) elements.
+    auto segment = [&](int s) {
+        return static_cast<char*>(state_.raw()) + (std::size_t(s) * std::size_t(parameterCount_)) * element + offset;
+    };
     switch (config_.kind) {
         case OptimizerKind::Sgd:
-            backend.sgdUpdate(dtype, parameterCount_, learningRate, config_.weightDecay, g, p);
+            backend.sgdUpdate(dtype, count, learningRate, config_.weightDecay, g, p);
             break;
         case OptimizerKind::Nesterov:
-            backend.nesterovUpdate(dtype, parameterCount_, learningRate, config_.momentum, config_.weightDecay, g,
-                                   state_.raw(), p);
+            backend.nesterovUpdate(dtype, count, learningRate, config_.momentum, config_.weightDecay, g, segment(0), p);
             break;
         case OptimizerKind::Adam: {
             kernels::AdamHyper hyper;
@@ -90,9 +109,7 @@ void Optimizer::step(kernels::Backend& backend, Tensor& parameters, const Tensor
             hyper.epsilon = config_.epsilon;
             hyper.weightDecay = config_.weightDecay;
             hyper.step = steps_;
-            char* moments = static_cast<char*>(state_.raw());
-            backend.adamUpdate(dtype, parameterCount_, hyper, g, moments,
-                               moments + std::size_t(parameterCount_) * kernels::sizeOf(dtype), p);
+            backend.adamUpdate(dtype, count, hyper, g, segment(0), segment(1), p);
             break;
         }
     }

@@ -2,6 +2,7 @@
 // Optimizers over a model's flat buffers. The optimizer state (velocity for Nesterov, first and
 // second moments for Adam) is ONE flat buffer laid out like the parameters (Adam: [m | v]), so a
 // coordinator can average or checkpoint it in one call. Each step is one fused pass.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,6 +36,16 @@ public:
     // One update of `parameters` from `gradients` with the given learning rate (the schedule's
     // value for this step). Increments the step counter.
     void step(kernels::Backend& backend, Tensor& parameters, const Tensor& gradients, double learningRate);
+
+    // step() in two parts, for a coordinator that updates several replicas slice by slice
+    // (fused with averaging): beginStep() advances the step counter once, then update() applies
+    // this step to elements [begin, end) of the flat buffers (and of each state segment). The
+    // backend may be another worker's, as long as it can reach these buffers.
+    void beginStep() { ++steps_; }
+    void update(kernels::Backend& backend, void* parameters, const void* gradients, double learningRate,
+                std::int64_t begin, std::int64_t end);
+    // The state is `stateSegments()` segments of parameterCount elements each ([m | v] for Adam).
+    int stateSegments() const { return int(state_.elementCount() / std::max<std::int64_t>(1, parameterCount_)); }
 
     const OptimizerConfig& config() const { return config_; }
     Tensor& state() { return state_; }              // empty for SGD

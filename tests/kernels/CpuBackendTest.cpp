@@ -78,6 +78,23 @@ TEST(CpuBackend, AverageOfReplicasIsTheArithmeticMean) {
     EXPECT_FLOAT_EQ(replicas[0][std::size_t(length - 1)], 2.5f);
 }
 
+TEST(CpuBackend, AverageIntoTheLastSourceReadsEverySourceFirst) {
+    auto backend = makeCpuBackend(1);
+    const std::int64_t length = 1037;  // several 256-element chunks and a partial one
+    std::vector<std::vector<float>> replicas(3, std::vector<float>(std::size_t(length)));
+    for (int r = 0; r < 3; ++r) {
+        for (std::int64_t i = 0; i < length; ++i) replicas[std::size_t(r)][std::size_t(i)] = float((i * 7 + r * 13) % 101) - 50.0f;
+    }
+    const auto before = replicas;
+    const void* sources[3] = {replicas[0].data(), replicas[1].data(), replicas[2].data()};
+    backend->average(DType::Float32, length, sources, 3, replicas[2].data());
+    for (std::size_t i = 0; i < std::size_t(length); ++i) {
+        const float expected = (before[0][i] + before[1][i] + before[2][i]) * (1.0f / 3.0f);
+        ASSERT_EQ(replicas[2][i], expected) << i;  // the sources' order of addition, bit for bit
+        ASSERT_EQ(replicas[0][i], before[0][i]);
+    }
+}
+
 TEST(CpuBackend, DropoutMaskIsDeterministicAndScaled) {
     auto backend = makeCpuBackend(1);
     std::vector<float> x(1001, 2.0f), mask(1001), y(1001), y2(1001), mask2(1001);
