@@ -76,6 +76,27 @@ public:
     virtual void multiply(DType dtype, std::int64_t count, const void* x, const void* y,
                           void* z) = 0;
 
+    // Batch normalisation of x viewed as [n, channels, spatial], per channel: statistics over n
+    // and spatial (cuDNN's spatial mode; spatial = 1 after a dense layer). gamma, beta, the
+    // running and the saved statistics hold `channels` elements each.
+    // Training: y = gamma * (x - mean) * invStd + beta with the batch mean and biased variance,
+    // invStd = 1 / sqrt(var + epsilon); savedMean / savedInverseStd receive mean and invStd for
+    // the backward pass; running = (1 - momentum) * running + momentum * batch value, with the
+    // unbiased variance (n * spatial > 1) for the running variance.
+    virtual void batchNormForwardTraining(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
+                                          const void* x, const void* gamma, const void* beta, double epsilon,
+                                          double momentum, void* runningMean, void* runningVariance,
+                                          void* savedMean, void* savedInverseStd, void* y) = 0;
+    // Inference: y = gamma * (x - runningMean) / sqrt(runningVariance + epsilon) + beta.
+    virtual void batchNormForwardInference(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
+                                           const void* x, const void* gamma, const void* beta,
+                                           const void* runningMean, const void* runningVariance, double epsilon,
+                                           void* y) = 0;
+    // Gradients of the training-mode forward: dgamma, dbeta (overwritten) and dx (nullable).
+    virtual void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
+                                   const void* x, const void* dy, const void* gamma, const void* savedMean,
+                                   const void* savedInverseStd, void* dx, void* dgamma, void* dbeta) = 0;
+
     virtual void fill(DType dtype, std::int64_t count, double value, void* x) = 0;
     virtual void copy(std::size_t bytes, const void* source, void* destination) = 0;
     // y = alpha * x + beta * y

@@ -118,7 +118,11 @@ train::RunSummary ParallelWrapper::fit(const data::DatasetSplits& data, Parallel
     }
     // Every replica starts from the root model's current parameters.
     const std::vector<double> rootParameters = root_.parametersToHost();
-    for (auto& worker : workers_) worker->model->parametersFromHost(rootParameters);
+    const std::vector<double> rootStatistics = root_.statisticsToHost();
+    for (auto& worker : workers_) {
+        worker->model->parametersFromHost(rootParameters);
+        worker->model->statisticsFromHost(rootStatistics);
+    }
 
     Shared shared;
     shared.data = &data;
@@ -131,6 +135,7 @@ train::RunSummary ParallelWrapper::fit(const data::DatasetSplits& data, Parallel
         throw WorkerError(shared.failedWorker, "worker " + std::to_string(shared.failedWorker) + " failed: " + shared.error);
     }
     root_.parametersFromHost(workers_[0]->model->parametersToHost());
+    root_.statisticsFromHost(workers_[0]->model->statisticsToHost());
     shared.summary.seconds = secondsSince(start);
     if (listener && config_.reportingProcess) listener->onDone(shared.summary);
     return shared.summary;
@@ -166,6 +171,15 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
         step.setIteration(me.optimizer->stepCount());
         Tensor& parameters = me.model->parameters();
         communicator_->broadcast(index, *backend, parameters.raw(), parameters.byteCount());
+        Tensor& statistics = me.model->statistics();
+        if (statistics.elementCount() > 0) communicator_->broadcast(index, *backend, statistics.raw(), statistics.byteCount());
+        // Batch-norm running statistics: averaged like the parameters (every averaging point in
+        // averaging mode, every epoch end in shared-gradients mode).
+        auto averageStatistics = [&] {
+            if (statistics.elementCount() > 0) {
+                communicator_->average(index, *backend, me.model->dtype(), statistics.raw(), statistics.elementCount());
+            }
+        };
 
         // The loader's view of the data: sequence s is round s % rounds of epoch s / rounds.
         std::vector<std::uint32_t> order;
@@ -199,7 +213,8 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
         const std::int64_t parameterCount = me.model->parameterCount();
         const DType dtype = me.model->dtype();
         const std::int64_t averagingBytes =
-            (parameterCount + (config_.averageUpdaters ? me.optimizer->state().elementCount() : 0)) * std::int64_t(kernels::sizeOf(dtype));
+            (parameterCount + me.model->statisticsCount() +
+             (config_.averageUpdaters ? me.optimizer->state().elementCount() : 0)) * std::int64_t(kernels::sizeOf(dtype));
         const std::int64_t sampleEvery = std::max<std::int64_t>(1, std::int64_t(rounds) / config_.averagingFrequency / 10);
         std::int64_t averagingPoints = 0;
         std::int64_t lastAveraged = step.iteration();
@@ -241,6 +256,7 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
                                            me.optimizer->state().elementCount());
                 }
             }
+            averageStatistics();
             const double seconds = secondsSince(averageStart);
             me.statistics.averagingSeconds += seconds;
             ++me.statistics.averagings;
@@ -296,6 +312,7 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
                 }
             }
             if (config_.trainingMode == TrainingMode::Averaging && lastAveraged != step.iteration()) averageNow();
+            if (config_.trainingMode == TrainingMode::SharedGradients) averageStatistics();
             const train::StepStatistics rest = step.takeStatistics();
             me.epochStatistics.lossSum += rest.lossSum;
             me.epochStatistics.correct += rest.correct;

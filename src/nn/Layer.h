@@ -40,6 +40,12 @@ public:
     virtual void initializeParameters(double* hostParameters, std::mt19937_64& generator) const {
         (void)hostParameters; (void)generator;
     }
+    // Non-trainable state (batch norm's running statistics): a slice of the model's flat
+    // statistics buffer, never touched by the optimizer, averaged across replicas like the
+    // parameters and copied with them.
+    virtual std::int64_t statisticsCount() const { return 0; }
+    virtual void bindStatistics(void* statistics) { (void)statistics; }
+    virtual void initializeStatistics(double* hostStatistics) const { (void)hostStatistics; }
     virtual Tensor forward(const Tensor& input, ExecutionContext& context) = 0;
     virtual Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) = 0;
     // Fresh, unbound layer of the same configuration (for worker replicas).

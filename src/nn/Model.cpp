@@ -15,6 +15,33 @@ std::int64_t alignUp(std::int64_t value) {
 
 std::uint64_t mixSeed(std::uint64_t seed, std::uint64_t salt) { return kernels::deriveSeed(seed, salt); }
 
+std::vector<double> tensorToHost(const Tensor& tensor) {
+    std::vector<double> values(static_cast<std::size_t>(tensor.elementCount()));
+    if (values.empty()) return values;
+    if (tensor.dtype() == DType::Float64) {
+        tensor.copyToHost(values.data(), tensor.byteCount());
+    } else {
+        std::vector<float> narrow(values.size());
+        tensor.copyToHost(narrow.data(), tensor.byteCount());
+        for (std::size_t i = 0; i < values.size(); ++i) values[i] = narrow[i];
+    }
+    return values;
+}
+
+void tensorFromHost(Tensor& tensor, const std::vector<double>& values, const char* what) {
+    if (values.size() != std::size_t(tensor.elementCount())) {
+        throw std::invalid_argument(std::string(what) + "FromHost: " + std::to_string(values.size()) + " values for " +
+                                    std::to_string(tensor.elementCount()) + " " + what);
+    }
+    if (values.empty()) return;
+    if (tensor.dtype() == DType::Float64) {
+        tensor.copyFromHost(values.data(), tensor.byteCount());
+    } else {
+        std::vector<float> narrow(values.begin(), values.end());
+        tensor.copyFromHost(narrow.data(), tensor.byteCount());
+    }
+}
+
 }  // namespace
 
 Model::Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSample, DType dtype,
@@ -26,6 +53,8 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSampl
         layer->configure(shape);
         offsets_.push_back(parameterCount_);
         parameterCount_ += alignUp(layer->parameterCount());
+        statisticsOffsets_.push_back(statisticsCount_);
+        statisticsCount_ += alignUp(layer->statisticsCount());
         shape = layer->outputShape(shape);
         activationElements_ += shape.elementCount();
     }
@@ -33,6 +62,7 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSampl
     // Parameters and gradients are persistent: owned system memory, never in a workspace.
     parameters_ = Tensor::persistent(Shape{parameterCount_}, dtype_, location_);
     gradients_ = Tensor::persistent(Shape{parameterCount_}, dtype_, location_);
+    statistics_ = Tensor::persistent(Shape{statisticsCount_}, dtype_, location_);
     auto& backend = defaultBackendFor(location_);
     backend.fill(dtype_, parameterCount_, 0.0, parameters_.raw());
     backend.fill(dtype_, parameterCount_, 0.0, gradients_.raw());
@@ -41,7 +71,18 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSampl
         const std::size_t offset = std::size_t(offsets_[i]) * element;
         layers_[i]->bindParameters(static_cast<char*>(parameters_.raw()) + offset,
                                    static_cast<char*>(gradients_.raw()) + offset);
+        if (layers_[i]->statisticsCount() > 0) {
+            layers_[i]->bindStatistics(static_cast<char*>(statistics_.raw()) + std::size_t(statisticsOffsets_[i]) * element);
+        }
     }
+    initializeStatistics();
+}
+
+void Model::initializeStatistics() {
+    if (statisticsCount_ == 0) return;
+    std::vector<double> host(std::size_t(statisticsCount_), 0.0);
+    for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->initializeStatistics(host.data() + statisticsOffsets_[i]);
+    statisticsFromHost(host);
 }
 
 void Model::initialize(std::uint64_t seed) {
@@ -52,6 +93,7 @@ void Model::initialize(std::uint64_t seed) {
         layers_[i]->initializeParameters(host.data() + offsets_[i], generator);
     }
     parametersFromHost(host);
+    initializeStatistics();
 }
 
 std::unique_ptr<Model> Model::replicate(MemoryLocation location) const { return replicate(location, dtype_); }
@@ -62,8 +104,12 @@ std::unique_ptr<Model> Model::replicate(MemoryLocation location, DType dtype) co
     auto copy = std::make_unique<Model>(std::move(layers), inputSample_, dtype, location);
     if (dtype == dtype_ && !location.isDevice() && !location_.isDevice()) {
         defaultBackendFor(location).copy(parameters_.byteCount(), parameters_.raw(), copy->parameters_.raw());
+        if (statisticsCount_ > 0) {
+            defaultBackendFor(location).copy(statistics_.byteCount(), statistics_.raw(), copy->statistics_.raw());
+        }
     } else {
         copy->parametersFromHost(parametersToHost());
+        copy->statisticsFromHost(statisticsToHost());
     }
     return copy;
 }
@@ -95,29 +141,9 @@ std::string Model::describe() const {
     return text;
 }
 
-std::vector<double> Model::parametersToHost() const {
-    std::vector<double> values(static_cast<std::size_t>(parameterCount_));
-    if (dtype_ == DType::Float64) {
-        parameters_.copyToHost(values.data(), parameters_.byteCount());
-    } else {
-        std::vector<float> narrow(values.size());
-        parameters_.copyToHost(narrow.data(), parameters_.byteCount());
-        for (std::size_t i = 0; i < values.size(); ++i) values[i] = narrow[i];
-    }
-    return values;
-}
-
-void Model::parametersFromHost(const std::vector<double>& values) {
-    if (values.size() != std::size_t(parameterCount_)) {
-        throw std::invalid_argument("parametersFromHost: " + std::to_string(values.size()) + " values for " +
-                                    std::to_string(parameterCount_) + " parameters");
-    }
-    if (dtype_ == DType::Float64) {
-        parameters_.copyFromHost(values.data(), parameters_.byteCount());
-    } else {
-        std::vector<float> narrow(values.begin(), values.end());
-        parameters_.copyFromHost(narrow.data(), parameters_.byteCount());
-    }
-}
+std::vector<double> Model::parametersToHost() const { return tensorToHost(parameters_); }
+void Model::parametersFromHost(const std::vector<double>& values) { tensorFromHost(parameters_, values, "parameters"); }
+std::vector<double> Model::statisticsToHost() const { return tensorToHost(statistics_); }
+void Model::statisticsFromHost(const std::vector<double>& values) { tensorFromHost(statistics_, values, "statistics"); }
 
 }  // namespace cohort::nn

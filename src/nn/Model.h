@@ -1,7 +1,9 @@
 #pragma once
 // Model: a sequence of layers whose parameters live in ONE flat buffer (and whose gradients
 // live in a second one of the same layout). Layers hold views into those buffers, so averaging,
-// checkpointing and broadcasting a model are one operation each on one buffer.
+// checkpointing and broadcasting a model are one operation each on one buffer. Non-trainable
+// state (batch norm's running statistics) lives in a third flat buffer, statistics(), empty for
+// most models.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -21,7 +23,9 @@ public:
     Model& operator=(const Model&) = delete;
 
     // Deterministic initialisation from a seed (host RNG, converted to the model's dtype).
+    // Statistics start at each layer's initial values (running mean 0, variance 1).
     void initialize(std::uint64_t seed);
+    void initializeStatistics();
     // Same architecture in another location / dtype with a copy of the parameters.
     std::unique_ptr<Model> replicate(MemoryLocation location) const;
     std::unique_ptr<Model> replicate(MemoryLocation location, DType dtype) const;
@@ -37,6 +41,9 @@ public:
     Tensor& gradients() { return gradients_; }
     const Tensor& gradients() const { return gradients_; }
     std::int64_t parameterCount() const { return parameterCount_; }
+    Tensor& statistics() { return statistics_; }
+    const Tensor& statistics() const { return statistics_; }
+    std::int64_t statisticsCount() const { return statisticsCount_; }
     DType dtype() const { return dtype_; }
     MemoryLocation location() const { return location_; }
     const Shape& inputSample() const { return inputSample_; }
@@ -52,6 +59,8 @@ public:
     // Host copies of the flat parameters (double for tests, raw dtype bytes for checkpoints).
     std::vector<double> parametersToHost() const;
     void parametersFromHost(const std::vector<double>& values);
+    std::vector<double> statisticsToHost() const;
+    void statisticsFromHost(const std::vector<double>& values);
 
 private:
     std::vector<std::unique_ptr<Layer>> layers_;
@@ -61,9 +70,12 @@ private:
     DType dtype_;
     MemoryLocation location_;
     std::int64_t parameterCount_ = 0;
+    std::int64_t statisticsCount_ = 0;
+    std::vector<std::int64_t> statisticsOffsets_;
     std::int64_t activationElements_ = 0;
     Tensor parameters_;
     Tensor gradients_;
+    Tensor statistics_;
 };
 
 }  // namespace cohort::nn

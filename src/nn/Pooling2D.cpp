@@ -1,9 +1,15 @@
 #include "src/nn/Pooling2D.h"
 
+#include <algorithm>
+
 #include "src/core/Errors.h"
 
 namespace cohort::nn {
 namespace {
+
+// Planes (one channel of one sample) are independent: the loops split them over the worker's
+// OpenMP threads once a batch is large enough to pay for the team.
+constexpr std::int64_t kParallelElements = 1 << 15;
 
 struct Geometry {
     std::int64_t planes, height, width, size, stride, outHeight, outWidth;
@@ -11,6 +17,7 @@ struct Geometry {
 
 template <typename T>
 void maxForward(const Geometry& g, const T* x, T* y, std::int32_t* indices) {
+#pragma omp parallel for schedule(static) if (g.planes * g.height * g.width >= kParallelElements)
     for (std::int64_t plane = 0; plane < g.planes; ++plane) {
         const T* in = x + plane * g.height * g.width;
         T* out = y + plane * g.outHeight * g.outWidth;
@@ -33,10 +40,11 @@ void maxForward(const Geometry& g, const T* x, T* y, std::int32_t* indices) {
 
 template <typename T>
 void maxBackward(const Geometry& g, const T* dy, const std::int32_t* indices, T* dx) {
-    for (std::int64_t i = 0; i < g.planes * g.height * g.width; ++i) dx[i] = T(0);
     const std::int64_t outPlane = g.outHeight * g.outWidth;
+#pragma omp parallel for schedule(static) if (g.planes * g.height * g.width >= kParallelElements)
     for (std::int64_t plane = 0; plane < g.planes; ++plane) {
         T* grad = dx + plane * g.height * g.width;
+        std::fill(grad, grad + g.height * g.width, T(0));
         for (std::int64_t p = 0; p < outPlane; ++p) grad[indices[plane * outPlane + p]] += dy[plane * outPlane + p];
     }
 }
@@ -44,6 +52,7 @@ void maxBackward(const Geometry& g, const T* dy, const std::int32_t* indices, T*
 template <typename T>
 void averageForward(const Geometry& g, const T* x, T* y) {
     const T scale = T(1) / T(g.size * g.size);
+#pragma omp parallel for schedule(static) if (g.planes * g.height * g.width >= kParallelElements)
     for (std::int64_t plane = 0; plane < g.planes; ++plane) {
         const T* in = x + plane * g.height * g.width;
         T* out = y + plane * g.outHeight * g.outWidth;
@@ -62,10 +71,11 @@ void averageForward(const Geometry& g, const T* x, T* y) {
 
 template <typename T>
 void averageBackward(const Geometry& g, const T* dy, T* dx) {
-    for (std::int64_t i = 0; i < g.planes * g.height * g.width; ++i) dx[i] = T(0);
     const T scale = T(1) / T(g.size * g.size);
+#pragma omp parallel for schedule(static) if (g.planes * g.height * g.width >= kParallelElements)
     for (std::int64_t plane = 0; plane < g.planes; ++plane) {
         T* grad = dx + plane * g.height * g.width;
+        std::fill(grad, grad + g.height * g.width, T(0));
         const T* delta = dy + plane * g.outHeight * g.outWidth;
         for (std::int64_t oy = 0; oy < g.outHeight; ++oy) {
             for (std::int64_t ox = 0; ox < g.outWidth; ++ox) {

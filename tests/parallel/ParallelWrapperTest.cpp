@@ -8,7 +8,12 @@
 #include "parallel/ParallelWrapper.h"
 #include "src/core/Errors.h"
 #include "src/data/Data.h"
+#include "src/data/BatchIterator.h"
+#include "src/data/Shuffle.h"
+#include "src/nn/ActivationLayer.h"
 #include "src/nn/Architectures.h"
+#include "src/nn/BatchNorm.h"
+#include "src/nn/Dense.h"
 
 namespace cohort::parallel {
 namespace {
@@ -183,6 +188,54 @@ TEST(ParallelWrapper, FusedUpdateAndAverageIsBitwiseTheUnfusedResult) {
                 EXPECT_NE(states[0], states[1]) << what << ": state not averaged, replicas differ";
             }
         }
+    }
+}
+
+// Batch-norm running statistics are averaged like parameters: after one round of 3 workers
+// (K = 1) every replica and the root hold the mean of the statistics each replica computed from
+// its own batch, bitwise identical everywhere; in shared-gradients mode at the epoch end.
+TEST(ParallelWrapper, BatchNormRunningStatisticsAreAveragedAcrossReplicas) {
+    const auto data = makeData(3 * 10);  // one round of 3 batches of 10
+    auto buildModel = [] {
+        std::vector<std::unique_ptr<nn::Layer>> layers;
+        layers.push_back(std::make_unique<nn::Dense>(8, kernels::Activation::Identity));
+        layers.push_back(std::make_unique<nn::BatchNorm>(0.1, 1e-5));
+        layers.push_back(std::make_unique<nn::ActivationLayer>(kernels::Activation::Relu));
+        layers.push_back(std::make_unique<nn::Dense>(5, kernels::Activation::Identity));
+        auto model = std::make_unique<nn::Model>(std::move(layers), Shape{1, 6, 6});
+        model->initialize(4);
+        return model;
+    };
+    // Reference: each replica's forward pass on its own batch from the same start, averaged.
+    auto root = buildModel();
+    const auto order = data::shuffledOrder(data.train.count, 5, 0);
+    data::BatchIterator iterator(data.train, order, 10);
+    auto backend = kernels::makeCpuBackend(1);
+    std::vector<double> expected(std::size_t(root->statisticsCount()), 0.0);
+    Tensor input = Tensor::persistent(Shape{10, 1, 6, 6});
+    std::vector<std::int32_t> labels(10);
+    for (int w = 0; w < 3; ++w) {
+        auto replica = root->replicate(MemoryLocation::host());
+        data::Batch batch{0, input.data<float>(), labels.data()};
+        iterator.fill(std::size_t(w), batch);
+        nn::ExecutionContext context{backend.get(), true, 0, 0};
+        replica->forward(input, context);
+        replica->releaseCaches();
+        const auto statistics = replica->statisticsToHost();
+        for (std::size_t i = 0; i < expected.size(); ++i) expected[i] += statistics[i] / 3.0;
+    }
+    for (auto mode : {TrainingMode::Averaging, TrainingMode::SharedGradients}) {
+        auto model = buildModel();
+        auto config = parallelConfig(3, 1);
+        config.trainingMode = mode;
+        ParallelWrapper wrapper(*model, optim::OptimizerConfig{}, trainerConfig(1, 10), config);
+        wrapper.fit(data);
+        const Tensor& reference = wrapper.replica(0).statistics();
+        for (int w = 1; w < 3; ++w) {
+            EXPECT_EQ(std::memcmp(wrapper.replica(w).statistics().raw(), reference.raw(), reference.byteCount()), 0) << w;
+        }
+        EXPECT_EQ(model->statisticsToHost(), wrapper.replica(0).statisticsToHost());
+        EXPECT_LT(maxRelativeDifference(model->statisticsToHost(), expected), 1e-6);
     }
 }
 
