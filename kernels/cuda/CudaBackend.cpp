@@ -1,21 +1,25 @@
-// The CUDA backend: one device, one non-blocking stream, one cuBLAS handle bound to it. GEMMs go
-// to cuBLAS (row-major through the C^T = B^T A^T identity); everything else is one of cohort's
-// own kernels (CudaKernels.cuh). All scratch memory is allocated in the constructor, so a
-// training step allocates nothing and can be captured into a CUDA graph.
+// The CUDA backend: one device, one non-blocking stream, cuBLAS and cuDNN handles bound to it.
+// GEMMs go to cuBLAS (row-major through the C^T = B^T A^T identity), batch norm to cuDNN
+// (CudnnBatchNorm.cuh); everything else is one of cohort's own kernels (CudaKernels.cuh). Scratch
+// memory is allocated in the constructor or grown once on first use (DeviceScratch), so after a
+// warm-up step a training step allocates nothing and can be captured into a CUDA graph.
 #include "kernels/cuda/CudaBackend.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cuda/CudaCheck.cuh"
 #include "kernels/cuda/CudaKernels.cuh"
+#include "kernels/cuda/CudnnBatchNorm.cuh"
+#include "kernels/cuda/CudnnContext.cuh"
+#include "kernels/cuda/DeviceScratch.cuh"
 
 namespace cohort::kernels {
 namespace {
@@ -30,31 +34,13 @@ using cuda_detail::ReductionScratch;
 // a captured graph.
 constexpr std::size_t kCublasWorkspaceBytes = std::size_t(32) << 20;
 
-template <typename Function>
-void dispatch(DType dtype, Function&& function) {
-    if (dtype == DType::Float32) {
-        function(float{});
-    } else {
-        function(double{});
-    }
-}
+using cuda_detail::DeviceScratch;
+using cuda_detail::dispatch;
+using cuda_detail::reportTeardownFailure;
 
 // cuBLAS takes int dimensions.
 int gemmDimension(std::int64_t value, const char* name) {
-    if (value < 0 || value > INT_MAX) {
-        throw std::invalid_argument("gemm: " + std::string(name) + " = " + std::to_string(value) +
-                                    " is outside [0, " + std::to_string(INT_MAX) +
-                                    "] (cuBLAS takes 32-bit dimensions; split the product)");
-    }
-    return int(value);
-}
-
-// Teardown cannot throw: a failing release is reported on stderr and otherwise ignored.
-void reportTeardownFailure(cudaError_t status, const char* call) {
-    if (status != cudaSuccess) {
-        std::cerr << "cohort: CUDA backend teardown: " << call << " failed: "
-                  << cudaGetErrorString(status) << '\n';
-    }
+    return cuda_detail::intDimension("gemm", name, value, "cuBLAS takes 32-bit dimensions; split the product");
 }
 
 class CudaStreamBackend final : public CudaBackend {
@@ -79,6 +65,7 @@ public:
             COHORT_CUBLAS_CHECK(cublasSetPointerMode(cublas_, CUBLAS_POINTER_MODE_HOST));
             COHORT_CUBLAS_CHECK(cublasSetMathMode(
                 cublas_, allowTf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+            cudnn_ = std::make_unique<cuda_detail::CudnnContext>(stream_);
 
             const std::size_t partialBytes = kMaxReductionBlocks * sizeof(double);
             const std::size_t countBytes = kMaxReductionBlocks * sizeof(long long);
@@ -113,6 +100,7 @@ public:
     bool tf32Allowed() const override { return allowTf32_; }
     void* streamHandle() const override { return stream_; }
     void* cublasHandle() const override { return cublas_; }
+    void* cudnnHandle() const override { return cudnn_ ? cudnn_->handle() : nullptr; }
 
     void gemm(DType dtype, bool transposeA, bool transposeB, std::int64_t m, std::int64_t n,
               std::int64_t k, double alpha, const void* a, std::int64_t lda, const void* b,
@@ -233,6 +221,31 @@ public:
         });
     }
 
+    void batchNormForwardTraining(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
+                                  const void* x, const void* gamma, const void* beta, double epsilon, double momentum,
+                                  void* runningMean, void* runningVariance, void* savedMean, void* savedInverseStd,
+                                  void* y) override {
+        makeCurrent();
+        cuda_detail::batchNormForwardTraining(*cudnn_, context(), dtype, n, channels, spatial, x, gamma, beta, epsilon,
+                                              momentum, runningMean, runningVariance, savedMean, savedInverseStd, y);
+    }
+
+    void batchNormForwardInference(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
+                                   const void* x, const void* gamma, const void* beta, const void* runningMean,
+                                   const void* runningVariance, double epsilon, void* y) override {
+        makeCurrent();
+        cuda_detail::batchNormForwardInference(*cudnn_, dtype, n, channels, spatial, x, gamma, beta, runningMean,
+                                               runningVariance, epsilon, y);
+    }
+
+    void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial, const void* x,
+                           const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd,
+                           void* dx, void* dgamma, void* dbeta) override {
+        makeCurrent();
+        cuda_detail::batchNormBackward(*cudnn_, context(), batchNormDxScratch_, dtype, n, channels, spatial, x, dy,
+                                       gamma, savedMean, savedInverseStd, dx, dgamma, dbeta);
+    }
+
     void fill(DType dtype, std::int64_t count, double value, void* x) override {
         makeCurrent();
         if (count <= 0) return;
@@ -277,7 +290,7 @@ public:
             // More sources than one launch carries: add chunk by chunk into a staging buffer
             // (never into destination, which may itself be a source of a later chunk).
             T* running = count > kMaxAverageSourcesPerLaunch
-                             ? static_cast<T*>(averageStaging(std::size_t(length) * sizeof(T)))
+                             ? static_cast<T*>(averageStaging_.atLeast(std::size_t(length) * sizeof(T), stream_))
                              : nullptr;
             for (int first = 0; first < count; first += kMaxAverageSourcesPerLaunch) {
                 AverageChunk chunk;
@@ -374,31 +387,20 @@ private:
 
     LaunchContext context() const { return LaunchContext{stream_, maxBlocks_}; }
 
-    // Grown rarely (average() over more than kMaxAverageSourcesPerLaunch buffers only).
-    void* averageStaging(std::size_t bytes) {
-        if (bytes > averageStagingBytes_) {
-            COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the old area may be in use
-            if (averageStaging_) COHORT_CUDA_CHECK(cudaFree(averageStaging_));
-            averageStaging_ = nullptr;
-            averageStagingBytes_ = 0;
-            COHORT_CUDA_CHECK(cudaMalloc(&averageStaging_, bytes));
-            averageStagingBytes_ = bytes;
-        }
-        return averageStaging_;
-    }
-
     void release() noexcept {
         reportTeardownFailure(cudaSetDevice(device_), "cudaSetDevice");
         if (stream_) reportTeardownFailure(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        cudnn_.reset();  // before the stream it is bound to
         if (cublas_ && cublasDestroy(cublas_) != CUBLAS_STATUS_SUCCESS) {
             std::cerr << "cohort: CUDA backend teardown: cublasDestroy failed\n";
         }
         if (cublasWorkspace_) reportTeardownFailure(cudaFree(cublasWorkspace_), "cudaFree");
         if (reductionMemory_) reportTeardownFailure(cudaFree(reductionMemory_), "cudaFree");
-        if (averageStaging_) reportTeardownFailure(cudaFree(averageStaging_), "cudaFree");
+        averageStaging_.release();
+        batchNormDxScratch_.release();
         if (stream_) reportTeardownFailure(cudaStreamDestroy(stream_), "cudaStreamDestroy");
         cublas_ = nullptr;
-        cublasWorkspace_ = reductionMemory_ = averageStaging_ = nullptr;
+        cublasWorkspace_ = reductionMemory_ = nullptr;
         stream_ = nullptr;
     }
 
@@ -411,8 +413,9 @@ private:
     void* cublasWorkspace_ = nullptr;
     void* reductionMemory_ = nullptr;
     ReductionScratch scratch_;
-    void* averageStaging_ = nullptr;
-    std::size_t averageStagingBytes_ = 0;
+    std::unique_ptr<cuda_detail::CudnnContext> cudnn_;  // always set once constructed
+    DeviceScratch averageStaging_;                      // average() over more than kMaxAverageSourcesPerLaunch buffers
+    DeviceScratch batchNormDxScratch_;                  // dx for batchNormBackward(dx = nullptr)
 };
 
 }  // namespace

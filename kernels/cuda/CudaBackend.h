@@ -3,19 +3,23 @@
 //
 // makeCudaBackend(device, allowTf32) returns one of these: it owns one non-blocking stream on
 // its device, a cuBLAS handle bound to that stream (fp32 GEMMs in CUBLAS_DEFAULT_MATH, i.e. true
-// fp32; CUBLAS_TF32_TENSOR_OP_MATH only when allowTf32) with a fixed cuBLAS workspace, and a
-// scratch area for reductions allocated once at construction. Every operation is enqueued on the
-// stream and returns without waiting, except copyToHost (waits so the host value is ready) and
-// synchronize(). Reductions (columnSum, sumOfSquares, the losses) use a fixed block count that
-// depends only on the problem size and no floating-point atomics, so results are bitwise
-// reproducible run to run on a given device.
+// fp32; CUBLAS_TF32_TENSOR_OP_MATH only when allowTf32) with a fixed cuBLAS workspace, a cuDNN
+// handle bound to the same stream (batch norm; absent in a build without cuDNN, where the batch
+// norm operations throw), and a scratch area for reductions allocated once at construction.
+// Every operation is enqueued on the stream and returns without waiting, except copyToHost (waits
+// so the host value is ready) and synchronize(). Reductions (columnSum, sumOfSquares, the losses)
+// use a fixed block count that depends only on the problem size and no floating-point atomics, so
+// results are bitwise reproducible run to run on a given device. Batch norm is cuDNN's: the
+// tests check that it repeats bitwise as well.
 //
 // The header carries no CUDA types so code built without the toolkit can include it; the stream
-// and cuBLAS handle come back as void* (cast to cudaStream_t / cublasHandle_t).
+// and the cuBLAS and cuDNN handles come back as void* (cast to cudaStream_t / cublasHandle_t /
+// cudnnHandle_t).
 //
 // CUDA-graph capture: after one warm-up step nothing in the backend allocates. The only
-// allocation after construction is a staging area for average() over more than
-// kMaxAverageSourcesPerLaunch buffers (grown once, on first use).
+// allocations after construction are two areas grown on first use and then kept: a staging area
+// for average() over more than kMaxAverageSourcesPerLaunch buffers, and a stand-in for dx when
+// batchNormBackward is called without one (cuDNN always writes dx), sized to the largest input.
 #include "kernels/Backend.h"
 
 namespace cohort::kernels {
@@ -29,6 +33,7 @@ public:
     virtual bool tf32Allowed() const = 0;
     virtual void* streamHandle() const = 0;  // cudaStream_t
     virtual void* cublasHandle() const = 0;  // cublasHandle_t
+    virtual void* cudnnHandle() const = 0;   // cudnnHandle_t bound to the stream; nullptr without cuDNN
 };
 
 // The CUDA view of a backend, or nullptr when it is not a CUDA backend.

@@ -6,10 +6,12 @@
 // text, e.g. "cudaMalloc(&bytes, 1 << 30) failed at kernels/cuda/CudaBackend.cpp:88: out of
 // memory (cudaErrorMemoryAllocation)". After every kernel launch, COHORT_CUDA_CHECK_LAUNCH()
 // reports a bad launch configuration at the launch site instead of at some later call.
+// Teardown cannot throw: reportTeardownFailure(status, call) reports a failing release on stderr.
 // Usable from .cpp (host compiler) and .cu files alike.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include <iostream>
 #include <stdexcept>
 #include <string>
 
@@ -50,6 +52,20 @@ inline void checkCublas(cublasStatus_t status, const char* call, const char* fil
 inline void checkCudnn(cudnnStatus_t status, const char* call, const char* file, int line) {
     if (status == CUDNN_STATUS_SUCCESS) return;
     throwCallFailure("cuDNN", call, file, line, cudnnGetErrorString(status));
+}
+#endif
+
+inline void reportTeardownFailure(cudaError_t status, const char* call) {
+    if (status != cudaSuccess) {
+        std::cerr << "cohort: CUDA backend teardown: " << call << " failed: " << cudaGetErrorString(status) << '\n';
+    }
+}
+
+#ifdef COHORT_HAVE_CUDNN_HEADER
+inline void reportTeardownFailure(cudnnStatus_t status, const char* call) {
+    if (status != CUDNN_STATUS_SUCCESS) {
+        std::cerr << "cohort: CUDA backend teardown: " << call << " failed: " << cudnnGetErrorString(status) << '\n';
+    }
 }
 #endif
 

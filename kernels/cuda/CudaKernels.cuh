@@ -6,12 +6,36 @@
 // without waiting. Pointers are device pointers of the stream's device.
 #include <cuda_runtime_api.h>
 
+#include <climits>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/Backend.h"
 #include "kernels/cuda/CudaBackend.h"
 
 namespace cohort::kernels::cuda_detail {
+
+// Host-side helpers of the backend's .cpp files.
+// Calls function(float{}) or function(double{}) as dtype says; the function templates on the type.
+template <typename Function>
+void dispatch(DType dtype, Function&& function) {
+    if (dtype == DType::Float32) {
+        function(float{});
+    } else {
+        function(double{});
+    }
+}
+
+// A dimension for a library that takes int (cuBLAS, cuDNN): `value` when it lies in
+// [0, INT_MAX], else std::invalid_argument naming the operation, the dimension and the remedy.
+inline int intDimension(const char* operation, const char* name, std::int64_t value, const char* remedy) {
+    if (value < 0 || value > INT_MAX) {
+        throw std::invalid_argument(std::string(operation) + ": " + name + " = " + std::to_string(value) +
+                                    " is outside [0, " + std::to_string(INT_MAX) + "] (" + remedy + ")");
+    }
+    return int(value);
+}
 
 struct LaunchContext {
     cudaStream_t stream = nullptr;

@@ -410,6 +410,144 @@ TYPED_TEST(CudaBackendTest, OptimizerUpdatesMatchCpu) {
     }
 }
 
+// Batch norm over [n, channels, spatial]: a convolution's output (spatial > 1), a dense layer's
+// (spatial = 1) and one value per channel (n = spatial = 1, handled without cuDNN). Ascending in
+// size, so a backward pass without dx grows the backend's stand-in for it twice.
+struct BatchNormShape {
+    std::int64_t n, channels, spatial;
+    std::int64_t valuesPerChannel() const { return n * spatial; }
+    std::int64_t elements() const { return n * channels * spatial; }
+    std::string text() const {
+        return " [" + std::to_string(n) + ", " + std::to_string(channels) + ", " + std::to_string(spatial) + "]";
+    }
+};
+constexpr BatchNormShape kBatchNormShapes[] = {{1, 5, 1}, {7, 5, 1}, {7, 5, 13}};
+constexpr double kBatchNormEpsilon = 1e-3, kBatchNormMomentum = 0.1;
+
+TYPED_TEST(CudaBackendTest, BatchNormForwardTrainingMatchesCpuIncludingRunningStatistics) {
+    using T = TypeParam;
+    for (const BatchNormShape& shape : kBatchNormShapes) {
+        auto gamma = this->mirrored(this->random(shape.channels, 0.5, 1.5));
+        auto beta = this->mirrored(this->random(shape.channels));
+        auto runningMean = this->mirrored(this->random(shape.channels));
+        auto runningVariance = this->mirrored(this->random(shape.channels, 0.5, 2.0));
+        auto savedMean = this->mirrored(std::vector<T>(shape.channels));
+        auto savedInverseStd = this->mirrored(std::vector<T>(shape.channels));
+        auto y = this->mirrored(std::vector<T>(shape.elements()));
+        for (int step = 0; step < 3; ++step) {  // the running statistics accumulate over the steps
+            auto x = this->mirrored(this->random(shape.elements(), -2.0, 3.0));
+            this->cpu_->batchNormForwardTraining(this->kDType, shape.n, shape.channels, shape.spatial, x.host(),
+                                                 gamma.host(), beta.host(), kBatchNormEpsilon, kBatchNormMomentum,
+                                                 runningMean.host(), runningVariance.host(), savedMean.host(),
+                                                 savedInverseStd.host(), y.host());
+            this->gpu_->batchNormForwardTraining(this->kDType, shape.n, shape.channels, shape.spatial, x.device(),
+                                                 gamma.device(), beta.device(), kBatchNormEpsilon, kBatchNormMomentum,
+                                                 runningMean.device(), runningVariance.device(), savedMean.device(),
+                                                 savedInverseStd.device(), y.device());
+        }
+        // The CPU's y = a * x + b cancels terms as large as |gamma * x| / sqrt(epsilon) when a
+        // channel has one value (variance 0); a floor of ten units covers that rounding.
+        this->expectClose(y, "batch norm training y" + shape.text(), this->kRelative * 10);
+        this->expectClose(savedMean, "saved mean" + shape.text());
+        this->expectClose(savedInverseStd, "saved inverse std" + shape.text());
+        this->expectClose(runningMean, "running mean" + shape.text());
+        this->expectClose(runningVariance, "running variance" + shape.text());
+    }
+}
+
+TYPED_TEST(CudaBackendTest, BatchNormForwardInferenceMatchesCpu) {
+    using T = TypeParam;
+    for (const BatchNormShape& shape : kBatchNormShapes) {
+        auto x = this->mirrored(this->random(shape.elements(), -2.0, 3.0));
+        auto gamma = this->mirrored(this->random(shape.channels, 0.5, 1.5));
+        auto beta = this->mirrored(this->random(shape.channels));
+        auto runningMean = this->mirrored(this->random(shape.channels));
+        auto runningVariance = this->mirrored(this->random(shape.channels, 0.5, 2.0));
+        auto y = this->mirrored(std::vector<T>(shape.elements()));
+        this->cpu_->batchNormForwardInference(this->kDType, shape.n, shape.channels, shape.spatial, x.host(),
+                                              gamma.host(), beta.host(), runningMean.host(), runningVariance.host(),
+                                              kBatchNormEpsilon, y.host());
+        this->gpu_->batchNormForwardInference(this->kDType, shape.n, shape.channels, shape.spatial, x.device(),
+                                              gamma.device(), beta.device(), runningMean.device(),
+                                              runningVariance.device(), kBatchNormEpsilon, y.device());
+        this->expectClose(y, "batch norm inference y" + shape.text());
+    }
+}
+
+// With and without dx; dgamma and dbeta start as garbage (they are overwritten, not accumulated);
+// a repeated call gives the same bits.
+TYPED_TEST(CudaBackendTest, BatchNormBackwardMatchesCpuWithAndWithoutInputGradient) {
+    using T = TypeParam;
+    for (const BatchNormShape& shape : kBatchNormShapes) {
+        auto x = this->mirrored(this->random(shape.elements(), -2.0, 3.0));
+        auto dy = this->mirrored(this->random(shape.elements()));
+        auto gamma = this->mirrored(this->random(shape.channels, 0.5, 1.5));
+        // Saved statistics from a CPU forward pass, shared by both backends.
+        std::vector<T> mean(shape.channels), inverseStd(shape.channels), runningMean(shape.channels),
+            runningVariance(shape.channels, T(1)), y(shape.elements());
+        const std::vector<T> beta(shape.channels);
+        this->cpu_->batchNormForwardTraining(this->kDType, shape.n, shape.channels, shape.spatial, x.host(),
+                                             gamma.host(), beta.data(), kBatchNormEpsilon, kBatchNormMomentum,
+                                             runningMean.data(), runningVariance.data(), mean.data(), inverseStd.data(),
+                                             y.data());
+        auto savedMean = this->mirrored(mean);
+        auto savedInverseStd = this->mirrored(inverseStd);
+        auto dx = this->mirrored(this->random(shape.elements()));
+        auto dgamma = this->mirrored(this->random(shape.channels));
+        auto dbeta = this->mirrored(this->random(shape.channels));
+        this->cpu_->batchNormBackward(this->kDType, shape.n, shape.channels, shape.spatial, x.host(), dy.host(),
+                                      gamma.host(), savedMean.host(), savedInverseStd.host(), dx.host(), dgamma.host(),
+                                      dbeta.host());
+        this->gpu_->batchNormBackward(this->kDType, shape.n, shape.channels, shape.spatial, x.device(), dy.device(),
+                                      gamma.device(), savedMean.device(), savedInverseStd.device(), dx.device(),
+                                      dgamma.device(), dbeta.device());
+        // Sums over the channel's values, as columnSum's tolerance.
+        const double floor = this->kRelative * double(shape.valuesPerChannel());
+        this->expectClose(dx, "batch norm dx" + shape.text(), floor);
+        this->expectClose(dgamma, "dgamma" + shape.text(), floor);
+        this->expectClose(dbeta, "dbeta" + shape.text(), floor);
+
+        auto dgammaOnly = this->mirrored(this->random(shape.channels));
+        auto dbetaOnly = this->mirrored(this->random(shape.channels));
+        this->gpu_->batchNormBackward(this->kDType, shape.n, shape.channels, shape.spatial, x.device(), dy.device(),
+                                      gamma.device(), savedMean.device(), savedInverseStd.device(), nullptr,
+                                      dgammaOnly.device(), dbetaOnly.device());
+        this->expectClose(dgamma.hostValues(), dgammaOnly.deviceValues(), "dgamma without dx" + shape.text(), floor);
+        this->expectClose(dbeta.hostValues(), dbetaOnly.deviceValues(), "dbeta without dx" + shape.text(), floor);
+
+        const std::vector<T> firstDx = dx.deviceValues(), firstDgamma = dgamma.deviceValues();
+        this->gpu_->batchNormBackward(this->kDType, shape.n, shape.channels, shape.spatial, x.device(), dy.device(),
+                                      gamma.device(), savedMean.device(), savedInverseStd.device(), dx.device(),
+                                      dgamma.device(), dbeta.device());
+        EXPECT_EQ(0, std::memcmp(firstDx.data(), dx.deviceValues().data(), firstDx.size() * sizeof(T)))
+            << "dx repeats bitwise" << shape.text();
+        EXPECT_EQ(0, std::memcmp(firstDgamma.data(), dgamma.deviceValues().data(), firstDgamma.size() * sizeof(T)))
+            << "dgamma repeats bitwise" << shape.text();
+    }
+}
+
+TEST(CudaBackend, BatchNormRejectsAnEpsilonBelowCudnnsMinimum) {
+    if (cudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";
+    auto backend = makeCudaBackend(0);
+    const std::int64_t n = 4, channels = 3;
+    DeviceBuffer x(n * channels * sizeof(float)), y(n * channels * sizeof(float));
+    DeviceBuffer perChannel(6 * channels * sizeof(float));
+    float* values = static_cast<float*>(perChannel.get());
+    backend->fill(DType::Float32, 6 * channels, 1.0, values);
+    try {
+        backend->batchNormForwardTraining(DType::Float32, n, channels, 1, x.get(), values, values + channels, -1e-5,
+                                          0.1, values + 2 * channels, values + 3 * channels, values + 4 * channels,
+                                          values + 5 * channels, y.get());
+        FAIL() << "a negative epsilon should be refused";
+    } catch (const std::invalid_argument& error) {
+        EXPECT_NE(std::string(error.what()).find("epsilon"), std::string::npos) << error.what();
+    }
+    EXPECT_THROW(backend->batchNormForwardInference(DType::Float32, n, channels, 1, x.get(), values, values + channels,
+                                                    values + 2 * channels, values + 3 * channels, -1e-5, y.get()),
+                 std::invalid_argument);
+    backend->synchronize();
+}
+
 // Reductions have a fixed order: the same inputs give the same bits, run after run.
 TYPED_TEST(CudaBackendTest, ReductionsAreBitwiseReproducible) {
     using T = TypeParam;
@@ -439,7 +577,7 @@ TYPED_TEST(CudaBackendTest, ReductionsAreBitwiseReproducible) {
     }
 }
 
-TEST(CudaBackend, DescribesItsDeviceAndExposesItsStream) {
+TEST(CudaBackend, DescribesItsDeviceAndExposesItsStreamAndHandles) {
     if (cudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";
     auto backend = makeCudaBackend(0, true);
     EXPECT_EQ(backend->location(), memory::MemoryLocation::onDevice(0));
@@ -448,6 +586,9 @@ TEST(CudaBackend, DescribesItsDeviceAndExposesItsStream) {
     ASSERT_NE(cuda, nullptr);
     EXPECT_NE(cuda->streamHandle(), nullptr);
     EXPECT_NE(cuda->cublasHandle(), nullptr);
+#if __has_include(<cudnn.h>)
+    EXPECT_NE(cuda->cudnnHandle(), nullptr);
+#endif
     EXPECT_TRUE(cuda->tf32Allowed());
     EXPECT_EQ(cuda->device(), 0);
 }
