@@ -24,7 +24,8 @@ int runBench(const RunOptions& options) {
     }
     if (options.batchSize < 1) throw InputError("--batch-size must be at least 1, got " + std::to_string(options.batchSize));
     applyMemoryFlags(options);
-    const nn::ArchitectureConfig architecture = architectureFrom(options);
+    const auto description = modelDescriptionFrom(options);
+    const nn::ArchitectureConfig architecture = description ? nn::ArchitectureConfig{} : architectureFrom(options);
     const optim::OptimizerConfig optimizer = optimizerFrom(options);
     const auto mode = train::parseWorkspaceMode(options.workspaceMode);
     const memory::MemoryLocation location = chooseLocation(options);
@@ -32,7 +33,7 @@ int runBench(const RunOptions& options) {
     auto backend = location.isDevice() ? kernels::makeCudaBackend(location.device)
                                        : kernels::makeCpuBackend(options.threadsPerWorker > 0 ? options.threadsPerWorker : cores);
     const Shape sample{1, 28, 28};
-    auto model = nn::buildModel(architecture, sample, 10, DType::Float32, location);
+    auto model = buildModelFrom(architecture, description, sample, 10, location);
     model->initialize(options.seed);
     optim::Optimizer state(optimizer, model->parameterCount(), DType::Float32, location);
     nn::SoftmaxCrossEntropy loss;

@@ -24,18 +24,22 @@ std::vector<std::string> lines(const std::string& text) {
 }
 
 // Keys that are not flags of their own.
-const std::set<std::string> kDerivedKeys = {"model-description", "parameters", "train-samples", "test-samples",
-                                            "features"};
+const std::set<std::string> kDerivedKeys = {"model-file-layers", "model-description", "parameters",
+                                            "train-samples", "test-samples", "features"};
 
 }  // namespace
 
 std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     std::ostringstream text;
     auto line = [&](const std::string& key, const std::string& value) { text << key << '=' << value << '\n'; };
-    line("model", options.model);
-    line("hidden", options.hidden);
-    line("dropout", number(options.dropout));
-    line("activation", options.activation);
+    // With --model-file the four architecture flags are unused; the file's layers (canonical
+    // text, so the same model written differently agrees) take their place.
+    const bool fromFile = setup.modelDescription.has_value();
+    line("model", fromFile ? "(--model-file)" : options.model);
+    line("hidden", fromFile ? "" : options.hidden);
+    line("dropout", fromFile ? "" : number(options.dropout));
+    line("activation", fromFile ? "" : options.activation);
+    line("model-file-layers", fromFile ? setup.modelDescription->text() : "");
     line("model-description", setup.model ? setup.model->describe() : "");
     line("parameters", std::to_string(setup.model ? setup.model->parameterCount() : 0));
     line("data", options.data);

@@ -17,7 +17,15 @@ po::options_description trainOptions(RunOptions& o) {
         ("model", po::value(&o.model)->default_value(o.model), "architecture: mlp | lenet (conv 5x5x20, pool 2, conv 5x5x50, pool 2, dense 500, dense 10)")
         ("hidden", po::value(&o.hidden)->default_value(o.hidden), "MLP hidden layer sizes, comma separated")
         ("dropout", po::value(&o.dropout)->default_value(o.dropout), "dropout rate after each hidden dense layer (lenet: after dense 500), in [0, 1)")
-        ("activation", po::value(&o.activation)->default_value(o.activation), "hidden activation: relu | tanh | sigmoid");
+        ("activation", po::value(&o.activation)->default_value(o.activation), "hidden activation: relu | tanh | sigmoid")
+        ("model-file", po::value(&o.modelFile), "JSON model description instead of --model/--hidden/--dropout/--activation: "
+                                                "{\"layers\": [{\"type\": \"conv2d\", \"filters\": 20, \"kernel\": 5, \"activation\": \"relu\"}, "
+                                                "{\"type\": \"maxpool2d\", \"size\": 2}, {\"type\": \"flatten\"}, "
+                                                "{\"type\": \"dense\", \"units\": \"classes\"}]}; types conv2d (filters, kernel, "
+                                                "stride 1, padding 0, activation identity), maxpool2d | avgpool2d (size, stride = size), "
+                                                "batchnorm (momentum 0.1, epsilon 1e-5), flatten, dense (units or \"classes\", "
+                                                "activation identity), dropout (rate), activation (function); see "
+                                                "examples/models/ and docs/MODEL-FILES.md");
     po::options_description data("Data");
     data.add_options()
         ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic")
@@ -130,6 +138,14 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
             po::store(po::parse_config_file(file, description, false), values);
         }
         po::notify(values);
+        if (!options.modelFile.empty()) {
+            for (const char* replaced : {"model", "hidden", "dropout", "activation"}) {
+                if (values.count(replaced) && !values[replaced].defaulted()) {
+                    throw InputError(std::string("--model-file replaces --model, --hidden, --dropout and --activation; "
+                                                 "remove --") + replaced + " (from the command line or the --config file)");
+                }
+            }
+        }
     } catch (const po::error& error) {
         throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");
     }

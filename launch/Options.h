@@ -17,6 +17,7 @@ struct RunOptions {
     std::string hidden = "1024,1024";
     double dropout = 0.2;
     std::string activation = "relu";
+    std::string modelFile;  // JSON layers (docs/MODEL-FILES.md); replaces the four above
     // data
     std::string data = "fashion-mnist";
     std::string dataDir;  // empty: the data set's default directory

@@ -119,6 +119,20 @@ nn::ArchitectureConfig architectureFrom(const RunOptions& options) {
     return architecture;
 }
 
+std::optional<nn::ModelDescription> modelDescriptionFrom(const RunOptions& options) {
+    if (options.modelFile.empty()) return std::nullopt;
+    nn::ModelDescription description = nn::readModelDescriptionFile(options.modelFile);
+    description.buildLayers(10);  // the classes come with the data; the layers' own checks run now
+    return description;
+}
+
+std::unique_ptr<nn::Model> buildModelFrom(const nn::ArchitectureConfig& architecture,
+                                          const std::optional<nn::ModelDescription>& description,
+                                          const Shape& inputSample, int classes, MemoryLocation location) {
+    if (description) return description->buildModel(inputSample, classes, DType::Float32, location);
+    return nn::buildModel(architecture, inputSample, classes, DType::Float32, location);
+}
+
 RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement) {
     RunSetup setup;
     applyMemoryFlags(options);
@@ -133,7 +147,8 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.scheduleText = options.lrSchedule + " learning rate";
     setup.optimizer = optimizerFrom(options);
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
-    setup.architecture = architectureFrom(options);
+    setup.modelDescription = modelDescriptionFrom(options);
+    if (!setup.modelDescription) setup.architecture = architectureFrom(options);
     setup.location = chooseLocation(options);
 
     auto& parallel = setup.parallel;
@@ -164,7 +179,7 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.data = loadData(options);
     const auto& sampleShape = setup.data.train.sampleShape;
     Shape inputSample(std::vector<std::int64_t>(sampleShape.begin(), sampleShape.end()));
-    setup.model = nn::buildModel(setup.architecture, inputSample, setup.data.train.numClasses, DType::Float32,
+    setup.model = buildModelFrom(setup.architecture, setup.modelDescription, inputSample, setup.data.train.numClasses,
                                  MemoryLocation::host());
     setup.model->initialize(options.seed);
     checkMemoryFits(setup);

@@ -3,6 +3,7 @@
 // optimizer and trainer configuration. Every check that can fail before training happens here,
 // so bad flags and impossible limits exit with code 2 before the first step.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "kernels/Backend.h"
@@ -10,6 +11,7 @@
 #include "src/data/Dataset.h"
 #include "src/nn/Architectures.h"
 #include "src/nn/Model.h"
+#include "src/nn/ModelDescription.h"
 #include "src/optim/Optimizer.h"
 #include "src/train/Trainer.h"
 #include "parallel/ParallelWrapper.h"
@@ -26,7 +28,8 @@ struct ProcessPlacement {
 struct RunSetup {
     data::DatasetSplits data;
     memory::MemoryLocation location;        // where the workers train (first device for CUDA)
-    nn::ArchitectureConfig architecture;
+    nn::ArchitectureConfig architecture;    // --model/--hidden/--dropout/--activation
+    std::optional<nn::ModelDescription> modelDescription;  // --model-file, which replaces them
     std::unique_ptr<nn::Model> model;       // the root model, on the host
     parallel::ParallelConfig parallel;
     optim::OptimizerConfig optimizer;
@@ -37,6 +40,13 @@ struct RunSetup {
 // Validated optimizer and architecture settings from the flags (shared by train and bench).
 optim::OptimizerConfig optimizerFrom(const RunOptions& options);
 nn::ArchitectureConfig architectureFrom(const RunOptions& options);
+// --model-file read and validated (its layers built for 10 classes) before any data is loaded;
+// nullopt without the flag.
+std::optional<nn::ModelDescription> modelDescriptionFrom(const RunOptions& options);
+// The model of the description when there is one, else of the architecture (shared by train and bench).
+std::unique_ptr<nn::Model> buildModelFrom(const nn::ArchitectureConfig& architecture,
+                                          const std::optional<nn::ModelDescription>& description,
+                                          const Shape& inputSample, int classes, MemoryLocation location);
 // Applies --scope-checks, --maxbytes, --maxphysicalbytes and validates training flags.
 void applyMemoryFlags(const RunOptions& options);
 data::DatasetSplits loadData(const RunOptions& options);

@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libboost-program-options-dev pulls in libboost1.NN-dev (all Boost headers, so also the
+# Boost.PropertyTree JSON parser that reads --model-file), so libboost-dev is not listed.
 packages=(build-essential cmake ninja-build pkg-config zlib1g-dev libopenblas-openmp-dev
           libboost-program-options-dev libopenmpi-dev openmpi-bin libgtest-dev libgmock-dev
           libbenchmark-dev dataset-fashion-mnist heaptrack)

@@ -202,11 +202,49 @@ TEST(CommandLine, BenchTimesStepsWithoutDataAndRejectsZeroSteps) {
     expectInputError("bench --steps 0", "--steps");
 }
 
+TEST(CommandLine, ModelFileTrainsAndBenchesAndBadFilesExitWith2) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 256, 64, false);
+    const std::string model = scratch.file("tiny.json");
+    data::testing_support::writeText(model, R"({"layers": [
+        {"type": "conv2d", "filters": 4, "kernel": 5, "stride": 2, "activation": "relu"},
+        {"type": "maxpool2d", "size": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": "classes"}]})");
+    const std::string small = " --device cpu --threads-per-worker 1 --batch-size 32 ";
+    const auto trained = runCohort("train --data-dir " + scratch.str() + small + "--epochs 1 --model-file " + model);
+    ASSERT_EQ(trained.exitCode, 0) << trained.err;
+    const std::string layers = "conv2d(1x28x28->4,k5,s2,p0,relu) | maxpool2d(2,s2) | flatten | dense(144->10,identity)";
+    EXPECT_NE(trained.out.find(layers), std::string::npos) << trained.out;
+    EXPECT_NE(trained.out.find("epoch 1"), std::string::npos) << trained.out;
+    const auto bench = runCohort("bench --device cpu --threads-per-worker 1 --batch-size 8 --steps 2 --warmup 1 "
+                                 "--repeats 1 --model-file " + model);
+    ASSERT_EQ(bench.exitCode, 0) << bench.err;
+    EXPECT_NE(bench.out.find("conv2d(1x28x28->4"), std::string::npos) << bench.out;
+
+    // A bad file fails before any data is loaded (the data directory here does not exist).
+    const std::string bad = scratch.file("bad.json");
+    data::testing_support::writeText(bad, R"({"layers": [{"type": "flatten"}, {"type": "transformer"}]})");
+    expectInputError("train --data-dir " + scratch.str() + "/absent --model-file " + bad + small, bad);
+    expectInputError("train --model-file " + bad + small, "layers[1]: unknown type 'transformer'");
+    expectInputError("bench --model-file " + bad + small, bad);
+    expectInputError("train --model-file " + scratch.file("missing.json") + small, "missing.json");
+    // Shape errors and a wrong output size come after the data, naming the file too.
+    data::testing_support::writeText(bad, R"({"layers": [{"type": "conv2d", "filters": 2, "kernel": 30},
+                                              {"type": "flatten"}, {"type": "dense", "units": "classes"}]})");
+    expectInputError("train --data-dir " + scratch.str() + " --model-file " + bad + small, "layers[0] (conv2d)");
+    data::testing_support::writeText(bad, R"({"layers": [{"type": "flatten"}, {"type": "dense", "units": 3}]})");
+    expectInputError("train --data-dir " + scratch.str() + " --model-file " + bad + small, "10 classes");
+    // The flags it replaces are refused next to it.
+    expectInputError("train --model-file " + model + " --hidden 32" + small, "remove --hidden");
+    expectInputError("train --model-file " + model + " --model lenet" + small, "remove --model (");
+}
+
 TEST(CommandLine, HelpDocumentsEveryFlagAndInfoRuns) {
     const auto help = runCohort("train --help");
     EXPECT_EQ(help.exitCode, 0);
-    for (const char* flag : {"--model", "--hidden", "--data", "--data-dir", "--device", "--epochs", "--batch-size",
-                             "--optimizer", "--lr", "--momentum", "--weight-decay", "--seed", "--metrics",
+    for (const char* flag : {"--model", "--model-file", "--hidden", "--data", "--data-dir", "--device", "--epochs",
+                             "--batch-size", "--optimizer", "--lr", "--momentum", "--weight-decay", "--seed", "--metrics",
                              "--threads-per-worker", "--config", "--workspace-mode", "--maxbytes",
                              "--maxphysicalbytes"}) {
         EXPECT_NE(help.out.find(flag), std::string::npos) << flag;

@@ -36,6 +36,24 @@ TEST(ConfigurationAgreement, SettingsTextHasResolvedValuesAndLeavesOutPerHostFla
     EXPECT_EQ(text.find("threads"), std::string::npos) << text;
 }
 
+TEST(ConfigurationAgreement, ModelFileLayersTakeThePlaceOfTheArchitectureFlags) {
+    RunOptions options;
+    options.hidden = "77";
+    options.modelFile = "/only/on/this/host/net.json";
+    RunSetup setup;
+    setup.modelDescription =
+        nn::parseModelDescription(R"({"layers": [{"type": "dense", "units": "classes"}]})", options.modelFile);
+    const std::string text = trainingSettings(options, setup);
+    EXPECT_NE(text.find("model-file-layers=dense(units=classes,activation=identity)\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("77"), std::string::npos) << text;
+    EXPECT_EQ(text.find("/only/on/this/host"), std::string::npos) << text;
+    setup.modelDescription->layers[0].activation = kernels::Activation::Relu;
+    const std::string other = trainingSettings(options, setup);
+    const std::string difference = describeFirstDifference(text, other, 1);
+    EXPECT_EQ(difference.rfind("model-file-layers: rank 1 has 'dense(units=classes,activation=relu)'", 0), 0u)
+        << difference;
+}
+
 TEST(ConfigurationAgreement, OneProcessAlwaysAgrees) {
     class Alone final : public parallel::ProcessGroup {
     public:
