@@ -42,6 +42,18 @@ TEST(FashionMnist, DefaultMlpOnTheCpuReaches88PercentInFiveEpochs) {
     std::filesystem::remove(metricsPath);
 }
 
+TEST(FashionMnist, LenetOnTheCpuReaches90Point5PercentInFiveEpochs) {
+    if (!std::filesystem::exists(kDataDirectory)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+    const auto metricsPath = scratchFile("acceptance_lenet.jsonl");
+    const auto result = testing_support::runCohort("train --device cpu --model lenet --epochs 5 --metrics " +
+                                                   metricsPath.string());
+    ASSERT_EQ(result.exitCode, 0) << result.err;
+    const double accuracy = doneAccuracy(testing_support::slurp(metricsPath));
+    EXPECT_GE(accuracy, 0.905) << result.out;
+    std::printf("LeNet test accuracy after 5 epochs: %.2f%%\n", 100.0 * accuracy);
+    std::filesystem::remove(metricsPath);
+}
+
 TEST(FashionMnist, FourWorkersAveragingEveryFiveMatchTheSingleWorkerWithinOnePoint) {
     if (!std::filesystem::exists(kDataDirectory)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
     // MLP 784-256-10 keeps this short on two cores; the same 5 epochs both ways and the same

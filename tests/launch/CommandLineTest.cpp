@@ -202,6 +202,25 @@ TEST(CommandLine, BenchTimesStepsWithoutDataAndRejectsZeroSteps) {
     expectInputError("bench --steps 0", "--steps");
 }
 
+// LeNet's own defaults (batch 64, no dropout) apply only where the flags were not given.
+TEST(CommandLine, LenetDefaultsApplyUnlessFlagsAreGiven) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 256, 64, false);
+    const std::string common = "train --model lenet --device cpu --threads-per-worker 1 --epochs 1 --data-dir " + scratch.str();
+    const auto defaults = runCohort(common);
+    ASSERT_EQ(defaults.exitCode, 0) << defaults.err;
+    EXPECT_NE(defaults.out.find("batch 64 per worker"), std::string::npos) << defaults.out;
+    EXPECT_EQ(defaults.out.find("dropout"), std::string::npos) << defaults.out;
+    const auto explicitFlags = runCohort(common + " --batch-size 128 --dropout 0.2");
+    ASSERT_EQ(explicitFlags.exitCode, 0) << explicitFlags.err;
+    EXPECT_NE(explicitFlags.out.find("batch 128 per worker"), std::string::npos) << explicitFlags.out;
+    EXPECT_NE(explicitFlags.out.find("dropout(0.2"), std::string::npos) << explicitFlags.out;
+    const auto mlp = runCohort("train --device cpu --threads-per-worker 1 --hidden 32 --epochs 1 --data-dir " + scratch.str());
+    ASSERT_EQ(mlp.exitCode, 0) << mlp.err;
+    EXPECT_NE(mlp.out.find("batch 128 per worker"), std::string::npos) << mlp.out;
+    EXPECT_NE(mlp.out.find("dropout(0.2"), std::string::npos) << mlp.out;
+}
+
 TEST(CommandLine, ModelFileTrainsAndBenchesAndBadFilesExitWith2) {
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 256, 64, false);
