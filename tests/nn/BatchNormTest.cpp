@@ -21,23 +21,7 @@ namespace {
 using testing_support::chain;
 using testing_support::GradientChecker;
 using testing_support::Problem;
-
-// Views a flat per-sample vector as {C, H, W} (so a Dense in front gives every input value its
-// own parameters and the checker covers BatchNorm's input gradient).
-class Reshape final : public Layer {
-public:
-    explicit Reshape(Shape sample) : sample_(sample) {}
-    std::string describe() const override { return "reshape" + sample_.toString(); }
-    Shape outputShape(const Shape&) const override { return sample_; }
-    Tensor forward(const Tensor& input, ExecutionContext&) override { return input.reshape(sample_.withBatch(input.dim(0))); }
-    Tensor backward(const Tensor& gradOutput, ExecutionContext&, bool need) override {
-        return need ? gradOutput.reshape(Shape{gradOutput.dim(0), sample_.elementCount()}) : Tensor();
-    }
-    std::unique_ptr<Layer> clone() const override { return std::make_unique<Reshape>(sample_); }
-
-private:
-    Shape sample_;
-};
+using testing_support::Reshape;
 
 Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
                     std::uint64_t seed) {

@@ -24,6 +24,7 @@ namespace {
 using testing_support::chain;
 using testing_support::GradientChecker;
 using testing_support::Problem;
+using testing_support::Reshape;
 
 Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
                     std::uint64_t seed, double inputScale = 1.0 / 3.0);
@@ -47,23 +48,6 @@ Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sam
 constexpr double kTolerance = 1e-6;
 using kernels::Activation;
 
-// A Dense(3) in front gives every pixel of the (odd-sized) input its own parameters, so the
-// checker exercises the conv/pool layer's input gradient; a Dense after it reads its output.
-// The front Dense maps a flat input to channels*h*w values, reshaped by a small adapter.
-class Reshape final : public Layer {
-public:
-    explicit Reshape(Shape sample) : sample_(sample) {}
-    std::string describe() const override { return "reshape" + sample_.toString(); }
-    Shape outputShape(const Shape&) const override { return sample_; }
-    Tensor forward(const Tensor& input, ExecutionContext&) override { return input.reshape(sample_.withBatch(input.dim(0))); }
-    Tensor backward(const Tensor& gradOutput, ExecutionContext&, bool need) override {
-        return need ? gradOutput.reshape(Shape{gradOutput.dim(0), sample_.elementCount()}) : Tensor();
-    }
-    std::unique_ptr<Layer> clone() const override { return std::make_unique<Reshape>(sample_); }
-
-private:
-    Shape sample_;
-};
 
 TEST(ConvolutionGradient, Conv2DOverStridesPaddingsAndActivations) {
     std::uint64_t seed = 100;  // a seed whose ReLU pre-activations stay clear of the kink under the +-2h stencil

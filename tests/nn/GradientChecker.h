@@ -90,6 +90,24 @@ private:
     std::unique_ptr<kernels::Backend> backend_;
 };
 
+// Views a flat per-sample vector as `sample` (e.g. {C, H, W}): a Dense in front then gives every
+// input value of the layer under test its own parameters, so the checker covers that layer's
+// input gradient.
+class Reshape final : public Layer {
+public:
+    explicit Reshape(Shape sample) : sample_(sample) {}
+    std::string describe() const override { return "reshape" + sample_.toString(); }
+    Shape outputShape(const Shape&) const override { return sample_; }
+    Tensor forward(const Tensor& input, ExecutionContext&) override { return input.reshape(sample_.withBatch(input.dim(0))); }
+    Tensor backward(const Tensor& gradOutput, ExecutionContext&, bool need) override {
+        return need ? gradOutput.reshape(Shape{gradOutput.dim(0), sample_.elementCount()}) : Tensor();
+    }
+    std::unique_ptr<Layer> clone() const override { return std::make_unique<Reshape>(sample_); }
+
+private:
+    Shape sample_;
+};
+
 template <typename... Layers>
 std::vector<std::unique_ptr<Layer>> chain(std::unique_ptr<Layers>... layers) {
     std::vector<std::unique_ptr<Layer>> result;
