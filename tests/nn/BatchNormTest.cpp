@@ -23,21 +23,10 @@ using testing_support::GradientChecker;
 using testing_support::Problem;
 using testing_support::Reshape;
 
+// Unit-spread inputs and larger parameter noise, so gamma != 1 and beta != 0.
 Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
                     std::uint64_t seed) {
-    Problem problem;
-    problem.model = std::make_unique<Model>(std::move(layers), sample, DType::Float64);
-    problem.model->initialize(seed);
-    std::mt19937_64 generator(seed + 1);
-    std::normal_distribution<double> normal(0.0, 1.0);
-    auto values = problem.model->parametersToHost();
-    for (double& v : values) v += 0.2 * normal(generator);  // gamma != 1, beta != 0
-    problem.model->parametersFromHost(values);
-    problem.input = Tensor::persistent(sample.withBatch(batch), DType::Float64);
-    for (std::int64_t i = 0; i < problem.input.elementCount(); ++i) problem.input.data<double>()[i] = normal(generator);
-    problem.loss = std::make_unique<SoftmaxCrossEntropy>();
-    for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
-    return problem;
+    return testing_support::makeProblem(std::move(layers), sample, batch, classes, seed, {1.0, 0.2, 1.0, false});
 }
 
 TEST(BatchNormGradient, AfterADenseLayer) {

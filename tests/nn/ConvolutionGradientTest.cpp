@@ -26,23 +26,10 @@ using testing_support::GradientChecker;
 using testing_support::Problem;
 using testing_support::Reshape;
 
+// Inputs N(0, 0.3) * 3 (unit spread), the checker's default parameter noise.
 Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
-                    std::uint64_t seed, double inputScale = 1.0 / 3.0);
-Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
-                    std::uint64_t seed, double inputScale) {
-    Problem problem;
-    problem.model = std::make_unique<Model>(std::move(layers), sample, DType::Float64);
-    problem.model->initialize(seed);
-    std::mt19937_64 generator(seed + 1);
-    std::normal_distribution<double> normal(0.0, 0.3);
-    auto values = problem.model->parametersToHost();
-    for (double& v : values) v += 0.1 * normal(generator);
-    problem.model->parametersFromHost(values);
-    problem.input = Tensor::persistent(sample.withBatch(batch), DType::Float64);
-    for (std::int64_t i = 0; i < problem.input.elementCount(); ++i) problem.input.data<double>()[i] = normal(generator) * 3.0 * inputScale;
-    problem.loss = std::make_unique<SoftmaxCrossEntropy>();
-    for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
-    return problem;
+                    std::uint64_t seed) {
+    return testing_support::makeProblem(std::move(layers), sample, batch, classes, seed, {0.3, 0.1, 1.0, false});
 }
 
 constexpr double kTolerance = 1e-6;

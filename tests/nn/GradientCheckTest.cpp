@@ -20,26 +20,8 @@ using testing_support::Problem;
 
 Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, std::int64_t features, std::int64_t batch,
                     int classes, bool regression, std::uint64_t seed) {
-    Problem problem;
-    problem.model = std::make_unique<Model>(std::move(layers), Shape{features}, DType::Float64);
-    problem.model->initialize(seed);
-    // Give biases non-zero values too so their gradients are exercised away from zero.
-    std::mt19937_64 generator(seed + 1);
-    std::normal_distribution<double> normal(0.0, 0.3);
-    auto values = problem.model->parametersToHost();
-    for (double& v : values) v += 0.1 * normal(generator);
-    problem.model->parametersFromHost(values);
-    problem.input = Tensor::persistent(Shape{batch, features}, DType::Float64);
-    for (std::int64_t i = 0; i < batch * features; ++i) problem.input.data<double>()[i] = normal(generator) * 3.0;
-    if (regression) {
-        problem.loss = std::make_unique<MeanSquaredError>();
-        problem.targets = Tensor::persistent(Shape{batch, problem.model->outputSample().elementCount()}, DType::Float64);
-        for (std::int64_t i = 0; i < problem.targets.elementCount(); ++i) problem.targets.data<double>()[i] = normal(generator);
-    } else {
-        problem.loss = std::make_unique<SoftmaxCrossEntropy>();
-        for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
-    }
-    return problem;
+    return testing_support::makeProblem(std::move(layers), Shape{features}, batch, classes, seed,
+                                        {0.3, 0.1, 3.0, regression});
 }
 
 constexpr double kTolerance = 1e-6;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "src/nn/Loss.h"
@@ -23,6 +24,42 @@ struct Problem {
     std::vector<std::int32_t> labels;  // classification losses
     Tensor targets;                    // regression losses
 };
+
+// How makeProblem draws its values: every parameter nudged by parameterNoise * N(0, spread) (so
+// biases are exercised away from zero), inputs N(0, spread) * inputScale, then labels uniform in
+// [0, classes) or, for regression, mean-squared-error targets N(0, spread).
+struct ProblemOptions {
+    double spread = 0.3;
+    double parameterNoise = 0.1;
+    double inputScale = 3.0;
+    bool regression = false;
+};
+
+// A random double-precision problem for the checker, the model initialised from `seed`.
+inline Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch,
+                           int classes, std::uint64_t seed, const ProblemOptions& options = {}) {
+    Problem problem;
+    problem.model = std::make_unique<Model>(std::move(layers), sample, DType::Float64);
+    problem.model->initialize(seed);
+    std::mt19937_64 generator(seed + 1);
+    std::normal_distribution<double> normal(0.0, options.spread);
+    auto values = problem.model->parametersToHost();
+    for (double& v : values) v += options.parameterNoise * normal(generator);
+    problem.model->parametersFromHost(values);
+    problem.input = Tensor::persistent(sample.withBatch(batch), DType::Float64);
+    for (std::int64_t i = 0; i < problem.input.elementCount(); ++i) {
+        problem.input.data<double>()[i] = normal(generator) * options.inputScale;
+    }
+    if (options.regression) {
+        problem.loss = std::make_unique<MeanSquaredError>();
+        problem.targets = Tensor::persistent(Shape{batch, problem.model->outputSample().elementCount()}, DType::Float64);
+        for (std::int64_t i = 0; i < problem.targets.elementCount(); ++i) problem.targets.data<double>()[i] = normal(generator);
+    } else {
+        problem.loss = std::make_unique<SoftmaxCrossEntropy>();
+        for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
+    }
+    return problem;
+}
 
 class GradientChecker {
 public:
