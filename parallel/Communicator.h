@@ -73,6 +73,12 @@ public:
 // replica, so the work is split across the workers and the result is identical everywhere.
 std::unique_ptr<Communicator> makeLocalCommunicator(int workers);
 
+// The step every in-memory averaging shares (the local communicator, the fused update-and-
+// average): `slices[r]` is replica r's copy of one slice of `count` elements; their mean is
+// computed into slices[self] (sources summed in replica order) and copied into the others.
+void averageSliceIntoEveryReplica(kernels::Backend& backend, kernels::DType dtype, std::int64_t count,
+                                  void* const* slices, int replicas, int self);
+
 // Local averaging first, then across processes through `processes` (host-staged), then a local
 // broadcast. Requires the same number of workers on every process.
 std::unique_ptr<Communicator> makeHierarchicalCommunicator(int workers, std::shared_ptr<ProcessGroup> processes);

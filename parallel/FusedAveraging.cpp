@@ -8,7 +8,7 @@ namespace cohort::parallel {
 UpdateAndAverage::UpdateAndAverage(std::vector<ReplicaBuffers> replicas, kernels::DType dtype,
                                    std::int64_t parameterCount, bool averageState)
     : replicas_(std::move(replicas)), dtype_(dtype), parameterCount_(parameterCount), averageState_(averageState),
-      sources_(replicas_.size()) {
+      slices_(replicas_.size()) {
     if (replicas_.empty()) throw std::invalid_argument("UpdateAndAverage needs at least one replica");
 }
 
@@ -20,12 +20,8 @@ void UpdateAndAverage::averageInto(int localWorker, kernels::Backend& backend, s
         return state ? static_cast<char*>(replicas_[r].optimizer->state().raw()) + segmentBytes
                      : static_cast<char*>(replicas_[r].parameters);
     };
-    for (std::size_t r = 0; r < replicas_.size(); ++r) sources_[r] = base(r) + byteOffset;
-    char* target = base(std::size_t(localWorker)) + byteOffset;
-    backend.average(dtype_, count, sources_.data(), int(replicas_.size()), target);
-    for (std::size_t r = 0; r < replicas_.size(); ++r) {
-        if (int(r) != localWorker) backend.copy(std::size_t(count) * element, target, base(r) + byteOffset);
-    }
+    for (std::size_t r = 0; r < replicas_.size(); ++r) slices_[r] = base(r) + byteOffset;
+    averageSliceIntoEveryReplica(backend, dtype_, count, slices_.data(), int(replicas_.size()), localWorker);
 }
 
 void UpdateAndAverage::run(int localWorker, kernels::Backend& backend, std::int64_t begin, std::int64_t end) {

@@ -46,7 +46,7 @@ private:
     std::int64_t parameterCount_;
     bool averageState_;
     double learningRate_ = 0.0;
-    std::vector<const void*> sources_;  // sized once
+    std::vector<void*> slices_;  // sized once
 };
 
 }  // namespace cohort::parallel

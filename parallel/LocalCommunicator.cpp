@@ -9,6 +9,16 @@
 
 namespace cohort::parallel {
 
+void averageSliceIntoEveryReplica(kernels::Backend& backend, kernels::DType dtype, std::int64_t count,
+                                  void* const* slices, int replicas, int self) {
+    void* target = slices[self];
+    backend.average(dtype, count, slices, replicas, target);
+    const std::size_t bytes = std::size_t(count) * kernels::sizeOf(dtype);
+    for (int r = 0; r < replicas; ++r) {
+        if (r != self) backend.copy(bytes, target, slices[r]);
+    }
+}
+
 void Communicator::forEachSlice(int, kernels::Backend&, std::int64_t, SliceWork&) {
     throw std::logic_error(name() + " does not share replica memory: forEachSlice is not available");
 }
@@ -28,7 +38,7 @@ class LocalCommunicator final : public Communicator {
 public:
     explicit LocalCommunicator(int workers)
         : workers_(workers), barrier_(workers), buffers_(std::size_t(workers)),
-          sources_(std::size_t(workers), std::vector<const void*>(std::size_t(workers))) {}
+          slices_(std::size_t(workers), std::vector<void*>(std::size_t(workers))) {}
 
     std::string name() const override { return "local(" + std::to_string(workers_) + " threads)"; }
     int localReplicas() const override { return workers_; }
@@ -42,15 +52,10 @@ public:
         barrier_.arriveAndWait();
         const auto [begin, end] = sliceOf(worker, workers_, count);
         if (end > begin) {
-            const std::size_t element = kernels::sizeOf(dtype);
-            const std::size_t offset = std::size_t(begin) * element;
-            std::vector<const void*>& sources = sources_[std::size_t(worker)];
-            for (int r = 0; r < workers_; ++r) sources[std::size_t(r)] = static_cast<const char*>(buffers_[std::size_t(r)]) + offset;
-            void* target = static_cast<char*>(buffers_[std::size_t(worker)]) + offset;
-            backend.average(dtype, end - begin, sources.data(), workers_, target);
-            for (int r = 0; r < workers_; ++r) {
-                if (r != worker) backend.copy(std::size_t(end - begin) * element, target, static_cast<char*>(buffers_[std::size_t(r)]) + offset);
-            }
+            const std::size_t offset = std::size_t(begin) * kernels::sizeOf(dtype);
+            std::vector<void*>& slices = slices_[std::size_t(worker)];
+            for (int r = 0; r < workers_; ++r) slices[std::size_t(r)] = static_cast<char*>(buffers_[std::size_t(r)]) + offset;
+            averageSliceIntoEveryReplica(backend, dtype, end - begin, slices.data(), workers_, worker);
             backend.synchronize();
         }
         barrier_.arriveAndWait();
@@ -83,8 +88,8 @@ private:
     int workers_;
     AbortableBarrier barrier_;
     std::vector<void*> buffers_;
-    // Per-worker source-pointer scratch, sized once (no allocation per average).
-    std::vector<std::vector<const void*>> sources_;
+    // Per-worker slice-pointer scratch, sized once (no allocation per average).
+    std::vector<std::vector<void*>> slices_;
 };
 
 }  // namespace
