@@ -5,14 +5,12 @@
 #include <sstream>
 
 #include "src/core/Errors.h"
+#include "src/nn/Architectures.h"
 
 namespace po = boost::program_options;
 
 namespace cohort::launch {
 namespace {
-
-constexpr double kLenetDefaultDropout = 0.0;
-constexpr std::int64_t kLenetDefaultBatchSize = 64;
 
 po::options_description trainOptions(RunOptions& o) {
     po::options_description model("Model");
@@ -149,11 +147,11 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
                 }
             }
         }
-        // Per-architecture defaults for `train`, each the best of the 5-epoch runs recorded in
-        // docs/BENCHMARKS.md (LeNet: 90.97% at batch 64 without dropout, 90.20% at 128 / 0.2).
-        if (subcommand == "train" && options.modelFile.empty() && options.model == "lenet") {
-            if (values["dropout"].defaulted()) options.dropout = kLenetDefaultDropout;
-            if (values["batch-size"].defaulted()) options.batchSize = kLenetDefaultBatchSize;
+        // `train` flags the user left at their defaults take the architecture's recommendation.
+        if (subcommand == "train" && options.modelFile.empty()) {
+            const nn::RecommendedSettings recommended = nn::recommendedSettings(options.model);
+            if (values["dropout"].defaulted()) options.dropout = recommended.dropout;
+            if (values["batch-size"].defaulted()) options.batchSize = recommended.batchSize;
         }
     } catch (const po::error& error) {
         throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");

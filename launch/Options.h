@@ -9,13 +9,15 @@
 
 #include <boost/program_options.hpp>
 
+#include "src/nn/Architectures.h"
+
 namespace cohort::launch {
 
 struct RunOptions {
     // model
     std::string model = "mlp";
     std::string hidden = "1024,1024";
-    double dropout = 0.2;
+    double dropout = nn::RecommendedSettings{}.dropout;  // lenet: see nn::recommendedSettings
     std::string activation = "relu";
     std::string modelFile;  // JSON layers (docs/MODEL-FILES.md); replaces the four above
     // data
@@ -35,7 +37,7 @@ struct RunOptions {
     double mpiTimeout = 20.0;  // seconds any wait on another MPI rank may last
     // training
     int epochs = 5;
-    std::int64_t batchSize = 128;
+    std::int64_t batchSize = nn::RecommendedSettings{}.batchSize;
     std::string optimizer = "adam";
     std::optional<double> learningRate;
     double momentum = 0.9;

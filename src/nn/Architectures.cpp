@@ -13,6 +13,11 @@
 
 namespace cohort::nn {
 
+RecommendedSettings recommendedSettings(const std::string& architecture) {
+    if (architecture == "lenet") return {64, 0.0};
+    return {};
+}
+
 kernels::Activation parseActivation(const std::string& text) {
     if (text == "relu") return kernels::Activation::Relu;
     if (text == "tanh") return kernels::Activation::Tanh;

@@ -15,6 +15,15 @@ struct ArchitectureConfig {
     std::string activation = "relu";        // relu | tanh | sigmoid
 };
 
+// Training settings a built-in architecture recommends where the user gave none: the best of the
+// 5-epoch Fashion-MNIST runs recorded in docs/BENCHMARKS.md (mlp: batch 128, dropout 0.2 ->
+// 89.19%; lenet: batch 64, no dropout -> 90.97%). Unknown names get the mlp's.
+struct RecommendedSettings {
+    std::int64_t batchSize = 128;
+    double dropout = 0.2;
+};
+RecommendedSettings recommendedSettings(const std::string& architecture);
+
 kernels::Activation parseActivation(const std::string& text);   // throws InputError
 std::vector<std::int64_t> parseHiddenSizes(const std::string& text);  // "1024,1024"; throws InputError
 
