@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "kernels/Backend.h"
+#include "kernels/DTypeDispatch.h"
 
 namespace cohort::kernels {
 namespace {
@@ -46,14 +47,6 @@ void dispatchActivation(Activation activation, Function&& function) {
     function(std::integral_constant<Activation, Activation::Identity>{});
 }
 
-template <typename Function>
-void dispatch(DType dtype, Function&& function) {
-    if (dtype == DType::Float32) {
-        function(float{});
-    } else {
-        function(double{});
-    }
-}
 
 class CpuBackend final : public Backend {
 public:

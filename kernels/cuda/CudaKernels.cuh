@@ -12,20 +12,14 @@
 #include <string>
 
 #include "kernels/Backend.h"
+#include "kernels/DTypeDispatch.h"
 #include "kernels/cuda/CudaBackend.h"
 
 namespace cohort::kernels::cuda_detail {
 
 // Host-side helpers of the backend's .cpp files.
-// Calls function(float{}) or function(double{}) as dtype says; the function templates on the type.
-template <typename Function>
-void dispatch(DType dtype, Function&& function) {
-    if (dtype == DType::Float32) {
-        function(float{});
-    } else {
-        function(double{});
-    }
-}
+// The float/double dispatch is kernels/DTypeDispatch.h's.
+using kernels::dispatch;
 
 // A dimension for a library that takes int (cuBLAS, cuDNN): `value` when it lies in
 // [0, INT_MAX], else std::invalid_argument naming the operation, the dimension and the remedy.
