@@ -32,6 +32,31 @@ struct AdamHyper {
     std::int64_t step = 1;  // 1-based step count, for bias correction
 };
 
+// A 2-D convolution over NCHW data: input [batch, inChannels, height, width], weights
+// [outChannels, inChannels, kernel, kernel] (row-major, i.e. [outChannels, patch()]), bias
+// [outChannels], output [batch, outChannels, outHeight(), outWidth()]; square kernel, the same
+// stride on both axes, zero padding on every side. Cross-correlation, as in cuDNN and PyTorch.
+struct ConvolutionShape {
+    std::int64_t batch = 0, inChannels = 0, height = 0, width = 0;
+    std::int64_t outChannels = 0, kernel = 1, stride = 1, padding = 0;
+    std::int64_t outHeight() const { return (height + 2 * padding - kernel) / stride + 1; }
+    std::int64_t outWidth() const { return (width + 2 * padding - kernel) / stride + 1; }
+    std::int64_t patch() const { return inChannels * kernel * kernel; }
+    bool operator==(const ConvolutionShape&) const = default;
+};
+enum class ConvolutionPass : std::uint8_t { Forward, Backward };
+
+// 2-D pooling over NCHW data without padding: input [batch, channels, height, width], output
+// [batch, channels, outHeight(), outWidth()], square window, the same stride on both axes.
+struct PoolingShape {
+    std::int64_t batch = 0, channels = 0, height = 0, width = 0, window = 1, stride = 1;
+    std::int64_t outHeight() const { return (height - window) / stride + 1; }
+    std::int64_t outWidth() const { return (width - window) / stride + 1; }
+    bool operator==(const PoolingShape&) const = default;
+};
+enum class PoolingMode : std::uint8_t { Max, Average };
+const char* toString(PoolingMode mode);
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -96,6 +121,31 @@ public:
     virtual void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
                                    const void* x, const void* dy, const void* gamma, const void* savedMean,
                                    const void* savedInverseStd, void* dx, void* dgamma, void* dbeta) = 0;
+
+    // Convolutions. The caller provides each pass's working memory (from its workspace), sized
+    // by convolutionWorkspaceBytes for that shape; a backend that chooses among algorithms (cuDNN)
+    // does so there, once per shape, and remembers the choice.
+    virtual std::size_t convolutionWorkspaceBytes(DType dtype, const ConvolutionShape& shape,
+                                                  ConvolutionPass pass) = 0;
+    // y = conv(x, weights) + bias (bias nullable). y must not alias x.
+    virtual void convolutionForward(DType dtype, const ConvolutionShape& shape, const void* x,
+                                    const void* weights, const void* bias, void* y, void* workspace,
+                                    std::size_t workspaceBytes) = 0;
+    // From dy: dweights and dbias (overwritten; dbias nullable) and, when dx is not null, dx
+    // (overwritten). forwardWorkspace is the workspace the forward pass of this same batch used,
+    // untouched since, or nullptr: a backend may reuse what it left there (the CPU keeps the
+    // lowered input) instead of recomputing it.
+    virtual void convolutionBackward(DType dtype, const ConvolutionShape& shape, const void* x,
+                                     const void* weights, const void* dy, void* dx, void* dweights,
+                                     void* dbias, const void* forwardWorkspace, void* workspace,
+                                     std::size_t workspaceBytes) = 0;
+    // Pooling. Max pooling's backward routes each dy to its window's first maximum in x
+    // (row-major scan), so it needs no saved indices; average pooling spreads dy evenly.
+    virtual void poolingForward(DType dtype, PoolingMode mode, const PoolingShape& shape,
+                                const void* x, void* y) = 0;
+    // dx overwritten (windows that overlap accumulate). y is the forward output (cuDNN needs it).
+    virtual void poolingBackward(DType dtype, PoolingMode mode, const PoolingShape& shape,
+                                 const void* x, const void* y, const void* dy, void* dx) = 0;
 
     virtual void fill(DType dtype, std::int64_t count, double value, void* x) = 0;
     virtual void copy(std::size_t bytes, const void* source, void* destination) = 0;

@@ -12,6 +12,7 @@
 
 #include "kernels/Backend.h"
 #include "kernels/DTypeDispatch.h"
+#include "kernels/cpu/CpuConvolution.h"
 
 namespace cohort::kernels {
 namespace {
@@ -239,6 +240,31 @@ public:
 #pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
             for (std::int64_t i = 0; i < count; ++i) out[i] = a[i] * b[i];
         });
+    }
+
+    std::size_t convolutionWorkspaceBytes(DType dtype, const ConvolutionShape& shape, ConvolutionPass pass) override {
+        return cpu_detail::convolutionWorkspaceBytes(dtype, shape, pass);
+    }
+    void convolutionForward(DType dtype, const ConvolutionShape& shape, const void* x, const void* weights,
+                            const void* bias, void* y, void* workspace, std::size_t workspaceBytes) override {
+        bindThreads();
+        cpu_detail::convolutionForward(*this, dtype, shape, x, weights, bias, y, workspace, workspaceBytes);
+    }
+    void convolutionBackward(DType dtype, const ConvolutionShape& shape, const void* x, const void* weights,
+                             const void* dy, void* dx, void* dweights, void* dbias, const void* forwardWorkspace,
+                             void* workspace, std::size_t workspaceBytes) override {
+        bindThreads();
+        cpu_detail::convolutionBackward(*this, dtype, shape, x, weights, dy, dx, dweights, dbias, forwardWorkspace,
+                                        workspace, workspaceBytes);
+    }
+    void poolingForward(DType dtype, PoolingMode mode, const PoolingShape& shape, const void* x, void* y) override {
+        bindThreads();
+        cpu_detail::poolingForward(dtype, mode, shape, x, y);
+    }
+    void poolingBackward(DType dtype, PoolingMode mode, const PoolingShape& shape, const void* x, const void*,
+                         const void* dy, void* dx) override {
+        bindThreads();
+        cpu_detail::poolingBackward(dtype, mode, shape, x, dy, dx);
     }
 
     void fill(DType dtype, std::int64_t count, double value, void* x) override {
@@ -488,6 +514,7 @@ private:
 }  // namespace
 
 std::size_t sizeOf(DType dtype) { return dtype == DType::Float32 ? 4 : 8; }
+const char* toString(PoolingMode mode) { return mode == PoolingMode::Max ? "max" : "average"; }
 const char* toString(DType dtype) { return dtype == DType::Float32 ? "float32" : "float64"; }
 const char* toString(Activation activation) {
     switch (activation) {

@@ -246,6 +246,26 @@ public:
                                        gamma, savedMean, savedInverseStd, dx, dgamma, dbeta);
     }
 
+    // Convolution and pooling through cuDNN: not written yet (placeholder while the interface lands).
+    std::size_t convolutionWorkspaceBytes(DType, const ConvolutionShape&, ConvolutionPass) override {
+        throw std::runtime_error("convolution on CUDA is not implemented yet");
+    }
+    void convolutionForward(DType, const ConvolutionShape&, const void*, const void*, const void*, void*, void*,
+                            std::size_t) override {
+        throw std::runtime_error("convolution on CUDA is not implemented yet");
+    }
+    void convolutionBackward(DType, const ConvolutionShape&, const void*, const void*, const void*, void*, void*,
+                             void*, const void*, void*, std::size_t) override {
+        throw std::runtime_error("convolution on CUDA is not implemented yet");
+    }
+    void poolingForward(DType, PoolingMode, const PoolingShape&, const void*, void*) override {
+        throw std::runtime_error("pooling on CUDA is not implemented yet");
+    }
+    void poolingBackward(DType, PoolingMode, const PoolingShape&, const void*, const void*, const void*,
+                         void*) override {
+        throw std::runtime_error("pooling on CUDA is not implemented yet");
+    }
+
     void fill(DType dtype, std::int64_t count, double value, void* x) override {
         makeCurrent();
         if (count <= 0) return;
