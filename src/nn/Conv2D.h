@@ -1,9 +1,10 @@
 #pragma once
 // 2-D convolution over NCHW tensors (per-sample shape {C, H, W}) with an optional fused
 // activation: y = act(W * im2col(x) + b). W is [outC, inC*k*k] row-major, b is [outC]; both live
-// in the model's flat buffer. Host memory only (im2col/col2im are C++ loops; the GEMMs go
-// through the backend). The whole batch is lowered into one column matrix [inC*k*k, N*outH*outW]
-// in the step's workspace, so forward and backward are one GEMM each.
+// in the model's flat buffer. The arithmetic is the backend's (convolutionForward/Backward: im2col
+// + OpenBLAS on the CPU, cuDNN on a GPU); its working memory comes from the current workspace
+// scope, and in training the forward's working memory is kept for the backward pass (the CPU
+// backend leaves the lowered input there).
 #include "src/nn/Layer.h"
 
 namespace cohort::nn {
@@ -21,7 +22,7 @@ public:
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     std::unique_ptr<Layer> clone() const override;
-    void releaseCache() override { columns_ = {}; output_ = {}; }
+    void releaseCache() override { input_ = {}; forwardWorkspace_ = {}; output_ = {}; }
 
     // Geometry after configure(), for callers and tests.
     std::int64_t outHeight() const { return outHeight_; }
@@ -35,7 +36,8 @@ private:
     std::int64_t inChannels_ = 0, height_ = 0, width_ = 0, outHeight_ = 0, outWidth_ = 0;
     void* weights_ = nullptr;
     void* weightGradients_ = nullptr;
-    Tensor columns_;  // im2col of the batch input, [patch, N*outH*outW]
+    Tensor input_;             // the batch input (for the weight gradient)
+    Tensor forwardWorkspace_;  // the forward pass's working memory, handed to the backward pass
     Tensor output_;   // post-activation output (for activation backward)
     std::int64_t batch_ = 0;
 };

@@ -1,7 +1,8 @@
 #pragma once
 // 2-D max and average pooling over NCHW tensors (per-sample shape {C, H, W}), no padding:
-// output {C, (H - size)/stride + 1, (W - size)/stride + 1}. Host memory only. Max pooling keeps
-// the index of each window's maximum (within its sample) in a workspace tensor for backward.
+// output {C, (H - size)/stride + 1, (W - size)/stride + 1}. The arithmetic is the backend's
+// (poolingForward/Backward); in training the layer keeps its input and output for the backward
+// pass (max pooling finds each window's maximum again there rather than saving indices).
 #include "src/nn/Layer.h"
 
 namespace cohort::nn {
@@ -16,14 +17,16 @@ public:
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     std::unique_ptr<Layer> clone() const override;
-    void releaseCache() override { indices_ = {}; }
+    void releaseCache() override { input_ = {}; output_ = {}; }
 
 private:
     Kind kind_;
     std::int64_t size_, stride_;
     std::int64_t channels_ = 0, height_ = 0, width_ = 0, outHeight_ = 0, outWidth_ = 0;
-    Tensor indices_;  // max: int32 argmax per output element (bytes of a float32 tensor)
-    Shape inputShape_;
+    kernels::PoolingShape shapeFor(std::int64_t batch) const;
+    kernels::PoolingMode mode() const;
+
+    Tensor input_, output_;  // kept from a training forward for the backward pass
 };
 
 class MaxPool2D final : public Pooling2D {
