@@ -1,8 +1,9 @@
 // The CUDA backend: one device, one non-blocking stream, cuBLAS and cuDNN handles bound to it.
-// GEMMs go to cuBLAS (row-major through the C^T = B^T A^T identity), batch norm to cuDNN
-// (CudnnBatchNorm.cuh); everything else is one of cohort's own kernels (CudaKernels.cuh). Scratch
-// memory is allocated in the constructor or grown once on first use (DeviceScratch), so after a
-// warm-up step a training step allocates nothing and can be captured into a CUDA graph.
+// GEMMs go to cuBLAS (row-major through the C^T = B^T A^T identity), batch norm, convolution and
+// pooling to cuDNN (CudnnBatchNorm.cuh, CudnnConvolution.cuh); everything else is one of cohort's
+// own kernels (CudaKernels.cuh). Scratch memory is allocated in the constructor or grown once on
+// first use (DeviceScratch), and convolution algorithms are chosen on a shape's first call, so
+// after a warm-up step a training step allocates nothing and can be captured into a CUDA graph.
 #include "kernels/cuda/CudaBackend.h"
 
 #include <cublas_v2.h>
@@ -19,6 +20,7 @@
 #include "kernels/cuda/CudaKernels.cuh"
 #include "kernels/cuda/CudnnBatchNorm.cuh"
 #include "kernels/cuda/CudnnContext.cuh"
+#include "kernels/cuda/CudnnConvolution.cuh"
 #include "kernels/cuda/DeviceScratch.cuh"
 
 namespace cohort::kernels {
@@ -66,6 +68,7 @@ public:
             COHORT_CUBLAS_CHECK(cublasSetMathMode(
                 cublas_, allowTf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
             cudnn_ = std::make_unique<cuda_detail::CudnnContext>(stream_);
+            convolution_ = std::make_unique<cuda_detail::CudnnConvolution>(*cudnn_, allowTf32_);
 
             const std::size_t partialBytes = kMaxReductionBlocks * sizeof(double);
             const std::size_t countBytes = kMaxReductionBlocks * sizeof(long long);
@@ -246,24 +249,31 @@ public:
                                        gamma, savedMean, savedInverseStd, dx, dgamma, dbeta);
     }
 
-    // Convolution and pooling through cuDNN: not written yet (placeholder while the interface lands).
-    std::size_t convolutionWorkspaceBytes(DType, const ConvolutionShape&, ConvolutionPass) override {
-        throw std::runtime_error("convolution on CUDA is not implemented yet");
+    // Convolution and pooling through cuDNN (CudnnConvolution.cuh).
+    std::size_t convolutionWorkspaceBytes(DType dtype, const ConvolutionShape& shape, ConvolutionPass pass) override {
+        makeCurrent();
+        return convolution_->workspaceBytes(dtype, shape, pass);
     }
-    void convolutionForward(DType, const ConvolutionShape&, const void*, const void*, const void*, void*, void*,
-                            std::size_t) override {
-        throw std::runtime_error("convolution on CUDA is not implemented yet");
+    void convolutionForward(DType dtype, const ConvolutionShape& shape, const void* x, const void* weights,
+                            const void* bias, void* y, void* workspace, std::size_t workspaceBytes) override {
+        makeCurrent();
+        convolution_->forward(dtype, shape, x, weights, bias, y, workspace, workspaceBytes);
     }
-    void convolutionBackward(DType, const ConvolutionShape&, const void*, const void*, const void*, void*, void*,
-                             void*, const void*, void*, std::size_t) override {
-        throw std::runtime_error("convolution on CUDA is not implemented yet");
+    // forwardWorkspace is not needed: cuDNN's backward algorithms work from x and dy.
+    void convolutionBackward(DType dtype, const ConvolutionShape& shape, const void* x, const void* weights,
+                             const void* dy, void* dx, void* dweights, void* dbias, const void*, void* workspace,
+                             std::size_t workspaceBytes) override {
+        makeCurrent();
+        convolution_->backward(dtype, shape, x, weights, dy, dx, dweights, dbias, workspace, workspaceBytes);
     }
-    void poolingForward(DType, PoolingMode, const PoolingShape&, const void*, void*) override {
-        throw std::runtime_error("pooling on CUDA is not implemented yet");
+    void poolingForward(DType dtype, PoolingMode mode, const PoolingShape& shape, const void* x, void* y) override {
+        makeCurrent();
+        convolution_->poolingForward(dtype, mode, shape, x, y);
     }
-    void poolingBackward(DType, PoolingMode, const PoolingShape&, const void*, const void*, const void*,
-                         void*) override {
-        throw std::runtime_error("pooling on CUDA is not implemented yet");
+    void poolingBackward(DType dtype, PoolingMode mode, const PoolingShape& shape, const void* x, const void* y,
+                         const void* dy, void* dx) override {
+        makeCurrent();
+        convolution_->poolingBackward(dtype, mode, shape, x, y, dy, dx);
     }
 
     void fill(DType dtype, std::int64_t count, double value, void* x) override {
@@ -410,7 +420,8 @@ private:
     void release() noexcept {
         reportTeardownFailure(cudaSetDevice(device_), "cudaSetDevice");
         if (stream_) reportTeardownFailure(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
-        cudnn_.reset();  // before the stream it is bound to
+        convolution_.reset();  // uses the cuDNN handle
+        cudnn_.reset();        // before the stream it is bound to
         if (cublas_ && cublasDestroy(cublas_) != CUBLAS_STATUS_SUCCESS) {
             std::cerr << "cohort: CUDA backend teardown: cublasDestroy failed\n";
         }
@@ -433,9 +444,10 @@ private:
     void* cublasWorkspace_ = nullptr;
     void* reductionMemory_ = nullptr;
     ReductionScratch scratch_;
-    std::unique_ptr<cuda_detail::CudnnContext> cudnn_;  // always set once constructed
-    DeviceScratch averageStaging_;                      // average() over more than kMaxAverageSourcesPerLaunch buffers
-    DeviceScratch batchNormDxScratch_;                  // dx for batchNormBackward(dx = nullptr)
+    std::unique_ptr<cuda_detail::CudnnContext> cudnn_;            // always set once constructed
+    std::unique_ptr<cuda_detail::CudnnConvolution> convolution_;  // always set; descriptors, chosen algorithms
+    DeviceScratch averageStaging_;      // average() over more than kMaxAverageSourcesPerLaunch buffers
+    DeviceScratch batchNormDxScratch_;  // dx for batchNormBackward(dx = nullptr)
 };
 
 }  // namespace

@@ -4,13 +4,15 @@
 // makeCudaBackend(device, allowTf32) returns one of these: it owns one non-blocking stream on
 // its device, a cuBLAS handle bound to that stream (fp32 GEMMs in CUBLAS_DEFAULT_MATH, i.e. true
 // fp32; CUBLAS_TF32_TENSOR_OP_MATH only when allowTf32) with a fixed cuBLAS workspace, a cuDNN
-// handle bound to the same stream (batch norm; absent in a build without cuDNN, where the batch
-// norm operations throw), and a scratch area for reductions allocated once at construction.
+// handle bound to the same stream (batch norm, convolution, pooling; absent in a build without
+// cuDNN, where those operations throw), and a scratch area for reductions allocated once at
+// construction.
 // Every operation is enqueued on the stream and returns without waiting, except copyToHost (waits
 // so the host value is ready) and synchronize(). Reductions (columnSum, sumOfSquares, the losses)
 // use a fixed block count that depends only on the problem size and no floating-point atomics, so
-// results are bitwise reproducible run to run on a given device. Batch norm is cuDNN's: the
-// tests check that it repeats bitwise as well.
+// results are bitwise reproducible run to run on a given device. Batch norm, convolution and
+// pooling are cuDNN's, restricted to its deterministic algorithms (convolutions in true fp32
+// unless allowTf32): the tests check that they repeat bitwise as well.
 //
 // The header carries no CUDA types so code built without the toolkit can include it; the stream
 // and the cuBLAS and cuDNN handles come back as void* (cast to cudaStream_t / cublasHandle_t /
@@ -20,6 +22,8 @@
 // allocations after construction are two areas grown on first use and then kept: a staging area
 // for average() over more than kMaxAverageSourcesPerLaunch buffers, and a stand-in for dx when
 // batchNormBackward is called without one (cuDNN always writes dx), sized to the largest input.
+// Convolution algorithms are chosen (cuDNN's heuristics, host-side) on the first call for a shape,
+// i.e. in the warm-up step, and remembered; the convolution working memory is the caller's.
 #include "kernels/Backend.h"
 
 namespace cohort::kernels {
