@@ -93,10 +93,14 @@ public:
                          void* y) = 0;
 
     // Inverted dropout with a counter-based generator: element i is kept when
-    // uniform(seed, offset + i) >= rate; y = keep ? x / (1 - rate) : 0; mask (same dtype) holds
+    // uniform(seed, start + i) >= rate; y = keep ? x / (1 - rate) : 0; mask (same dtype) holds
     // the factor applied (0 or 1/(1-rate)) for the backward pass. Identical on every backend.
+    // start = offset + (stepCounter ? stepCounter[0] * count : 0): stepCounter (nullable) is one
+    // uint64 in this backend's memory read when the operation runs, so a captured step (see
+    // beginCapture) draws a fresh mask on every replay.
     virtual void dropoutForward(DType dtype, std::int64_t count, double rate, std::uint64_t seed,
-                                std::uint64_t offset, const void* x, void* mask, void* y) = 0;
+                                std::uint64_t offset, const std::uint64_t* stepCounter, const void* x,
+                                void* mask, void* y) = 0;
     // z = x * y elementwise (dropout backward: dx = dy * mask).
     virtual void multiply(DType dtype, std::int64_t count, const void* x, const void* y,
                           void* z) = 0;
@@ -170,6 +174,22 @@ public:
     virtual void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper,
                             const void* gradient, void* firstMoment, void* secondMoment,
                             void* parameters) = 0;
+
+    // Capture (CUDA graphs): between beginCapture() and endCapture() the operations are recorded
+    // instead of run; replay() runs the recording again on the same buffers (same addresses,
+    // so callers keep inputs in fixed buffers and scalars that change per step in backend
+    // memory). Operations that wait for the device (copyToHost, synchronize) are not allowed
+    // while capturing. A backend that cannot capture says so with canCapture() == false.
+    class Captured {
+    public:
+        virtual ~Captured() = default;
+        virtual void replay() = 0;
+    };
+    virtual bool canCapture() const { return false; }
+    virtual void beginCapture();
+    // Ends the capture; returns nullptr when the recording cannot be replayed (the reason in
+    // `whyNot` when given), in which case the caller runs the work normally.
+    virtual std::unique_ptr<Captured> endCapture(std::string* whyNot = nullptr);
 
     // Transfers between this backend's memory and host memory, ordered with the operations.
     virtual void copyToHost(std::size_t bytes, const void* source, void* hostDestination) = 0;

@@ -30,7 +30,7 @@ int runBench(const RunOptions& options) {
     const auto mode = train::parseWorkspaceMode(options.workspaceMode);
     const memory::MemoryLocation location = chooseLocation(options);
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-    auto backend = location.isDevice() ? kernels::makeCudaBackend(location.device)
+    auto backend = location.isDevice() ? kernels::makeCudaBackend(location.device, options.tf32)
                                        : kernels::makeCpuBackend(options.threadsPerWorker > 0 ? options.threadsPerWorker : cores);
     const Shape sample{1, 28, 28};
     auto model = buildModelFrom(architecture, description, sample, 10, location);
@@ -38,6 +38,7 @@ int runBench(const RunOptions& options) {
     optim::Optimizer state(optimizer, model->parameterCount(), DType::Float32, location);
     nn::SoftmaxCrossEntropy loss;
     train::TrainingStep step(*model, state, loss, *backend, mode, options.seed);
+    step.setCapture(options.cudaGraphs);
 
     const std::int64_t batch = options.batchSize;
     std::vector<float> hostInput(std::size_t(batch * sample.elementCount()));
@@ -70,14 +71,19 @@ int runBench(const RunOptions& options) {
                 model->describe().c_str(), static_cast<long long>(batch), backend->name().c_str(),
                 optimizer.describe().c_str(), median, options.benchRepeats, options.benchSteps, sorted.front(),
                 sorted.back(), double(batch) * 1e6 / median);
+    if (step.replays() > 0) {
+        std::printf("  steps replayed from a captured graph: %lld\n", static_cast<long long>(step.replays()));
+    } else if (!step.captureAbandoned().empty()) {
+        std::printf("  step capture given up: %s\n", step.captureAbandoned().c_str());
+    }
     MetricsWriter metrics(options.metricsPath);
     char line[384];
     std::snprintf(line, sizeof line,
                   "{\"event\":\"bench\",\"model\":\"%s\",\"batch\":%lld,\"device\":\"%s\",\"us_per_step_median\":%.3f,"
-                  "\"us_per_step_min\":%.3f,\"us_per_step_max\":%.3f,\"steps\":%d,\"repeats\":%d}",
+                  "\"us_per_step_min\":%.3f,\"us_per_step_max\":%.3f,\"steps\":%d,\"repeats\":%d,\"graph_replays\":%lld}",
                   jsonEscape(model->describe()).c_str(), static_cast<long long>(batch),
                   memory::toString(location).c_str(), median, sorted.front(), sorted.back(), options.benchSteps,
-                  options.benchRepeats);
+                  options.benchRepeats, static_cast<long long>(step.replays()));
     metrics.writeRaw(line);
     memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
     return 0;

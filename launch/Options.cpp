@@ -35,7 +35,9 @@ po::options_description trainOptions(RunOptions& o) {
     device.add_options()
         ("device", po::value(&o.device)->default_value(o.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
         ("devices", po::value(&o.devices), "CUDA devices to use, e.g. 0,1 [all visible]")
-        ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads per worker (0: cores / workers)");
+        ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads per worker (0: cores / workers)")
+        ("cuda-graphs", po::value(&o.cudaGraphs)->default_value(o.cudaGraphs), "on a GPU, capture the training step once as a CUDA graph and replay it (true|false; false for debugging)")
+        ("tf32", po::bool_switch(&o.tf32), "on a GPU, let fp32 GEMMs and convolutions use TF32 tensor cores (faster, ~1e-3 relative error)");
     po::options_description parallel("Parallel training");
     parallel.add_options()
         ("workers", po::value(&o.workers)->default_value(o.workers), "training threads in this process, round-robin over devices (0: one per GPU, or 1 on the CPU)")

@@ -27,6 +27,8 @@ struct RunOptions {
     std::string device = "auto";
     std::string devices;     // "0,1"; empty: all visible
     int threadsPerWorker = 0;
+    bool cudaGraphs = true;  // capture the training step once and replay it (CUDA)
+    bool tf32 = false;       // allow TF32 tensor cores for fp32 GEMMs and convolutions (CUDA)
     // parallel
     int workers = 0;         // 0: one per GPU, or 1 on the CPU
     int averagingFrequency = 1;

@@ -163,12 +163,13 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
     try {
         if (config_.threadsPerWorker > 0) omp_set_num_threads(config_.threadsPerWorker);
         std::unique_ptr<kernels::Backend> backend =
-            me.location.isDevice() ? kernels::makeCudaBackend(me.location.device)
+            me.location.isDevice() ? kernels::makeCudaBackend(me.location.device, config_.allowTf32)
                                    : kernels::makeCpuBackend(config_.threadsPerWorker);
         nn::SoftmaxCrossEntropy loss;
         train::TrainingStep step(*me.model, *me.optimizer, loss, *backend, trainerConfig_.workspaceMode,
                                  replicaSeed(trainerConfig_.seed, globalReplica));
         step.setIteration(me.optimizer->stepCount());
+        step.setCapture(trainerConfig_.captureSteps);
         Tensor& parameters = me.model->parameters();
         communicator_->broadcast(index, *backend, parameters.raw(), parameters.byteCount());
         Tensor& statistics = me.model->statistics();

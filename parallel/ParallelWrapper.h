@@ -47,6 +47,7 @@ struct ParallelConfig {
     bool reportScoreAfterAveraging = false;
     TrainingMode trainingMode = TrainingMode::Averaging;
     int threadsPerWorker = 1;         // CPU BLAS threads per worker (0: library default)
+    bool allowTf32 = false;           // GPU workers: TF32 tensor cores for fp32 GEMMs/convolutions
     // Averaging mode, replicas sharing memory: fuse the optimizer update of each averaging step
     // with the averaging (parallel/FusedAveraging.h). Same result bit for bit; off for tests
     // that compare the two.

@@ -215,7 +215,9 @@ public:
     }
 
     void dropoutForward(DType dtype, std::int64_t count, double rate, std::uint64_t seed,
-                        std::uint64_t offset, const void* x, void* mask, void* y) override {
+                        std::uint64_t offset, const std::uint64_t* stepCounter, const void* x, void* mask,
+                        void* y) override {
+        if (stepCounter) offset += stepCounter[0] * std::uint64_t(count);
         dispatch(dtype, [&](auto zero) {
             using T = decltype(zero);
             const T* in = static_cast<const T*>(x);
@@ -514,6 +516,12 @@ private:
 }  // namespace
 
 std::size_t sizeOf(DType dtype) { return dtype == DType::Float32 ? 4 : 8; }
+void Backend::beginCapture() { throw std::logic_error(name() + " cannot capture work for replay"); }
+std::unique_ptr<Backend::Captured> Backend::endCapture(std::string* whyNot) {
+    if (whyNot) *whyNot = name() + " cannot capture work for replay";
+    return nullptr;
+}
+
 const char* toString(PoolingMode mode) { return mode == PoolingMode::Max ? "max" : "average"; }
 const char* toString(DType dtype) { return dtype == DType::Float32 ? "float32" : "float64"; }
 const char* toString(Activation activation) {

@@ -21,6 +21,7 @@
 #include "kernels/cuda/CudnnBatchNorm.cuh"
 #include "kernels/cuda/CudnnContext.cuh"
 #include "kernels/cuda/CudnnConvolution.cuh"
+#include "kernels/cuda/CudaGraph.cuh"
 #include "kernels/cuda/DeviceScratch.cuh"
 
 namespace cohort::kernels {
@@ -205,11 +206,12 @@ public:
     }
 
     void dropoutForward(DType dtype, std::int64_t count, double rate, std::uint64_t seed,
-                        std::uint64_t offset, const void* x, void* mask, void* y) override {
+                        std::uint64_t offset, const std::uint64_t* stepCounter, const void* x, void* mask,
+                        void* y) override {
         makeCurrent();
         dispatch(dtype, [&](auto zero) {
             using T = decltype(zero);
-            cuda_detail::launchDropoutForward<T>(context(), count, rate, seed, offset,
+            cuda_detail::launchDropoutForward<T>(context(), count, rate, seed, offset, stepCounter,
                                                  static_cast<const T*>(x), static_cast<T*>(mask),
                                                  static_cast<T*>(y));
         });
@@ -409,6 +411,17 @@ public:
     void synchronize() override {
         makeCurrent();
         COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
+    // CUDA graphs (CudaGraph.cuh): the stream's work between the two calls becomes one graph.
+    bool canCapture() const override { return true; }
+    void beginCapture() override {
+        makeCurrent();
+        cuda_detail::beginStreamCapture(stream_);
+    }
+    std::unique_ptr<Captured> endCapture(std::string* whyNot) override {
+        makeCurrent();
+        return cuda_detail::endStreamCapture(stream_, device_, whyNot);
     }
 
 private:

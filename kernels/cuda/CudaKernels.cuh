@@ -66,7 +66,8 @@ void launchActivationBackward(const LaunchContext& ctx, Activation activation, s
                               const T* y, const T* dy, T* dx);
 template <typename T>
 void launchDropoutForward(const LaunchContext& ctx, std::int64_t count, double rate,
-                          std::uint64_t seed, std::uint64_t offset, const T* x, T* mask, T* y);
+                          std::uint64_t seed, std::uint64_t offset, const std::uint64_t* stepCounter,
+                          const T* x, T* mask, T* y);
 template <typename T>
 void launchMultiply(const LaunchContext& ctx, std::int64_t count, const T* x, const T* y, T* z);
 template <typename T>

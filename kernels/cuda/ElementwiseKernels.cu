@@ -31,7 +31,10 @@ __global__ void activationBackwardKernel(Activation activation, std::int64_t cou
 
 template <typename T>
 __global__ void dropoutForwardKernel(std::int64_t count, double rate, std::uint64_t seed,
-                                     std::uint64_t offset, T keepScale, const T* x, T* mask, T* y) {
+                                     std::uint64_t offset, const std::uint64_t* stepCounter,
+                                     T keepScale, const T* x, T* mask, T* y) {
+    // The step counter is read on the device, so a replayed graph sees the current step.
+    if (stepCounter) offset += stepCounter[0] * std::uint64_t(count);
     COHORT_GRID_STRIDE(i, count) {
         const T factor =
             deviceCounterUniform(seed, offset + std::uint64_t(i)) >= rate ? keepScale : T(0);
@@ -88,11 +91,12 @@ void launchActivationBackward(const LaunchContext& ctx, Activation activation, s
 
 template <typename T>
 void launchDropoutForward(const LaunchContext& ctx, std::int64_t count, double rate,
-                          std::uint64_t seed, std::uint64_t offset, const T* x, T* mask, T* y) {
+                          std::uint64_t seed, std::uint64_t offset, const std::uint64_t* stepCounter,
+                          const T* x, T* mask, T* y) {
     if (count == 0) return;
     const T keepScale = T(1.0 / (1.0 - rate));  // as the CPU backend computes it
     dropoutForwardKernel<T><<<gridFor(ctx, count), kThreadsPerBlock, 0, ctx.stream>>>(
-        count, rate, seed, offset, keepScale, x, mask, y);
+        count, rate, seed, offset, stepCounter, keepScale, x, mask, y);
     COHORT_CUDA_CHECK_LAUNCH();
 }
 
@@ -133,7 +137,8 @@ void launchAverageChunk(const LaunchContext& ctx, std::int64_t length, const Ave
     template void launchActivationBackward<T>(const LaunchContext&, Activation, std::int64_t,    \
                                               const T*, const T*, T*);                            \
     template void launchDropoutForward<T>(const LaunchContext&, std::int64_t, double,             \
-                                          std::uint64_t, std::uint64_t, const T*, T*, T*);        \
+                                          std::uint64_t, std::uint64_t, const std::uint64_t*,     \
+                                          const T*, T*, T*);                                      \
     template void launchMultiply<T>(const LaunchContext&, std::int64_t, const T*, const T*, T*);  \
     template void launchFill<T>(const LaunchContext&, std::int64_t, T, T*);                       \
     template void launchAxpby<T>(const LaunchContext&, std::int64_t, T, const T*, T, T*);         \

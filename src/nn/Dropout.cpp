@@ -22,10 +22,12 @@ Tensor Dropout::forward(const Tensor& input, ExecutionContext& context) {
     if (!context.training || rate_ == 0.0) return input;
     Tensor output = Tensor::empty(input.shape(), input.dtype(), input.location());
     mask_ = Tensor::empty(input.shape(), input.dtype(), input.location());
-    // Offset the counter by iteration so every step draws a fresh mask.
-    const std::uint64_t offset = context.iteration * std::uint64_t(input.elementCount());
+    // Offset the counter by iteration so every step draws a fresh mask (the same mask whether
+    // the iteration comes from the host or from the step counter in backend memory).
+    const std::uint64_t offset = context.stepCounter ? 0 : context.iteration * std::uint64_t(input.elementCount());
     context.backend->dropoutForward(input.dtype(), input.elementCount(), rate_, context.seed, offset,
-                                    input.checked("dropout.forward", "input"), mask_.raw(), output.raw());
+                                    context.stepCounter, input.checked("dropout.forward", "input"), mask_.raw(),
+                                    output.raw());
     return output;
 }
 

@@ -21,6 +21,10 @@ struct ExecutionContext {
     bool training = true;
     std::uint64_t seed = 0;       // base seed for stochastic layers (dropout)
     std::uint64_t iteration = 0;  // global iteration, so masks differ per step yet are reproducible
+    // When set: one uint64 in the backend's memory that holds `iteration` while the step runs.
+    // Layers that depend on the iteration read it there instead, so a captured step (CUDA
+    // graph) replays correctly for later iterations.
+    const std::uint64_t* stepCounter = nullptr;
 };
 
 class Layer {

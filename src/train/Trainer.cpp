@@ -23,6 +23,7 @@ Trainer::Trainer(nn::Model& model, const optim::OptimizerConfig& optimizer, kern
     config_.validate();
     optimizer_ = std::make_unique<optim::Optimizer>(optimizer, model.parameterCount(), model.dtype(), model.location());
     step_ = std::make_unique<TrainingStep>(model, *optimizer_, loss_, backend, config.workspaceMode, config.seed);
+    step_->setCapture(config.captureSteps);
 }
 
 RunSummary Trainer::fit(const data::DatasetSplits& data, TrainingListener* listener) {

@@ -27,6 +27,7 @@ struct TrainerConfig {
     std::int64_t warmupSteps = 0;
     std::int64_t evaluationBatchSize = 1000;
     bool evaluateEachEpoch = true;
+    bool captureSteps = true;  // CUDA graphs where the backend can capture (TrainingStep)
 
     void validate() const;  // throws InputError naming the flag
 };

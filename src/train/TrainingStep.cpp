@@ -1,6 +1,8 @@
 #include "src/train/TrainingStep.h"
 
 #include <cmath>
+#include <cstring>
+#include <exception>
 #include <vector>
 
 #include "src/core/Errors.h"
@@ -27,28 +29,49 @@ memory::WorkspaceConfig activationsWorkspaceConfig() {
 TrainingStep::TrainingStep(nn::Model& model, optim::Optimizer& optimizer, nn::Loss& loss,
                            kernels::Backend& backend, WorkspaceMode mode, std::uint64_t seed)
     : model_(model), optimizer_(optimizer), loss_(loss), backend_(backend), mode_(mode), seed_(seed) {
-    lossSlots_ = Tensor::persistent(Shape{kSlots}, model.dtype(), model.location());
-    correctSlots_ = Tensor::persistent(Shape{kSlots}, DType::Float64, model.location());
-    hostLosses32_.resize(kSlots);
-    hostLosses64_.resize(kSlots);
-    hostCorrect_.resize(kSlots);
+    static_assert(kRecordBytes == 2 * sizeof(double), "a record is two float64 elements");
+    records_ = Tensor::persistent(Shape{2 * (kSlots + 1)}, DType::Float64, model.location());
+    hostRecords_.resize(std::size_t(kSlots) * kRecordBytes);
+}
+
+void TrainingStep::setCapture(bool enabled) {
+    captureEnabled_ = enabled;
+    if (!enabled) captured_.reset();
+}
+
+bool TrainingStep::captureActive() const {
+    return captureEnabled_ && captureAbandoned_.empty() && mode_ == WorkspaceMode::Enabled && backend_.canCapture();
+}
+
+void* TrainingStep::record(std::int64_t index) const {
+    return static_cast<char*>(records_.raw()) + std::size_t(index) * kRecordBytes;
 }
 
 void TrainingStep::computeGradients(const Tensor& input, const std::int32_t* labels, std::int64_t batch) {
     if (slotsUsed_ == kSlots) flushSlots();
+    const Tensor batchInput = input.dim(0) == batch ? input : input.slice(0, batch);
+    if (captureActive()) {
+        computeCaptured(batchInput, labels, batch);
+    } else {
+        runBody(batchInput, labels, record(slotsUsed_));
+    }
+    ++slotsUsed_;
+    pendingSamples_ += batch;
+    ++iteration_;
+}
+
+void TrainingStep::runBody(const Tensor& input, const std::int32_t* labels, void* slot) {
     auto& manager = memory::WorkspaceManager::forCurrentThread();
     nn::ExecutionContext context{&backend_, true, seed_, std::uint64_t(iteration_)};
-    const std::size_t element = kernels::sizeOf(model_.dtype());
-    void* lossSlot = static_cast<char*>(lossSlots_.raw()) + std::size_t(slotsUsed_) * element;
-    auto* correctSlot = reinterpret_cast<std::int64_t*>(correctSlots_.raw()) + slotsUsed_;
-    const Tensor batchInput = input.dim(0) == batch ? input : input.slice(0, batch);
+    if (captureActive() && stepCounter_.raw()) context.stepCounter = static_cast<const std::uint64_t*>(stepCounter_.raw());
+    auto* correctSlot = reinterpret_cast<std::int64_t*>(static_cast<char*>(slot) + sizeof(double));
 
     auto body = [&](bool nested) {
-        Tensor output = model_.forward(batchInput, context);
+        Tensor output = model_.forward(input, context);
         memory::WorkspaceScope gradients;
         if (nested) gradients = manager.getAndActivateWorkspace(activationsWorkspaceConfig(), kGradientsWorkspace);
         Tensor gradOutput;
-        loss_.compute(output, labels, Tensor(), context, lossSlot, &gradOutput, correctSlot);
+        loss_.compute(output, labels, Tensor(), context, slot, &gradOutput, correctSlot);
         model_.backward(gradOutput, context);
         model_.releaseCaches();
     };
@@ -60,9 +83,108 @@ void TrainingStep::computeGradients(const Tensor& input, const std::int32_t* lab
         memory::WorkspaceScope outside = manager.scopeOutOfWorkspaces();
         body(false);
     }
-    ++slotsUsed_;
-    pendingSamples_ += batch;
-    ++iteration_;
+}
+
+TrainingStep::MemorySignature TrainingStep::signature() const {
+    MemorySignature result;
+    const auto& manager = memory::WorkspaceManager::forCurrentThread();
+    if (const memory::Workspace* activations = manager.find(kActivationsWorkspace)) {
+        const auto statistics = activations->statistics();
+        result.activationsBlock = statistics.blockSize;
+        result.reallocations += statistics.reallocations;
+        result.spills += statistics.spilledAllocations;
+    }
+    if (const memory::Workspace* gradients = manager.find(kGradientsWorkspace)) {
+        const auto statistics = gradients->statistics();
+        result.gradientsBlock = statistics.blockSize;
+        result.reallocations += statistics.reallocations;
+        result.spills += statistics.spilledAllocations;
+    }
+    result.input = fixedInput_.raw();
+    return result;
+}
+
+void TrainingStep::stageFixedInputs(const Tensor& input, const std::int32_t* labels, std::int64_t batch) {
+    if (!fixedInput_.raw() || fixedInput_.dim(0) < batch || fixedInput_.dtype() != input.dtype() ||
+        fixedInput_.shape().innerCount() != input.shape().innerCount()) {
+        captured_.reset();  // it reads the old buffers
+        fixedInput_ = Tensor::persistent(input.shape(), input.dtype(), model_.location());
+        fixedLabels_ = Tensor::persistent(Shape{batch}, DType::Float32, model_.location());
+    }
+    backend_.copy(std::size_t(input.elementCount()) * kernels::sizeOf(input.dtype()),
+                  input.checked("training step", "input"), fixedInput_.raw());
+    backend_.copy(std::size_t(batch) * sizeof(std::int32_t), labels, fixedLabels_.raw());
+}
+
+void TrainingStep::abandonCapture(const std::string& why) {
+    captured_.reset();
+    captureAbandoned_ = why.empty() ? std::string("the backend could not capture the step") : why;
+}
+
+void TrainingStep::computeCaptured(const Tensor& input, const std::int32_t* labels, std::int64_t batch) {
+    if (!stepCounter_.raw()) {
+        stepCounter_ = Tensor::persistent(Shape{1}, DType::Float64, model_.location());
+        // The counter's source must stay untouched until the copy has run: one pinned value per
+        // slot, reused only after flushSlots() has synchronised with the backend.
+        counterValues_ = Tensor::persistent(
+            Shape{kSlots}, DType::Float64,
+            model_.location().isDevice() ? memory::MemoryLocation::pinnedHost() : model_.location());
+    }
+    auto* counterSource = static_cast<std::uint64_t*>(counterValues_.raw()) + slotsUsed_;
+    *counterSource = std::uint64_t(iteration_);
+    backend_.copyFromHost(sizeof(std::uint64_t), counterSource, stepCounter_.raw());
+
+    auto replay = [&] {
+        captured_->replay();
+        ++replays_;
+        backend_.copy(kRecordBytes, record(kSlots), record(slotsUsed_));
+    };
+    if (captured_ && batch == capturedBatch_) {
+        stageFixedInputs(input, labels, batch);
+        if (signature() == capturedSignature_) {
+            replay();
+            return;
+        }
+        captured_.reset();  // a workspace moved: record again once the memory is stable
+        stableBatch_ = 0;
+    }
+    if (batch != stableBatch_) {
+        // A normal step; the next one of this size is captured if this one left memory as it was.
+        const MemorySignature before = signature();
+        runBody(input, labels, record(slotsUsed_));
+        stableBatch_ = signature() == before ? batch : 0;
+        return;
+    }
+
+    stageFixedInputs(input, labels, batch);
+    const MemorySignature before = signature();
+    const Tensor fixedInput = fixedInput_.dim(0) == batch ? fixedInput_ : fixedInput_.slice(0, batch);
+    std::string failure;
+    backend_.beginCapture();
+    try {
+        runBody(fixedInput, static_cast<const std::int32_t*>(fixedLabels_.raw()), record(kSlots));
+    } catch (const std::exception& error) {
+        failure = error.what();
+    }
+    std::string why;
+    std::unique_ptr<kernels::Backend::Captured> recording = backend_.endCapture(&why);
+    if (!failure.empty()) {
+        recording.reset();
+        why = failure;
+    } else if (recording && !(signature() == before)) {
+        recording.reset();
+        why = "the workspaces moved while the step was being captured";
+    }
+    if (!recording) {
+        // Nothing ran while capturing: run the step normally, and from now on always.
+        abandonCapture(why);
+        runBody(input, labels, record(slotsUsed_));
+        return;
+    }
+    captured_ = std::move(recording);
+    capturedBatch_ = batch;
+    capturedSignature_ = before;
+    replay();
 }
 
 void TrainingStep::applyUpdate(double learningRate) {
@@ -72,16 +194,21 @@ void TrainingStep::applyUpdate(double learningRate) {
 void TrainingStep::flushSlots() {
     if (slotsUsed_ == 0) return;
     const auto used = static_cast<std::size_t>(slotsUsed_);
-    if (model_.dtype() == DType::Float32) {
-        backend_.copyToHost(used * sizeof(float), lossSlots_.raw(), hostLosses32_.data());
-        for (std::size_t i = 0; i < used; ++i) hostLosses64_[i] = hostLosses32_[i];
-    } else {
-        backend_.copyToHost(used * sizeof(double), lossSlots_.raw(), hostLosses64_.data());
-    }
-    backend_.copyToHost(used * sizeof(std::int64_t), correctSlots_.raw(), hostCorrect_.data());
+    backend_.copyToHost(used * kRecordBytes, records_.raw(), hostRecords_.data());
     for (std::size_t i = 0; i < used; ++i) {
-        pending_.lossSum += hostLosses64_[i];
-        pending_.correct += hostCorrect_[i];
+        const unsigned char* entry = hostRecords_.data() + i * kRecordBytes;
+        if (model_.dtype() == DType::Float32) {
+            float loss = 0.0f;
+            std::memcpy(&loss, entry, sizeof loss);
+            pending_.lossSum += loss;
+        } else {
+            double loss = 0.0;
+            std::memcpy(&loss, entry, sizeof loss);
+            pending_.lossSum += loss;
+        }
+        std::int64_t correct = 0;
+        std::memcpy(&correct, entry + sizeof(double), sizeof correct);
+        pending_.correct += correct;
     }
     pending_.steps += slotsUsed_;
     pending_.samples += pendingSamples_;

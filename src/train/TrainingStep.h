@@ -8,7 +8,19 @@
 // nothing. WorkspaceMode::None allocates every tensor from the system allocator (debugging).
 // Per-step loss sums and correct counts are written to slots in the backend's location and
 // read back only by takeStatistics(), so a GPU step never waits for the host.
+//
+// Capture (CUDA graphs): on a backend that can capture, with workspaces enabled and capture on
+// (the default; --cuda-graphs false turns it off), once a step at the current batch size has run
+// without its workspaces growing or spilling, the next step's forward, loss and backward are
+// captured once and replayed for every later step of that batch size. What changes per step
+// is kept out of the recording: the batch is copied into fixed buffers first, the iteration
+// goes to a step counter in backend memory (dropout reads it there), and the loss/correct
+// record is copied from a fixed record into its slot afterwards. The optimizer update stays a
+// normal call (its learning rate and step count change every step). A step of another batch size
+// (the last, partial batch) runs normally; if a workspace moves (it grew for a larger batch) the
+// recording is dropped and made again. Replayed steps compute bitwise what normal steps would.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,7 +72,27 @@ public:
     void setIteration(std::int64_t iteration) { iteration_ = iteration; }
     WorkspaceMode mode() const { return mode_; }
 
+    // Capture on/off (on by default; it only takes effect on a backend that can capture).
+    void setCapture(bool enabled);
+    bool captureActive() const;
+    // Replays of a captured step so far, and why capture was given up (empty while it is not).
+    std::int64_t replays() const { return replays_; }
+    const std::string& captureAbandoned() const { return captureAbandoned_; }
+
 private:
+    // Identity of the memory a recording refers to: the workspaces' blocks and the fixed buffers.
+    struct MemorySignature {
+        std::size_t activationsBlock = 0, gradientsBlock = 0;
+        std::uint64_t reallocations = 0, spills = 0;
+        const void* input = nullptr;
+        bool operator==(const MemorySignature&) const = default;
+    };
+    MemorySignature signature() const;
+    void runBody(const Tensor& input, const std::int32_t* labels, void* record);
+    void computeCaptured(const Tensor& input, const std::int32_t* labels, std::int64_t batch);
+    void stageFixedInputs(const Tensor& input, const std::int32_t* labels, std::int64_t batch);
+    void abandonCapture(const std::string& why);
+    void* record(std::int64_t index) const;
     void flushSlots();
 
     nn::Model& model_;
@@ -71,14 +103,26 @@ private:
     std::uint64_t seed_;
     std::int64_t iteration_ = 0;
 
+    // Records of 16 bytes, one per step until the next flush: the loss sum (model dtype) at byte 0,
+    // the correct count (int64) at byte 8. Record kSlots is the fixed one a captured step writes.
     static constexpr std::int64_t kSlots = 256;
-    Tensor lossSlots_;      // kSlots values of the model's dtype
-    Tensor correctSlots_;   // kSlots int64 values (stored in a float64 tensor's bytes)
+    static constexpr std::size_t kRecordBytes = 16;
+    Tensor records_;
     std::int64_t slotsUsed_ = 0;
-    // Host copies of the slots, sized once: a flush allocates nothing.
-    std::vector<float> hostLosses32_;
-    std::vector<double> hostLosses64_;
-    std::vector<std::int64_t> hostCorrect_;
+    std::vector<unsigned char> hostRecords_;  // sized once: a flush allocates nothing
+
+    // Capture state (see the header comment).
+    bool captureEnabled_ = true;
+    std::string captureAbandoned_;
+    Tensor stepCounter_;       // one uint64 in the backend's memory
+    Tensor counterValues_;     // kSlots uint64 in pinned host memory: the source of each step's counter copy
+    Tensor fixedInput_;        // the batch a recording reads
+    Tensor fixedLabels_;       // int32 labels (bytes of a float32 tensor)
+    std::unique_ptr<kernels::Backend::Captured> captured_;
+    std::int64_t capturedBatch_ = 0;
+    MemorySignature capturedSignature_;
+    std::int64_t stableBatch_ = 0;  // batch size of the last normal step that left memory unchanged
+    std::int64_t replays_ = 0;
     StepStatistics pending_;
     std::int64_t pendingSamples_ = 0;
 };

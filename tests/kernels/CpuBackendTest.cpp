@@ -98,13 +98,37 @@ TEST(CpuBackend, AverageIntoTheLastSourceReadsEverySourceFirst) {
 TEST(CpuBackend, DropoutMaskIsDeterministicAndScaled) {
     auto backend = makeCpuBackend(1);
     std::vector<float> x(1001, 2.0f), mask(1001), y(1001), y2(1001), mask2(1001);
-    backend->dropoutForward(DType::Float32, 1001, 0.5, 77, 1000, x.data(), mask.data(), y.data());
-    backend->dropoutForward(DType::Float32, 1001, 0.5, 77, 1000, x.data(), mask2.data(), y2.data());
+    backend->dropoutForward(DType::Float32, 1001, 0.5, 77, 1000, nullptr, x.data(), mask.data(), y.data());
+    backend->dropoutForward(DType::Float32, 1001, 0.5, 77, 1000, nullptr, x.data(), mask2.data(), y2.data());
     EXPECT_EQ(y, y2);
     for (std::size_t i = 0; i < y.size(); ++i) {
         ASSERT_TRUE(y[i] == 0.0f || y[i] == 4.0f);
         ASSERT_EQ(mask[i] != 0.0f, counterUniform(77, 1000 + i) >= 0.5);
     }
+}
+
+TEST(CpuBackend, DropoutStepCounterAdvancesTheStreamByWholeSteps) {
+    auto backend = makeCpuBackend(1);
+    const std::int64_t count = 777;
+    std::vector<double> x(count, 1.0), mask(count), y(count), maskCounted(count), yCounted(count);
+    for (std::uint64_t step : {0ull, 1ull, 5ull, 123456ull}) {
+        backend->dropoutForward(DType::Float64, count, 0.3, 9, 40 + step * count, nullptr, x.data(), mask.data(),
+                                y.data());
+        const std::uint64_t counter = step;
+        backend->dropoutForward(DType::Float64, count, 0.3, 9, 40, &counter, x.data(), maskCounted.data(),
+                                yCounted.data());
+        EXPECT_EQ(mask, maskCounted) << "step " << step;
+        EXPECT_EQ(y, yCounted) << "step " << step;
+    }
+}
+
+TEST(CpuBackend, CannotCaptureAndSaysSo) {
+    auto backend = makeCpuBackend(1);
+    EXPECT_FALSE(backend->canCapture());
+    EXPECT_THROW(backend->beginCapture(), std::logic_error);
+    std::string why;
+    EXPECT_EQ(backend->endCapture(&why), nullptr);
+    EXPECT_NE(why.find("cannot capture"), std::string::npos);
 }
 
 TEST(CpuBackend, SumOfSquaresPropagatesNaN) {

@@ -278,6 +278,25 @@ TYPED_TEST(CudaBackendTest, SoftmaxMatchesCpu) {
     }
 }
 
+TYPED_TEST(CudaBackendTest, DropoutStepCounterInDeviceMemoryMatchesTheCpu) {
+    using T = TypeParam;
+    const std::int64_t count = 4099;
+    const std::uint64_t step = 37;
+    auto x = this->mirrored(this->random(count));
+    auto mask = this->mirrored(std::vector<T>(count));
+    auto y = this->mirrored(std::vector<T>(count));
+    void* counterMemory = nullptr;
+    ASSERT_EQ(cudaSuccess, cudaMalloc(&counterMemory, sizeof step));
+    auto* counter = static_cast<std::uint64_t*>(counterMemory);
+    this->gpu_->copyFromHost(sizeof step, &step, counter);
+    this->cpu_->dropoutForward(this->kDType, count, 0.4, 3, 11, &step, x.host(), mask.host(), y.host());
+    this->gpu_->dropoutForward(this->kDType, count, 0.4, 3, 11, counter, x.device(), mask.device(), y.device());
+    const auto gpuY = y.deviceValues();
+    EXPECT_EQ(0, std::memcmp(gpuY.data(), y.hostValues().data(), count * sizeof(T)));
+    this->gpu_->synchronize();
+    cudaFree(counterMemory);
+}
+
 TYPED_TEST(CudaBackendTest, DropoutIsBitwiseIdenticalToCpu) {
     using T = TypeParam;
     const std::int64_t count = 100003;
@@ -285,9 +304,9 @@ TYPED_TEST(CudaBackendTest, DropoutIsBitwiseIdenticalToCpu) {
         auto x = this->mirrored(this->random(count));
         auto mask = this->mirrored(std::vector<T>(count));
         auto y = this->mirrored(std::vector<T>(count));
-        this->cpu_->dropoutForward(this->kDType, count, rate, 42, 123456789, x.host(), mask.host(),
+        this->cpu_->dropoutForward(this->kDType, count, rate, 42, 123456789, nullptr, x.host(), mask.host(),
                                    y.host());
-        this->gpu_->dropoutForward(this->kDType, count, rate, 42, 123456789, x.device(),
+        this->gpu_->dropoutForward(this->kDType, count, rate, 42, 123456789, nullptr, x.device(),
                                    mask.device(), y.device());
         const auto gpuMask = mask.deviceValues();
         const auto gpuY = y.deviceValues();
