@@ -151,13 +151,19 @@ void gatherWithBiasGradient(std::int64_t batch, std::int64_t channels, std::int6
 }
 
 // Index (within its plane) of the first maximum of the window at (oy, ox), scanning row-major.
+// Branch-free selects: after a ReLU many windows tie at zero, and a data-dependent branch per
+// element costs more than the comparisons.
 template <typename T>
 std::int64_t windowArgmax(const PoolingShape& g, const T* plane, std::int64_t oy, std::int64_t ox) {
     std::int64_t best = oy * g.stride * g.width + ox * g.stride;
+    T bestValue = plane[best];
     for (std::int64_t ky = 0; ky < g.window; ++ky) {
         const std::int64_t row = (oy * g.stride + ky) * g.width + ox * g.stride;
         for (std::int64_t kx = 0; kx < g.window; ++kx) {
-            if (plane[row + kx] > plane[best]) best = row + kx;
+            const T value = plane[row + kx];
+            const bool greater = value > bestValue;
+            bestValue = greater ? value : bestValue;
+            best = greater ? row + kx : best;
         }
     }
     return best;
