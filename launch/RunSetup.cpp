@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "memory/Memory.h"
+#include "parallel/NcclCommunicator.h"
 #include "src/core/Errors.h"
 #include "src/core/IntegerList.h"
 #include "src/data/Data.h"
@@ -141,6 +143,7 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.trainer.batchSize = options.batchSize;
     setup.trainer.seed = options.seed;
     setup.trainer.workspaceMode = train::parseWorkspaceMode(options.workspaceMode);
+    setup.trainer.captureSteps = options.cudaGraphs;
     setup.trainer.schedule = optim::LearningRateSchedule::parse(options.lrSchedule);
     setup.trainer.warmupSteps = options.warmupSteps;
     setup.trainer.validate();
@@ -162,15 +165,29 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     parallel.threadsPerWorker = options.threadsPerWorker > 0
                                     ? options.threadsPerWorker
                                     : std::max(1, cores / (parallel.workers * std::max(1, placement.localSize)));
-    if (setup.location.isDevice() && parallel.devices.size() > 1 && parallel.workers > 1) {
-        // planCommunication() asks for NCCL across the local GPUs here; that communicator is not
-        // built yet, and the shared-memory one cannot read another GPU's buffers.
-        throw InputError("averaging across " + std::to_string(parallel.devices.size()) +
-                         " GPUs inside one process needs the in-process NCCL communicator, which this version "
-                         "does not have; run one process per GPU under mpirun, or pick one GPU with --devices");
+    if (setup.location.isDevice() && parallel.workers > 1) {
+        // Workers on distinct GPUs of this process average through the in-process NCCL
+        // communicator (launch/TrainCommand builds it); the shared-memory one cannot read another
+        // GPU's buffers.
+        const std::vector<int> workerDevices = parallel::roundRobinWorkerDevices(parallel.workers, parallel.devices);
+        const std::size_t gpus = std::set<int>(workerDevices.begin(), workerDevices.end()).size();
+        if (gpus > 1) {
+            if (!parallel::ncclCommunicatorCompiledIn()) {
+                throw InputError("averaging across " + std::to_string(gpus) +
+                                 " GPUs inside one process needs NCCL, and this cohort was built without it; run one "
+                                 "process per GPU under mpirun, or pick one GPU with --devices");
+            }
+            try {
+                parallel::workersPerDevice(workerDevices);
+            } catch (const std::invalid_argument& error) {
+                throw InputError(std::string(error.what()) + " (--workers " + std::to_string(parallel.workers) +
+                                 " over " + std::to_string(gpus) + " GPUs); use a multiple of the GPU count");
+            }
+        }
     }
     parallel.averagingFrequency = options.averagingFrequency;
     parallel.averageUpdaters = options.averageUpdaters;
+    parallel.allowTf32 = options.tf32;
     parallel.trainingMode = parallel::parseTrainingMode(options.trainingMode);
     parallel.prefetchBuffer = options.prefetchBuffer;
     parallel.reportScoreAfterAveraging = options.reportScoreAfterAveraging;

@@ -1,5 +1,7 @@
 #include <cstdio>
 #include <memory>
+#include <set>
+#include <vector>
 
 #include "kernels/Backend.h"
 #include "launch/Commands.h"
@@ -9,7 +11,9 @@
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
 #include "src/nn/Architectures.h"
+#include "parallel/NcclCommunicator.h"
 #include "parallel/ParallelWrapper.h"
+#include "parallel/Topology.h"
 #include "src/train/Trainer.h"
 
 namespace cohort::launch {
@@ -103,6 +107,17 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     // owns replicas r*W .. r*W+W-1), and average inside the process first, then across processes.
     std::shared_ptr<parallel::Communicator> communicator;
     CrossProcessMethod method = CrossProcessMethod::None;
+    // Local worker w trains on devices[w % devices.size()] (ParallelWrapper's placement).
+    const std::vector<int> workerDevices =
+        parallel::roundRobinWorkerDevices(setup.parallel.workers, setup.parallel.devices);
+    const std::size_t gpus = std::set<int>(workerDevices.begin(), workerDevices.end()).size();
+    if (place.size > 1 && gpus > 1) {
+        // The MPI communicators average a process's workers on one GPU; NCCL inside the process
+        // composed with averaging across processes is not built.
+        throw InputError("under mpirun each process averages its workers on one GPU, but this one has " +
+                         std::to_string(setup.parallel.workers) + " workers on " + std::to_string(gpus) +
+                         " GPUs; run one process per GPU, or give each process one GPU with --devices");
+    }
     if (place.size > 1) {
         auto processes = mpi.processes(options.mpiTimeout);
         agreeOnSettings(*processes, trainingSettings(options, setup));
@@ -111,6 +126,17 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
         setup.parallel.reportingProcess = place.rank == 0;
         method = mpi.chooseMethod(setup.parallel.devices);
         communicator = mpi.makeCommunicator(setup.parallel.workers, setup.parallel.devices, method);
+    } else if (!workerDevices.empty()) {
+        // One process: distinct GPUs average through NCCL (prepareRun checked that NCCL is built
+        // in and every GPU carries the same number of workers); workers sharing one GPU use the
+        // default local communicator.
+        parallel::TopologyDescription topology;
+        topology.workerDevices = workerDevices;
+        topology.ncclAvailable = parallel::ncclCommunicatorCompiledIn();
+        const parallel::LocalAveraging local = parallel::planCommunication(topology).local;
+        if (local == parallel::LocalAveraging::Nccl || local == parallel::LocalAveraging::SameDeviceThenNccl) {
+            communicator = parallel::makeNcclCommunicator(workerDevices);
+        }
     }
     MetricsWriter metrics(options.metricsPath);
     parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel, communicator);
