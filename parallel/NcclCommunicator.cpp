@@ -10,18 +10,10 @@
 #include <thread>
 
 #include "parallel/AbortableBarrier.h"
+#include "parallel/NcclCheck.h"
 
 namespace cohort::parallel {
 namespace {
-
-void checkCuda(cudaError_t code, const char* call) {
-    if (code != cudaSuccess) throw std::runtime_error(std::string(call) + " failed: " + cudaGetErrorString(code));
-}
-void checkNccl(ncclResult_t code, const char* call) {
-    if (code != ncclSuccess) throw std::runtime_error(std::string(call) + " failed: " + ncclGetErrorString(code));
-}
-#define COHORT_CUDA_CHECK(call) checkCuda((call), #call)
-#define COHORT_NCCL_CHECK(call) checkNccl((call), #call)
 
 class NcclCommunicator final : public Communicator {
 public:

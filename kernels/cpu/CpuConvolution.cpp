@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/DTypeDispatch.h"
+#include "kernels/ShapeChecks.h"
 
 namespace cohort::kernels::cpu_detail {
 namespace {
@@ -14,37 +15,6 @@ namespace {
 constexpr std::int64_t kParallelElements = 1 << 15;
 
 std::size_t alignUp(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
-
-void requireShape(const ConvolutionShape& s, const char* operation) {
-    if (s.batch <= 0 || s.inChannels <= 0 || s.height <= 0 || s.width <= 0 || s.outChannels <= 0 || s.kernel <= 0 ||
-        s.stride <= 0 || s.padding < 0 || s.outHeight() <= 0 || s.outWidth() <= 0 ||
-        s.height + 2 * s.padding < s.kernel || s.width + 2 * s.padding < s.kernel) {
-        throw std::invalid_argument(std::string(operation) + ": impossible convolution shape (batch " +
-                                    std::to_string(s.batch) + ", " + std::to_string(s.inChannels) + "x" +
-                                    std::to_string(s.height) + "x" + std::to_string(s.width) + " -> " +
-                                    std::to_string(s.outChannels) + ", kernel " + std::to_string(s.kernel) +
-                                    ", stride " + std::to_string(s.stride) + ", padding " + std::to_string(s.padding) +
-                                    ")");
-    }
-}
-
-void requireShape(const PoolingShape& s, const char* operation) {
-    if (s.batch <= 0 || s.channels <= 0 || s.window <= 0 || s.stride <= 0 || s.height < s.window ||
-        s.width < s.window) {
-        throw std::invalid_argument(std::string(operation) + ": impossible pooling shape (batch " +
-                                    std::to_string(s.batch) + ", " + std::to_string(s.channels) + "x" +
-                                    std::to_string(s.height) + "x" + std::to_string(s.width) + ", window " +
-                                    std::to_string(s.window) + ", stride " + std::to_string(s.stride) + ")");
-    }
-}
-
-void requireWorkspace(std::size_t needed, std::size_t given, const char* operation) {
-    if (given < needed) {
-        throw std::invalid_argument(std::string(operation) + ": workspace of " + std::to_string(given) +
-                                    " bytes, needs " + std::to_string(needed) +
-                                    " (ask convolutionWorkspaceBytes)");
-    }
-}
 
 // Bytes of one [rows, batch*outH*outW] matrix, rounded up so the next part stays aligned.
 std::size_t matrixBytes(DType dtype, const ConvolutionShape& s, std::int64_t rows) {

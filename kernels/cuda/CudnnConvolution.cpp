@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/ShapeChecks.h"
 #include "kernels/cuda/CudaCheck.cuh"
 #include "kernels/cuda/CudaKernels.cuh"
 
@@ -16,36 +17,6 @@ namespace cohort::kernels::cuda_detail {
 namespace {
 
 constexpr const char* kIntRemedy = "cuDNN takes 32-bit dimensions; split the batch";
-
-// The checks below mirror the CPU backend's (kernels/cpu/CpuConvolution.cpp), message included.
-void requireShape(const ConvolutionShape& s, const char* operation) {
-    if (s.batch <= 0 || s.inChannels <= 0 || s.height <= 0 || s.width <= 0 || s.outChannels <= 0 || s.kernel <= 0 ||
-        s.stride <= 0 || s.padding < 0 || s.height + 2 * s.padding < s.kernel || s.width + 2 * s.padding < s.kernel ||
-        s.outHeight() <= 0 || s.outWidth() <= 0) {
-        throw std::invalid_argument(
-            std::string(operation) + ": impossible convolution shape (batch " + std::to_string(s.batch) + ", " +
-            std::to_string(s.inChannels) + "x" + std::to_string(s.height) + "x" + std::to_string(s.width) + " -> " +
-            std::to_string(s.outChannels) + ", kernel " + std::to_string(s.kernel) + ", stride " +
-            std::to_string(s.stride) + ", padding " + std::to_string(s.padding) + ")");
-    }
-}
-
-void requireShape(const PoolingShape& s, const char* operation) {
-    if (s.batch <= 0 || s.channels <= 0 || s.window <= 0 || s.stride <= 0 || s.height < s.window ||
-        s.width < s.window) {
-        throw std::invalid_argument(std::string(operation) + ": impossible pooling shape (batch " +
-                                    std::to_string(s.batch) + ", " + std::to_string(s.channels) + "x" +
-                                    std::to_string(s.height) + "x" + std::to_string(s.width) + ", window " +
-                                    std::to_string(s.window) + ", stride " + std::to_string(s.stride) + ")");
-    }
-}
-
-void requireWorkspace(std::size_t needed, std::size_t given, const char* operation) {
-    if (given < needed) {
-        throw std::invalid_argument(std::string(operation) + ": workspace of " + std::to_string(given) +
-                                    " bytes, needs " + std::to_string(needed) + " (ask convolutionWorkspaceBytes)");
-    }
-}
 
 // cuDNN indexes a packed tensor with int strides: its element count must fit an int. Each factor
 // has passed intDimension, so every partial product (<= INT_MAX * INT_MAX) fits in int64.

@@ -21,33 +21,12 @@
 
 #include "kernels/Backend.h"
 #include "kernels/cuda/CudaBackend.h"
+#include "tests/kernels/DeviceBuffer.h"
 
 namespace cohort::kernels {
 namespace {
 
-// Test-only device memory (the backend under test never allocates for its callers).
-class DeviceBuffer {
-public:
-    explicit DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
-        const cudaError_t status = cudaMalloc(&pointer_, bytes == 0 ? 1 : bytes);
-        if (status != cudaSuccess) {
-            throw std::runtime_error(std::string("test cudaMalloc failed: ") + cudaGetErrorString(status));
-        }
-    }
-    ~DeviceBuffer() {
-        if (pointer_) cudaFree(pointer_);
-    }
-    DeviceBuffer(DeviceBuffer&& other) noexcept
-        : pointer_(std::exchange(other.pointer_, nullptr)), bytes_(other.bytes_) {}
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    void* get() const { return pointer_; }
-    std::size_t bytes() const { return bytes_; }
-
-private:
-    void* pointer_ = nullptr;
-    std::size_t bytes_;
-};
+using cohort::testing::DeviceBuffer;
 
 template <typename T>
 DeviceBuffer upload(Backend& gpu, const std::vector<T>& values) {

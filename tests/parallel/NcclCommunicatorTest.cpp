@@ -21,6 +21,8 @@
 
 #ifdef COHORT_WITH_NCCL
 #include <cuda_runtime_api.h>
+
+#include "tests/kernels/DeviceBuffer.h"
 #endif
 
 namespace cohort::parallel {
@@ -71,23 +73,7 @@ TEST(NcclCommunicatorLayout, FactoryReportsWhetherNcclIsBuiltIn) {
         if (kernels::cudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";   \
     } while (0)
 
-// Test-only device memory on the current device (device 0 here).
-class DeviceBuffer {
-public:
-    explicit DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
-        const cudaError_t status = cudaMalloc(&pointer_, bytes == 0 ? 1 : bytes);
-        if (status != cudaSuccess) throw std::runtime_error(std::string("test cudaMalloc failed: ") + cudaGetErrorString(status));
-    }
-    ~DeviceBuffer() { cudaFree(pointer_); }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    void* get() const { return pointer_; }
-    std::size_t bytes() const { return bytes_; }
-
-private:
-    void* pointer_ = nullptr;
-    std::size_t bytes_;
-};
+using cohort::testing::DeviceBuffer;
 
 template <typename T>
 std::vector<T> download(kernels::Backend& backend, const DeviceBuffer& buffer) {
