@@ -62,11 +62,16 @@ protected:
 
 }  // namespace
 
+namespace {
+thread_local std::uint64_t allocationsOnThisThread = 0;
+}  // namespace
+
 namespace detail {
 
 void recordAllocation(MemoryKind kind, std::size_t bytes) {
     Counters& c = counters();
     c.allocations.fetch_add(1, std::memory_order_relaxed);
+    ++allocationsOnThisThread;
     const auto index = kindIndex(kind);
     const std::int64_t now =
         c.bytesInUse[index].fetch_add(static_cast<std::int64_t>(bytes), std::memory_order_relaxed) +
@@ -145,5 +150,7 @@ AllocationCounters allocationCounters() {
 std::uint64_t systemAllocationCount() {
     return counters().allocations.load(std::memory_order_relaxed);
 }
+
+std::uint64_t systemAllocationCountOnThisThread() { return allocationsOnThisThread; }
 
 }  // namespace cohort::memory

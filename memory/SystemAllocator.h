@@ -49,6 +49,8 @@ struct AllocationCounters {
 };
 AllocationCounters allocationCounters();
 std::uint64_t systemAllocationCount();  // == allocationCounters().allocations
+// Allocations made by the calling thread (a step checks it allocated nothing while captured).
+std::uint64_t systemAllocationCountOnThisThread();
 
 // "1.5 MiB", "512 B", "2.0 GiB"
 std::string formatBytes(std::int64_t bytes);

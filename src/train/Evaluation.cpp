@@ -55,7 +55,7 @@ EvaluationResult Evaluator::evaluate(const data::Dataset& dataset) {
         const auto rows = std::int64_t(batch.size);
         const StagedBatch staged = stager_.stage(backend_, batch.features, batch.labels, rows);
         memory::WorkspaceScope scope = mode_ == WorkspaceMode::Enabled
-                                           ? manager.getAndActivateWorkspace(activationsWorkspaceConfig(), kInferenceWorkspace)
+                                           ? manager.getAndActivateWorkspace(activationsWorkspaceConfig(model_.location()), kInferenceWorkspace)
                                            : manager.scopeOutOfWorkspaces();
         Tensor logits = model_.forward(staged.input, context);
         backend_.softmaxCrossEntropy(model_.dtype(), rows, classes, logits.raw(), staged.labels, lossSlot_.raw(), nullptr,

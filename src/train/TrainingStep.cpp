@@ -15,8 +15,9 @@ WorkspaceMode parseWorkspaceMode(const std::string& text) {
     throw InputError("unknown --workspace-mode '" + text + "'; choose enabled or none");
 }
 
-memory::WorkspaceConfig activationsWorkspaceConfig() {
+memory::WorkspaceConfig activationsWorkspaceConfig(memory::MemoryLocation location) {
     memory::WorkspaceConfig config;
+    config.location = location;
     config.policyLearning = memory::LearningPolicy::FirstLoop;
     config.policyAllocation = memory::AllocationPolicy::Overallocate;
     config.overallocationLimit = 0.1;
@@ -69,7 +70,7 @@ void TrainingStep::runBody(const Tensor& input, const std::int32_t* labels, void
     auto body = [&](bool nested) {
         Tensor output = model_.forward(input, context);
         memory::WorkspaceScope gradients;
-        if (nested) gradients = manager.getAndActivateWorkspace(activationsWorkspaceConfig(), kGradientsWorkspace);
+        if (nested) gradients = manager.getAndActivateWorkspace(activationsWorkspaceConfig(model_.location()), kGradientsWorkspace);
         Tensor gradOutput;
         loss_.compute(output, labels, Tensor(), context, slot, &gradOutput, correctSlot);
         model_.backward(gradOutput, context);
@@ -77,7 +78,7 @@ void TrainingStep::runBody(const Tensor& input, const std::int32_t* labels, void
     };
     if (mode_ == WorkspaceMode::Enabled) {
         memory::WorkspaceScope activations =
-            manager.getAndActivateWorkspace(activationsWorkspaceConfig(), kActivationsWorkspace);
+            manager.getAndActivateWorkspace(activationsWorkspaceConfig(model_.location()), kActivationsWorkspace);
         body(true);
     } else {
         memory::WorkspaceScope outside = manager.scopeOutOfWorkspaces();
@@ -160,6 +161,7 @@ void TrainingStep::computeCaptured(const Tensor& input, const std::int32_t* labe
     const MemorySignature before = signature();
     const Tensor fixedInput = fixedInput_.dim(0) == batch ? fixedInput_ : fixedInput_.slice(0, batch);
     std::string failure;
+    const std::uint64_t allocationsBefore = memory::systemAllocationCountOnThisThread();
     backend_.beginCapture();
     try {
         runBody(fixedInput, static_cast<const std::int32_t*>(fixedLabels_.raw()), record(kSlots));
@@ -174,6 +176,11 @@ void TrainingStep::computeCaptured(const Tensor& input, const std::int32_t* labe
     } else if (recording && !(signature() == before)) {
         recording.reset();
         why = "the workspaces moved while the step was being captured";
+    } else if (recording && memory::systemAllocationCountOnThisThread() != allocationsBefore) {
+        // Memory from the system allocator is freed when the step ends: a recording would keep
+        // addresses that no longer belong to it.
+        recording.reset();
+        why = "the step allocated memory outside its workspaces";
     }
     if (!recording) {
         // Nothing ran while capturing: run the step normally, and from now on always.

@@ -36,7 +36,9 @@ enum class WorkspaceMode { Enabled, None };
 WorkspaceMode parseWorkspaceMode(const std::string& text);  // "enabled" | "none"; throws InputError
 
 // The workspace configurations used for training, per thread.
-memory::WorkspaceConfig activationsWorkspaceConfig();
+// `location` is the model's: a workspace only serves allocations of its own location (any other
+// goes to the system allocator), so a GPU model needs device workspaces.
+memory::WorkspaceConfig activationsWorkspaceConfig(memory::MemoryLocation location = memory::MemoryLocation::host());
 inline constexpr const char* kActivationsWorkspace = "ACTIVATIONS";
 inline constexpr const char* kGradientsWorkspace = "ACTIVATION_GRADIENTS";
 inline constexpr const char* kInferenceWorkspace = "INFERENCE";

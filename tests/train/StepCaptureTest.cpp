@@ -204,12 +204,34 @@ struct RunResult {
     int recordings = 0;
 };
 
-enum class ModelKind { MlpWithDropout, ConvBatchNormPool };
+enum class ModelKind { MlpWithDropout, ConvBatchNormPool, AllocatingLayer };
+
+// A pass-through layer that copies its input into memory from the system allocator (freed when
+// the step ends): a recording of it would keep an address the step no longer owns.
+class SystemMemoryCopy final : public nn::Layer {
+public:
+    std::string describe() const override { return "system-memory-copy"; }
+    Shape outputShape(const Shape& sample) const override { return sample; }
+    Tensor forward(const Tensor& input, nn::ExecutionContext& context) override {
+        Tensor copy = Tensor::persistent(input.shape(), input.dtype(), input.location());
+        context.backend->copy(std::size_t(input.elementCount()) * kernels::sizeOf(input.dtype()), input.raw(),
+                              copy.raw());
+        return copy;
+    }
+    Tensor backward(const Tensor& gradOutput, nn::ExecutionContext&, bool need) override {
+        return need ? gradOutput : Tensor();
+    }
+    std::unique_ptr<nn::Layer> clone() const override { return std::make_unique<SystemMemoryCopy>(); }
+};
 
 std::unique_ptr<nn::Model> makeModel(ModelKind kind) {
     std::unique_ptr<nn::Model> model;
     if (kind == ModelKind::MlpWithDropout) {
         model = nn::buildModel(nn::ArchitectureConfig{"mlp", {48, 24}, 0.3, "relu"}, Shape{1, 8, 8}, 10);
+    } else if (kind == ModelKind::AllocatingLayer) {
+        std::vector<std::unique_ptr<nn::Layer>> layers = nn::buildLayers({"mlp", {32}, 0.0, "relu"}, 10);
+        layers.insert(layers.begin() + 1, std::make_unique<SystemMemoryCopy>());
+        model = std::make_unique<nn::Model>(std::move(layers), Shape{1, 8, 8});
     } else {
         const auto description = nn::parseModelDescription(
             R"({"layers": [{"type": "conv2d", "filters": 6, "kernel": 3, "padding": 1},
@@ -336,6 +358,15 @@ TEST(StepCapture, AnOperationFailingWhileCapturingFallsBackToNormalSteps) {
     expectBitwiseEqual(result, reference(ModelKind::MlpWithDropout, batches));
     EXPECT_EQ(result.replays, 0);
     EXPECT_NE(result.abandoned.find("not capturable"), std::string::npos) << result.abandoned;
+}
+
+TEST(StepCapture, AStepThatAllocatesOutsideItsWorkspacesIsNotReplayed) {
+    const std::vector<std::int64_t> batches = repeated(16, 10);
+    RecordingBackend backend;
+    const RunResult result = train(ModelKind::AllocatingLayer, batches, backend, true);
+    expectBitwiseEqual(result, reference(ModelKind::AllocatingLayer, batches));
+    EXPECT_EQ(result.replays, 0);
+    EXPECT_NE(result.abandoned.find("outside its workspaces"), std::string::npos) << result.abandoned;
 }
 
 TEST(StepCapture, CaptureOffRunsEveryStepNormally) {
