@@ -87,7 +87,9 @@ private:
 };
 
 // The backend for a location (host: a shared CPU backend). Tensor copies of device tensors go
-// through it; worker code passes its own backend explicitly instead.
+// through it; worker code passes its own backend explicitly instead. A device's default backend
+// finishes every operation before returning (its stream is unordered with the workers' streams,
+// which read what it wrote next) and may be called from any thread.
 kernels::Backend& defaultBackendFor(MemoryLocation location);
 
 }  // namespace cohort
