@@ -351,6 +351,7 @@ WorkspaceStatistics Workspace::statistics() const {
     s.name = m.name;
     s.location = m.config.location;
     s.blockSize = m.blockSize;
+    s.blockAddress = m.block;
     s.used = m.open ? m.blockBytesThisCycle : m.blockBytesLastCycle;
     s.peakCycleBytes = m.peakCycleBytes;
     s.spilledBytes = m.externalBytes;

@@ -101,6 +101,7 @@ struct WorkspaceStatistics {
     std::string name;
     MemoryLocation location;
     std::size_t blockSize = 0;         // bytes in the block
+    const void* blockAddress = nullptr;  // where the block is (for callers that keep addresses: CUDA graphs)
     std::size_t used = 0;              // bytes used in the current/last cycle inside the block
     std::size_t peakCycleBytes = 0;    // largest cycle seen (block + spilled)
     std::size_t spilledBytes = 0;      // bytes currently held in external allocations

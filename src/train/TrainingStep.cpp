@@ -91,13 +91,15 @@ TrainingStep::MemorySignature TrainingStep::signature() const {
     const auto& manager = memory::WorkspaceManager::forCurrentThread();
     if (const memory::Workspace* activations = manager.find(kActivationsWorkspace)) {
         const auto statistics = activations->statistics();
-        result.activationsBlock = statistics.blockSize;
+        result.activationsBlock = statistics.blockAddress;
+        result.activationsBytes = statistics.blockSize;
         result.reallocations += statistics.reallocations;
         result.spills += statistics.spilledAllocations;
     }
     if (const memory::Workspace* gradients = manager.find(kGradientsWorkspace)) {
         const auto statistics = gradients->statistics();
-        result.gradientsBlock = statistics.blockSize;
+        result.gradientsBlock = statistics.blockAddress;
+        result.gradientsBytes = statistics.blockSize;
         result.reallocations += statistics.reallocations;
         result.spills += statistics.spilledAllocations;
     }

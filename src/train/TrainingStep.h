@@ -84,7 +84,9 @@ public:
 private:
     // Identity of the memory a recording refers to: the workspaces' blocks and the fixed buffers.
     struct MemorySignature {
-        std::size_t activationsBlock = 0, gradientsBlock = 0;
+        const void* activationsBlock = nullptr;
+        const void* gradientsBlock = nullptr;
+        std::size_t activationsBytes = 0, gradientsBytes = 0;
         std::uint64_t reallocations = 0, spills = 0;
         const void* input = nullptr;
         bool operator==(const MemorySignature&) const = default;
