@@ -165,11 +165,18 @@ cudnnMathType_t CudnnConvolution::wantedMath(DType dtype) const {
     return dtype == DType::Float32 && !allowTf32_ ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
 }
 
-// True fp32 admits only FMA kernels. Otherwise anything but a down-conversion to half precision:
-// TF32 tensor ops for float when allowed, fp64 tensor ops (still fp64) for double.
+// True fp32 admits FMA kernels: candidates cuDNN ranks as FMA or as default math (which may be
+// how it reports a plain fp32 kernel; not verified on a GPU yet) — they then run under
+// CUDNN_FMA_MATH (runMath), so TF32 tensor cores stay off either way. Otherwise anything but a
+// down-conversion to half precision: TF32 tensor ops for float when allowed, fp64 tensor ops
+// (still fp64) for double.
 bool CudnnConvolution::acceptableMath(DType dtype, cudnnMathType_t math) const {
-    if (wantedMath(dtype) == CUDNN_FMA_MATH) return math == CUDNN_FMA_MATH;
+    if (wantedMath(dtype) == CUDNN_FMA_MATH) return math == CUDNN_FMA_MATH || math == CUDNN_DEFAULT_MATH;
     return math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
+
+cudnnMathType_t CudnnConvolution::runMath(DType dtype, cudnnMathType_t reported) const {
+    return wantedMath(dtype) == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : reported;
 }
 
 void CudnnConvolution::describe(DType dtype, const ConvolutionShape& shape, const char* operation) {
@@ -265,7 +272,7 @@ const CudnnConvolution::Selection& CudnnConvolution::select(DType dtype, const C
                                                               int(forward.size()), &returned, forward.data()));
     Choice<cudnnConvolutionFwdAlgo_t> forwardChoice;
     const auto forwardBytes = [&](const cudnnConvolutionFwdAlgoPerf_t& candidate, std::size_t* bytes) {
-        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, candidate.mathType));
+        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, runMath(dtype, candidate.mathType)));
         return cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, convolution_, output_, candidate.algo,
                                                        bytes);
     };
@@ -280,7 +287,7 @@ const CudnnConvolution::Selection& CudnnConvolution::select(DType dtype, const C
         handle_, filter_, output_, convolution_, input_, int(backwardData.size()), &returned, backwardData.data()));
     Choice<cudnnConvolutionBwdDataAlgo_t> dataChoice;
     const auto dataBytes = [&](const cudnnConvolutionBwdDataAlgoPerf_t& candidate, std::size_t* bytes) {
-        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, candidate.mathType));
+        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, runMath(dtype, candidate.mathType)));
         return cudnnGetConvolutionBackwardDataWorkspaceSize(handle_, filter_, output_, convolution_, input_,
                                                             candidate.algo, bytes);
     };
@@ -296,7 +303,7 @@ const CudnnConvolution::Selection& CudnnConvolution::select(DType dtype, const C
         handle_, input_, output_, convolution_, filter_, int(backwardFilter.size()), &returned, backwardFilter.data()));
     Choice<cudnnConvolutionBwdFilterAlgo_t> filterChoice;
     const auto filterBytes = [&](const cudnnConvolutionBwdFilterAlgoPerf_t& candidate, std::size_t* bytes) {
-        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, candidate.mathType));
+        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, runMath(dtype, candidate.mathType)));
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle_, input_, output_, convolution_, filter_,
                                                               candidate.algo, bytes);
     };
@@ -307,13 +314,13 @@ const CudnnConvolution::Selection& CudnnConvolution::select(DType dtype, const C
     COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, math));
 
     chosen.forward = forwardChoice.algorithm;
-    chosen.forwardMath = forwardChoice.math;
+    chosen.forwardMath = runMath(dtype, forwardChoice.math);
     chosen.forwardBytes = forwardChoice.bytes;
     chosen.backwardData = dataChoice.algorithm;
-    chosen.backwardDataMath = dataChoice.math;
+    chosen.backwardDataMath = runMath(dtype, dataChoice.math);
     chosen.backwardDataBytes = dataChoice.bytes;
     chosen.backwardFilter = filterChoice.algorithm;
-    chosen.backwardFilterMath = filterChoice.math;
+    chosen.backwardFilterMath = runMath(dtype, filterChoice.math);
     chosen.backwardFilterBytes = filterChoice.bytes;
     selections_.push_back(chosen);
     return selections_.back();

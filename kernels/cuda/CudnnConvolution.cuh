@@ -88,6 +88,7 @@ private:
     const Selection& select(DType dtype, const ConvolutionShape& shape, const char* operation);
     cudnnMathType_t wantedMath(DType dtype) const;
     bool acceptableMath(DType dtype, cudnnMathType_t math) const;
+    cudnnMathType_t runMath(DType dtype, cudnnMathType_t reported) const;  // what an accepted candidate runs under
     void release() noexcept;
 
     cudnnHandle_t handle_ = nullptr;
