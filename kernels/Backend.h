@@ -191,6 +191,28 @@ public:
     // `whyNot` when given), in which case the caller runs the work normally.
     virtual std::unique_ptr<Captured> endCapture(std::string* whyNot = nullptr);
 
+    // Staging ahead: host -> backend copies on a second queue (a GPU's copy engine), so the next
+    // batch's transfer overlaps this step's work. Ordering uses 64-bit tokens (0 = none), never
+    // a host wait unless asked:
+    //   mark()                  a marker at the current end of this backend's operations;
+    //   stageFromHost(.., after) copies once the operations up to marker `after` are done (so a
+    //                           buffer is overwritten only after its last reader) and returns a
+    //                           staging ticket;
+    //   awaitStaged(ticket)     makes this backend's later operations wait for that copy;
+    //   stagedOnHost(ticket)    blocks the host until the copy has read its source (a pinned
+    //                           buffer may then be refilled).
+    // Tokens are recycled after 16 newer ones of their kind: keep fewer outstanding. The default
+    // (CPU) copies at once: stageFromHost is copyFromHost, the rest do nothing.
+    virtual std::uint64_t mark() { return 0; }
+    virtual std::uint64_t stageFromHost(std::size_t bytes, const void* hostSource, void* destination,
+                                        std::uint64_t after) {
+        (void)after;
+        copyFromHost(bytes, hostSource, destination);
+        return 0;
+    }
+    virtual void awaitStaged(std::uint64_t ticket) { (void)ticket; }
+    virtual void stagedOnHost(std::uint64_t ticket) { (void)ticket; }
+
     // Transfers between this backend's memory and host memory, ordered with the operations.
     virtual void copyToHost(std::size_t bytes, const void* source, void* hostDestination) = 0;
     virtual void copyFromHost(std::size_t bytes, const void* hostSource, void* destination) = 0;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "parallel/AbortableBarrier.h"
+#include "parallel/DeviceStaging.h"
 #include "parallel/FusedAveraging.h"
 #include "parallel/PrefetchBuffer.h"
 #include "src/core/Errors.h"
@@ -203,6 +204,12 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
         PrefetchBuffer prefetch(config_.prefetchBuffer, batchSize, featureSize, stagingLocation, fill);
 
         train::BatchStager stager(*me.model, std::int64_t(batchSize));
+        // GPU workers: batches go to the device on the staging stream, overlapping the steps.
+        std::unique_ptr<DeviceStaging> deviceStaging;
+        if (me.location.isDevice() && me.model->dtype() == DType::Float32) {
+            deviceStaging = std::make_unique<DeviceStaging>(*me.model, std::int64_t(batchSize), *backend, prefetch,
+                                                            config_.prefetchBuffer < 2);
+        }
         std::unique_ptr<train::Evaluator> evaluator;
         if (index == 0 && config_.reportingProcess) {
             evaluator = std::make_unique<train::Evaluator>(*me.model, *backend, trainerConfig_.evaluationBatchSize,
@@ -288,7 +295,8 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
                 if (config_.beforeStep) config_.beforeStep(index, step.iteration());
                 const auto rows = std::int64_t(prefetched.batch.size);
                 const train::StagedBatch staged =
-                    stager.stage(*backend, prefetched.batch.features, prefetched.batch.labels, rows);
+                    deviceStaging ? deviceStaging->stage(prefetched)
+                                  : stager.stage(*backend, prefetched.batch.features, prefetched.batch.labels, rows);
                 const Tensor& input = staged.input;
                 const std::int32_t* labels = staged.labels;
                 learningRate = schedule.at(step.iteration());
@@ -304,14 +312,19 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
                 } else {
                     step.run(input, labels, rows, learningRate);
                 }
-                if (stager.copying()) backend->synchronize();  // the slot may be refilled once released
-                prefetch.release();
+                if (deviceStaging) {
+                    deviceStaging->consumed();  // releases the previous slot once its copy read it
+                } else {
+                    if (stager.copying()) backend->synchronize();  // the slot may be refilled once released
+                    prefetch.release();
+                }
                 me.statistics.computeSeconds += secondsSince(computeStart);
                 if (config_.trainingMode == TrainingMode::Averaging &&
                     step.iteration() % config_.averagingFrequency == 0) {
                     averageNow();
                 }
             }
+            if (deviceStaging) deviceStaging->releaseAll();
             if (config_.trainingMode == TrainingMode::Averaging && lastAveraged != step.iteration()) averageNow();
             if (config_.trainingMode == TrainingMode::SharedGradients) averageStatistics();
             const train::StepStatistics rest = step.takeStatistics();

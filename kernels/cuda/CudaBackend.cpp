@@ -22,6 +22,7 @@
 #include "kernels/cuda/CudnnContext.cuh"
 #include "kernels/cuda/CudnnConvolution.cuh"
 #include "kernels/cuda/CudaGraph.cuh"
+#include "kernels/cuda/CudaStaging.cuh"
 #include "kernels/cuda/DeviceScratch.cuh"
 
 namespace cohort::kernels {
@@ -413,6 +414,25 @@ public:
         COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_));
     }
 
+    // Staging ahead on a second stream (CudaStaging.cuh), made on first use.
+    std::uint64_t mark() override {
+        makeCurrent();
+        return staging().mark();
+    }
+    std::uint64_t stageFromHost(std::size_t bytes, const void* hostSource, void* destination,
+                                std::uint64_t after) override {
+        makeCurrent();
+        return staging().stage(bytes, hostSource, destination, after);
+    }
+    void awaitStaged(std::uint64_t ticket) override {
+        makeCurrent();
+        staging().await(ticket);
+    }
+    void stagedOnHost(std::uint64_t ticket) override {
+        makeCurrent();
+        staging().hostWait(ticket);
+    }
+
     // CUDA graphs (CudaGraph.cuh): the stream's work between the two calls becomes one graph.
     bool canCapture() const override { return true; }
     void beginCapture() override {
@@ -430,9 +450,15 @@ private:
 
     LaunchContext context() const { return LaunchContext{stream_, maxBlocks_}; }
 
+    cuda_detail::CudaStaging& staging() {
+        if (!staging_) staging_ = std::make_unique<cuda_detail::CudaStaging>(stream_);
+        return *staging_;
+    }
+
     void release() noexcept {
         reportTeardownFailure(cudaSetDevice(device_), "cudaSetDevice");
         if (stream_) reportTeardownFailure(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        staging_.reset();      // waits for its copies; its events refer to the stream
         convolution_.reset();  // uses the cuDNN handle
         cudnn_.reset();        // before the stream it is bound to
         if (cublas_ && cublasDestroy(cublas_) != CUBLAS_STATUS_SUCCESS) {
@@ -461,6 +487,7 @@ private:
     std::unique_ptr<cuda_detail::CudnnConvolution> convolution_;  // always set; descriptors, chosen algorithms
     DeviceScratch averageStaging_;      // average() over more than kMaxAverageSourcesPerLaunch buffers
     DeviceScratch batchNormDxScratch_;  // dx for batchNormBackward(dx = nullptr)
+    std::unique_ptr<cuda_detail::CudaStaging> staging_;  // staging stream and events, on first use
 };
 
 }  // namespace

@@ -574,6 +574,36 @@ TYPED_TEST(CudaBackendTest, ReductionsAreBitwiseReproducible) {
     }
 }
 
+TEST(CudaBackend, StagingCopiesOnItsOwnStreamInOrderWithMarkersAndTickets) {
+    if (cudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";
+    auto gpu = makeCudaBackend(0);
+    const std::size_t count = 1 << 20;
+    std::vector<float> first(count, 1.0f), second(count, 2.0f), back(count);
+    DeviceBuffer buffer(count * sizeof(float));
+    // The device doubles what the first copy brought; the second copy may overwrite the buffer
+    // only after that (marker), and the read-back only after the second copy (ticket).
+    const auto one = gpu->stageFromHost(count * sizeof(float), first.data(), buffer.get(), 0);
+    gpu->awaitStaged(one);
+    gpu->axpby(DType::Float32, std::int64_t(count), 1.0, buffer.get(), 1.0, buffer.get());
+    gpu->copyToHost(count * sizeof(float), buffer.get(), back.data());
+    EXPECT_EQ(back.front(), 2.0f);
+    EXPECT_EQ(back.back(), 2.0f);
+    gpu->fill(DType::Float32, std::int64_t(count), 5.0, buffer.get());
+    const auto afterFill = gpu->mark();
+    const auto two = gpu->stageFromHost(count * sizeof(float), second.data(), buffer.get(), afterFill);
+    gpu->stagedOnHost(two);
+    gpu->awaitStaged(two);
+    gpu->copyToHost(count * sizeof(float), buffer.get(), back.data());
+    EXPECT_EQ(back.front(), 2.0f);
+    EXPECT_EQ(back.back(), 2.0f);
+    // Tokens are recycled after 16 newer ones: an old one is refused, not silently reused.
+    std::uint64_t last = 0;
+    for (int i = 0; i < 17; ++i) last = gpu->stageFromHost(0, nullptr, buffer.get(), 0);
+    EXPECT_THROW(gpu->awaitStaged(two), std::logic_error);
+    gpu->awaitStaged(last);
+    gpu->synchronize();
+}
+
 TEST(CudaBackend, DescribesItsDeviceAndExposesItsStreamAndHandles) {
     if (cudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";
     auto backend = makeCudaBackend(0, true);
