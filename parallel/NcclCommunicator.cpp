@@ -168,14 +168,17 @@ private:
 
     void release() {
         const bool failed = failed_;
+        // Each group's communicator and stream belong to its GPU: make it current first, as NCCL's
+        // and CUDA's teardown expect with several GPUs in one thread.
         for (DeviceGroup& group : groups_) {
             if (!group.nccl) continue;
+            (void)cudaSetDevice(group.device);
             if (failed) (void)ncclCommAbort(group.nccl);
             else (void)ncclCommDestroy(group.nccl);
             group.nccl = nullptr;
         }
         for (DeviceGroup& group : groups_) {
-            if (group.stream) (void)cudaStreamDestroy(group.stream);
+            if (group.stream && cudaSetDevice(group.device) == cudaSuccess) (void)cudaStreamDestroy(group.stream);
             group.stream = nullptr;
         }
     }
