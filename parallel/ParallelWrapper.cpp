@@ -226,6 +226,9 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
         const std::int64_t sampleEvery = std::max<std::int64_t>(1, std::int64_t(rounds) / config_.averagingFrequency / 10);
         std::int64_t averagingPoints = 0;
         std::int64_t lastAveraged = step.iteration();
+        // One replica in the whole job has nothing to average with: no averaging points (they
+        // would only count no-op averagings in the metrics).
+        const bool averaging = config_.trainingMode == TrainingMode::Averaging && replicas > 1;
 
         // Fused update-and-average (every replica in this process's memory): the step before an
         // averaging point computes gradients only; the point applies every replica's update.
@@ -319,13 +322,12 @@ void ParallelWrapper::workerMain(int index, Shared& shared) {
                     prefetch.release();
                 }
                 me.statistics.computeSeconds += secondsSince(computeStart);
-                if (config_.trainingMode == TrainingMode::Averaging &&
-                    step.iteration() % config_.averagingFrequency == 0) {
+                if (averaging && step.iteration() % config_.averagingFrequency == 0) {
                     averageNow();
                 }
             }
             if (deviceStaging) deviceStaging->releaseAll();
-            if (config_.trainingMode == TrainingMode::Averaging && lastAveraged != step.iteration()) averageNow();
+            if (averaging && lastAveraged != step.iteration()) averageNow();
             if (config_.trainingMode == TrainingMode::SharedGradients) averageStatistics();
             const train::StepStatistics rest = step.takeStatistics();
             me.epochStatistics.lossSum += rest.lossSum;

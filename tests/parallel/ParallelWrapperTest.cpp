@@ -286,3 +286,36 @@ TEST(ParallelWrapper, RejectsImpossibleConfigurations) {
 
 }  // namespace
 }  // namespace cohort::parallel
+
+namespace cohort::parallel {
+namespace {
+
+class AveragingCounter : public ParallelListener {
+public:
+    void onAveraging(const AveragingEvent&) override { ++events; }
+    void onWorkerStatistics(int, const std::vector<WorkerStatistics>& workers) override {
+        for (const auto& worker : workers) averagings += worker.averagings;
+    }
+    int events = 0;
+    std::int64_t averagings = 0;
+};
+
+TEST(ParallelWrapper, OneReplicaHasNoAveragingPointsAndTwoDo) {
+    const auto data = makeData(2 * 16 * 6);
+    for (int workers : {1, 2}) {
+        auto model = makeModel();
+        ParallelWrapper wrapper(*model, optim::OptimizerConfig{}, trainerConfig(1, 16), parallelConfig(workers, 1));
+        AveragingCounter counter;
+        wrapper.fit(data, &counter);
+        if (workers == 1) {
+            EXPECT_EQ(counter.events, 0);
+            EXPECT_EQ(counter.averagings, 0);
+        } else {
+            EXPECT_GT(counter.events, 0);
+            EXPECT_EQ(counter.averagings, 2 * 6);  // every iteration of each of the two workers
+        }
+    }
+}
+
+}  // namespace
+}  // namespace cohort::parallel
