@@ -199,8 +199,19 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.model = buildModelFrom(setup.architecture, setup.modelDescription, inputSample, setup.data.train.numClasses,
                                  MemoryLocation::host());
     setup.model->initialize(options.seed);
+    setup.trainer.evaluationBatchSize = evaluationBatchFor(*setup.model, setup.trainer.batchSize);
     checkMemoryFits(setup);
     return setup;
+}
+
+std::int64_t evaluationBatchFor(const nn::Model& model, std::int64_t trainingBatch) {
+    // Evaluation keeps no gradients, so it takes larger batches than training; but a
+    // convolution's working memory grows with the batch. Aim at ~64 MiB of activations and
+    // working memory, between the training batch and 1,000 samples.
+    constexpr std::int64_t kTargetBytes = std::int64_t(64) << 20, kLargest = 1000;
+    const std::int64_t perSample = std::max<std::int64_t>(
+        1, (model.activationElementsPerSample() + model.workingElementsPerSample()) * std::int64_t(sizeof(float)));
+    return std::clamp(kTargetBytes / perSample, std::min(trainingBatch, kLargest), kLargest);
 }
 
 void checkMemoryFits(const RunSetup& setup) {
@@ -209,11 +220,14 @@ void checkMemoryFits(const RunSetup& setup) {
     const std::int64_t parameters = model.parameterCount();
     const std::int64_t state = optim::stateElementCount(setup.optimizer.kind, parameters);
     const std::int64_t activations = model.activationElementsPerSample();
+    const std::int64_t working = model.workingElementsPerSample();
     const std::int64_t features = model.inputSample().elementCount();
     // A training step holds each layer's output, its dropout mask or pre-activation gradient and
-    // its gradient (about 4 arrays per layer output), plus 10% workspace overallocation.
-    const std::int64_t step = setup.trainer.batchSize * activations * 4 * element * 11 / 10;
-    const std::int64_t evaluation = setup.trainer.evaluationBatchSize * activations * element * 11 / 10;
+    // its gradient (about 4 arrays per layer output), a convolution's forward working memory
+    // (kept for the backward pass) and about as much again in the backward pass, plus 10%
+    // workspace overallocation.
+    const std::int64_t step = setup.trainer.batchSize * (activations * 4 + working * 2) * element * 11 / 10;
+    const std::int64_t evaluation = setup.trainer.evaluationBatchSize * (activations + working) * element * 11 / 10;
     const std::int64_t replica = (2 * parameters + state) * element + step + evaluation;
     const std::int64_t prefetch = std::int64_t(setup.parallel.prefetchBuffer) * setup.trainer.batchSize * (features + 1) * element;
     const std::int64_t workers = setup.parallel.workers;

@@ -53,6 +53,9 @@ data::DatasetSplits loadData(const RunOptions& options);
 RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement = {});
 // Predicts the bytes the run will hold (replicas, optimizer state, activations, prefetch slots)
 // and throws BudgetExceededError when --maxbytes/--maxphysicalbytes cannot hold them.
+// The evaluation batch for a model: ~64 MiB of activations and working memory, between the
+// training batch and 1,000 samples (the MLP gets 1,000; LeNet about 200).
+std::int64_t evaluationBatchFor(const nn::Model& model, std::int64_t trainingBatch);
 void checkMemoryFits(const RunSetup& setup);
 // The device the flags ask for: "auto" falls back to the CPU (and says so unless quiet).
 memory::MemoryLocation chooseLocation(const RunOptions& options);

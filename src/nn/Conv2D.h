@@ -22,6 +22,10 @@ public:
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     std::unique_ptr<Layer> clone() const override;
+    // The CPU backend's forward working memory: the im2col columns and the GEMM product.
+    std::int64_t workingElementsPerSample() const override {
+        return (patch() + outChannels_) * outHeight_ * outWidth_;
+    }
     void releaseCache() override { input_ = {}; forwardWorkspace_ = {}; output_ = {}; }
 
     // Geometry after configure(), for callers and tests.

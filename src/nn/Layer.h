@@ -50,6 +50,9 @@ public:
     virtual std::int64_t statisticsCount() const { return 0; }
     virtual void bindStatistics(void* statistics) { (void)statistics; }
     virtual void initializeStatistics(double* hostStatistics) const { (void)hostStatistics; }
+    // Working memory a forward pass takes from the workspace per sample beyond its output, in
+    // elements (a convolution's lowered input; 0 for most layers). For memory predictions.
+    virtual std::int64_t workingElementsPerSample() const { return 0; }
     virtual Tensor forward(const Tensor& input, ExecutionContext& context) = 0;
     virtual Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) = 0;
     // Fresh, unbound layer of the same configuration (for worker replicas).

@@ -57,6 +57,7 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSampl
         statisticsCount_ += alignUp(layer->statisticsCount());
         shape = layer->outputShape(shape);
         activationElements_ += shape.elementCount();
+        workingElements_ += layer->workingElementsPerSample();
     }
     outputSample_ = shape;
     // Parameters and gradients are persistent: owned system memory, never in a workspace.

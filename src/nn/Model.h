@@ -50,6 +50,8 @@ public:
     const Shape& outputSample() const { return outputSample_; }
     // Sum of every layer's per-sample output size (for memory predictions).
     std::int64_t activationElementsPerSample() const { return activationElements_; }
+    // Sum of every layer's forward working memory per sample (convolutions), in elements.
+    std::int64_t workingElementsPerSample() const { return workingElements_; }
     std::size_t layerCount() const { return layers_.size(); }
     Layer& layer(std::size_t index) { return *layers_[index]; }
     std::int64_t parameterOffset(std::size_t layer) const { return offsets_[layer]; }
@@ -73,6 +75,7 @@ private:
     std::int64_t statisticsCount_ = 0;
     std::vector<std::int64_t> statisticsOffsets_;
     std::int64_t activationElements_ = 0;
+    std::int64_t workingElements_ = 0;
     Tensor parameters_;
     Tensor gradients_;
     Tensor statistics_;
