@@ -47,21 +47,9 @@ void checkEpsilon(const char* operation, double epsilon) {
     throw std::invalid_argument(std::string(operation) + ": " + text + " (use a positive epsilon such as 1e-5)");
 }
 
-// cuDNN's blend factors (alpha, beta) are host values of type float for float data, double for
-// double data.
-struct BlendFactor {
-    float single;
-    double wide;
-    const void* of(DType dtype) const {
-        return dtype == DType::Float32 ? static_cast<const void*>(&single) : static_cast<const void*>(&wide);
-    }
-};
-const BlendFactor kOne{1.0f, 1.0};
-const BlendFactor kZero{0.0f, 0.0};
-
 // x (and y, dx, dy) as NCHW [n, channels, spatial, 1]; the per-channel tensors derived from it.
 void describe(const CudnnContext& cudnn, DType dtype, const BatchNormShape& shape) {
-    const cudnnDataType_t type = dtype == DType::Float32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+    const cudnnDataType_t type = cudnnDataTypeOf(dtype);
     COHORT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(cudnn.dataDescriptor(), CUDNN_TENSOR_NCHW, type, shape.n,
                                                   shape.channels, shape.spatial, 1));
     COHORT_CUDNN_CHECK(

@@ -11,6 +11,7 @@
 // operation but the cuDNN ones works.
 #include <cuda_runtime_api.h>
 
+#include "kernels/Backend.h"
 #include "kernels/cuda/CudaCheck.cuh"
 
 namespace cohort::kernels::cuda_detail {
@@ -40,6 +41,25 @@ private:
     cudnnTensorDescriptor_t channel_ = nullptr;
 #endif
 };
+
+#ifdef COHORT_HAVE_CUDNN_HEADER
+// Shared by the cuDNN operations (batch norm, convolution, pooling).
+inline cudnnDataType_t cudnnDataTypeOf(DType dtype) {
+    return dtype == DType::Float32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+}
+
+// cuDNN's blend factors (alpha, beta) are host values of type float for float data, double for
+// double data.
+struct BlendFactor {
+    float single;
+    double wide;
+    const void* of(DType dtype) const {
+        return dtype == DType::Float32 ? static_cast<const void*>(&single) : static_cast<const void*>(&wide);
+    }
+};
+inline const BlendFactor kOne{1.0f, 1.0};
+inline const BlendFactor kZero{0.0f, 0.0};
+#endif
 
 // Returns in a build with cuDNN; otherwise throws std::runtime_error("<operation> on CUDA needs
 // cuDNN ...") saying how to get it.

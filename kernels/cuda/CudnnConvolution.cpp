@@ -77,13 +77,11 @@ PoolingDims checkedDims(const PoolingShape& s, const char* operation) {
     return d;
 }
 
-cudnnDataType_t dataType(DType dtype) { return dtype == DType::Float32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE; }
-
 // x (and dx) as [batch, channels, height, width], y (and dy) as [batch, channels, outH, outW], the
 // window without padding.
 void describePooling(cudnnTensorDescriptor_t input, cudnnTensorDescriptor_t output, cudnnPoolingDescriptor_t pooling,
                      DType dtype, PoolingMode mode, const PoolingDims& d) {
-    const cudnnDataType_t type = dataType(dtype);
+    const cudnnDataType_t type = cudnnDataTypeOf(dtype);
     COHORT_CUDNN_CHECK(
         cudnnSetTensor4dDescriptor(input, CUDNN_TENSOR_NCHW, type, d.batch, d.channels, d.height, d.width));
     COHORT_CUDNN_CHECK(
@@ -93,18 +91,6 @@ void describePooling(cudnnTensorDescriptor_t input, cudnnTensorDescriptor_t outp
     COHORT_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pooling, cudnnMode, CUDNN_NOT_PROPAGATE_NAN, d.window, d.window, 0,
                                                    0, d.stride, d.stride));
 }
-
-// cuDNN's blend factors (alpha, beta) are host values of type float for float data, double for
-// double data.
-struct BlendFactor {
-    float single;
-    double wide;
-    const void* of(DType dtype) const {
-        return dtype == DType::Float32 ? static_cast<const void*>(&single) : static_cast<const void*>(&wide);
-    }
-};
-const BlendFactor kOne{1.0f, 1.0};
-const BlendFactor kZero{0.0f, 0.0};
 
 const char* mathName(cudnnMathType_t math) {
     switch (math) {
@@ -181,7 +167,7 @@ cudnnMathType_t CudnnConvolution::runMath(DType dtype, cudnnMathType_t reported)
 
 void CudnnConvolution::describe(DType dtype, const ConvolutionShape& shape, const char* operation) {
     const ConvolutionDims d = checkedDims(shape, operation);
-    const cudnnDataType_t type = dataType(dtype);
+    const cudnnDataType_t type = cudnnDataTypeOf(dtype);
     COHORT_CUDNN_CHECK(
         cudnnSetTensor4dDescriptor(input_, CUDNN_TENSOR_NCHW, type, d.batch, d.inChannels, d.height, d.width));
     COHORT_CUDNN_CHECK(
@@ -260,68 +246,88 @@ const CudnnConvolution::Selection& CudnnConvolution::select(DType dtype, const C
     // candidate's workspace is asked under the math type it would run with.
     const cudnnMathType_t math = wantedMath(dtype);
     const auto acceptable = [&](cudnnMathType_t candidate) { return acceptableMath(dtype, candidate); };
+    // One pass: cuDNN's ranking under the wanted math type, then the first usable candidate, which
+    // runs under runMath(); the descriptor is left under the wanted math type.
+    auto pick = [&](auto perfType, const char* pass, auto candidateCount, auto rank, auto workspaceSize) {
+        using Perf = decltype(perfType);
+        std::vector<Perf> ranked(std::size_t(std::max(candidateCount(), 1)));
+        const int returned = rank(ranked);
+        const auto bytesOf = [&](const Perf& candidate, std::size_t* bytes) {
+            COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, runMath(dtype, candidate.mathType)));
+            return workspaceSize(candidate.algo, bytes);
+        };
+        Choice<decltype(Perf{}.algo)> choice;
+        std::string refusal;
+        const bool found = chooseFirstUsable(ranked, returned, acceptable, bytesOf, choice, refusal);
+        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, math));
+        if (!found) throwNoAlgorithm(operation, pass, dtype, shape, math, returned, refusal);
+        choice.math = runMath(dtype, choice.math);
+        return choice;
+    };
+    const auto forward = pick(
+        cudnnConvolutionFwdAlgoPerf_t{}, "forward",
+        [&] {
+            int most = 0;
+            COHORT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(handle_, &most));
+            return most;
+        },
+        [&](std::vector<cudnnConvolutionFwdAlgoPerf_t>& ranked) {
+            int returned = 0;
+            COHORT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle_, input_, filter_, convolution_, output_,
+                                                                      int(ranked.size()), &returned, ranked.data()));
+            return returned;
+        },
+        [&](cudnnConvolutionFwdAlgo_t algorithm, std::size_t* bytes) {
+            return cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, convolution_, output_, algorithm,
+                                                           bytes);
+        });
+    const auto backwardData = pick(
+        cudnnConvolutionBwdDataAlgoPerf_t{}, "backward-data",
+        [&] {
+            int most = 0;
+            COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(handle_, &most));
+            return most;
+        },
+        [&](std::vector<cudnnConvolutionBwdDataAlgoPerf_t>& ranked) {
+            int returned = 0;
+            COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                handle_, filter_, output_, convolution_, input_, int(ranked.size()), &returned, ranked.data()));
+            return returned;
+        },
+        [&](cudnnConvolutionBwdDataAlgo_t algorithm, std::size_t* bytes) {
+            return cudnnGetConvolutionBackwardDataWorkspaceSize(handle_, filter_, output_, convolution_, input_,
+                                                                algorithm, bytes);
+        });
+    const auto backwardFilter = pick(
+        cudnnConvolutionBwdFilterAlgoPerf_t{}, "backward-filter",
+        [&] {
+            int most = 0;
+            COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(handle_, &most));
+            return most;
+        },
+        [&](std::vector<cudnnConvolutionBwdFilterAlgoPerf_t>& ranked) {
+            int returned = 0;
+            COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                handle_, input_, output_, convolution_, filter_, int(ranked.size()), &returned, ranked.data()));
+            return returned;
+        },
+        [&](cudnnConvolutionBwdFilterAlgo_t algorithm, std::size_t* bytes) {
+            return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle_, input_, output_, convolution_, filter_,
+                                                                  algorithm, bytes);
+        });
+
     Selection chosen;
     chosen.dtype = dtype;
     chosen.shape = shape;
-    std::string refusal;
-    int most = 0, returned = 0;
-
-    COHORT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(handle_, &most));
-    std::vector<cudnnConvolutionFwdAlgoPerf_t> forward(std::size_t(std::max(most, 1)));
-    COHORT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle_, input_, filter_, convolution_, output_,
-                                                              int(forward.size()), &returned, forward.data()));
-    Choice<cudnnConvolutionFwdAlgo_t> forwardChoice;
-    const auto forwardBytes = [&](const cudnnConvolutionFwdAlgoPerf_t& candidate, std::size_t* bytes) {
-        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, runMath(dtype, candidate.mathType)));
-        return cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, convolution_, output_, candidate.algo,
-                                                       bytes);
-    };
-    if (!chooseFirstUsable(forward, returned, acceptable, forwardBytes, forwardChoice, refusal)) {
-        throwNoAlgorithm(operation, "forward", dtype, shape, math, returned, refusal);
-    }
-    COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, math));
-
-    COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(handle_, &most));
-    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> backwardData(std::size_t(std::max(most, 1)));
-    COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-        handle_, filter_, output_, convolution_, input_, int(backwardData.size()), &returned, backwardData.data()));
-    Choice<cudnnConvolutionBwdDataAlgo_t> dataChoice;
-    const auto dataBytes = [&](const cudnnConvolutionBwdDataAlgoPerf_t& candidate, std::size_t* bytes) {
-        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, runMath(dtype, candidate.mathType)));
-        return cudnnGetConvolutionBackwardDataWorkspaceSize(handle_, filter_, output_, convolution_, input_,
-                                                            candidate.algo, bytes);
-    };
-    refusal.clear();
-    if (!chooseFirstUsable(backwardData, returned, acceptable, dataBytes, dataChoice, refusal)) {
-        throwNoAlgorithm(operation, "backward-data", dtype, shape, math, returned, refusal);
-    }
-    COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, math));
-
-    COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(handle_, &most));
-    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> backwardFilter(std::size_t(std::max(most, 1)));
-    COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-        handle_, input_, output_, convolution_, filter_, int(backwardFilter.size()), &returned, backwardFilter.data()));
-    Choice<cudnnConvolutionBwdFilterAlgo_t> filterChoice;
-    const auto filterBytes = [&](const cudnnConvolutionBwdFilterAlgoPerf_t& candidate, std::size_t* bytes) {
-        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, runMath(dtype, candidate.mathType)));
-        return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle_, input_, output_, convolution_, filter_,
-                                                              candidate.algo, bytes);
-    };
-    refusal.clear();
-    if (!chooseFirstUsable(backwardFilter, returned, acceptable, filterBytes, filterChoice, refusal)) {
-        throwNoAlgorithm(operation, "backward-filter", dtype, shape, math, returned, refusal);
-    }
-    COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, math));
-
-    chosen.forward = forwardChoice.algorithm;
-    chosen.forwardMath = runMath(dtype, forwardChoice.math);
-    chosen.forwardBytes = forwardChoice.bytes;
-    chosen.backwardData = dataChoice.algorithm;
-    chosen.backwardDataMath = runMath(dtype, dataChoice.math);
-    chosen.backwardDataBytes = dataChoice.bytes;
-    chosen.backwardFilter = filterChoice.algorithm;
-    chosen.backwardFilterMath = runMath(dtype, filterChoice.math);
-    chosen.backwardFilterBytes = filterChoice.bytes;
+    chosen.forward = forward.algorithm;
+    chosen.forwardMath = forward.math;
+    chosen.forwardBytes = forward.bytes;
+    chosen.backwardData = backwardData.algorithm;
+    chosen.backwardDataMath = backwardData.math;
+    chosen.backwardDataBytes = backwardData.bytes;
+    chosen.backwardFilter = backwardFilter.algorithm;
+    chosen.backwardFilterMath = backwardFilter.math;
+    chosen.backwardFilterBytes = backwardFilter.bytes;
     selections_.push_back(chosen);
     return selections_.back();
 }
