@@ -345,13 +345,17 @@ std::uint64_t Workspace::generation() const {
 }
 const std::shared_ptr<WorkspaceState>& Workspace::state() const { return impl_->state; }
 
+WorkspacePlacement Workspace::placement() const {
+    const Impl& m = *impl_;
+    return WorkspacePlacement{m.block, m.blockSize, m.reallocations + m.spilledAllocations};
+}
+
 WorkspaceStatistics Workspace::statistics() const {
     const Impl& m = *impl_;
     WorkspaceStatistics s;
     s.name = m.name;
     s.location = m.config.location;
     s.blockSize = m.blockSize;
-    s.blockAddress = m.block;
     s.used = m.open ? m.blockBytesThisCycle : m.blockBytesLastCycle;
     s.peakCycleBytes = m.peakCycleBytes;
     s.spilledBytes = m.externalBytes;

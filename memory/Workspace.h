@@ -101,7 +101,6 @@ struct WorkspaceStatistics {
     std::string name;
     MemoryLocation location;
     std::size_t blockSize = 0;         // bytes in the block
-    const void* blockAddress = nullptr;  // where the block is (for callers that keep addresses: CUDA graphs)
     std::size_t used = 0;              // bytes used in the current/last cycle inside the block
     std::size_t peakCycleBytes = 0;    // largest cycle seen (block + spilled)
     std::size_t spilledBytes = 0;      // bytes currently held in external allocations
@@ -113,6 +112,16 @@ struct WorkspaceStatistics {
 
     std::string toHuman() const;       // one line in human units
     std::string toJson() const;        // one JSON object (no newline)
+};
+
+// Where a workspace's memory is: its block, and a count of the times memory it handed out could
+// have gone elsewhere (the block (re)allocated, an allocation spilled outside it). Callers that
+// keep addresses across cycles (a captured CUDA graph) compare it; reading it allocates nothing.
+struct WorkspacePlacement {
+    const void* block = nullptr;
+    std::size_t blockSize = 0;
+    std::uint64_t moves = 0;
+    bool operator==(const WorkspacePlacement&) const = default;
 };
 
 class Workspace {
@@ -137,6 +146,7 @@ public:
     bool isOpen() const;
     std::uint64_t generation() const;
     WorkspaceStatistics statistics() const;
+    WorkspacePlacement placement() const;
     const std::shared_ptr<WorkspaceState>& state() const;
 
     // Frees the block and external allocations; the state is marked destroyed so leftover

@@ -87,22 +87,12 @@ void TrainingStep::runBody(const Tensor& input, const std::int32_t* labels, void
 }
 
 TrainingStep::MemorySignature TrainingStep::signature() const {
-    MemorySignature result;
     const auto& manager = memory::WorkspaceManager::forCurrentThread();
+    MemorySignature result;
     if (const memory::Workspace* activations = manager.find(kActivationsWorkspace)) {
-        const auto statistics = activations->statistics();
-        result.activationsBlock = statistics.blockAddress;
-        result.activationsBytes = statistics.blockSize;
-        result.reallocations += statistics.reallocations;
-        result.spills += statistics.spilledAllocations;
+        result.activations = activations->placement();
     }
-    if (const memory::Workspace* gradients = manager.find(kGradientsWorkspace)) {
-        const auto statistics = gradients->statistics();
-        result.gradientsBlock = statistics.blockAddress;
-        result.gradientsBytes = statistics.blockSize;
-        result.reallocations += statistics.reallocations;
-        result.spills += statistics.spilledAllocations;
-    }
+    if (const memory::Workspace* gradients = manager.find(kGradientsWorkspace)) result.gradients = gradients->placement();
     result.input = fixedInput_.raw();
     return result;
 }

@@ -84,10 +84,7 @@ public:
 private:
     // Identity of the memory a recording refers to: the workspaces' blocks and the fixed buffers.
     struct MemorySignature {
-        const void* activationsBlock = nullptr;
-        const void* gradientsBlock = nullptr;
-        std::size_t activationsBytes = 0, gradientsBytes = 0;
-        std::uint64_t reallocations = 0, spills = 0;
+        memory::WorkspacePlacement activations, gradients;
         const void* input = nullptr;
         bool operator==(const MemorySignature&) const = default;
     };
