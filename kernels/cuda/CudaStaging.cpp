@@ -35,20 +35,13 @@ void CudaStaging::release() noexcept {
     staging_ = nullptr;
 }
 
-cudaEvent_t CudaStaging::markerEvent(std::uint64_t marker) const {
-    if (marker == 0 || marker > markerCount_ || markerCount_ - marker >= kEvents) {
-        throw std::logic_error("staging: marker " + std::to_string(marker) + " is unknown or was recycled (newest " +
-                               std::to_string(markerCount_) + ")");
+cudaEvent_t CudaStaging::eventOf(const std::array<cudaEvent_t, kEvents>& ring, std::uint64_t newest,
+                                 std::uint64_t token, const char* kind) {
+    if (token == 0 || token > newest || newest - token >= kEvents) {
+        throw std::logic_error(std::string("staging: ") + kind + " " + std::to_string(token) +
+                               " is unknown or was recycled (newest " + std::to_string(newest) + ")");
     }
-    return markers_[marker % kEvents];
-}
-
-cudaEvent_t CudaStaging::ticketEvent(std::uint64_t ticket) const {
-    if (ticket == 0 || ticket > ticketCount_ || ticketCount_ - ticket >= kEvents) {
-        throw std::logic_error("staging: ticket " + std::to_string(ticket) + " is unknown or was recycled (newest " +
-                               std::to_string(ticketCount_) + ")");
-    }
-    return tickets_[ticket % kEvents];
+    return ring[token % kEvents];
 }
 
 std::uint64_t CudaStaging::mark() {
@@ -58,7 +51,9 @@ std::uint64_t CudaStaging::mark() {
 }
 
 std::uint64_t CudaStaging::stage(std::size_t bytes, const void* hostSource, void* destination, std::uint64_t after) {
-    if (after != 0) COHORT_CUDA_CHECK(cudaStreamWaitEvent(staging_, markerEvent(after), 0));
+    if (after != 0) {
+        COHORT_CUDA_CHECK(cudaStreamWaitEvent(staging_, eventOf(markers_, markerCount_, after, "marker"), 0));
+    }
     if (bytes > 0) {
         COHORT_CUDA_CHECK(cudaMemcpyAsync(destination, hostSource, bytes, cudaMemcpyHostToDevice, staging_));
     }
@@ -68,11 +63,13 @@ std::uint64_t CudaStaging::stage(std::size_t bytes, const void* hostSource, void
 }
 
 void CudaStaging::await(std::uint64_t ticket) {
-    if (ticket != 0) COHORT_CUDA_CHECK(cudaStreamWaitEvent(compute_, ticketEvent(ticket), 0));
+    if (ticket != 0) {
+        COHORT_CUDA_CHECK(cudaStreamWaitEvent(compute_, eventOf(tickets_, ticketCount_, ticket, "ticket"), 0));
+    }
 }
 
 void CudaStaging::hostWait(std::uint64_t ticket) {
-    if (ticket != 0) COHORT_CUDA_CHECK(cudaEventSynchronize(ticketEvent(ticket)));
+    if (ticket != 0) COHORT_CUDA_CHECK(cudaEventSynchronize(eventOf(tickets_, ticketCount_, ticket, "ticket")));
 }
 
 }  // namespace cohort::kernels::cuda_detail

@@ -29,8 +29,10 @@ public:
 
 private:
     void release() noexcept;
-    cudaEvent_t markerEvent(std::uint64_t marker) const;
-    cudaEvent_t ticketEvent(std::uint64_t ticket) const;
+    // The event of `token` in `ring` (`newest` tokens made so far); throws for an unknown or
+    // recycled token.
+    static cudaEvent_t eventOf(const std::array<cudaEvent_t, kEvents>& ring, std::uint64_t newest, std::uint64_t token,
+                               const char* kind);
 
     cudaStream_t compute_;
     cudaStream_t staging_ = nullptr;

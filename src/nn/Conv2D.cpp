@@ -9,12 +9,6 @@
 namespace cohort::nn {
 namespace {
 
-kernels::ConvolutionShape shapeFor(std::int64_t batch, std::int64_t inChannels, std::int64_t height,
-                                   std::int64_t width, std::int64_t outChannels, std::int64_t kernel,
-                                   std::int64_t stride, std::int64_t padding) {
-    return kernels::ConvolutionShape{batch, inChannels, height, width, outChannels, kernel, stride, padding};
-}
-
 // Working memory for one convolution pass, from the current workspace scope (bytes rounded up to
 // whole float32 elements).
 Tensor workspaceFor(std::size_t bytes, MemoryLocation location) {
@@ -83,7 +77,7 @@ Tensor Conv2D::forward(const Tensor& input, ExecutionContext& context) {
     }
     const DType dtype = input.dtype();
     auto& backend = *context.backend;
-    const auto shape = shapeFor(batch, inChannels_, height_, width_, outChannels_, kernel_, stride_, padding_);
+    const auto shape = shapeFor(batch);
     const void* x = input.checked("conv2d.forward", "input");
     const std::size_t bytes = backend.convolutionWorkspaceBytes(dtype, shape, kernels::ConvolutionPass::Forward);
     Tensor workspace = workspaceFor(bytes, input.location());
@@ -108,7 +102,7 @@ Tensor Conv2D::backward(const Tensor& gradOutput, ExecutionContext& context, boo
     if (batch != batch_) throw std::logic_error("conv2d.backward: batch differs from the cached forward");
     auto& backend = *context.backend;
     const DType dtype = gradOutput.dtype();
-    const auto shape = shapeFor(batch, inChannels_, height_, width_, outChannels_, kernel_, stride_, padding_);
+    const auto shape = shapeFor(batch);
     const void* delta = gradOutput.checked("conv2d.backward", "gradOutput");
     Tensor preActivation;
     if (activation_ != kernels::Activation::Identity) {

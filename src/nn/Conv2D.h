@@ -34,6 +34,9 @@ public:
 
 private:
     std::int64_t patch() const { return inChannels_ * kernel_ * kernel_; }
+    kernels::ConvolutionShape shapeFor(std::int64_t batch) const {
+        return {batch, inChannels_, height_, width_, outChannels_, kernel_, stride_, padding_};
+    }
 
     std::int64_t outChannels_, kernel_, stride_, padding_;
     kernels::Activation activation_;

@@ -6,17 +6,12 @@
 #include <vector>
 
 #include "kernels/Backend.h"
+#include "tests/kernels/RandomValues.h"
 
 namespace cohort::kernels {
 namespace {
 
-std::vector<double> randomVector(std::size_t count, std::uint64_t seed) {
-    std::mt19937_64 generator(seed);
-    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-    std::vector<double> values(count);
-    for (double& v : values) v = uniform(generator);
-    return values;
-}
+using cohort::testing::randomVector;
 
 TEST(CpuBackend, GemmMatchesNaiveForEveryTransposeCombination) {
     auto backend = makeCpuBackend(2);

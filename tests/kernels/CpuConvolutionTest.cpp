@@ -13,17 +13,12 @@
 #include <vector>
 
 #include "kernels/Backend.h"
+#include "tests/kernels/RandomValues.h"
 
 namespace cohort::kernels {
 namespace {
 
-std::vector<double> randomVector(std::size_t count, std::uint64_t seed) {
-    std::mt19937_64 generator(seed);
-    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-    std::vector<double> values(count);
-    for (double& v : values) v = uniform(generator);
-    return values;
-}
+using cohort::testing::randomVector;
 
 std::string describe(const ConvolutionShape& s) {
     return "batch " + std::to_string(s.batch) + ", " + std::to_string(s.inChannels) + "x" + std::to_string(s.height) +
