@@ -71,10 +71,7 @@ void Conv2D::initializeParameters(double* hostParameters, std::mt19937_64& gener
 
 Tensor Conv2D::forward(const Tensor& input, ExecutionContext& context) {
     const std::int64_t batch = input.dim(0);
-    if (input.shape().innerCount() != inChannels_ * height_ * width_) {
-        throw InputError("conv2d expects " + std::to_string(inChannels_ * height_ * width_) +
-                         " inputs per sample, got " + std::to_string(input.shape().innerCount()));
-    }
+    requireSampleSize(input, inChannels_ * height_ * width_, "conv2d");
     const DType dtype = input.dtype();
     auto& backend = *context.backend;
     const auto shape = shapeFor(batch);

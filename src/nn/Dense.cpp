@@ -40,10 +40,7 @@ void Dense::initializeParameters(double* hostParameters, std::mt19937_64& genera
 
 Tensor Dense::forward(const Tensor& input, ExecutionContext& context) {
     const std::int64_t batch = input.dim(0);
-    if (input.shape().innerCount() != inputs_) {
-        throw InputError("dense layer expects " + std::to_string(inputs_) + " inputs per sample, got " +
-                         std::to_string(input.shape().innerCount()));
-    }
+    requireSampleSize(input, inputs_, "dense layer");
     Tensor output = Tensor::empty(Shape{batch, outputs_}, input.dtype(), input.location());
     const std::size_t element = kernels::sizeOf(input.dtype());
     const char* bias = static_cast<const char*>(weights_) + std::size_t(inputs_ * outputs_) * element;

@@ -27,6 +27,10 @@ struct ExecutionContext {
     const std::uint64_t* stepCounter = nullptr;
 };
 
+// Throws InputError "<layer> expects N inputs per sample, got M" unless each sample of `input`
+// (everything after the batch dimension) has `expected` elements.
+void requireSampleSize(const Tensor& input, std::int64_t expected, const char* layer);
+
 class Layer {
 public:
     virtual ~Layer() = default;

@@ -48,10 +48,7 @@ kernels::PoolingMode Pooling2D::mode() const {
 
 Tensor Pooling2D::forward(const Tensor& input, ExecutionContext& context) {
     const std::int64_t batch = input.dim(0);
-    if (input.shape().innerCount() != channels_ * height_ * width_) {
-        throw InputError("pooling expects " + std::to_string(channels_ * height_ * width_) +
-                         " inputs per sample, got " + std::to_string(input.shape().innerCount()));
-    }
+    requireSampleSize(input, channels_ * height_ * width_, "pooling");
     Tensor output = Tensor::empty(Shape{batch, channels_, outHeight_, outWidth_}, input.dtype(), input.location());
     context.backend->poolingForward(input.dtype(), mode(), shapeFor(batch), input.checked("pooling.forward", "input"),
                                     output.raw());
