@@ -129,7 +129,9 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
     const po::options_description description = optionsFor(subcommand, options);
     po::variables_map values;
     try {
-        po::store(po::command_line_parser(arguments).options(description).run(), values);
+        // No positional arguments: a stray word ("--tf32 yes", "--epochs 2 3") is an error, not ignored.
+        const po::positional_options_description noPositionals;
+        po::store(po::command_line_parser(arguments).options(description).positional(noPositionals).run(), values);
         if (values.count("help")) {
             std::cout << helpText(subcommand);
             return std::nullopt;

@@ -149,6 +149,13 @@ TEST(CommandLine, WorkersAndParallelFlagsAreValidated) {
     expectInputError("train --average-updaters maybe", "average-updaters");
 }
 
+TEST(CommandLine, GpuFlagsAreValidatedWithoutAGpu) {
+    expectInputError("train --cuda-graphs maybe", "cuda-graphs");
+    expectInputError("bench --cuda-graphs sometimes", "cuda-graphs");
+    expectInputError("train --tf32 yes", "positional");  // a switch takes no value: "yes" is a stray word
+    expectInputError("train --epochs 2 3", "positional");
+}
+
 TEST(CommandLine, SameSeedSameLossesOtherSeedOtherLosses) {
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 600, 100, true);
