@@ -10,6 +10,7 @@
 
 #include "kernels/Backend.h"
 #include "launch/Commands.h"
+#include "launch/Flags.h"
 #include "launch/MetricsWriter.h"
 #include "launch/RunSetup.h"
 #include "src/core/Errors.h"
@@ -27,7 +28,7 @@ int runBench(const RunOptions& options) {
     const auto description = modelDescriptionFrom(options);
     const nn::ArchitectureConfig architecture = description ? nn::ArchitectureConfig{} : architectureFrom(options);
     const optim::OptimizerConfig optimizer = optimizerFrom(options);
-    const auto mode = train::parseWorkspaceMode(options.workspaceMode);
+    const auto mode = parseWorkspaceMode(options.workspaceMode);
     const memory::MemoryLocation location = chooseLocation(options);
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
     auto backend = location.isDevice() ? kernels::makeCudaBackend(location.device, options.tf32)

@@ -10,6 +10,7 @@
 #include "launch/Commands.h"
 #include "launch/RunSetup.h"
 #include "memory/Memory.h"
+#include "parallel/CommunicatorFactory.h"
 
 namespace cohort::launch {
 
@@ -31,7 +32,8 @@ void printProcesses(MpiEnvironment& mpi, int gpus) {
     auto processes = mpi.processes(RunOptions{}.mpiTimeout);
     const std::vector<int> devices = gpus > 0 ? chooseDevices("", gpus, ProcessPlacement{place.localRank, place.localSize})
                                               : std::vector<int>{};
-    const CrossProcessMethod method = mpi.chooseMethod(devices);
+    const parallel::TopologyDescription topology = parallel::describeTopology(mpi.layout(1, devices));
+    const parallel::CrossProcessAveraging crossProcess = parallel::planCommunication(topology).crossProcess;
     std::string gpuText;
     for (int device : devices) {
         if (!gpuText.empty()) gpuText.push_back(',');
@@ -41,7 +43,7 @@ void printProcesses(MpiEnvironment& mpi, int gpus) {
     std::snprintf(line, sizeof line, "mpi: rank %d of %d, local rank %d of %d on %s, %s %s, communicator: %s",
                   place.rank, place.size, place.localRank, place.localSize, place.host.c_str(),
                   devices.empty() ? "device" : "gpus", devices.empty() ? "cpu" : gpuText.c_str(),
-                  toString(method).c_str());
+                  parallel::toString(crossProcess).c_str());
     for (int from = 0; from < place.size; ++from) {
         std::string text = from == place.rank ? std::string(line) : std::string();
         std::uint64_t length = text.size();

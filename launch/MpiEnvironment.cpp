@@ -6,14 +6,12 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "parallel/Topology.h"
 
 #ifdef COHORT_WITH_MPI
 #include <mpi.h>
 
 #include "parallel/mpi/MpiCheck.h"
 #include "parallel/mpi/MpiProcessGroup.h"
-#include "parallel/mpi/NcclMpiCommunicator.h"
 #endif
 
 namespace cohort::launch {
@@ -31,17 +29,6 @@ int environmentInt(std::initializer_list<const char*> names, int fallback) {
     return fallback;
 }
 
-class SingleProcessGroup final : public parallel::ProcessGroup {
-public:
-    int rank() const override { return 0; }
-    int size() const override { return 1; }
-    std::string name() const override { return "single process"; }
-    void allreduceSum(kernels::DType, void*, std::int64_t) override {}
-    void broadcast(void*, std::size_t, int) override {}
-    void barrier() override {}
-    void abort(const std::string&) override {}
-};
-
 std::string hostName() {
     char name[256] = {};
     if (gethostname(name, sizeof name - 1) != 0) return "localhost";
@@ -49,15 +36,6 @@ std::string hostName() {
 }
 
 }  // namespace
-
-std::string toString(CrossProcessMethod method) {
-    switch (method) {
-        case CrossProcessMethod::None: return "none (single process)";
-        case CrossProcessMethod::HostMpiAllreduce: return "host-staged MPI_Allreduce";
-        case CrossProcessMethod::NcclOverMpi: return "NCCL bootstrapped over MPI";
-    }
-    return "unknown";
-}
 
 bool MpiEnvironment::launchedByMpirun() {
     return environment("OMPI_COMM_WORLD_SIZE") || environment("PMI_SIZE") || environment("PMIX_RANK");
@@ -109,6 +87,7 @@ MpiEnvironment::MpiEnvironment(bool wanted) {
 }
 
 MpiEnvironment::~MpiEnvironment() {
+    hostProcesses_.reset();
     processes_.reset();
 #ifdef COHORT_WITH_MPI
     if (!initialised_) return;
@@ -127,59 +106,34 @@ std::shared_ptr<parallel::ProcessGroup> MpiEnvironment::processes(double timeout
         return processes_;
     }
 #endif
-    processes_ = std::make_shared<SingleProcessGroup>();
+    processes_ = parallel::makeSingleProcessGroup();
     return processes_;
 }
 
-CrossProcessMethod MpiEnvironment::chooseMethod(const std::vector<int>& devices) {
-    if (placement_.size <= 1) return CrossProcessMethod::None;
-    parallel::TopologyDescription topology;
-    topology.processes = placement_.size;
-    topology.workerDevices = devices.empty() ? std::vector<int>{-1} : devices;
-#if defined(COHORT_WITH_MPI) && defined(COHORT_WITH_NCCL)
-    topology.ncclAvailable = true;
-    if (!devices.empty()) {
-        // NCCL refuses two ranks on one GPU: count each device's users among the processes of
-        // this host, then agree over the job (every rank must pick the same path).
-        constexpr int kMaxDevices = 64;
-        std::vector<double> users(kMaxDevices, 0.0);
-        bool distinct = true;
-        for (int device : devices) {
-            if (device < 0 || device >= kMaxDevices) distinct = false;
-            else users[std::size_t(device)] = 1.0;
-        }
-        MPI_Comm hostCommunicator = MPI_COMM_NULL;
-        COHORT_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, placement_.rank, MPI_INFO_NULL,
-                                             &hostCommunicator));
-        {
-            parallel::MpiProcessGroup host(hostCommunicator, timeoutSeconds_, "host");
-            host.allreduceSum(kernels::DType::Float64, users.data(), kMaxDevices);
-        }
-        COHORT_MPI_CHECK(MPI_Comm_free(&hostCommunicator));
-        for (double count : users) distinct = distinct && count <= 1.0;
-        double shared = distinct ? 0.0 : 1.0;
-        processes(timeoutSeconds_)->allreduceSum(kernels::DType::Float64, &shared, 1);
-        topology.devicesDistinctAcrossProcesses = shared == 0.0;
+std::shared_ptr<parallel::ProcessGroup> MpiEnvironment::hostProcesses() {
+    if (hostProcesses_) return hostProcesses_;
+#ifdef COHORT_WITH_MPI
+    if (initialised_) {
+        MPI_Comm host = MPI_COMM_NULL;
+        COHORT_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, placement_.rank, MPI_INFO_NULL, &host));
+        hostProcesses_ = std::make_shared<parallel::MpiProcessGroup>(host, timeoutSeconds_, "host");  // duplicates it
+        COHORT_MPI_CHECK(MPI_Comm_free(&host));
+        return hostProcesses_;
     }
 #endif
-    return parallel::planCommunication(topology).crossProcess == parallel::CrossProcessAveraging::NcclOverMpi
-               ? CrossProcessMethod::NcclOverMpi
-               : CrossProcessMethod::HostMpiAllreduce;
+    hostProcesses_ = parallel::makeSingleProcessGroup();
+    return hostProcesses_;
 }
 
-std::shared_ptr<parallel::Communicator> MpiEnvironment::makeCommunicator(int workers, const std::vector<int>& devices,
-                                                                         CrossProcessMethod method) {
-    if (method == CrossProcessMethod::None) return parallel::makeLocalCommunicator(workers);
-#if defined(COHORT_WITH_MPI) && defined(COHORT_WITH_NCCL)
-    if (method == CrossProcessMethod::NcclOverMpi) {
-        auto group = std::dynamic_pointer_cast<parallel::MpiProcessGroup>(processes(timeoutSeconds_));
-        if (!group || devices.empty()) throw std::logic_error("NCCL over MPI needs an MPI job on GPUs");
-        return parallel::makeNcclMpiCommunicator(workers, devices.front(), group);
+parallel::JobLayout MpiEnvironment::layout(int workers, const std::vector<int>& devices) {
+    parallel::JobLayout layout;
+    layout.workers = workers;
+    layout.devices = devices;
+    if (placement_.size > 1) {
+        layout.processes = processes(timeoutSeconds_);
+        layout.hostProcesses = hostProcesses();
     }
-#else
-    (void)devices;
-#endif
-    return parallel::makeHierarchicalCommunicator(workers, processes(timeoutSeconds_));
+    return layout;
 }
 
 void MpiEnvironment::abortJob(int exitCode) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "parallel/Communicator.h"
+#include "parallel/CommunicatorFactory.h"
 
 namespace cohort::launch {
 
@@ -26,10 +27,6 @@ struct MpiPlacement {
     int localRank = 0, localSize = 1;  // processes of the job on this host
     std::string host;
 };
-
-// How the processes of a job average with each other.
-enum class CrossProcessMethod { None, HostMpiAllreduce, NcclOverMpi };
-std::string toString(CrossProcessMethod method);
 
 class MpiEnvironment {
 public:
@@ -48,13 +45,10 @@ public:
     // Collective (every rank, first call): the job's processes, every wait bounded by
     // `timeoutSeconds`. A one-process group when MPI is not active.
     std::shared_ptr<parallel::ProcessGroup> processes(double timeoutSeconds);
-    // Collective: NCCL over MPI when NCCL is built in and no two processes on a host use the same
-    // GPU (`devices`: this process's workers' GPUs; empty on the CPU); host-staged MPI_Allreduce
-    // otherwise; None for a single process.
-    CrossProcessMethod chooseMethod(const std::vector<int>& devices);
-    // The communicator for `workers` threads of this process within the job (after processes()).
-    std::shared_ptr<parallel::Communicator> makeCommunicator(int workers, const std::vector<int>& devices,
-                                                             CrossProcessMethod method);
+    // Collective (every rank, first call, after processes()): the job's processes on this host.
+    std::shared_ptr<parallel::ProcessGroup> hostProcesses();
+    // This process's place in the job for parallel::makeCommunicator (after processes()).
+    parallel::JobLayout layout(int workers, const std::vector<int>& devices);
 
     // Takes the whole job down with `exitCode` (MPI_Abort); returns only when MPI is not active.
     void abortJob(int exitCode);
@@ -64,6 +58,7 @@ private:
     MpiPlacement placement_;
     double timeoutSeconds_ = 20.0;
     std::shared_ptr<parallel::ProcessGroup> processes_;
+    std::shared_ptr<parallel::ProcessGroup> hostProcesses_;
 };
 
 // "cohort", or "cohort[rank N]" in a job of several processes (known from the launcher's

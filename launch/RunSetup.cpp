@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <set>
 #include <thread>
 
 #include "memory/Memory.h"
-#include "parallel/NcclCommunicator.h"
+#include "launch/Flags.h"
+#include "parallel/CommunicatorFactory.h"
 #include "src/core/Errors.h"
 #include "src/core/IntegerList.h"
 #include "src/data/Data.h"
@@ -100,7 +100,7 @@ std::vector<int> chooseDevices(const std::string& text, int visible, const Proce
 
 optim::OptimizerConfig optimizerFrom(const RunOptions& options) {
     optim::OptimizerConfig optimizer;
-    optimizer.kind = optim::parseOptimizerKind(options.optimizer);
+    optimizer.kind = parseOptimizerKind(options.optimizer);
     optimizer.learningRate = options.learningRate.value_or(optimizer.kind == optim::OptimizerKind::Adam ? 1e-3 : 0.05);
     optimizer.momentum = options.momentum;
     optimizer.weightDecay = options.weightDecay;
@@ -111,7 +111,7 @@ optim::OptimizerConfig optimizerFrom(const RunOptions& options) {
 nn::ArchitectureConfig architectureFrom(const RunOptions& options) {
     nn::ArchitectureConfig architecture;
     architecture.name = options.model;
-    architecture.hidden = nn::parseHiddenSizes(options.hidden);
+    architecture.hidden = parseHiddenSizes(options.hidden);
     architecture.dropout = options.dropout;
     architecture.activation = options.activation;
     if (!(options.dropout >= 0.0 && options.dropout < 1.0)) {
@@ -142,9 +142,9 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.trainer.epochs = options.epochs;
     setup.trainer.batchSize = options.batchSize;
     setup.trainer.seed = options.seed;
-    setup.trainer.workspaceMode = train::parseWorkspaceMode(options.workspaceMode);
+    setup.trainer.workspaceMode = parseWorkspaceMode(options.workspaceMode);
     setup.trainer.captureSteps = options.cudaGraphs;
-    setup.trainer.schedule = optim::LearningRateSchedule::parse(options.lrSchedule);
+    setup.trainer.schedule = parseScheduleKind(options.lrSchedule);
     setup.trainer.warmupSteps = options.warmupSteps;
     setup.trainer.validate();
     setup.scheduleText = options.lrSchedule + " learning rate";
@@ -165,30 +165,11 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     parallel.threadsPerWorker = options.threadsPerWorker > 0
                                     ? options.threadsPerWorker
                                     : std::max(1, cores / (parallel.workers * std::max(1, placement.localSize)));
-    if (setup.location.isDevice() && parallel.workers > 1) {
-        // Workers on distinct GPUs of this process average through the in-process NCCL
-        // communicator (launch/TrainCommand builds it); the shared-memory one cannot read another
-        // GPU's buffers.
-        const std::vector<int> workerDevices = parallel::roundRobinWorkerDevices(parallel.workers, parallel.devices);
-        const std::size_t gpus = std::set<int>(workerDevices.begin(), workerDevices.end()).size();
-        if (gpus > 1) {
-            if (!parallel::ncclCommunicatorCompiledIn()) {
-                throw InputError("averaging across " + std::to_string(gpus) +
-                                 " GPUs inside one process needs NCCL, and this cohort was built without it; run one "
-                                 "process per GPU under mpirun, or pick one GPU with --devices");
-            }
-            try {
-                parallel::workersPerDevice(workerDevices);
-            } catch (const std::invalid_argument& error) {
-                throw InputError(std::string(error.what()) + " (--workers " + std::to_string(parallel.workers) +
-                                 " over " + std::to_string(gpus) + " GPUs); use a multiple of the GPU count");
-            }
-        }
-    }
+    parallel::checkLayout(parallel.workers, parallel.devices, placement.processes);
     parallel.averagingFrequency = options.averagingFrequency;
     parallel.averageUpdaters = options.averageUpdaters;
     parallel.allowTf32 = options.tf32;
-    parallel.trainingMode = parallel::parseTrainingMode(options.trainingMode);
+    parallel.trainingMode = parseTrainingMode(options.trainingMode);
     parallel.prefetchBuffer = options.prefetchBuffer;
     parallel.reportScoreAfterAveraging = options.reportScoreAfterAveraging;
     parallel.validate();

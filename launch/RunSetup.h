@@ -23,6 +23,7 @@ namespace cohort::launch {
 struct ProcessPlacement {
     int localRank = 0;
     int localSize = 1;
+    int processes = 1;  // of the whole job
 };
 
 struct RunSetup {

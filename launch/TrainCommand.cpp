@@ -1,17 +1,17 @@
 #include <cstdio>
 #include <memory>
-#include <set>
 #include <vector>
 
 #include "kernels/Backend.h"
 #include "launch/Commands.h"
 #include "launch/ConfigurationAgreement.h"
+#include "launch/Flags.h"
 #include "launch/MetricsWriter.h"
 #include "launch/RunSetup.h"
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
 #include "src/nn/Architectures.h"
-#include "parallel/NcclCommunicator.h"
+#include "parallel/CommunicatorFactory.h"
 #include "parallel/ParallelWrapper.h"
 #include "parallel/Topology.h"
 #include "src/train/Trainer.h"
@@ -99,52 +99,30 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     if (!(options.mpiTimeout > 0.0)) throw InputError("--mpi-timeout must be > 0 seconds");
     RunSetup setup;
     try {
-        setup = prepareRun(options, ProcessPlacement{place.localRank, place.localSize});  // validates before training
+        // Validates before training, the communicator's layout included.
+        setup = prepareRun(options, ProcessPlacement{place.localRank, place.localSize, place.size});
     } catch (const memory::BudgetExceededError& error) {
-        throw InputError(error.what());  // predictable before training: bad input, exit 2
+        throw InputError(messageInFlags(error));  // predictable before training: bad input, exit 2
     }
-    // Under mpirun: agree on the configuration, lay the job's replicas out by global index (rank r
-    // owns replicas r*W .. r*W+W-1), and average inside the process first, then across processes.
-    std::shared_ptr<parallel::Communicator> communicator;
-    CrossProcessMethod method = CrossProcessMethod::None;
-    // Local worker w trains on devices[w % devices.size()] (ParallelWrapper's placement).
-    const std::vector<int> workerDevices =
-        parallel::roundRobinWorkerDevices(setup.parallel.workers, setup.parallel.devices);
-    const std::size_t gpus = std::set<int>(workerDevices.begin(), workerDevices.end()).size();
-    if (place.size > 1 && gpus > 1) {
-        // The MPI communicators average a process's workers on one GPU; NCCL inside the process
-        // composed with averaging across processes is not built.
-        throw InputError("under mpirun each process averages its workers on one GPU, but this one has " +
-                         std::to_string(setup.parallel.workers) + " workers on " + std::to_string(gpus) +
-                         " GPUs; run one process per GPU, or give each process one GPU with --devices");
-    }
+    // Under mpirun: agree on the configuration and lay the job's replicas out by global index
+    // (rank r owns replicas r*W .. r*W+W-1); the communicator averages inside the process first,
+    // then across processes.
     if (place.size > 1) {
         auto processes = mpi.processes(options.mpiTimeout);
         agreeOnSettings(*processes, trainingSettings(options, setup));
         setup.parallel.firstGlobalReplica = place.rank * setup.parallel.workers;
         setup.parallel.totalReplicas = place.size * setup.parallel.workers;
         setup.parallel.reportingProcess = place.rank == 0;
-        method = mpi.chooseMethod(setup.parallel.devices);
-        communicator = mpi.makeCommunicator(setup.parallel.workers, setup.parallel.devices, method);
-    } else if (!workerDevices.empty()) {
-        // One process: distinct GPUs average through NCCL (prepareRun checked that NCCL is built
-        // in and every GPU carries the same number of workers); workers sharing one GPU use the
-        // default local communicator.
-        parallel::TopologyDescription topology;
-        topology.workerDevices = workerDevices;
-        topology.ncclAvailable = parallel::ncclCommunicatorCompiledIn();
-        const parallel::LocalAveraging local = parallel::planCommunication(topology).local;
-        if (local == parallel::LocalAveraging::Nccl || local == parallel::LocalAveraging::SameDeviceThenNccl) {
-            communicator = parallel::makeNcclCommunicator(workerDevices);
-        }
     }
+    const parallel::CommunicatorChoice choice =
+        parallel::makeCommunicator(mpi.layout(setup.parallel.workers, setup.parallel.devices));
     MetricsWriter metrics(options.metricsPath);
-    parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel, communicator);
+    parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel, choice.communicator);
     if (!options.quiet) {
         if (place.size > 1) {
             std::printf("mpirun job: %d processes x %d workers = %d replicas; rank 0 on %s; across processes: %s\n",
                         place.size, setup.parallel.workers, place.size * setup.parallel.workers, place.host.c_str(),
-                        toString(method).c_str());
+                        parallel::toString(choice.plan.crossProcess).c_str());
         }
         std::printf("cohort %s: %s, %lld parameters\n", COHORT_VERSION, setup.model->describe().c_str(),
                     static_cast<long long>(setup.model->parameterCount()));

@@ -8,6 +8,7 @@
 
 #include "launch/Commands.h"
 #include "launch/ConfigurationAgreement.h"
+#include "launch/Flags.h"
 #include "launch/MpiEnvironment.h"
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
     std::optional<launch::MpiEnvironment> mpi;
     const std::string prefix = launch::messagePrefix();
     auto fail = [&](const std::exception& error, int code) {
-        std::fprintf(stderr, "%s: error: %s\n", prefix.c_str(), oneLine(error.what()).c_str());
+        std::fprintf(stderr, "%s: error: %s\n", prefix.c_str(), oneLine(launch::messageInFlags(error)).c_str());
         if (mpi) mpi->abortJob(code);
         return code;
     };

@@ -3,8 +3,8 @@
 //
 // * System allocators (host aligned, pinned host, device per GPU) hand out raw blocks. Every call
 //   is counted (systemAllocationCount) and every byte is charged to the MemoryBudget, which
-//   enforces --maxbytes (per location kind) and --maxphysicalbytes (the process RSS, read from
-//   the OS). Exceeding either throws BudgetExceededError naming the flag.
+//   enforces maxBytes (per location kind) and maxPhysicalBytes (the process RSS, read from
+//   the OS). Exceeding either throws BudgetExceededError naming the budget.
 // * A Workspace is a memory arena reused cycle after cycle (ND4J semantics: allocation, learning,
 //   spill and reset policies). Each thread has its own WorkspaceManager; activating a workspace
 //   returns an RAII WorkspaceScope, scopes nest, and the innermost active one receives

@@ -1,4 +1,4 @@
-// --maxbytes and --maxphysicalbytes. Charges are lock-free: a compare-and-swap loop reserves the
+// The maxBytes and maxPhysicalBytes budgets. Charges are lock-free: a compare-and-swap loop reserves the
 // bytes only if the new total stays within the limit, so concurrent threads can never overshoot.
 #include "memory/MemoryBudget.h"
 
@@ -11,18 +11,13 @@ namespace {
 
 int kindIndex(MemoryKind kind) { return static_cast<int>(kind); }
 
-std::string adviceFor(const char* flag) {
-    return std::string("raise ") + flag + " or reduce --batch-size/--hidden";
-}
-
 [[noreturn]] void throwMaxBytes(MemoryLocation location, std::size_t bytes, std::int64_t inUse,
                                 std::int64_t limit, const std::string& what) {
     const std::string forWhat = what.empty() ? "" : " for " + what;
     throw BudgetExceededError(
-        "--maxbytes exceeded: cannot allocate " + formatBytes(static_cast<std::int64_t>(bytes)) +
-            " on " + toString(location) + forWhat + " (in use " + formatBytes(inUse) + ", limit " +
-            formatBytes(limit) + "); " + adviceFor("--maxbytes"),
-        "--maxbytes");
+        "maxBytes", "exceeded: cannot allocate " + formatBytes(static_cast<std::int64_t>(bytes)) + " on " +
+                        toString(location) + forWhat + " (in use " + formatBytes(inUse) + ", limit " +
+                        formatBytes(limit) + ")");
 }
 
 // The resident set only grows with host-side memory (pageable or pinned); device memory lives
@@ -38,11 +33,9 @@ void checkPhysical(std::int64_t limit, MemoryLocation location, std::size_t byte
     if (resident + static_cast<std::int64_t>(bytes) <= limit) return;
     const std::string forWhat = what.empty() ? "" : " for " + what;
     throw BudgetExceededError(
-        "--maxphysicalbytes exceeded: cannot allocate " +
-            formatBytes(static_cast<std::int64_t>(bytes)) + " on " + toString(location) + forWhat +
-            " (process resident set " + formatBytes(resident) + ", limit " + formatBytes(limit) +
-            "); " + adviceFor("--maxphysicalbytes"),
-        "--maxphysicalbytes");
+        "maxPhysicalBytes", "exceeded: cannot allocate " + formatBytes(static_cast<std::int64_t>(bytes)) +
+                                " on " + toString(location) + forWhat + " (process resident set " +
+                                formatBytes(resident) + ", limit " + formatBytes(limit) + ")");
 }
 
 }  // namespace
@@ -53,13 +46,13 @@ MemoryBudget& MemoryBudget::global() {
 }
 
 void MemoryBudget::setMaxBytes(std::int64_t bytes) {
-    if (bytes < 0) throw std::invalid_argument("--maxbytes must be >= 0 (0: unlimited), got " + std::to_string(bytes));
+    if (bytes < 0) throw std::invalid_argument("maxBytes must be >= 0 (0: unlimited), got " + std::to_string(bytes));
     maxBytes_.store(bytes, std::memory_order_relaxed);
 }
 
 void MemoryBudget::setMaxPhysicalBytes(std::int64_t bytes) {
     if (bytes < 0)
-        throw std::invalid_argument("--maxphysicalbytes must be >= 0 (0: unlimited), got " +
+        throw std::invalid_argument("maxPhysicalBytes must be >= 0 (0: unlimited), got " +
                                     std::to_string(bytes));
     maxPhysicalBytes_.store(bytes, std::memory_order_relaxed);
 }

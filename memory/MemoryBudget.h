@@ -1,6 +1,6 @@
 #pragma once
-// Byte budgets: --maxbytes (tensor data, counted per location kind) and --maxphysicalbytes
-// (the resident set of the whole process, read from /proc/self/statm).
+// Byte budgets: maxBytes (tensor data, counted per location kind) and maxPhysicalBytes (the
+// resident set of the whole process, read from /proc/self/statm).
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -11,16 +11,20 @@
 
 namespace cohort::memory {
 
-// Thrown when a request would exceed a budget. The message names the flag, the request,
-// what is in use, the limit and what to do.
+// Thrown when a request would exceed a budget. limit() names the budget ("maxBytes" or
+// "maxPhysicalBytes"), detail() says what was asked, what is in use and the limit; what() is
+// both with the advice to raise the limit.
 class BudgetExceededError : public std::runtime_error {
 public:
-    BudgetExceededError(const std::string& message, std::string flag)
-        : std::runtime_error(message), flag_(std::move(flag)) {}
-    const std::string& flag() const { return flag_; }
+    BudgetExceededError(std::string limit, std::string detail)
+        : std::runtime_error(limit + " " + detail + "; raise " + limit + " or use less memory"),
+          limit_(std::move(limit)), detail_(std::move(detail)) {}
+    const std::string& limit() const { return limit_; }
+    const std::string& detail() const { return detail_; }
 
 private:
-    std::string flag_;
+    std::string limit_;
+    std::string detail_;
 };
 
 class MemoryBudget {

@@ -45,8 +45,8 @@ protected:
         if (pointer == nullptr)
             throw std::runtime_error("cannot allocate " + formatBytes(static_cast<std::int64_t>(bytes)) +
                                      " on host: the operating system refused (out of memory); "
-                                     "set --maxbytes below the free memory or reduce "
-                                     "--batch-size/--hidden");
+                                     "set a maxBytes budget below the free memory or "
+                                     "use less memory");
         return pointer;
     }
     void rawDeallocate(void* pointer, std::size_t) override { std::free(pointer); }

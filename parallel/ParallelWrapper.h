@@ -3,31 +3,29 @@
 //
 // Each worker is bound to a device (round-robin over the listed GPUs, or the CPU with its own
 // BLAS thread count) and owns a model replica (created once, initialised from the root model),
-// its optimizer, its workspaces (destroyed when its thread ends) and its prefetch buffer.
-//
-// Data: epoch e walks the training set in shuffledOrder(seed, e); batch j goes to global replica
-// j mod R (R = replicas of the whole job). Each epoch has floor(batches / R) full rounds; when
-// R > 1 the remaining batches of the epoch are skipped (the next epoch reshuffles), so every
-// round gives each replica one batch and averaging weighs replicas equally. With R = 1 every
-// batch is used, including a smaller last one.
+// its optimizer, its workspaces (destroyed when its thread ends) and its prefetch buffer. What a
+// worker thread does is parallel/WorkerLoop; which batches it trains on, parallel/EpochSchedule.
 //
 // Training modes: averaging (workers run free; every K of its iterations each worker meets the
 // others and the communicator averages the flat parameters, and with averageUpdaters the flat
 // optimizer state) or shared-gradients (gradients averaged every step before the update). At
 // the end of each epoch the replicas are averaged (if the last iteration was not an averaging
 // point) and worker 0 evaluates. The epoch's training loss and accuracy are the job's: summed
-// over this process's workers and, under mpirun, over processes (communicator.processes()). After fit() the root model holds the trained parameters.
+// over this process's workers and, under mpirun, over processes (communicator.processes()).
+// After fit() the root model holds the trained parameters.
 //
 // Errors: an exception in any worker or loader aborts the communicator (waking everyone),
-// every thread is joined, and fit() throws WorkerError naming the worker.
-#include <cstdint>
-#include <functional>
+// every thread is joined, and fit() throws WorkerError naming the worker and carrying the
+// root cause.
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "parallel/Communicator.h"
+#include "parallel/ParallelConfig.h"
+#include "parallel/ParallelListener.h"
 #include "src/data/Dataset.h"
 #include "src/nn/Model.h"
 #include "src/optim/Optimizer.h"
@@ -35,64 +33,28 @@
 
 namespace cohort::parallel {
 
-enum class TrainingMode { Averaging, SharedGradients };
-TrainingMode parseTrainingMode(const std::string& text);  // throws InputError
+struct WorkerState;
 
-struct ParallelConfig {
-    int workers = 1;
-    std::vector<int> devices;         // CUDA ordinals; empty: CPU workers
-    int prefetchBuffer = 4;           // batches per worker; 0 loads synchronously
-    int averagingFrequency = 1;       // K >= 1
-    bool averageUpdaters = true;
-    bool reportScoreAfterAveraging = false;
-    TrainingMode trainingMode = TrainingMode::Averaging;
-    int threadsPerWorker = 1;         // CPU BLAS threads per worker (0: library default)
-    bool allowTf32 = false;           // GPU workers: TF32 tensor cores for fp32 GEMMs/convolutions
-    // Averaging mode, replicas sharing memory: fuse the optimizer update of each averaging step
-    // with the averaging (parallel/FusedAveraging.h). Same result bit for bit; off for tests
-    // that compare the two.
-    bool fuseUpdateWithAveraging = true;
-    // Job layout under mpirun: this process's first global replica index and the job's total.
-    int firstGlobalReplica = 0;
-    int totalReplicas = 0;            // 0: workers (single process)
-    bool reportingProcess = true;     // evaluates and reports (rank 0)
-    // Test hook, called by each worker before each step (fault injection).
-    std::function<void(int worker, std::int64_t iteration)> beforeStep;
-
-    void validate() const;            // throws InputError naming the flag
-};
-
+// A worker failed. what() is "worker W failed: <cause>"; cause() is the exception that started
+// it (null when it was not a std::exception), so a caller can describe it in its own terms.
 class WorkerError : public std::runtime_error {
 public:
-    WorkerError(int worker, const std::string& message) : std::runtime_error(message), worker_(worker) {}
+    WorkerError(int worker, const std::string& cause, std::exception_ptr original = nullptr,
+                std::string context = {})
+        : std::runtime_error(describe(worker, cause, context)), worker_(worker), cause_(std::move(original)),
+          context_(std::move(context)) {}
     int worker() const { return worker_; }
+    std::exception_ptr cause() const { return cause_; }
+    // The message with the cause described as `cause`.
+    std::string describe(const std::string& cause) const { return describe(worker_, cause, context_); }
 
 private:
-    int worker_;
-};
-
-struct WorkerStatistics {
-    int worker = 0;
-    std::string device;
-    std::int64_t samples = 0, iterations = 0, averagings = 0;
-    double samplesPerSecond = 0.0;
-    double computeSeconds = 0.0, dataWaitSeconds = 0.0, averagingWaitSeconds = 0.0, averagingSeconds = 0.0;
-    double trainLoss = 0.0;
-};
-
-struct AveragingEvent {
-    std::int64_t iteration = 0;
-    double seconds = 0.0;
-    std::int64_t bytes = 0;
-    double score = -1.0;  // mean training loss of the replicas since the last point, when asked
-};
-
-class ParallelListener : public train::TrainingListener {
-public:
-    virtual void onWorkerStatistics(int epoch, const std::vector<WorkerStatistics>& workers) {
-        (void)epoch; (void)workers;
+    static std::string describe(int worker, const std::string& cause, const std::string& context) {
+        return "worker " + std::to_string(worker) + " failed: " + cause + context;
     }
-    virtual void onAveraging(const AveragingEvent& event) { (void)event; }
+    int worker_;
+    std::exception_ptr cause_;
+    std::string context_;  // e.g. " (at iteration 12)"
 };
 
 class ParallelWrapper {
@@ -110,16 +72,12 @@ public:
     const Communicator& communicator() const { return *communicator_; }
 
 private:
-    struct Worker;
-    struct Shared;
-    void workerMain(int index, Shared& shared);
-
     nn::Model& root_;
     optim::OptimizerConfig optimizerConfig_;
     train::TrainerConfig trainerConfig_;
     ParallelConfig config_;
     std::shared_ptr<Communicator> communicator_;
-    std::vector<std::unique_ptr<Worker>> workers_;
+    std::vector<std::unique_ptr<WorkerState>> workers_;
 };
 
 }  // namespace cohort::parallel

@@ -15,12 +15,17 @@ std::string CommunicationPlan::describe() const {
         case LocalAveraging::Nccl: text = "NCCL across local GPUs"; break;
         case LocalAveraging::SameDeviceThenNccl: text = "same-device kernel, then NCCL across local GPUs"; break;
     }
-    switch (crossProcess) {
-        case CrossProcessAveraging::None: break;
-        case CrossProcessAveraging::MpiHostStaged: text += ", then MPI (host-staged allreduce)"; break;
-        case CrossProcessAveraging::NcclOverMpi: text += ", then NCCL across processes (bootstrapped over MPI)"; break;
-    }
+    if (crossProcess != CrossProcessAveraging::None) text += ", then " + toString(crossProcess);
     return text;
+}
+
+std::string toString(CrossProcessAveraging crossProcess) {
+    switch (crossProcess) {
+        case CrossProcessAveraging::None: return "none (single process)";
+        case CrossProcessAveraging::MpiHostStaged: return "host-staged MPI_Allreduce";
+        case CrossProcessAveraging::NcclOverMpi: return "NCCL bootstrapped over MPI";
+    }
+    return "unknown";
 }
 
 CommunicationPlan planCommunication(const TopologyDescription& topology) {

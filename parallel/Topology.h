@@ -22,8 +22,10 @@ struct TopologyDescription {
 struct CommunicationPlan {
     LocalAveraging local = LocalAveraging::None;
     CrossProcessAveraging crossProcess = CrossProcessAveraging::None;
-    std::string describe() const;  // e.g. "same-device kernel, then MPI (host-staged)"
+    std::string describe() const;  // e.g. "same-device kernel, then host-staged MPI_Allreduce"
 };
+
+std::string toString(CrossProcessAveraging crossProcess);  // e.g. "host-staged MPI_Allreduce"
 
 // Throws std::invalid_argument for an empty worker list or a mix of CPU and GPU workers.
 CommunicationPlan planCommunication(const TopologyDescription& topology);

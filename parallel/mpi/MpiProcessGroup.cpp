@@ -96,7 +96,7 @@ bool MpiProcessGroup::waitAll(MPI_Request* requests, int count, double timeoutSe
 void MpiProcessGroup::throwTimeout(const std::string& operation) const {
     throw ProcessLostError("lost contact with the other MPI ranks: " + operation + " did not complete within " +
                            formatSeconds(timeoutSeconds_) + " s on rank " + std::to_string(rank_) + " of " +
-                           std::to_string(size_) + " (a rank died or hangs; raise --mpi-timeout if ranks are only slow)");
+                           std::to_string(size_) + " (a rank died or hangs; raise {timeoutSeconds} if ranks are only slow)");
 }
 
 void MpiProcessGroup::allreduceSum(kernels::DType dtype, void* buffer, std::int64_t count) {
@@ -145,7 +145,7 @@ void MpiProcessGroup::barrier() {
             }
             throw ProcessLostError("lost rank" + std::string(lost > 1 ? "s " : " ") + missing + ": no answer at a barrier within " +
                                    formatSeconds(timeoutSeconds_) + " s (rank 0 of " + std::to_string(size_) +
-                                   "; the rank died or hangs; raise --mpi-timeout if ranks are only slow)");
+                                   "; the rank died or hangs; raise {timeoutSeconds} if ranks are only slow)");
         }
         for (int r = 1; r < size_; ++r) {
             COHORT_MPI_CHECK(MPI_Isend(&token, 1, MPI_INT, r, kBarrierReleaseTag, communicator_, &requests[std::size_t(r - 1)]));
@@ -160,7 +160,7 @@ void MpiProcessGroup::barrier() {
             throw ProcessLostError("lost rank 0: no release from a barrier within " +
                                    formatSeconds(timeoutSeconds_ + kFollowerGraceSeconds) + " s (rank " +
                                    std::to_string(rank_) + " of " + std::to_string(size_) +
-                                   "; rank 0 died or hangs; raise --mpi-timeout if ranks are only slow)");
+                                   "; rank 0 died or hangs; raise {timeoutSeconds} if ranks are only slow)");
         }
     }
 }

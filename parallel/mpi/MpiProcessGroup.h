@@ -20,13 +20,16 @@
 #include <string>
 
 #include "parallel/Communicator.h"
+#include "src/core/Errors.h"
 
 namespace cohort::parallel {
 
-// A peer rank did not answer within the deadline (it died, hangs, or is far slower).
-class ProcessLostError : public std::runtime_error {
+// A peer rank did not answer within the deadline (it died, hangs, or is far slower). The message
+// names the group's {timeoutSeconds} as the setting to raise when peers are only slow.
+class ProcessLostError : public std::runtime_error, public SettingsMessage {
 public:
-    explicit ProcessLostError(const std::string& message) : std::runtime_error(message) {}
+    explicit ProcessLostError(const std::string& pattern)
+        : std::runtime_error(withFieldNames(pattern)), SettingsMessage(pattern) {}
 };
 
 class MpiProcessGroup final : public ProcessGroup {

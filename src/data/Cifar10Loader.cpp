@@ -60,7 +60,7 @@ void appendBatchFile(const fs::path& path, Dataset& dataset) {
 DatasetSplits loadCifar10(const std::string& directory) {
     fs::path root(directory);
     if (!fs::is_directory(root))
-        throw InputError("data directory " + directory + " does not exist; pass --data-dir");
+        throw SettingError("{dataDirectory} " + directory + " does not exist; pass another one");
     // The official archive unpacks to cifar-10-batches-bin/; accept its parent too.
     if (!fs::exists(root / "data_batch_1.bin") && fs::is_directory(root / "cifar-10-batches-bin"))
         root /= "cifar-10-batches-bin";

@@ -64,8 +64,8 @@ Dataset loadSplit(const fs::path& directory, const std::string& prefix, const st
 DatasetSplits loadMnistFormat(const std::string& directory, const std::string& name) {
     const fs::path root(directory);
     if (!fs::is_directory(root))
-        throw InputError("data directory " + directory +
-                         " does not exist; install dataset-fashion-mnist or pass --data-dir");
+        throw SettingError("{dataDirectory} " + directory +
+                           " does not exist; install dataset-fashion-mnist or pass another one");
     // The test split loads on a second thread while train loads here (inflate dominates).
     // Train's error, if any, is the one reported; the future's destructor waits for test.
     std::future<Dataset> test =

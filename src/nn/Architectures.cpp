@@ -1,9 +1,6 @@
 #include "src/nn/Architectures.h"
 
-#include <algorithm>
-
 #include "src/core/Errors.h"
-#include "src/core/IntegerList.h"
 #include "src/nn/ActivationLayer.h"
 #include "src/nn/Conv2D.h"
 #include "src/nn/Dense.h"
@@ -22,15 +19,7 @@ kernels::Activation parseActivation(const std::string& text) {
     if (text == "relu") return kernels::Activation::Relu;
     if (text == "tanh") return kernels::Activation::Tanh;
     if (text == "sigmoid") return kernels::Activation::Sigmoid;
-    throw InputError("unknown --activation '" + text + "'; choose relu, tanh or sigmoid");
-}
-
-std::vector<std::int64_t> parseHiddenSizes(const std::string& text) {
-    const auto sizes = parseIntegerList(text);
-    const bool valid = sizes && std::all_of(sizes->begin(), sizes->end(),
-                                            [](std::int64_t size) { return size > 0 && size <= (1 << 24); });
-    if (!valid) throw InputError("bad --hidden '" + text + "': expected positive layer sizes like 1024,1024");
-    return *sizes;
+    throw SettingError("unknown {activation} '" + text + "'; choose relu, tanh or sigmoid");
 }
 
 std::vector<std::unique_ptr<Layer>> buildLayers(const ArchitectureConfig& config, int classes) {
@@ -56,7 +45,7 @@ std::vector<std::unique_ptr<Layer>> buildLayers(const ArchitectureConfig& config
         layers.push_back(std::make_unique<Dense>(classes, kernels::Activation::Identity));
         return layers;
     }
-    throw InputError("unknown --model '" + config.name + "'; choose mlp or lenet");
+    throw SettingError("unknown {model} '" + config.name + "'; choose mlp or lenet");
 }
 
 std::unique_ptr<Model> buildModel(const ArchitectureConfig& config, const Shape& inputSample, int classes,

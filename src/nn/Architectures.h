@@ -24,8 +24,7 @@ struct RecommendedSettings {
 };
 RecommendedSettings recommendedSettings(const std::string& architecture);
 
-kernels::Activation parseActivation(const std::string& text);   // throws InputError
-std::vector<std::int64_t> parseHiddenSizes(const std::string& text);  // "1024,1024"; throws InputError
+kernels::Activation parseActivation(const std::string& text);   // relu | tanh | sigmoid; throws SettingError
 
 // Layers of the architecture for a classifier of `classes` outputs.
 std::vector<std::unique_ptr<Layer>> buildLayers(const ArchitectureConfig& config, int classes);

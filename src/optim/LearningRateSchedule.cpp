@@ -4,8 +4,6 @@
 #include <cmath>
 #include <numbers>
 
-#include "src/core/Errors.h"
-
 namespace cohort::optim {
 
 double LearningRateSchedule::at(std::int64_t step) const {
@@ -15,12 +13,6 @@ double LearningRateSchedule::at(std::int64_t step) const {
     const double progress = std::clamp(double(step - warmupSteps) / span, 0.0, 1.0);
     const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
     return baseRate * (finalFraction + (1.0 - finalFraction) * cosine);
-}
-
-ScheduleKind LearningRateSchedule::parse(const std::string& text) {
-    if (text == "constant") return ScheduleKind::Constant;
-    if (text == "cosine") return ScheduleKind::Cosine;
-    throw InputError("unknown --lr-schedule '" + text + "'; choose constant or cosine");
 }
 
 }  // namespace cohort::optim

@@ -17,7 +17,6 @@ struct LearningRateSchedule {
     double finalFraction = 0.0;
 
     double at(std::int64_t step) const;  // step is 0-based
-    static ScheduleKind parse(const std::string& text);  // throws InputError
 };
 
 }  // namespace cohort::optim

@@ -8,13 +8,6 @@
 
 namespace cohort::optim {
 
-OptimizerKind parseOptimizerKind(const std::string& text) {
-    if (text == "sgd") return OptimizerKind::Sgd;
-    if (text == "nesterov") return OptimizerKind::Nesterov;
-    if (text == "adam") return OptimizerKind::Adam;
-    throw InputError("unknown --optimizer '" + text + "'; choose sgd, nesterov or adam");
-}
-
 const char* toString(OptimizerKind kind) {
     switch (kind) {
         case OptimizerKind::Sgd: return "sgd";
@@ -35,16 +28,16 @@ std::int64_t stateElementCount(OptimizerKind kind, std::int64_t parameterCount) 
 
 void OptimizerConfig::validate() const {
     if (!(learningRate > 0.0) || !std::isfinite(learningRate)) {
-        throw InputError("--lr must be a positive finite number, got " + std::to_string(learningRate));
+        throw SettingError("{learningRate} must be a positive finite number, got " + std::to_string(learningRate));
     }
     if (!(momentum >= 0.0 && momentum < 1.0)) {
-        throw InputError("--momentum must be in [0, 1), got " + std::to_string(momentum));
+        throw SettingError("{momentum} must be in [0, 1), got " + std::to_string(momentum));
     }
     if (!(weightDecay >= 0.0) || !std::isfinite(weightDecay)) {
-        throw InputError("--weight-decay must be >= 0, got " + std::to_string(weightDecay));
+        throw SettingError("{weightDecay} must be >= 0, got " + std::to_string(weightDecay));
     }
     if (!(beta1 >= 0.0 && beta1 < 1.0) || !(beta2 >= 0.0 && beta2 < 1.0) || !(epsilon > 0.0)) {
-        throw InputError("Adam needs 0 <= beta1, beta2 < 1 and epsilon > 0");
+        throw SettingError("Adam needs 0 <= {beta1}, {beta2} < 1 and {epsilon} > 0");
     }
 }
 

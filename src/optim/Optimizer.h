@@ -13,7 +13,6 @@
 namespace cohort::optim {
 
 enum class OptimizerKind { Sgd, Nesterov, Adam };
-OptimizerKind parseOptimizerKind(const std::string& text);  // throws InputError
 const char* toString(OptimizerKind kind);
 // Elements of optimizer state per model: Adam 2P ([m | v]), Nesterov P (velocity), SGD 0.
 std::int64_t stateElementCount(OptimizerKind kind, std::int64_t parameterCount);
@@ -25,7 +24,7 @@ struct OptimizerConfig {
     double weightDecay = 0.0;   // L2 for SGD/Nesterov, decoupled (AdamW) for Adam
     double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
 
-    void validate() const;      // throws InputError naming the flag
+    void validate() const;      // throws SettingError naming the field
     std::string describe() const;
 };
 

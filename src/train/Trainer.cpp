@@ -11,10 +11,12 @@
 namespace cohort::train {
 
 void TrainerConfig::validate() const {
-    if (epochs <= 0) throw InputError("--epochs must be at least 1, got " + std::to_string(epochs));
-    if (batchSize <= 0) throw InputError("--batch-size must be at least 1, got " + std::to_string(batchSize));
-    if (evaluationBatchSize <= 0) throw InputError("evaluation batch size must be at least 1");
-    if (warmupSteps < 0) throw InputError("--warmup-steps must be >= 0");
+    if (epochs <= 0) throw SettingError("{epochs} must be at least 1, got " + std::to_string(epochs));
+    if (batchSize <= 0) throw SettingError("{batchSize} must be at least 1, got " + std::to_string(batchSize));
+    if (evaluationBatchSize <= 0) {
+        throw SettingError("{evaluationBatchSize} must be at least 1, got " + std::to_string(evaluationBatchSize));
+    }
+    if (warmupSteps < 0) throw SettingError("{warmupSteps} must be >= 0, got " + std::to_string(warmupSteps));
 }
 
 Trainer::Trainer(nn::Model& model, const optim::OptimizerConfig& optimizer, kernels::Backend& backend,
@@ -58,26 +60,17 @@ RunSummary Trainer::fit(const data::DatasetSplits& data, TrainingListener* liste
             step_->run(staged.input, staged.labels, rows, learningRate);
         }
         const StepStatistics statistics = step_->takeStatistics();
-        const double trainSeconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
-        EpochMetrics metrics;
-        metrics.epoch = epoch + 1;
-        metrics.trainLoss = statistics.meanLoss();
-        metrics.trainAccuracy = statistics.accuracy();
-        metrics.iterations = step_->iteration();
-        metrics.learningRate = learningRate;
-        metrics.samplesPerSecond = trainSeconds > 0 ? double(statistics.samples) / trainSeconds : 0.0;
-        if (config_.evaluateEachEpoch || epoch + 1 == config_.epochs) {
-            const EvaluationResult test = evaluator.evaluate(data.test);
-            metrics.testLoss = test.loss;
-            metrics.testAccuracy = test.accuracy;
-        }
-        metrics.seconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
-        summary.testAccuracy = metrics.testAccuracy;
-        summary.testLoss = metrics.testLoss;
+        EpochEnd end;
+        end.epoch = epoch + 1;
+        end.totals = {statistics.lossSum, double(statistics.correct), double(statistics.samples)};
+        end.iterations = step_->iteration();
+        end.learningRate = learningRate;
+        end.trainSeconds = std::chrono::duration<double>(Clock::now() - epochStart).count();
+        end.started = epochStart;
+        const EpochMetrics metrics = closeEpoch(config_, end, evaluator, data.test);
+        recordEpoch(summary, metrics);
         if (listener) listener->onEpoch(metrics);
     }
-    summary.epochs = config_.epochs;
-    summary.iterations = step_->iteration();
     summary.seconds = std::chrono::duration<double>(Clock::now() - runStart).count();
     if (listener) listener->onDone(summary);
     return summary;

@@ -1,7 +1,7 @@
 #pragma once
 // Trainer: the single-worker training loop. Each epoch walks the training set in the seed's
-// shuffled order, runs a TrainingStep per batch with the learning-rate schedule, then
-// evaluates on the test set and reports to the listener.
+// shuffled order, runs a TrainingStep per batch with the learning-rate schedule, then closes
+// the epoch (src/train/EpochReport: evaluation rule, metrics) and reports to the listener.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +13,7 @@
 #include "src/nn/Model.h"
 #include "src/optim/LearningRateSchedule.h"
 #include "src/optim/Optimizer.h"
+#include "src/train/EpochReport.h"
 #include "src/train/Evaluation.h"
 #include "src/train/TrainingStep.h"
 
@@ -29,29 +30,7 @@ struct TrainerConfig {
     bool evaluateEachEpoch = true;
     bool captureSteps = true;  // CUDA graphs where the backend can capture (TrainingStep)
 
-    void validate() const;  // throws InputError naming the flag
-};
-
-struct EpochMetrics {
-    int epoch = 0;
-    double trainLoss = 0.0, trainAccuracy = 0.0;
-    double testLoss = 0.0, testAccuracy = 0.0;
-    double samplesPerSecond = 0.0, seconds = 0.0, learningRate = 0.0;
-    std::int64_t iterations = 0;
-};
-
-struct RunSummary {
-    double testAccuracy = 0.0, testLoss = 0.0, seconds = 0.0;
-    int epochs = 0;
-    std::int64_t iterations = 0;
-};
-
-// Receives progress; every method has a no-op default.
-class TrainingListener {
-public:
-    virtual ~TrainingListener() = default;
-    virtual void onEpoch(const EpochMetrics& metrics) { (void)metrics; }
-    virtual void onDone(const RunSummary& summary) { (void)summary; }
+    void validate() const;  // throws SettingError naming the field
 };
 
 class Trainer {

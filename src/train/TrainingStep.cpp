@@ -9,12 +9,6 @@
 
 namespace cohort::train {
 
-WorkspaceMode parseWorkspaceMode(const std::string& text) {
-    if (text == "enabled") return WorkspaceMode::Enabled;
-    if (text == "none") return WorkspaceMode::None;
-    throw InputError("unknown --workspace-mode '" + text + "'; choose enabled or none");
-}
-
 memory::WorkspaceConfig activationsWorkspaceConfig(memory::MemoryLocation location) {
     memory::WorkspaceConfig config;
     config.location = location;
@@ -223,7 +217,7 @@ StepStatistics TrainingStep::takeStatistics() {
     if (!std::isfinite(result.lossSum)) {
         throw DivergenceError("training diverged: the loss became " +
                               std::string(std::isnan(result.lossSum) ? "NaN" : "infinite") + " by iteration " +
-                              std::to_string(iteration_) + "; lower --lr or check the data");
+                              std::to_string(iteration_) + "; lower {learningRate} or check the data");
     }
     return result;
 }

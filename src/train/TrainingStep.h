@@ -33,7 +33,6 @@
 namespace cohort::train {
 
 enum class WorkspaceMode { Enabled, None };
-WorkspaceMode parseWorkspaceMode(const std::string& text);  // "enabled" | "none"; throws InputError
 
 // The workspace configurations used for training, per thread.
 // `location` is the model's: a workspace only serves allocations of its own location (any other

@@ -86,7 +86,7 @@ TEST(Cifar10LoaderTest, MissingFileAndDirectory) {
     EXPECT_CONTAINS(inputErrorMessage([&] { loadCifar10(dir.str()); }),
                     "missing CIFAR-10 file " + dir.file("data_batch_5.bin"));
     EXPECT_CONTAINS(inputErrorMessage([&] { loadCifar10(dir.file("nope")); }),
-                    "data directory " + dir.file("nope") + " does not exist");
+                    "dataDirectory " + dir.file("nope") + " does not exist");
 }
 
 }  // namespace

@@ -69,8 +69,7 @@ TEST(MnistLoaderTest, PrefersPlainFileOverGzip) {
 TEST(MnistLoaderTest, MissingDirectorySaysHowToFixIt) {
     const std::string missing = "/nonexistent/cohort-data-dir";
     EXPECT_EQ(inputErrorMessage([&] { loadMnistFormat(missing, "fashion-mnist"); }),
-              "data directory " + missing +
-                  " does not exist; install dataset-fashion-mnist or pass --data-dir");
+              "dataDirectory " + missing + " does not exist; install dataset-fashion-mnist or pass another one");
 }
 
 TEST(MnistLoaderTest, MissingFileIsNamed) {

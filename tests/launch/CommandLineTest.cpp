@@ -141,6 +141,29 @@ TEST(CommandLine, DivergenceToNaNIsAFailureWithOneLineAndExitCode1) {
     EXPECT_NE(result.err.find("worker"), std::string::npos) << result.err;
 }
 
+TEST(CommandLine, SettingsTheLibraryNamesAreSpelledAsTheFlagsTyped) {
+    // The layers below launch/ name fields ("learningRate"); the CLI says the flag.
+    expectInputError("train --lr 0", "--lr must be a positive finite number, got 0");
+    expectInputError("train --momentum 1.5", "--momentum must be in [0, 1)");
+    expectInputError("train --weight-decay -1", "--weight-decay must be >= 0");
+    expectInputError("train --warmup-steps -3", "--warmup-steps must be >= 0, got -3");
+    expectInputError("train --epochs 0", "--epochs must be at least 1, got 0");
+    expectInputError("train --averaging-frequency 0", "--averaging-frequency must be at least 1");
+    expectInputError("train --activation swish", "unknown --activation 'swish'; choose relu, tanh or sigmoid");
+    expectInputError("train --lr-schedule linear", "unknown --lr-schedule 'linear'; choose constant or cosine");
+    expectInputError("train --model transformer", "unknown --model 'transformer'; choose mlp or lenet");
+    expectInputError("train --data-dir /nonexistent/cohort", "--data-dir /nonexistent/cohort does not exist");
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 64, 16, false);
+    expectInputError("train --data-dir " + scratch.str() + " --device cpu --maxbytes 1M",
+                     "raise --maxbytes or reduce --batch-size/--hidden");
+    const auto diverged = runCohort("train --data-dir " + scratch.str() + kSmall +
+                                    " --epochs 1 --optimizer sgd --lr 1e30 --lr-schedule constant");
+    EXPECT_EQ(diverged.exitCode, 1) << diverged.err;
+    EXPECT_NE(diverged.err.find("lower --lr or check the data"), std::string::npos) << diverged.err;
+    EXPECT_EQ(diverged.err.find("learningRate"), std::string::npos) << diverged.err;
+}
+
 TEST(CommandLine, WorkersAndParallelFlagsAreValidated) {
     expectInputError("train --workers -1", "--workers");
     expectInputError("train --averaging-frequency 0", "--averaging-frequency");

@@ -31,12 +31,12 @@ TEST_F(MemoryBudgetTest, ExceedingMaxBytesThrowsWithAnActionableMessage) {
         FAIL() << "expected BudgetExceededError";
     } catch (const BudgetExceededError& error) {
         const std::string message = error.what();
-        EXPECT_EQ(error.flag(), "--maxbytes");
-        EXPECT_TRUE(contains(message, "--maxbytes exceeded")) << message;
+        EXPECT_EQ(error.limit(), "maxBytes");
+        EXPECT_TRUE(contains(message, "maxBytes exceeded")) << message;
         EXPECT_TRUE(contains(message, "cannot allocate 4.0 MiB on host")) << message;
         EXPECT_TRUE(contains(message, "in use " + formatBytes(inUse + MiB / 2))) << message;
         EXPECT_TRUE(contains(message, "limit " + formatBytes(inUse + MiB))) << message;
-        EXPECT_TRUE(contains(message, "raise --maxbytes")) << message;
+        EXPECT_TRUE(contains(message, "raise maxBytes")) << message;
         EXPECT_EQ(message.find('\n'), std::string::npos);
     }
     // Nothing was charged, allocated or counted for the failed request.
@@ -83,7 +83,7 @@ TEST_F(MemoryBudgetTest, CheckWouldFitPredictsWithoutCharging) {
         FAIL();
     } catch (const BudgetExceededError& error) {
         EXPECT_TRUE(contains(error.what(), "for the model parameters")) << error.what();
-        EXPECT_EQ(error.flag(), "--maxbytes");
+        EXPECT_EQ(error.limit(), "maxBytes");
     }
     EXPECT_EQ(budget.bytesInUse(MemoryKind::Host), inUse);
 }
@@ -100,8 +100,8 @@ TEST_F(MemoryBudgetTest, TinyMaxPhysicalBytesRejectsHostAllocations) {
         FAIL() << "expected BudgetExceededError";
     } catch (const BudgetExceededError& error) {
         const std::string message = error.what();
-        EXPECT_EQ(error.flag(), "--maxphysicalbytes");
-        EXPECT_TRUE(contains(message, "--maxphysicalbytes exceeded")) << message;
+        EXPECT_EQ(error.limit(), "maxPhysicalBytes");
+        EXPECT_TRUE(contains(message, "maxPhysicalBytes exceeded")) << message;
         EXPECT_TRUE(contains(message, "64.0 KiB")) << message;
         EXPECT_TRUE(contains(message, "resident set")) << message;
         EXPECT_TRUE(contains(message, "limit 1.0 MiB")) << message;

@@ -34,7 +34,7 @@ TEST(Topology, ProcessesWithDistinctGpusUseNcclOverMpiOtherwiseHostStagedMpi) {
     EXPECT_EQ(plan(2, {0, 1}).crossProcess, CrossProcessAveraging::NcclOverMpi);
     EXPECT_EQ(plan(2, {0}, true, /*distinct=*/false).crossProcess, CrossProcessAveraging::MpiHostStaged);
     EXPECT_EQ(plan(2, {0}, /*nccl=*/false).crossProcess, CrossProcessAveraging::MpiHostStaged);
-    EXPECT_NE(plan(2, {0, 0}, true, false).describe().find("same-device kernel, then MPI"), std::string::npos);
+    EXPECT_NE(plan(2, {0, 0}, true, false).describe().find("same-device kernel, then host-staged MPI_Allreduce"), std::string::npos);
 }
 
 TEST(Topology, RejectsEmptyAndMixedWorkerSets) {

@@ -1,0 +1,131 @@
+#pragma once
+// WorkerLoop: the body of one ParallelWrapper worker thread, read top to bottom.
+//
+//   WorkerLoop(...)   on the worker's thread: its backend, training step, prefetch buffer (and
+//                     device staging on a GPU), evaluator (worker 0 of the reporting process);
+//                     the replicas start from global replica 0's parameters and statistics.
+//   run(), per epoch, per round:
+//     nextBatch()     the worker's next batch from its prefetch buffer (parallel/EpochSchedule:
+//                     round r of epoch e is batch r*R + g of the epoch's shuffled order).
+//     step()          forward, backward and update in the training mode's way: shared
+//                     gradients average the gradients before the update; with the fused
+//                     update-and-average the step before an averaging point computes gradients
+//                     only and the update happens at the point.
+//     averagingPoint() every K iterations and at the end of an epoch: the replicas meet and
+//                     average parameters (optimizer state, batch-norm statistics).
+//     endEpoch()      the job's totals (this process's workers, then every process), the
+//                     evaluation and the reports (worker 0).
+//
+// A checkpoint belongs at an averaging point (every replica identical), a trace span around a
+// phase, a progress tick after a step. Errors propagate to ParallelWrapper, which aborts the
+// communicator so that every other worker wakes.
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kernels/Backend.h"
+#include "parallel/Communicator.h"
+#include "parallel/EpochSchedule.h"
+#include "parallel/ParallelConfig.h"
+#include "parallel/ParallelListener.h"
+#include "src/data/Dataset.h"
+#include "src/nn/Loss.h"
+#include "src/nn/Model.h"
+#include "src/optim/LearningRateSchedule.h"
+#include "src/optim/Optimizer.h"
+#include "src/train/BatchStager.h"
+#include "src/train/Evaluation.h"
+#include "src/train/Trainer.h"
+#include "src/train/TrainingStep.h"
+
+namespace cohort::parallel {
+
+class DeviceStaging;
+class PrefetchBuffer;
+class UpdateAndAverage;
+struct PrefetchedBatch;
+
+// One worker's lasting state: created once by ParallelWrapper and reused by every fit().
+struct WorkerState {
+    int index = 0;
+    memory::MemoryLocation location;
+    std::unique_ptr<nn::Model> model;
+    std::unique_ptr<optim::Optimizer> optimizer;
+    WorkerStatistics statistics;           // of the current epoch
+    train::StepStatistics epochStatistics;  // training loss and accuracy of the current epoch
+};
+
+// The job a worker belongs to: settings, communicator and every local worker's state.
+struct JobSettings {
+    const ParallelConfig& parallel;
+    const train::TrainerConfig& trainer;
+    const optim::OptimizerConfig& optimizer;
+    Communicator& communicator;
+    const std::vector<std::unique_ptr<WorkerState>>& workers;
+};
+
+// What the workers of one fit() share.
+struct FitState {
+    const data::DatasetSplits* data = nullptr;
+    ParallelListener* listener = nullptr;
+    std::vector<double> scores;            // per worker: mean loss since the last averaging point
+    train::EpochTotals epochTotals;         // the job's, written by worker 0
+    train::RunSummary summary;
+};
+
+class WorkerLoop {
+public:
+    WorkerLoop(int index, const JobSettings& job, FitState& fit);
+    ~WorkerLoop();
+    WorkerLoop(const WorkerLoop&) = delete;
+    WorkerLoop& operator=(const WorkerLoop&) = delete;
+
+    void run();  // every epoch
+
+private:
+    bool nextBatch(PrefetchedBatch& batch);
+    void step(PrefetchedBatch& batch);
+    bool atAveragingPoint() const;
+    void averagingPoint();
+    void averageStatistics();
+    void beginEpoch();
+    void endEpoch(int epoch);
+    void reduceEpochTotals();
+    void reportEpoch(int epoch);
+
+    const JobSettings& job_;
+    FitState& fit_;
+    WorkerState& me_;
+    const int index_;
+    const int globalReplica_;
+    const EpochSchedule schedule_;
+    const bool reports_;       // worker 0 of the reporting process
+    const bool averaging_;     // averaging mode with more than one replica in the job
+
+    std::unique_ptr<kernels::Backend> backend_;
+    nn::SoftmaxCrossEntropy loss_;
+    std::unique_ptr<train::TrainingStep> trainingStep_;
+    ReplicaBatches batches_;
+    std::unique_ptr<PrefetchBuffer> prefetch_;
+    std::unique_ptr<train::BatchStager> stager_;
+    std::unique_ptr<DeviceStaging> deviceStaging_;  // GPU workers: batches copied on the staging stream
+    std::unique_ptr<train::Evaluator> evaluator_;
+    const optim::LearningRateSchedule learningRates_;
+    std::unique_ptr<UpdateAndAverage> fusedWork_;   // fused update-and-average, when replicas share memory
+
+    std::int64_t averagingBytes_ = 0;
+    std::int64_t sampleEvery_ = 1;        // averaging events reported: one in sampleEvery_
+    std::int64_t averagingPoints_ = 0;
+    std::int64_t lastAveraged_ = 0;       // iteration of the last averaging point
+    bool updatePending_ = false;          // gradients computed, the update left to the fused averaging
+    double learningRate_ = 0.0;           // of the last step
+    std::chrono::steady_clock::time_point epochStart_;
+    double trainSeconds_ = 0.0;           // the epoch's training, without evaluation
+    double dataWaitBefore_ = 0.0;
+};
+
+}  // namespace cohort::parallel
