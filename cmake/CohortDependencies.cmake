@@ -4,6 +4,8 @@ find_package(Threads REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+# nlohmann-json3-dev: checkpoint headers (src/train/CheckpointFile).
+find_package(nlohmann_json 3 REQUIRED)
 
 # OpenBLAS: prefer the OpenMP build, whose thread count is per calling thread (omp_set_num_threads),
 # so each worker thread can have its own BLAS thread count.

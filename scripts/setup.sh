@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 
 # libboost-program-options-dev pulls in libboost1.NN-dev (all Boost headers, so also the
 # Boost.PropertyTree JSON parser that reads --model-file), so libboost-dev is not listed.
+# nlohmann-json3-dev reads and writes checkpoint headers; python3-numpy lets a test read a
+# checkpoint back the way a NumPy user would.
 packages=(build-essential cmake ninja-build pkg-config zlib1g-dev libopenblas-openmp-dev
           libboost-program-options-dev libopenmpi-dev openmpi-bin libgtest-dev libgmock-dev
-          libbenchmark-dev dataset-fashion-mnist heaptrack)
+          libbenchmark-dev dataset-fashion-mnist heaptrack nlohmann-json3-dev python3-numpy)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

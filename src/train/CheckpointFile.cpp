@@ -1,0 +1,270 @@
+#include "src/train/CheckpointFile.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace cohort::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+constexpr const char* kFormat = "cohort-checkpoint";
+constexpr const char* kHeaderCrcKey = "crc32.header";
+constexpr std::uint64_t kMaxHeaderBytes = 64ull << 20;
+
+const char* dtypeName(kernels::DType dtype) { return dtype == kernels::DType::Float64 ? "F64" : "F32"; }
+
+std::string hex32(std::uint32_t value) {
+    char text[9];
+    std::snprintf(text, sizeof text, "%08x", value);
+    return text;
+}
+
+std::uint32_t crc(const void* data, std::size_t bytes) {
+    uLong value = crc32(0L, Z_NULL, 0);
+    const auto* at = static_cast<const Bytef*>(data);
+    while (bytes > 0) {  // zlib takes uInt lengths
+        const uInt chunk = uInt(std::min<std::size_t>(bytes, 1u << 30));
+        value = crc32(value, at, chunk);
+        at += chunk;
+        bytes -= chunk;
+    }
+    return std::uint32_t(value);
+}
+
+// The position of the 8 digits of crc32.header in a header's text.
+std::size_t headerCrcDigits(const std::string& header) {
+    const std::string key = std::string("\"") + kHeaderCrcKey + "\":\"";
+    const auto at = header.find(key);
+    if (at == std::string::npos || at + key.size() + 8 > header.size()) return std::string::npos;
+    return at + key.size();
+}
+
+[[noreturn]] void corrupt(const std::string& source, const std::string& what) {
+    throw CheckpointError("checkpoint " + source + ": " + what);
+}
+
+}  // namespace
+
+std::int64_t CheckpointTensor::elementCount() const {
+    std::int64_t count = 1;
+    for (std::int64_t extent : shape) count *= extent;
+    return count;
+}
+
+const CheckpointTensor* CheckpointFile::find(const std::string& name) const {
+    for (const auto& tensor : tensors) {
+        if (tensor.name == name) return &tensor;
+    }
+    return nullptr;
+}
+
+const std::string& CheckpointFile::value(const std::string& key, const std::string& source) const {
+    const auto found = metadata.find(key);
+    if (found == metadata.end()) corrupt(source, "metadata '" + key + "' is missing");
+    return found->second;
+}
+
+std::vector<unsigned char> encodeCheckpoint(const CheckpointFile& file) {
+    Json header = Json::object();
+    Json metadata = Json::object();
+    for (const auto& [key, value] : file.metadata) metadata[key] = value;
+    metadata["format"] = kFormat;
+    metadata["format_version"] = std::to_string(kCheckpointFormatVersion);
+    std::uint64_t offset = 0;
+    for (const auto& tensor : file.tensors) {
+        if (tensor.name.empty() || tensor.name == "__metadata__" || header.contains(tensor.name)) {
+            throw std::invalid_argument("checkpoint tensor name '" + tensor.name + "' is empty, reserved or repeated");
+        }
+        if (tensor.bytes.size() != std::size_t(tensor.elementCount()) * kernels::sizeOf(tensor.dtype)) {
+            throw std::invalid_argument("checkpoint tensor '" + tensor.name + "' has " + std::to_string(tensor.bytes.size()) +
+                                        " bytes for its shape");
+        }
+        header[tensor.name] = {{"dtype", dtypeName(tensor.dtype)},
+                               {"shape", tensor.shape},
+                               {"data_offsets", {offset, offset + tensor.bytes.size()}}};
+        offset += tensor.bytes.size();
+        metadata["crc32." + tensor.name] = hex32(crc(tensor.bytes.data(), tensor.bytes.size()));
+    }
+    metadata[kHeaderCrcKey] = "00000000";
+    header["__metadata__"] = metadata;
+    std::string text = header.dump();
+    while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // data starts 8-byte aligned
+    const std::size_t digits = headerCrcDigits(text);
+    const std::string sum = hex32(crc(text.data(), text.size()));
+    text.replace(digits, 8, sum);
+
+    std::vector<unsigned char> bytes(8 + text.size() + offset);
+    const std::uint64_t length = text.size();
+    for (int i = 0; i < 8; ++i) bytes[std::size_t(i)] = static_cast<unsigned char>(length >> (8 * i));
+    std::memcpy(bytes.data() + 8, text.data(), text.size());
+    std::size_t at = 8 + text.size();
+    for (const auto& tensor : file.tensors) {
+        if (!tensor.bytes.empty()) std::memcpy(bytes.data() + at, tensor.bytes.data(), tensor.bytes.size());
+        at += tensor.bytes.size();
+    }
+    return bytes;
+}
+
+CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const std::string& source) {
+    if (bytes.size() < 8) corrupt(source, "truncated (" + std::to_string(bytes.size()) + " bytes, not even a header length)");
+    std::uint64_t length = 0;
+    for (int i = 0; i < 8; ++i) length |= std::uint64_t(bytes[std::size_t(i)]) << (8 * i);
+    if (length > kMaxHeaderBytes) corrupt(source, "not a checkpoint (header length " + std::to_string(length) + ")");
+    if (length > bytes.size() - 8) {
+        corrupt(source, "truncated (header of " + std::to_string(length) + " bytes, file of " + std::to_string(bytes.size()) + ")");
+    }
+    std::string text(reinterpret_cast<const char*>(bytes.data()) + 8, std::size_t(length));
+    Json header;
+    try {
+        header = Json::parse(text);
+    } catch (const Json::exception&) {
+        corrupt(source, "not a checkpoint (its header is not JSON)");
+    }
+    if (!header.is_object() || !header.contains("__metadata__") || !header["__metadata__"].is_object()) {
+        corrupt(source, "not a cohort checkpoint (no __metadata__)");
+    }
+    CheckpointFile file;
+    std::map<std::string, std::string> metadata;
+    for (const auto& [key, value] : header["__metadata__"].items()) {
+        if (!value.is_string()) corrupt(source, "metadata '" + key + "' is not a string");
+        metadata[key] = value.get<std::string>();
+    }
+    if (metadata["format"] != kFormat) corrupt(source, "not a cohort checkpoint (format '" + metadata["format"] + "')");
+    int version = 0;
+    try {
+        version = std::stoi(metadata["format_version"]);
+    } catch (const std::exception&) {
+        corrupt(source, "format_version '" + metadata["format_version"] + "' is not a number");
+    }
+    if (version > kCheckpointFormatVersion) {
+        corrupt(source, "written by a newer cohort (format version " + std::to_string(version) +
+                            "; this one reads up to " + std::to_string(kCheckpointFormatVersion) + ")");
+    }
+    if (version < 1) corrupt(source, "format version " + std::to_string(version) + " is not one cohort wrote");
+    const std::size_t digits = headerCrcDigits(text);
+    if (digits == std::string::npos) corrupt(source, "its header has no crc32.header");
+    const std::string stored = text.substr(digits, 8);
+    text.replace(digits, 8, "00000000");
+    if (hex32(crc(text.data(), text.size())) != stored) corrupt(source, "header checksum mismatch (the file is corrupt)");
+
+    const std::uint64_t dataBytes = bytes.size() - 8 - length;
+    std::uint64_t expected = 0;  // safetensors: tensors are contiguous, in offset order
+    std::vector<std::pair<std::uint64_t, std::string>> order;
+    for (const auto& [name, entry] : header.items()) {
+        if (name == "__metadata__") continue;
+        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
+            corrupt(source, "tensor '" + name + "' lacks dtype, shape or data_offsets");
+        }
+        const auto& offsets = entry["data_offsets"];
+        if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned()) {
+            corrupt(source, "tensor '" + name + "' has bad data_offsets");
+        }
+        order.emplace_back(offsets[0].get<std::uint64_t>(), name);
+    }
+    std::sort(order.begin(), order.end());
+    for (const auto& [begin, name] : order) {
+        const auto& entry = header[name];
+        CheckpointTensor tensor;
+        tensor.name = name;
+        const std::string dtype = entry["dtype"].is_string() ? entry["dtype"].get<std::string>() : "";
+        if (dtype == "F32") tensor.dtype = kernels::DType::Float32;
+        else if (dtype == "F64") tensor.dtype = kernels::DType::Float64;
+        else corrupt(source, "tensor '" + name + "' has dtype '" + dtype + "' (cohort writes F32 and F64)");
+        if (!entry["shape"].is_array()) corrupt(source, "tensor '" + name + "' has a bad shape");
+        std::uint64_t elements = 1;
+        for (const auto& extent : entry["shape"]) {
+            if (!extent.is_number_unsigned() || extent.get<std::uint64_t>() > (1ull << 40)) {
+                corrupt(source, "tensor '" + name + "' has a bad shape");
+            }
+            tensor.shape.push_back(extent.get<std::int64_t>());
+            elements *= extent.get<std::uint64_t>();
+            if (elements > (1ull << 40)) corrupt(source, "tensor '" + name + "' has a bad shape");
+        }
+        const std::uint64_t end = entry["data_offsets"][1].get<std::uint64_t>();
+        if (begin != expected || end < begin || end - begin != elements * kernels::sizeOf(tensor.dtype)) {
+            corrupt(source, "tensor '" + name + "' has data_offsets that do not match its shape or its neighbours");
+        }
+        if (end > dataBytes) {
+            corrupt(source, "truncated (tensor '" + name + "' ends at byte " + std::to_string(end) + " of " +
+                                std::to_string(dataBytes) + " bytes of data)");
+        }
+        expected = end;
+        const auto* data = bytes.data() + 8 + length + begin;
+        tensor.bytes.assign(data, data + (end - begin));
+        const auto sum = metadata.find("crc32." + name);
+        if (sum == metadata.end()) corrupt(source, "tensor '" + name + "' has no checksum");
+        if (hex32(crc(tensor.bytes.data(), tensor.bytes.size())) != sum->second) {
+            corrupt(source, "checksum mismatch in tensor '" + name + "' (the file is corrupt)");
+        }
+        file.tensors.push_back(std::move(tensor));
+    }
+    if (expected != dataBytes) {
+        corrupt(source, std::to_string(dataBytes - expected) + " bytes after the last tensor (the file is corrupt)");
+    }
+    for (auto& [key, value] : metadata) {
+        if (key == "format" || key == "format_version" || key.rfind("crc32.", 0) == 0) continue;
+        file.metadata[key] = value;
+    }
+    return file;
+}
+
+CheckpointFile readCheckpointFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw CheckpointError("cannot read checkpoint " + path + ": " + std::strerror(errno));
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    if (size < 0) throw CheckpointError("cannot read checkpoint " + path + " (not a regular file)");
+    in.seekg(0);
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+    if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) throw CheckpointError("cannot read checkpoint " + path);
+    return decodeCheckpoint(bytes, path);
+}
+
+void writeCheckpointFile(const std::string& path, const CheckpointFile& file) {
+    const std::vector<unsigned char> bytes = encodeCheckpoint(file);
+    const fs::path target(path);
+    const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    const fs::path temporary = directory / ("." + target.filename().string() + ".tmp-" + std::to_string(getpid()));
+    auto fail = [&](const std::string& what, int error) {
+        ::unlink(temporary.c_str());
+        throw std::runtime_error("cannot write checkpoint " + path + ": " + what + ": " + std::strerror(error));
+    };
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::runtime_error("cannot write checkpoint " + path + ": " + std::strerror(errno));
+    std::size_t written = 0;
+    while (written < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const int error = errno;
+            ::close(fd);
+            fail("write", error);
+        }
+        written += std::size_t(n);
+    }
+    if (::fsync(fd) != 0) {
+        const int error = errno;
+        ::close(fd);
+        fail("fsync", error);
+    }
+    if (::close(fd) != 0) fail("close", errno);
+    if (::rename(temporary.c_str(), target.c_str()) != 0) fail("rename", errno);
+    const int directoryFd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (directoryFd >= 0) {  // the rename itself is durable once the directory is
+        ::fsync(directoryFd);
+        ::close(directoryFd);
+    }
+}
+
+}  // namespace cohort::train
