@@ -11,11 +11,12 @@ EpochSchedule::EpochSchedule(std::size_t samples, std::size_t batchSize, int rep
       replicas(replicas) {}
 
 ReplicaBatches::ReplicaBatches(const data::Dataset& train, std::size_t batchSize, std::uint64_t seed, int epochs,
-                               const EpochSchedule& schedule, int globalReplica)
+                               const EpochSchedule& schedule, int globalReplica, std::int64_t firstSequence)
     : train_(train), batchSize_(batchSize), seed_(seed), epochs_(epochs), schedule_(schedule),
-      globalReplica_(globalReplica) {}
+      globalReplica_(globalReplica), firstSequence_(firstSequence) {}
 
-bool ReplicaBatches::fill(std::int64_t sequence, data::Batch& batch) {
+bool ReplicaBatches::fill(std::int64_t streamSequence, data::Batch& batch) {
+    const std::int64_t sequence = firstSequence_ + streamSequence;
     const std::int64_t epoch = sequence / std::int64_t(schedule_.rounds);
     if (epoch >= epochs_) return false;
     if (epoch != orderEpoch_) {

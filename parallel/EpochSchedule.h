@@ -28,12 +28,13 @@ struct EpochSchedule {
 };
 
 // One replica's stream of batches over the whole run, as its prefetch loader reads it: sequence
-// number s is round s % rounds of epoch s / rounds. Not thread-safe (one loader thread).
+// number s is round s % rounds of epoch s / rounds. A stream that starts later (a resumed run)
+// counts its sequence from `firstSequence`. Not thread-safe (one loader thread).
 class ReplicaBatches {
 public:
     ReplicaBatches(const data::Dataset& train, std::size_t batchSize, std::uint64_t seed, int epochs,
-                   const EpochSchedule& schedule, int globalReplica);
-    // Writes batch `sequence` into `batch`; false after the last epoch.
+                   const EpochSchedule& schedule, int globalReplica, std::int64_t firstSequence = 0);
+    // Writes batch `firstSequence + sequence` into `batch`; false after the last epoch.
     bool fill(std::int64_t sequence, data::Batch& batch);
 
 private:
@@ -43,6 +44,7 @@ private:
     int epochs_;
     EpochSchedule schedule_;
     int globalReplica_;
+    std::int64_t firstSequence_;
     std::vector<std::uint32_t> order_;  // the shuffled order of orderEpoch_
     std::int64_t orderEpoch_ = -1;
 };

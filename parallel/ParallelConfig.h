@@ -26,6 +26,16 @@ struct ParallelConfig {
     int firstGlobalReplica = 0;
     int totalReplicas = 0;            // 0: workers (single process)
     bool reportingProcess = true;     // evaluates and reports (rank 0)
+    // Snapshots (ParallelListener::onSnapshot), taken at sync points where every replica has done
+    // the same steps: at the first averaging point (every step in shared-gradients mode or with
+    // one replica) at least `snapshotEvery` iterations after the last one (0: never), after every
+    // epoch's evaluation, and after the last epoch's.
+    std::int64_t snapshotEvery = 0;
+    bool snapshotEveryEpoch = false;
+    bool snapshotAtRunEnd = false;
+    // Polled by worker 0 at every sync point (and agreed over processes): true stops the run
+    // there, with a snapshot; fit() then returns a summary with `stopped` set.
+    std::function<bool()> stopRequested;
     // Test hook, called by each worker before each step (fault injection).
     std::function<void(int worker, std::int64_t iteration)> beforeStep;
 

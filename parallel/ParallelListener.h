@@ -9,6 +9,9 @@
 
 namespace cohort::parallel {
 
+struct TrainingSnapshot;
+enum class SnapshotReason { Periodic, EpochEnd, RunEnd, Stop };
+
 struct WorkerStatistics {
     int worker = 0;
     std::string device;
@@ -31,6 +34,8 @@ public:
         (void)epoch; (void)workers;
     }
     virtual void onAveraging(const AveragingEvent& event) { (void)event; }
+    // A snapshot (ParallelConfig::snapshotEvery and friends); every worker waits until it returns.
+    virtual void onSnapshot(const TrainingSnapshot& snapshot, SnapshotReason reason) { (void)snapshot; (void)reason; }
 };
 
 }  // namespace cohort::parallel

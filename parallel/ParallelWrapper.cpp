@@ -87,6 +87,41 @@ ParallelWrapper::ParallelWrapper(nn::Model& root, const optim::OptimizerConfig& 
 
 ParallelWrapper::~ParallelWrapper() = default;
 
+void ParallelWrapper::resume(TrainingSnapshot snapshot) {
+    const nn::Model& model = *workers_[0]->model;
+    const std::size_t element = kernels::sizeOf(model.dtype());
+    const std::size_t stateBytes = std::size_t(workers_[0]->optimizer->state().elementCount()) * element;
+    const std::size_t statisticsBytes = std::size_t(model.statisticsCount()) * element;
+    auto require = [](bool condition, const std::string& what) {
+        if (!condition) throw std::invalid_argument("the snapshot does not fit this job: " + what);
+    };
+    require(snapshot.replicas.size() == std::size_t(config_.totalReplicas),
+            std::to_string(snapshot.replicas.size()) + " replicas, the job has " + std::to_string(config_.totalReplicas));
+    require(snapshot.parameters.size() == std::size_t(model.parameterCount()) * element, "parameter bytes differ");
+    require(snapshot.epoch <= trainerConfig_.epochs, "it is at epoch " + std::to_string(snapshot.epoch + 1) + " of " +
+                                                         std::to_string(trainerConfig_.epochs));
+    for (const ReplicaProgress& replica : snapshot.replicas) {
+        require(snapshot.optimizerState.size() == stateBytes || replica.optimizerState.size() == stateBytes,
+                "optimizer state bytes differ");
+        require(snapshot.statistics.size() == statisticsBytes || replica.statistics.size() == statisticsBytes,
+                "statistics bytes differ");
+    }
+    resume_ = std::make_unique<TrainingSnapshot>(std::move(snapshot));
+}
+
+void ParallelWrapper::restoreReplicas(const TrainingSnapshot& snapshot) {
+    for (auto& worker : workers_) {
+        const ReplicaProgress& own = snapshot.replicas[std::size_t(config_.firstGlobalReplica + worker->index)];
+        auto load = [](Tensor& tensor, const std::vector<unsigned char>& bytes) {
+            if (!bytes.empty()) tensor.copyFromHost(bytes.data(), bytes.size());
+        };
+        load(worker->model->parameters(), snapshot.parameters);
+        load(worker->optimizer->state(), snapshot.optimizerState.empty() ? own.optimizerState : snapshot.optimizerState);
+        load(worker->model->statistics(), snapshot.statistics.empty() ? own.statistics : snapshot.statistics);
+        worker->optimizer->setStepCount(snapshot.iteration);
+    }
+}
+
 nn::Model& ParallelWrapper::replica(int worker) { return *workers_.at(std::size_t(worker))->model; }
 optim::Optimizer& ParallelWrapper::optimizer(int worker) { return *workers_.at(std::size_t(worker))->optimizer; }
 
@@ -103,18 +138,25 @@ train::RunSummary ParallelWrapper::fit(const data::DatasetSplits& data, Parallel
                            " batches per epoch, fewer than the " + std::to_string(config_.totalReplicas) +
                            " replicas; lower {batchSize} or {workers}");
     }
-    // Every replica starts from the root model's current parameters.
-    const std::vector<double> rootParameters = root_.parametersToHost();
-    const std::vector<double> rootStatistics = root_.statisticsToHost();
-    for (auto& worker : workers_) {
-        worker->model->parametersFromHost(rootParameters);
-        worker->model->statisticsFromHost(rootStatistics);
+    const std::unique_ptr<TrainingSnapshot> resume = std::move(resume_);
+    if (resume) {
+        restoreReplicas(*resume);
+    } else {
+        // Every replica starts from the root model's current parameters.
+        const std::vector<double> rootParameters = root_.parametersToHost();
+        const std::vector<double> rootStatistics = root_.statisticsToHost();
+        for (auto& worker : workers_) {
+            worker->model->parametersFromHost(rootParameters);
+            worker->model->statisticsFromHost(rootStatistics);
+        }
     }
 
     FitState fit;
     fit.data = &data;
     fit.listener = listener;
+    fit.resume = resume.get();
     fit.scores.assign(std::size_t(config_.workers), 0.0);
+    fit.progress.resize(std::size_t(config_.workers));
     const JobSettings job{config_, trainerConfig_, optimizerConfig_, *communicator_, workers_};
     FailureRecord failure;
     auto workerThread = [&](int index) {

@@ -26,6 +26,7 @@
 #include "parallel/Communicator.h"
 #include "parallel/ParallelConfig.h"
 #include "parallel/ParallelListener.h"
+#include "parallel/TrainingSnapshot.h"
 #include "src/data/Dataset.h"
 #include "src/nn/Model.h"
 #include "src/optim/Optimizer.h"
@@ -65,6 +66,11 @@ public:
     ~ParallelWrapper();
 
     train::RunSummary fit(const data::DatasetSplits& data, ParallelListener* listener = nullptr);
+    // The next fit() continues the run `snapshot` was taken from instead of starting one: every
+    // replica's buffers, step counts and position come from it, and the result is bitwise the
+    // uninterrupted run's. Throws std::invalid_argument when it does not fit this job (replicas,
+    // buffer sizes, position beyond the configured epochs).
+    void resume(TrainingSnapshot snapshot);
 
     int workers() const { return config_.workers; }
     nn::Model& replica(int worker);
@@ -72,12 +78,15 @@ public:
     const Communicator& communicator() const { return *communicator_; }
 
 private:
+    void restoreReplicas(const TrainingSnapshot& snapshot);
+
     nn::Model& root_;
     optim::OptimizerConfig optimizerConfig_;
     train::TrainerConfig trainerConfig_;
     ParallelConfig config_;
     std::shared_ptr<Communicator> communicator_;
     std::vector<std::unique_ptr<WorkerState>> workers_;
+    std::unique_ptr<TrainingSnapshot> resume_;
 };
 
 }  // namespace cohort::parallel

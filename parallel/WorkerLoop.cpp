@@ -2,11 +2,14 @@
 
 #include <omp.h>
 
+#include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include "parallel/DeviceStaging.h"
 #include "parallel/FusedAveraging.h"
 #include "parallel/PrefetchBuffer.h"
+#include "src/core/Errors.h"
 #include "src/train/EpochReport.h"
 
 namespace cohort::parallel {
@@ -15,6 +18,42 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::int64_t firstSequence(const FitState& fit, const EpochSchedule& schedule) {
+    return fit.resume ? std::int64_t(fit.resume->epoch) * std::int64_t(schedule.rounds) + fit.resume->round : 0;
+}
+
+std::vector<unsigned char> hostBytes(const Tensor& tensor) {
+    std::vector<unsigned char> bytes(tensor.byteCount());
+    if (!bytes.empty()) tensor.copyToHost(bytes.data(), bytes.size());
+    return bytes;
+}
+
+bool allFinite(const std::vector<unsigned char>& bytes, DType dtype) {
+    if (dtype == DType::Float32) {
+        for (std::size_t i = 0; i + sizeof(float) <= bytes.size(); i += sizeof(float)) {
+            float value;
+            std::memcpy(&value, bytes.data() + i, sizeof value);
+            if (!std::isfinite(value)) return false;
+        }
+        return true;
+    }
+    for (std::size_t i = 0; i + sizeof(double) <= bytes.size(); i += sizeof(double)) {
+        double value;
+        std::memcpy(&value, bytes.data() + i, sizeof value);
+        if (!std::isfinite(value)) return false;
+    }
+    return true;
+}
+
+// A flat record of each local replica's progress, for gathering across processes.
+void appendStatistics(std::vector<double>& out, const train::StepStatistics& statistics) {
+    out.insert(out.end(), {statistics.lossSum, double(statistics.correct), double(statistics.samples), double(statistics.steps)});
+}
+
+train::StepStatistics statisticsAt(const double* in) {
+    return {in[0], std::int64_t(in[1]), std::int64_t(in[2]), std::int64_t(in[3])};
+}
 
 }  // namespace
 
@@ -27,7 +66,7 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
       // would only count no-op averagings in the metrics).
       averaging_(job.parallel.trainingMode == TrainingMode::Averaging && job.parallel.totalReplicas > 1),
       batches_(fit.data->train, std::size_t(job.trainer.batchSize), job.trainer.seed, job.trainer.epochs, schedule_,
-               globalReplica_),
+               globalReplica_, firstSequence(fit, schedule_)),
       learningRates_{job.trainer.schedule, job.optimizer.learningRate,
                      std::int64_t(schedule_.rounds) * job.trainer.epochs, job.trainer.warmupSteps, 0.0} {
     const ParallelConfig& config = job.parallel;
@@ -40,11 +79,18 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
     trainingStep_->setIteration(me_.optimizer->stepCount());
     trainingStep_->setCapture(job.trainer.captureSteps);
 
-    // Every replica starts from global replica 0's parameters and batch-norm statistics.
-    Tensor& parameters = me_.model->parameters();
-    job.communicator.broadcast(index_, *backend_, parameters.raw(), parameters.byteCount());
-    Tensor& statistics = me_.model->statistics();
-    if (statistics.elementCount() > 0) job.communicator.broadcast(index_, *backend_, statistics.raw(), statistics.byteCount());
+    // CPU workers read their loss records every step: a NaN is caught at once, at no cost.
+    if (!me_.location.isDevice()) trainingStep_->setRecordBatch(1);
+
+    if (fit.resume) {
+        restore(*fit.resume);  // the replicas' buffers were restored by ParallelWrapper
+    } else {
+        // Every replica starts from global replica 0's parameters and batch-norm statistics.
+        Tensor& parameters = me_.model->parameters();
+        job.communicator.broadcast(index_, *backend_, parameters.raw(), parameters.byteCount());
+        Tensor& statistics = me_.model->statistics();
+        if (statistics.elementCount() > 0) job.communicator.broadcast(index_, *backend_, statistics.raw(), statistics.byteCount());
+    }
 
     const auto batchSize = std::size_t(job.trainer.batchSize);
     const memory::MemoryLocation stagingLocation =
@@ -68,6 +114,7 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
                       std::int64_t(kernels::sizeOf(dtype));
     sampleEvery_ = std::max<std::int64_t>(1, std::int64_t(schedule_.rounds) / config.averagingFrequency / 10);
     lastAveraged_ = trainingStep_->iteration();
+    lastSnapshot_ = trainingStep_->iteration();
 
     // Fused update-and-average (every replica in this process's memory): the step before an
     // averaging point computes gradients only; the point applies every replica's update.
@@ -84,18 +131,151 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
 
 WorkerLoop::~WorkerLoop() = default;
 
+void WorkerLoop::restore(const TrainingSnapshot& snapshot) {
+    const ReplicaProgress& progress = snapshot.replicas.at(std::size_t(globalReplica_));
+    startEpoch_ = snapshot.epoch;
+    startRound_ = snapshot.round;
+    averagingPoints_ = snapshot.averagingPoints;
+    trainingStep_->restoreStatistics(progress.pending);
+    if (reports_) fit_.summary = snapshot.summary;
+}
+
 void WorkerLoop::run() {
-    for (int epoch = 0; epoch < job_.trainer.epochs; ++epoch) {
-        beginEpoch();
-        for (std::size_t round = 0; round < schedule_.rounds; ++round) {
+    for (int epoch = startEpoch_; epoch < job_.trainer.epochs; ++epoch) {
+        beginEpoch(epoch);
+        const std::size_t firstRound = epoch == startEpoch_ ? std::size_t(startRound_) : 0;
+        for (std::size_t round = firstRound; round < schedule_.rounds; ++round) {
             PrefetchedBatch batch;
             if (!nextBatch(batch)) throw std::logic_error("prefetch stream ended early");
             step(batch);
-            if (atAveragingPoint()) averagingPoint();
+            bool stop = false;
+            if (averaging_) {
+                if (!atAveragingPoint()) continue;
+                averagingPoint(false);
+                stop = pointStop_;
+            } else {
+                // Shared gradients (worker 0 voted before the step's gradient average) or one
+                // replica (nothing to agree with): every step is a sync point.
+                if (job_.parallel.totalReplicas == 1) castStopVote(fit_.stopVotes[0]);
+                stop = fit_.stopVotes[job_.parallel.totalReplicas == 1 ? 0 : (trainingStep_->iteration() - 1) % 2].load(
+                    std::memory_order_acquire);
+            }
+            if (syncPoint(stop, epoch, std::int64_t(round) + 1, false)) return finish();
         }
         endEpoch(epoch);
+        const bool last = epoch + 1 == job_.trainer.epochs;
+        if (syncPoint(fit_.epochStopVote.load(std::memory_order_acquire) && !last, epoch + 1, 0, true)) return finish();
     }
+    finish();
+}
+
+void WorkerLoop::finish() {
+    if (deviceStaging_) deviceStaging_->releaseAll();
     prefetch_->stop();
+}
+
+void WorkerLoop::castStopVote(std::atomic<bool>& slot) {
+    double stop = job_.parallel.stopRequested && job_.parallel.stopRequested() ? 1.0 : 0.0;
+    if (ProcessGroup* processes = job_.communicator.processes()) processes->allreduceSum(DType::Float64, &stop, 1);
+    slot.store(stop > 0.0, std::memory_order_release);
+}
+
+bool WorkerLoop::syncPoint(bool stop, int epoch, std::int64_t roundsDone, bool atEpochEnd) {
+    const ParallelConfig& config = job_.parallel;
+    const std::int64_t iteration = trainingStep_->iteration();
+    const bool last = atEpochEnd && epoch == job_.trainer.epochs;
+    SnapshotReason reason = SnapshotReason::Periodic;
+    bool due = false;
+    if (stop) {
+        due = true;
+        reason = SnapshotReason::Stop;
+    } else if (atEpochEnd) {
+        due = config.snapshotEveryEpoch || (last && config.snapshotAtRunEnd);
+        reason = last ? SnapshotReason::RunEnd : SnapshotReason::EpochEnd;
+    } else {
+        due = config.snapshotEvery > 0 && iteration - lastSnapshot_ >= config.snapshotEvery;
+    }
+    if (due) snapshot(epoch, roundsDone, atEpochEnd, reason);
+    if (stop && reports_) fit_.summary.stopped = true;
+    return stop;
+}
+
+void WorkerLoop::snapshot(int epoch, std::int64_t roundsDone, bool atEpochEnd, SnapshotReason reason) {
+    Communicator& communicator = job_.communicator;
+    backend_->synchronize();
+    ReplicaProgress& progress = fit_.progress[std::size_t(index_)];
+    progress = {me_.epochStatistics, trainingStep_->peekStatistics(), me_.statistics.averagings, {}, {}};
+    if (atEpochEnd) progress = {};  // the next epoch has not begun
+    communicator.barrier(index_);  // every replica quiet and its progress written
+    if (index_ == 0) {
+        TrainingSnapshot snapshot;
+        snapshot.epoch = epoch;
+        snapshot.round = roundsDone;
+        snapshot.iteration = trainingStep_->iteration();
+        snapshot.averagingPoints = averagingPoints_;
+        snapshot.atEpochEnd = atEpochEnd;
+        assembleSnapshot(snapshot);
+        if (!allFinite(snapshot.parameters, me_.model->dtype())) {
+            throw DivergenceError("training diverged: a parameter is NaN or infinite at iteration " +
+                                  std::to_string(snapshot.iteration) + "; lower {learningRate} or check the data");
+        }
+        if (reports_) {
+            snapshot.summary = fit_.summary;
+            if (fit_.listener) fit_.listener->onSnapshot(snapshot, reason);
+        }
+    }
+    communicator.barrier(index_);  // nobody changes a buffer before it was copied
+    lastSnapshot_ = trainingStep_->iteration();
+}
+
+// Worker 0: this process's replicas, then every process's (gathered on every process in rank
+// order, so global replica order).
+void WorkerLoop::assembleSnapshot(TrainingSnapshot& snapshot) {
+    const ParallelConfig& config = job_.parallel;
+    const bool statePerReplica = config.trainingMode == TrainingMode::Averaging && !config.averageUpdaters &&
+                                 config.totalReplicas > 1 && me_.optimizer->state().elementCount() > 0;
+    const bool statisticsPerReplica = config.trainingMode == TrainingMode::SharedGradients && !snapshot.atEpochEnd &&
+                                      config.totalReplicas > 1 && me_.model->statisticsCount() > 0;
+    snapshot.parameters = hostBytes(me_.model->parameters());
+    if (!statePerReplica) snapshot.optimizerState = hostBytes(me_.optimizer->state());
+    if (!statisticsPerReplica) snapshot.statistics = hostBytes(me_.model->statistics());
+    std::vector<double> numbers;  // per local replica: epoch and pending statistics, averagings
+    std::vector<unsigned char> buffers;
+    for (std::size_t w = 0; w < job_.workers.size(); ++w) {
+        const ReplicaProgress& progress = fit_.progress[w];
+        appendStatistics(numbers, progress.epoch);
+        appendStatistics(numbers, progress.pending);
+        numbers.push_back(double(progress.averagings));
+        if (statePerReplica) {
+            const auto bytes = hostBytes(job_.workers[w]->optimizer->state());
+            buffers.insert(buffers.end(), bytes.begin(), bytes.end());
+        }
+        if (statisticsPerReplica) {
+            const auto bytes = hostBytes(job_.workers[w]->model->statistics());
+            buffers.insert(buffers.end(), bytes.begin(), bytes.end());
+        }
+    }
+    const std::size_t stateBytes = statePerReplica ? me_.optimizer->state().byteCount() : 0;
+    const std::size_t statisticsBytes = statisticsPerReplica ? me_.model->statistics().byteCount() : 0;
+    constexpr std::size_t kNumbersPerReplica = 9;
+    ProcessGroup* processes = job_.communicator.processes();
+    const int ranks = processes ? processes->size() : 1;
+    for (int rank = 0; rank < ranks; ++rank) {
+        std::vector<double> theirNumbers = numbers;
+        std::vector<unsigned char> theirBuffers = buffers;
+        if (ranks > 1) {
+            processes->broadcast(theirNumbers.data(), theirNumbers.size() * sizeof(double), rank);
+            if (!theirBuffers.empty()) processes->broadcast(theirBuffers.data(), theirBuffers.size(), rank);
+        }
+        for (std::size_t w = 0; w < job_.workers.size(); ++w) {
+            const double* at = theirNumbers.data() + w * kNumbersPerReplica;
+            ReplicaProgress replica{statisticsAt(at), statisticsAt(at + 4), std::int64_t(at[8]), {}, {}};
+            const unsigned char* bytes = theirBuffers.data() + w * (stateBytes + statisticsBytes);
+            if (statePerReplica) replica.optimizerState.assign(bytes, bytes + stateBytes);
+            if (statisticsPerReplica) replica.statistics.assign(bytes + stateBytes, bytes + stateBytes + statisticsBytes);
+            snapshot.replicas.push_back(std::move(replica));
+        }
+    }
 }
 
 bool WorkerLoop::nextBatch(PrefetchedBatch& batch) { return prefetch_->next(batch); }
@@ -110,6 +290,8 @@ void WorkerLoop::step(PrefetchedBatch& batch) {
                                                      : stager_->stage(*backend_, batch.batch.features, batch.batch.labels, rows);
     learningRate_ = learningRates_.at(step.iteration());
     if (config.trainingMode == TrainingMode::SharedGradients) {
+        // This step is a sync point: worker 0 votes before the gradient average it must join.
+        if (index_ == 0 && config.totalReplicas > 1) castStopVote(fit_.stopVotes[step.iteration() % 2]);
         step.computeGradients(staged.input, staged.labels, rows);
         job_.communicator.average(index_, *backend_, me_.model->dtype(), me_.model->gradients().raw(),
                                   me_.model->parameterCount());
@@ -135,11 +317,15 @@ bool WorkerLoop::atAveragingPoint() const {
     return averaging_ && trainingStep_->iteration() % job_.parallel.averagingFrequency == 0;
 }
 
-void WorkerLoop::averagingPoint() {
+void WorkerLoop::averagingPoint(bool atEpochEnd) {
     const ParallelConfig& config = job_.parallel;
     Communicator& communicator = job_.communicator;
     const DType dtype = me_.model->dtype();
     const auto waitStart = Clock::now();
+    // A sync point (unless the epoch's end, which is one of its own): worker 0 votes before the
+    // barrier, the others read the vote after the averaging.
+    std::atomic<bool>& vote = fit_.stopVotes[averagingPoints_ % 2];
+    if (index_ == 0 && !atEpochEnd) castStopVote(vote);
     if (config.reportScoreAfterAveraging) {
         const train::StepStatistics since = trainingStep_->takeStatistics();
         me_.epochStatistics.lossSum += since.lossSum;
@@ -177,6 +363,7 @@ void WorkerLoop::averagingPoint() {
         fit_.listener->onAveraging(AveragingEvent{trainingStep_->iteration(), seconds, averagingBytes_, score});
     }
     ++averagingPoints_;
+    pointStop_ = !atEpochEnd && vote.load(std::memory_order_acquire);
 }
 
 // Batch-norm running statistics: averaged like the parameters (every averaging point in
@@ -188,17 +375,23 @@ void WorkerLoop::averageStatistics() {
     }
 }
 
-void WorkerLoop::beginEpoch() {
+void WorkerLoop::beginEpoch(int epoch) {
     epochStart_ = Clock::now();
     me_.statistics = WorkerStatistics{index_, me_.statistics.device};
     me_.epochStatistics = {};
     dataWaitBefore_ = prefetch_->waitSeconds();
     learningRate_ = 0.0;
+    if (fit_.resume && epoch == startEpoch_) {  // the epoch so far, as the snapshot saw it
+        const ReplicaProgress& progress = fit_.resume->replicas.at(std::size_t(globalReplica_));
+        me_.epochStatistics = progress.epoch;
+        me_.statistics.averagings = progress.averagings;
+        if (startRound_ > 0) learningRate_ = learningRates_.at(trainingStep_->iteration() - 1);
+    }
 }
 
 void WorkerLoop::endEpoch(int epoch) {
     if (deviceStaging_) deviceStaging_->releaseAll();
-    if (averaging_ && lastAveraged_ != trainingStep_->iteration()) averagingPoint();
+    if (averaging_ && lastAveraged_ != trainingStep_->iteration()) averagingPoint(true);
     if (job_.parallel.trainingMode == TrainingMode::SharedGradients) averageStatistics();
     const train::StepStatistics rest = trainingStep_->takeStatistics();
     me_.epochStatistics.lossSum += rest.lossSum;
@@ -214,6 +407,7 @@ void WorkerLoop::endEpoch(int epoch) {
     job_.communicator.barrier(index_);
     if (index_ == 0) reduceEpochTotals();
     if (reports_) reportEpoch(epoch);
+    if (index_ == 0) castStopVote(fit_.epochStopVote);  // read by everyone after the barrier
     job_.communicator.barrier(index_);
 }
 

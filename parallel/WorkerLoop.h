@@ -16,10 +16,15 @@
 //     endEpoch()      the job's totals (this process's workers, then every process), the
 //                     evaluation and the reports (worker 0).
 //
-// A checkpoint belongs at an averaging point (every replica identical), a trace span around a
-// phase, a progress tick after a step. Errors propagate to ParallelWrapper, which aborts the
-// communicator so that every other worker wakes.
+//   syncPoint()     after an averaging point (every step in shared-gradients mode or with one
+//                     replica) and after an epoch end: every replica has done the same steps, so
+//                     the run can stop there (a stop request, agreed over processes) and be
+//                     snapshot (parallel/TrainingSnapshot) for a checkpoint.
+//
+// A trace span belongs around a phase, a progress tick after a step. Errors propagate to
+// ParallelWrapper, which aborts the communicator so that every other worker wakes.
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -32,6 +37,7 @@
 #include "parallel/EpochSchedule.h"
 #include "parallel/ParallelConfig.h"
 #include "parallel/ParallelListener.h"
+#include "parallel/TrainingSnapshot.h"
 #include "src/data/Dataset.h"
 #include "src/nn/Loss.h"
 #include "src/nn/Model.h"
@@ -72,9 +78,15 @@ struct JobSettings {
 struct FitState {
     const data::DatasetSplits* data = nullptr;
     ParallelListener* listener = nullptr;
+    const TrainingSnapshot* resume = nullptr;  // where the run starts (null: from the beginning)
     std::vector<double> scores;            // per worker: mean loss since the last averaging point
     train::EpochTotals epochTotals;         // the job's, written by worker 0
     train::RunSummary summary;
+    // Worker 0's stop decisions, read by the others after a collective that worker 0 joins only
+    // after writing: alternate slots, so the next decision never overwrites one still unread.
+    std::atomic<bool> stopVotes[2] = {false, false};
+    std::atomic<bool> epochStopVote{false};
+    std::vector<ReplicaProgress> progress;  // per local worker, written for a snapshot
 };
 
 class WorkerLoop {
@@ -84,18 +96,25 @@ public:
     WorkerLoop(const WorkerLoop&) = delete;
     WorkerLoop& operator=(const WorkerLoop&) = delete;
 
-    void run();  // every epoch
+    void run();  // every epoch (from the resume point); returns early when the run is stopped
 
 private:
     bool nextBatch(PrefetchedBatch& batch);
     void step(PrefetchedBatch& batch);
     bool atAveragingPoint() const;
-    void averagingPoint();
+    void averagingPoint(bool atEpochEnd);
     void averageStatistics();
-    void beginEpoch();
+    void beginEpoch(int epoch);
     void endEpoch(int epoch);
     void reduceEpochTotals();
     void reportEpoch(int epoch);
+    // Sync points: true when the run stops here.
+    void castStopVote(std::atomic<bool>& slot);
+    bool syncPoint(bool stop, int epoch, std::int64_t roundsDone, bool atEpochEnd);
+    void snapshot(int epoch, std::int64_t roundsDone, bool atEpochEnd, SnapshotReason reason);
+    void assembleSnapshot(TrainingSnapshot& snapshot);
+    void restore(const TrainingSnapshot& snapshot);
+    void finish();
 
     const JobSettings& job_;
     FitState& fit_;
@@ -126,6 +145,10 @@ private:
     std::chrono::steady_clock::time_point epochStart_;
     double trainSeconds_ = 0.0;           // the epoch's training, without evaluation
     double dataWaitBefore_ = 0.0;
+    int startEpoch_ = 0;                  // where run() starts (a resumed run: the snapshot's position)
+    std::int64_t startRound_ = 0;
+    std::int64_t lastSnapshot_ = 0;       // iteration of the last snapshot (or of the start)
+    bool pointStop_ = false;              // the stop decision of the last averaging point
 };
 
 }  // namespace cohort::parallel

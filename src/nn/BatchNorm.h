@@ -21,6 +21,10 @@ public:
     Shape outputShape(const Shape& inputSample) const override { return inputSample; }
     void configure(const Shape& inputSample) override;
     std::int64_t parameterCount() const override { return 2 * channels_; }  // [gamma | beta]
+    std::vector<ParameterBlock> parameterBlocks() const override { return {{"weight", {channels_}}, {"bias", {channels_}}}; }
+    std::vector<ParameterBlock> statisticsBlocks() const override {
+        return {{"running_mean", {channels_}}, {"running_var", {channels_}}};
+    }
     void bindParameters(void* parameters, void* gradients) override;
     void initializeParameters(double* hostParameters, std::mt19937_64& generator) const override;
     std::int64_t statisticsCount() const override { return 2 * channels_; }  // [mean | variance]

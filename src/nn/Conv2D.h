@@ -17,6 +17,10 @@ public:
     Shape outputShape(const Shape& inputSample) const override;
     void configure(const Shape& inputSample) override;
     std::int64_t parameterCount() const override { return outChannels_ * patch() + outChannels_; }
+    // weight [out channels, in channels, kernel, kernel] (as torch.nn.Conv2d's), bias [out channels]
+    std::vector<ParameterBlock> parameterBlocks() const override {
+        return {{"weight", {outChannels_, inChannels_, kernel_, kernel_}}, {"bias", {outChannels_}}};
+    }
     void bindParameters(void* parameters, void* gradients) override;
     void initializeParameters(double* hostParameters, std::mt19937_64& generator) const override;
     Tensor forward(const Tensor& input, ExecutionContext& context) override;

@@ -12,6 +12,10 @@ public:
     Shape outputShape(const Shape& inputSample) const override;
     void configure(const Shape& inputSample) override;
     std::int64_t parameterCount() const override { return inputs_ * outputs_ + outputs_; }
+    // weight [inputs, outputs] (y = x W + b: the transpose of torch.nn.Linear's), bias [outputs]
+    std::vector<ParameterBlock> parameterBlocks() const override {
+        return {{"weight", {inputs_, outputs_}}, {"bias", {outputs_}}};
+    }
     void bindParameters(void* parameters, void* gradients) override;
     void initializeParameters(double* hostParameters, std::mt19937_64& generator) const override;
     Tensor forward(const Tensor& input, ExecutionContext& context) override;

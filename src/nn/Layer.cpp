@@ -12,4 +12,14 @@ void requireSampleSize(const Tensor& input, std::int64_t expected, const char* l
     }
 }
 
+std::vector<ParameterBlock> Layer::parameterBlocks() const {
+    if (parameterCount() == 0) return {};
+    return {{"parameters", {parameterCount()}}};
+}
+
+std::vector<ParameterBlock> Layer::statisticsBlocks() const {
+    if (statisticsCount() == 0) return {};
+    return {{"statistics", {statisticsCount()}}};
+}
+
 }  // namespace cohort::nn

@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "kernels/Backend.h"
 #include "src/tensor/Tensor.h"
@@ -30,6 +31,13 @@ struct ExecutionContext {
 // Throws InputError "<layer> expects N inputs per sample, got M" unless each sample of `input`
 // (everything after the batch dimension) has `expected` elements.
 void requireSampleSize(const Tensor& input, std::int64_t expected, const char* layer);
+
+// A named piece of a layer's parameters or statistics, in order: its shape's elements follow
+// the previous block's (e.g. a dense layer's "weight" [inputs, outputs] then "bias" [outputs]).
+struct ParameterBlock {
+    std::string name;
+    std::vector<std::int64_t> shape;
+};
 
 class Layer {
 public:
@@ -54,6 +62,10 @@ public:
     virtual std::int64_t statisticsCount() const { return 0; }
     virtual void bindStatistics(void* statistics) { (void)statistics; }
     virtual void initializeStatistics(double* hostStatistics) const { (void)hostStatistics; }
+    // The names and shapes inside the parameter and statistics slices (checkpoints name tensors
+    // by them). The default is one block of the whole slice.
+    virtual std::vector<ParameterBlock> parameterBlocks() const;
+    virtual std::vector<ParameterBlock> statisticsBlocks() const;
     // Working memory a forward pass takes from the workspace per sample beyond its output, in
     // elements (a convolution's lowered input; 0 for most layers). For memory predictions.
     virtual std::int64_t workingElementsPerSample() const { return 0; }

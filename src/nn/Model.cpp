@@ -147,4 +147,26 @@ void Model::parametersFromHost(const std::vector<double>& values) { tensorFromHo
 std::vector<double> Model::statisticsToHost() const { return tensorToHost(statistics_); }
 void Model::statisticsFromHost(const std::vector<double>& values) { tensorFromHost(statistics_, values, "statistics"); }
 
+namespace {
+
+std::vector<NamedSlice> slicesOf(const std::vector<std::unique_ptr<Layer>>& layers, const std::vector<std::int64_t>& offsets,
+                                 bool statistics) {
+    std::vector<NamedSlice> slices;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        std::int64_t offset = offsets[i];
+        for (const ParameterBlock& block : statistics ? layers[i]->statisticsBlocks() : layers[i]->parameterBlocks()) {
+            NamedSlice slice{"layers." + std::to_string(i) + "." + block.name, block.shape, offset, 1};
+            for (std::int64_t extent : block.shape) slice.count *= extent;
+            offset += slice.count;
+            slices.push_back(std::move(slice));
+        }
+    }
+    return slices;
+}
+
+}  // namespace
+
+std::vector<NamedSlice> Model::parameterSlices() const { return slicesOf(layers_, offsets_, false); }
+std::vector<NamedSlice> Model::statisticsSlices() const { return slicesOf(layers_, statisticsOffsets_, true); }
+
 }  // namespace cohort::nn

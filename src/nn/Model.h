@@ -13,6 +13,15 @@
 
 namespace cohort::nn {
 
+// A named block of a flat buffer: "layers.<index>.<block>" (e.g. "layers.0.weight"), its shape
+// and where its elements are (layer blocks are 64-byte aligned, so slices may have gaps).
+struct NamedSlice {
+    std::string name;
+    std::vector<std::int64_t> shape;
+    std::int64_t offset = 0;  // in elements
+    std::int64_t count = 0;
+};
+
 class Model {
 public:
     // Builds the layers for per-sample input `inputSample`, allocates the flat buffers in
@@ -55,6 +64,9 @@ public:
     std::size_t layerCount() const { return layers_.size(); }
     Layer& layer(std::size_t index) { return *layers_[index]; }
     std::int64_t parameterOffset(std::size_t layer) const { return offsets_[layer]; }
+    // Every layer's parameter and statistics blocks, in buffer order.
+    std::vector<NamedSlice> parameterSlices() const;
+    std::vector<NamedSlice> statisticsSlices() const;
     // "input[1,28,28] | dense(784->256,relu) | dense(256->10,identity)"
     std::string describe() const;
 

@@ -26,8 +26,9 @@ struct EpochMetrics {
 
 struct RunSummary {
     double testAccuracy = 0.0, testLoss = 0.0, seconds = 0.0;
-    int epochs = 0;
+    int epochs = 0;                 // epochs finished
     std::int64_t iterations = 0;
+    bool stopped = false;           // stopped on request before the last epoch ended
 };
 
 // Receives progress; every method has a no-op default.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <vector>
 
 #include "src/core/Errors.h"
@@ -43,7 +44,7 @@ void* TrainingStep::record(std::int64_t index) const {
 }
 
 void TrainingStep::computeGradients(const Tensor& input, const std::int32_t* labels, std::int64_t batch) {
-    if (slotsUsed_ == kSlots) flushSlots();
+    if (slotsUsed_ >= recordBatch_) flushSlots();
     const Tensor batchInput = input.dim(0) == batch ? input : input.slice(0, batch);
     if (captureActive()) {
         computeCaptured(batchInput, labels, batch);
@@ -190,14 +191,23 @@ void TrainingStep::flushSlots() {
     backend_.copyToHost(used * kRecordBytes, records_.raw(), hostRecords_.data());
     for (std::size_t i = 0; i < used; ++i) {
         const unsigned char* entry = hostRecords_.data() + i * kRecordBytes;
+        double loss = 0.0;
         if (model_.dtype() == DType::Float32) {
-            float loss = 0.0f;
-            std::memcpy(&loss, entry, sizeof loss);
-            pending_.lossSum += loss;
+            float single = 0.0f;
+            std::memcpy(&single, entry, sizeof single);
+            pending_.lossSum += single;
+            loss = single;
         } else {
-            double loss = 0.0;
             std::memcpy(&loss, entry, sizeof loss);
             pending_.lossSum += loss;
+        }
+        if (!std::isfinite(loss)) {
+            // Step i of this read is iteration (iteration_ - used + i + 1), counted from 1.
+            const std::int64_t at = iteration_ - std::int64_t(used) + std::int64_t(i) + 1;
+            slotsUsed_ = 0;
+            pendingSamples_ = 0;
+            throw DivergenceError("training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                                  " at iteration " + std::to_string(at) + "; lower {learningRate} or check the data");
         }
         std::int64_t correct = 0;
         std::memcpy(&correct, entry + sizeof(double), sizeof correct);
@@ -207,6 +217,22 @@ void TrainingStep::flushSlots() {
     pending_.samples += pendingSamples_;
     pendingSamples_ = 0;
     slotsUsed_ = 0;
+}
+
+StepStatistics TrainingStep::peekStatistics() {
+    backend_.synchronize();
+    flushSlots();
+    return pending_;
+}
+
+void TrainingStep::restoreStatistics(const StepStatistics& pending) { pending_ = pending; }
+
+void TrainingStep::setRecordBatch(std::int64_t steps) {
+    if (steps < 1 || steps > kSlots) {
+        throw std::invalid_argument("record batch must be 1.." + std::to_string(kSlots) + " steps, got " + std::to_string(steps));
+    }
+    flushSlots();
+    recordBatch_ = steps;
 }
 
 StepStatistics TrainingStep::takeStatistics() {

@@ -69,6 +69,14 @@ public:
     // Loss and accuracy since the last call (synchronises with the backend). Throws
     // DivergenceError when the loss became NaN or infinite.
     StepStatistics takeStatistics();
+    // What takeStatistics() would return, without taking it (synchronises; for checkpoints), and
+    // its restoration (resume): sums continue exactly as if the run had never stopped.
+    StepStatistics peekStatistics();
+    void restoreStatistics(const StepStatistics& pending);
+    // Steps whose records are read back together (1..256, default 256). Each read checks every
+    // step's loss: a NaN or infinite loss throws DivergenceError naming its iteration at the
+    // first read after it. On the host a read costs nothing, so CPU workers read every step.
+    void setRecordBatch(std::int64_t steps);
     std::int64_t iteration() const { return iteration_; }
     void setIteration(std::int64_t iteration) { iteration_ = iteration; }
     WorkspaceMode mode() const { return mode_; }
@@ -109,6 +117,7 @@ private:
     static constexpr std::size_t kRecordBytes = 16;
     Tensor records_;
     std::int64_t slotsUsed_ = 0;
+    std::int64_t recordBatch_ = kSlots;
     std::vector<unsigned char> hostRecords_;  // sized once: a flush allocates nothing
 
     // Capture state (see the header comment).

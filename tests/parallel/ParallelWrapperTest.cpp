@@ -6,6 +6,7 @@
 
 #include "parallel/FusedAveraging.h"
 #include "parallel/ParallelWrapper.h"
+#include "parallel/ParallelTestSupport.h"
 #include "src/core/Errors.h"
 #include "src/data/Data.h"
 #include "src/data/BatchIterator.h"
@@ -18,25 +19,9 @@
 namespace cohort::parallel {
 namespace {
 
-data::DatasetSplits makeData(std::size_t train) {
-    return data::splitTrainTest(data::makeSynthetic(train + 120, {1, 6, 6}, 5, 21), 120.0 / double(train + 120), 4);
-}
-
-std::unique_ptr<nn::Model> makeModel(double dropout = 0.0) {
-    nn::ArchitectureConfig architecture{"mlp", {24, 16}, dropout, "tanh"};
-    auto model = nn::buildModel(architecture, Shape{1, 6, 6}, 5);
-    model->initialize(9);
-    return model;
-}
-
-train::TrainerConfig trainerConfig(int epochs, std::int64_t batch) {
-    train::TrainerConfig config;
-    config.epochs = epochs;
-    config.batchSize = batch;
-    config.seed = 5;
-    config.schedule = optim::ScheduleKind::Constant;
-    return config;
-}
+using testing_support::makeData;
+using testing_support::makeModel;
+using testing_support::trainerConfig;
 
 // ||a - b|| / ||b|| over the whole flat parameter buffer.
 double maxRelativeDifference(const std::vector<double>& a, const std::vector<double>& b) {
@@ -48,13 +33,7 @@ double maxRelativeDifference(const std::vector<double>& a, const std::vector<dou
     return std::sqrt(difference / norm);
 }
 
-ParallelConfig parallelConfig(int workers, int frequency) {
-    ParallelConfig config;
-    config.workers = workers;
-    config.averagingFrequency = frequency;
-    config.prefetchBuffer = 2;
-    return config;
-}
+using testing_support::parallelConfig;
 
 TEST(ParallelWrapper, SgdWithFrequencyOneEqualsOneWorkerOnTheConcatenatedBatches) {
     const auto data = makeData(3 * 16 * 10);  // 10 rounds of 3 batches of 16
@@ -196,16 +175,7 @@ TEST(ParallelWrapper, FusedUpdateAndAverageIsBitwiseTheUnfusedResult) {
 // its own batch, bitwise identical everywhere; in shared-gradients mode at the epoch end.
 TEST(ParallelWrapper, BatchNormRunningStatisticsAreAveragedAcrossReplicas) {
     const auto data = makeData(3 * 10);  // one round of 3 batches of 10
-    auto buildModel = [] {
-        std::vector<std::unique_ptr<nn::Layer>> layers;
-        layers.push_back(std::make_unique<nn::Dense>(8, kernels::Activation::Identity));
-        layers.push_back(std::make_unique<nn::BatchNorm>(0.1, 1e-5));
-        layers.push_back(std::make_unique<nn::ActivationLayer>(kernels::Activation::Relu));
-        layers.push_back(std::make_unique<nn::Dense>(5, kernels::Activation::Identity));
-        auto model = std::make_unique<nn::Model>(std::move(layers), Shape{1, 6, 6});
-        model->initialize(4);
-        return model;
-    };
+    auto buildModel = [] { return testing_support::makeBatchNormModel(); };
     // Reference: each replica's forward pass on its own batch from the same start, averaged.
     auto root = buildModel();
     const auto order = data::shuffledOrder(data.train.count, 5, 0);
@@ -303,6 +273,11 @@ TEST(ParallelWrapper, RejectsImpossibleConfigurations) {
 
 namespace cohort::parallel {
 namespace {
+
+using testing_support::makeData;
+using testing_support::makeModel;
+using testing_support::parallelConfig;
+using testing_support::trainerConfig;
 
 class AveragingCounter : public ParallelListener {
 public:

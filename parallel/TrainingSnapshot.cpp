@@ -1,0 +1,183 @@
+#include "parallel/TrainingSnapshot.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace cohort::parallel {
+namespace {
+
+using Json = nlohmann::json;
+
+Json toJson(const train::StepStatistics& statistics) {
+    return {{"loss_sum", statistics.lossSum}, {"correct", statistics.correct}, {"samples", statistics.samples},
+            {"steps", statistics.steps}};
+}
+
+train::StepStatistics statisticsFrom(const Json& json) {
+    train::StepStatistics statistics;
+    statistics.lossSum = json.at("loss_sum").get<double>();
+    statistics.correct = json.at("correct").get<std::int64_t>();
+    statistics.samples = json.at("samples").get<std::int64_t>();
+    statistics.steps = json.at("steps").get<std::int64_t>();
+    return statistics;
+}
+
+// Writes the named blocks of a flat buffer as tensors; every element between blocks (alignment
+// padding) must be +0, which the layers and optimizers never change.
+void addBlocks(train::CheckpointFile& file, const std::vector<unsigned char>& flat, const std::vector<nn::NamedSlice>& slices,
+               std::int64_t total, kernels::DType dtype, const std::string& prefix) {
+    const std::size_t element = kernels::sizeOf(dtype);
+    if (flat.size() != std::size_t(total) * element) {
+        throw std::logic_error("snapshot buffer '" + prefix + "' has " + std::to_string(flat.size()) + " bytes, expected " +
+                               std::to_string(std::size_t(total) * element));
+    }
+    std::vector<bool> covered(std::size_t(total), false);
+    for (const nn::NamedSlice& slice : slices) {
+        train::CheckpointTensor tensor{prefix + slice.name, dtype, slice.shape, {}};
+        const auto* begin = flat.data() + std::size_t(slice.offset) * element;
+        tensor.bytes.assign(begin, begin + std::size_t(slice.count) * element);
+        std::fill(covered.begin() + slice.offset, covered.begin() + slice.offset + slice.count, true);
+        file.tensors.push_back(std::move(tensor));
+    }
+    for (std::size_t i = 0; i < covered.size(); ++i) {
+        if (covered[i]) continue;
+        for (std::size_t b = 0; b < element; ++b) {
+            if (flat[i * element + b] != 0) throw std::logic_error("alignment padding of '" + prefix + "' is not zero");
+        }
+    }
+}
+
+std::vector<unsigned char> readBlocks(const train::CheckpointFile& file, const std::vector<nn::NamedSlice>& slices,
+                                      std::int64_t total, kernels::DType dtype, const std::string& prefix,
+                                      const std::string& source) {
+    const std::size_t element = kernels::sizeOf(dtype);
+    std::vector<unsigned char> flat(std::size_t(total) * element, 0);
+    for (const nn::NamedSlice& slice : slices) {
+        const std::string name = prefix + slice.name;
+        const train::CheckpointTensor* tensor = file.find(name);
+        if (!tensor) throw train::CheckpointError("checkpoint " + source + ": tensor '" + name + "' is missing");
+        if (tensor->dtype != dtype || tensor->shape != slice.shape) {
+            std::string shape;
+            for (std::int64_t extent : tensor->shape) shape += (shape.empty() ? "" : ",") + std::to_string(extent);
+            std::string expected;
+            for (std::int64_t extent : slice.shape) expected += (expected.empty() ? "" : ",") + std::to_string(extent);
+            throw train::CheckpointError("checkpoint " + source + ": tensor '" + name + "' is " + kernels::toString(tensor->dtype) +
+                                         " [" + shape + "], the model needs " + kernels::toString(dtype) + " [" + expected + "]");
+        }
+        std::memcpy(flat.data() + std::size_t(slice.offset) * element, tensor->bytes.data(), tensor->bytes.size());
+    }
+    return flat;
+}
+
+// The optimizer state's slices: each segment is laid out like the parameters.
+std::vector<nn::NamedSlice> segmentSlices(const nn::Model& model, const std::vector<std::string>& segments) {
+    std::vector<nn::NamedSlice> slices;
+    for (std::size_t s = 0; s < segments.size(); ++s) {
+        for (nn::NamedSlice slice : model.parameterSlices()) {
+            slice.name = segments[s] + "." + slice.name;
+            slice.offset += std::int64_t(s) * model.parameterCount();
+            slices.push_back(std::move(slice));
+        }
+    }
+    return slices;
+}
+
+}  // namespace
+
+std::vector<std::string> optimizerSegmentNames(optim::OptimizerKind kind) {
+    switch (kind) {
+        case optim::OptimizerKind::Adam: return {"exp_avg", "exp_avg_sq"};
+        case optim::OptimizerKind::Nesterov: return {"momentum_buffer"};
+        case optim::OptimizerKind::Sgd: break;
+    }
+    return {};
+}
+
+train::CheckpointFile TrainingSnapshot::toCheckpoint(const nn::Model& model, const std::vector<std::string>& segments) const {
+    const kernels::DType dtype = model.dtype();
+    const std::int64_t stateCount = std::int64_t(segments.size()) * model.parameterCount();
+    Json state = {{"epoch", epoch},
+                  {"round", round},
+                  {"iteration", iteration},
+                  {"averaging_points", averagingPoints},
+                  {"at_epoch_end", atEpochEnd},
+                  {"summary",
+                   {{"test_accuracy", summary.testAccuracy}, {"test_loss", summary.testLoss}, {"epochs", summary.epochs},
+                    {"iterations", summary.iterations}}},
+                  {"optimizer_state_per_replica", optimizerState.empty() && stateCount > 0},
+                  {"statistics_per_replica", statistics.empty() && model.statisticsCount() > 0},
+                  {"replicas", Json::array()}};
+    train::CheckpointFile file;
+    addBlocks(file, parameters, model.parameterSlices(), model.parameterCount(), dtype, "");
+    if (!statistics.empty()) addBlocks(file, statistics, model.statisticsSlices(), model.statisticsCount(), dtype, "");
+    if (!optimizerState.empty()) {
+        addBlocks(file, optimizerState, segmentSlices(model, segments), stateCount, dtype, "optimizer.");
+    }
+    for (std::size_t r = 0; r < replicas.size(); ++r) {
+        const ReplicaProgress& replica = replicas[r];
+        state["replicas"].push_back(
+            {{"epoch", toJson(replica.epoch)}, {"pending", toJson(replica.pending)}, {"averagings", replica.averagings}});
+        const std::string prefix = "replicas." + std::to_string(r) + ".";
+        if (!replica.optimizerState.empty()) {
+            addBlocks(file, replica.optimizerState, segmentSlices(model, segments), stateCount, dtype, prefix + "optimizer.");
+        }
+        if (!replica.statistics.empty()) {
+            addBlocks(file, replica.statistics, model.statisticsSlices(), model.statisticsCount(), dtype, prefix);
+        }
+    }
+    file.metadata["state"] = state.dump();
+    return file;
+}
+
+TrainingSnapshot TrainingSnapshot::fromCheckpoint(const train::CheckpointFile& file, const nn::Model& model,
+                                                  const std::vector<std::string>& segments, const std::string& source) {
+    TrainingSnapshot snapshot;
+    Json state;
+    try {
+        state = Json::parse(file.value("state", source));
+        snapshot.epoch = state.at("epoch").get<int>();
+        snapshot.round = state.at("round").get<std::int64_t>();
+        snapshot.iteration = state.at("iteration").get<std::int64_t>();
+        snapshot.averagingPoints = state.at("averaging_points").get<std::int64_t>();
+        snapshot.atEpochEnd = state.at("at_epoch_end").get<bool>();
+        const Json& summary = state.at("summary");
+        snapshot.summary.testAccuracy = summary.at("test_accuracy").get<double>();
+        snapshot.summary.testLoss = summary.at("test_loss").get<double>();
+        snapshot.summary.epochs = summary.at("epochs").get<int>();
+        snapshot.summary.iterations = summary.at("iterations").get<std::int64_t>();
+        for (const Json& replica : state.at("replicas")) {
+            snapshot.replicas.push_back({statisticsFrom(replica.at("epoch")), statisticsFrom(replica.at("pending")),
+                                         replica.at("averagings").get<std::int64_t>(), {}, {}});
+        }
+    } catch (const Json::exception& error) {
+        throw train::CheckpointError("checkpoint " + source + ": its run state is unreadable (" + error.what() + ")");
+    }
+    if (snapshot.epoch < 0 || snapshot.round < 0 || snapshot.iteration < 0 || snapshot.averagingPoints < 0) {
+        throw train::CheckpointError("checkpoint " + source + ": its run state has negative counters");
+    }
+    const kernels::DType dtype = model.dtype();
+    const std::int64_t stateCount = std::int64_t(segments.size()) * model.parameterCount();
+    snapshot.parameters = readBlocks(file, model.parameterSlices(), model.parameterCount(), dtype, "", source);
+    const bool statePerReplica = state.value("optimizer_state_per_replica", false);
+    const bool statisticsPerReplica = state.value("statistics_per_replica", false);
+    if (model.statisticsCount() > 0 && !statisticsPerReplica) {
+        snapshot.statistics = readBlocks(file, model.statisticsSlices(), model.statisticsCount(), dtype, "", source);
+    }
+    if (stateCount > 0 && !statePerReplica) {
+        snapshot.optimizerState = readBlocks(file, segmentSlices(model, segments), stateCount, dtype, "optimizer.", source);
+    }
+    for (std::size_t r = 0; r < snapshot.replicas.size(); ++r) {
+        const std::string prefix = "replicas." + std::to_string(r) + ".";
+        if (stateCount > 0 && statePerReplica) {
+            snapshot.replicas[r].optimizerState =
+                readBlocks(file, segmentSlices(model, segments), stateCount, dtype, prefix + "optimizer.", source);
+        }
+        if (model.statisticsCount() > 0 && statisticsPerReplica) {
+            snapshot.replicas[r].statistics =
+                readBlocks(file, model.statisticsSlices(), model.statisticsCount(), dtype, prefix, source);
+        }
+    }
+    return snapshot;
+}
+
+}  // namespace cohort::parallel
