@@ -64,6 +64,13 @@ po::options_description trainOptions(RunOptions& o) {
         ("maxbytes", po::value(&o.maxBytes), "budget for tensor data per location, e.g. 512M, 8G [unlimited]")
         ("maxphysicalbytes", po::value(&o.maxPhysicalBytes), "budget for the whole process's resident memory [unlimited]")
         ("scope-checks", po::bool_switch(&o.scopeChecks), "check every op for leaked/outdated workspace pointers");
+    po::options_description checkpoints("Checkpoints");
+    checkpoints.add_options()
+        ("checkpoint-dir", po::value(&o.checkpointDir), "write checkpoints into this directory: at every epoch end, every --checkpoint-every iterations, and when stopped by SIGINT/SIGTERM")
+        ("checkpoint-every", po::value(&o.checkpointEvery)->default_value(o.checkpointEvery), "iterations between checkpoints, taken at the next averaging point (0: epoch ends only)")
+        ("keep-checkpoints", po::value(&o.keepCheckpoints)->default_value(o.keepCheckpoints), "newest checkpoints kept in --checkpoint-dir (>= 1)")
+        ("save", po::value(&o.savePath), "write the trained model (a checkpoint of the run's end) to this file, for 'cohort evaluate --load'")
+        ("resume", po::value(&o.resumePath), "continue the run of this checkpoint file, or of the newest valid one in this directory; the result is bitwise the uninterrupted run's");
     po::options_description output("Output");
     output.add_options()
         ("metrics", po::value(&o.metricsPath), "write JSON Lines metrics (epoch, memory, done events) to this file")
@@ -72,15 +79,25 @@ po::options_description trainOptions(RunOptions& o) {
         ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
         ("help,h", "show this help");
     po::options_description all;
-    all.add(model).add(data).add(device).add(parallel).add(training).add(memory).add(output);
+    all.add(model).add(data).add(device).add(parallel).add(training).add(memory).add(checkpoints).add(output);
     return all;
 }
 
 po::options_description evaluateOptions(RunOptions& o) {
     po::options_description all("Evaluate");
     all.add_options()
-        ("load", po::value(&o.loadPath), "saved model to evaluate");
-    all.add(trainOptions(o));
+        ("load", po::value(&o.loadPath), "checkpoint to evaluate (from --save or --checkpoint-dir); required")
+        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic")
+        ("data-dir", po::value(&o.dataDir), "directory of the data set's files [fashion-mnist: /usr/share/datasets/fashion-mnist]")
+        ("seed", po::value(&o.seed)->default_value(o.seed), "seed of --data synthetic")
+        ("device", po::value(&o.device)->default_value(o.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
+        ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads (0: all cores)")
+        ("batch-size", po::value(&o.evaluationBatch)->default_value(o.evaluationBatch), "samples per evaluation batch (0: the training run's, so its numbers are reproduced exactly)")
+        ("format", po::value(&o.format)->default_value(o.format), "stdout: table | json")
+        ("metrics", po::value(&o.metricsPath), "also write the result as a JSON Lines 'evaluation' event to this file")
+        ("quiet", po::bool_switch(&o.quiet), "print only errors")
+        ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
+        ("help,h", "show this help");
     return all;
 }
 

@@ -55,8 +55,16 @@ struct RunOptions {
     bool quiet = false;
     std::string logLevel = "info";
     bool scopeChecks = false;
+    // checkpoints
+    std::string checkpointDir;         // periodic and epoch-end checkpoints go here
+    std::int64_t checkpointEvery = 0;  // iterations between checkpoints (0: at epoch ends only)
+    int keepCheckpoints = 3;           // newest checkpoints kept in checkpointDir
+    std::string savePath;              // the final model (a checkpoint of the run's end)
+    std::string resumePath;            // a checkpoint file, or a directory: its newest valid one
     // evaluate
     std::string loadPath;
+    std::string format = "table";      // evaluate's stdout: table | json
+    std::int64_t evaluationBatch = 0;  // 0: the batch the training run evaluated with
     // bench
     int benchSteps = 50;
     int benchWarmup = 10;

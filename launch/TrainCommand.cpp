@@ -1,11 +1,15 @@
 #include <cstdio>
+#include <csignal>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "kernels/Backend.h"
 #include "launch/Commands.h"
 #include "launch/ConfigurationAgreement.h"
+#include "launch/Checkpoints.h"
 #include "launch/Flags.h"
+#include "launch/Signals.h"
 #include "launch/MetricsWriter.h"
 #include "launch/RunSetup.h"
 #include "memory/Memory.h"
@@ -21,7 +25,26 @@ namespace {
 
 class ConsoleListener final : public parallel::ParallelListener {
 public:
-    ConsoleListener(const RunOptions& options, MetricsWriter& metrics) : options_(options), metrics_(metrics) {}
+    ConsoleListener(const RunOptions& options, const RunSetup& setup, MetricsWriter& metrics,
+                    CheckpointDirectory* checkpoints)
+        : options_(options), setup_(setup), metrics_(metrics), checkpoints_(checkpoints) {}
+
+    // On the reporting process's worker 0, every other worker waiting.
+    void onSnapshot(const parallel::TrainingSnapshot& snapshot, parallel::SnapshotReason reason) override {
+        const train::CheckpointFile file = runCheckpoint(snapshot, options_, setup_, reason);
+        if (checkpoints_) {
+            lastCheckpoint_ = checkpoints_->write(file, snapshot.iteration, snapshot.epoch);
+            metrics_.writeRaw("{\"event\":\"checkpoint\",\"path\":\"" + jsonEscape(lastCheckpoint_) +
+                              "\",\"epoch\":" + std::to_string(snapshot.epoch) + ",\"round\":" + std::to_string(snapshot.round) +
+                              ",\"iteration\":" + std::to_string(snapshot.iteration) + "}");
+        }
+        if (reason == parallel::SnapshotReason::RunEnd && !options_.savePath.empty()) {
+            train::writeCheckpointFile(options_.savePath, file);
+        }
+        if (reason == parallel::SnapshotReason::Stop) stoppedAt_ = snapshot;
+    }
+    const std::string& lastCheckpoint() const { return lastCheckpoint_; }
+    const parallel::TrainingSnapshot& stoppedAt() const { return stoppedAt_; }
 
     void onEpoch(const train::EpochMetrics& m) override {
         metrics_.writeEpoch(m);
@@ -84,17 +107,36 @@ public:
 
 private:
     const RunOptions& options_;
+    const RunSetup& setup_;
     MetricsWriter& metrics_;
+    CheckpointDirectory* checkpoints_;
+    std::string lastCheckpoint_;
+    parallel::TrainingSnapshot stoppedAt_;
 };
+
+void validateCheckpointFlags(const RunOptions& options) {
+    if (options.checkpointEvery < 0) {
+        throw InputError("--checkpoint-every must be >= 0 (0: at epoch ends only), got " + std::to_string(options.checkpointEvery));
+    }
+    if (options.checkpointEvery > 0 && options.checkpointDir.empty()) {
+        throw InputError("--checkpoint-every needs --checkpoint-dir (where the checkpoints go)");
+    }
+    if (options.keepCheckpoints < 1) {
+        throw InputError("--keep-checkpoints must be at least 1, got " + std::to_string(options.keepCheckpoints));
+    }
+}
 
 }  // namespace
 
 int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     const MpiPlacement& place = mpi.placement();
     RunOptions options = given;
+    validateCheckpointFlags(options);
     if (place.rank != 0) {  // rank-aware output: only rank 0 prints progress and writes files
         options.quiet = true;
         options.metricsPath.clear();
+        options.savePath.clear();
+        options.checkpointDir.clear();
     }
     if (!(options.mpiTimeout > 0.0)) throw InputError("--mpi-timeout must be > 0 seconds");
     RunSetup setup;
@@ -116,8 +158,27 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     }
     const parallel::CommunicatorChoice choice =
         parallel::makeCommunicator(mpi.layout(setup.parallel.workers, setup.parallel.devices));
-    MetricsWriter metrics(options.metricsPath);
+    // Checkpoints (rank 0 writes; every rank takes part in the snapshot at the same sync point).
+    std::optional<CheckpointDirectory> checkpoints;
+    if (!options.checkpointDir.empty()) checkpoints.emplace(options.checkpointDir, options.keepCheckpoints);
+    const bool checkpointing = !given.checkpointDir.empty();  // the same on every rank
+    setup.parallel.snapshotEvery = checkpointing ? options.checkpointEvery : 0;
+    setup.parallel.snapshotEveryEpoch = checkpointing;
+    setup.parallel.snapshotAtRunEnd = !given.savePath.empty();
+    StopOnSignals signals;
+    setup.parallel.stopRequested = [] { return StopOnSignals::requested(); };
     parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel, choice.communicator);
+    std::string resumedFrom;
+    if (!options.resumePath.empty()) {
+        parallel::TrainingSnapshot snapshot =
+            snapshotToResume(options, setup, place.size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr, resumedFrom);
+        try {
+            wrapper.resume(std::move(snapshot));
+        } catch (const std::invalid_argument& error) {
+            throw InputError("cannot resume from " + resumedFrom + ": " + error.what());
+        }
+    }
+    MetricsWriter metrics(options.metricsPath);
     if (!options.quiet) {
         if (place.size > 1) {
             std::printf("mpirun job: %d processes x %d workers = %d replicas; rank 0 on %s; across processes: %s\n",
@@ -133,11 +194,36 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
                     setup.scheduleText.c_str());
         std::printf("data: %s, %zu train / %zu test samples, batch %lld per worker\n", options.data.c_str(),
                     setup.data.train.count, setup.data.test.count, static_cast<long long>(options.batchSize));
+        if (!resumedFrom.empty()) std::printf("resuming from %s\n", resumedFrom.c_str());
         std::fflush(stdout);
     }
-    ConsoleListener listener(options, metrics);
-    wrapper.fit(setup.data, &listener);
-    return 0;
+    ConsoleListener listener(options, setup, metrics, checkpoints ? &*checkpoints : nullptr);
+    train::RunSummary summary;
+    try {
+        summary = wrapper.fit(setup.data, &listener);
+    } catch (const parallel::WorkerError& error) {
+        // Say where the run can be picked up again.
+        const std::string checkpoint = listener.lastCheckpoint().empty()
+                                           ? std::string(checkpointing ? "no checkpoint was written yet" : "no --checkpoint-dir")
+                                           : "last good checkpoint " + listener.lastCheckpoint();
+        throw std::runtime_error(messageInFlags(error) + "; " + checkpoint);
+    }
+    if (!summary.stopped) return 0;
+    // Stopped by a signal (here or, under mpirun, on another rank) at a sync point.
+    const parallel::TrainingSnapshot& at = listener.stoppedAt();
+    const int code = StopOnSignals::signal() ? StopOnSignals::exitCode() : 128 + SIGTERM;
+    const std::string signal = StopOnSignals::signal() ? StopOnSignals::name() : "a signal to another rank";
+    metrics.writeRaw("{\"event\":\"stopped\",\"signal\":\"" + jsonEscape(signal) + "\",\"epoch\":" +
+                     std::to_string(at.epoch) + ",\"iteration\":" + std::to_string(at.iteration) + ",\"checkpoint\":\"" +
+                     jsonEscape(listener.lastCheckpoint()) + "\"}");
+    if (place.rank == 0) {
+        std::fprintf(stderr, "%s: stopped by %s at epoch %d, iteration %lld; %s\n", messagePrefix().c_str(), signal.c_str(),
+                     at.epoch + (at.atEpochEnd ? 0 : 1), static_cast<long long>(at.iteration),
+                     listener.lastCheckpoint().empty()
+                         ? "no checkpoint written (no --checkpoint-dir)"
+                         : ("checkpoint " + listener.lastCheckpoint() + "; continue with --resume " + options.checkpointDir).c_str());
+    }
+    return code;
 }
 
 }  // namespace cohort::launch

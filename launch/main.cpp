@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
         if (subcommand == "train") return launch::runTrain(*options, *mpi);
         if (subcommand == "info") return launch::runInfo(*options, *mpi);
         if (subcommand == "bench") return launch::runBench(*options);
+        if (subcommand == "evaluate") return launch::runEvaluate(*options);
         throw InputError("subcommand '" + subcommand + "' is not available yet in this build");
     } catch (const launch::ConfigurationMismatch& error) {
         std::fprintf(stderr, "%s: error: %s\n", prefix.c_str(), oneLine(error.what()).c_str());

@@ -170,8 +170,9 @@ train::RunSummary ParallelWrapper::fit(const data::DatasetSplits& data, Parallel
         } catch (const BarrierAborted& aborted) {
             fail(aborted.what(), nullptr, {}, false);
         } catch (const std::exception& error) {
-            const std::string context =
-                " (at iteration " + std::to_string(workers_[std::size_t(index)]->optimizer->stepCount()) + ")";
+            const WorkerState& worker = *workers_[std::size_t(index)];
+            const std::string context = " (epoch " + std::to_string(worker.epoch) + ", iteration " +
+                                        std::to_string(worker.optimizer->stepCount()) + ")";
             fail(error.what(), std::current_exception(), context, true);
         } catch (...) {
             fail("unknown exception", nullptr, {}, true);

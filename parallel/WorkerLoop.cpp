@@ -377,6 +377,7 @@ void WorkerLoop::averageStatistics() {
 
 void WorkerLoop::beginEpoch(int epoch) {
     epochStart_ = Clock::now();
+    me_.epoch = epoch + 1;
     me_.statistics = WorkerStatistics{index_, me_.statistics.device};
     me_.epochStatistics = {};
     dataWaitBefore_ = prefetch_->waitSeconds();

@@ -61,6 +61,7 @@ struct WorkerState {
     memory::MemoryLocation location;
     std::unique_ptr<nn::Model> model;
     std::unique_ptr<optim::Optimizer> optimizer;
+    int epoch = 0;                         // the epoch in progress, 1-based (for messages)
     WorkerStatistics statistics;           // of the current epoch
     train::StepStatistics epochStatistics;  // training loss and accuracy of the current epoch
 };

@@ -50,10 +50,10 @@ TEST(Flags, AWorkersFailureIsDescribedWithItsCauseInFlags) {
     } catch (...) {
         cause = std::current_exception();
     }
-    const parallel::WorkerError error(1, "maxBytes exceeded: ...", cause, " (at iteration 7)");
+    const parallel::WorkerError error(1, "maxBytes exceeded: ...", cause, " (epoch 1, iteration 7)");
     EXPECT_EQ(messageInFlags(error),
               "worker 1 failed: --maxbytes exceeded: cannot allocate 4.0 MiB on host (in use 0 B, limit 1.0 MiB); "
-              "raise --maxbytes or reduce --batch-size/--hidden (at iteration 7)");
+              "raise --maxbytes or reduce --batch-size/--hidden (epoch 1, iteration 7)");
     const parallel::WorkerError noCause(0, "aborted");
     EXPECT_EQ(messageInFlags(noCause), "worker 0 failed: aborted");
 }

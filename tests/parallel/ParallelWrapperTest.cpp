@@ -247,7 +247,7 @@ TEST(ParallelWrapper, AWorkerThatThrowsStopsEveryoneAndIsNamed) {
             } catch (const std::runtime_error& cause) {
                 EXPECT_STREQ(cause.what(), "injected failure");
             }
-            EXPECT_EQ(error.describe("<cause>"), "worker 2 failed: <cause> (at iteration 5)");
+            EXPECT_EQ(error.describe("<cause>"), "worker 2 failed: <cause> (epoch 1, iteration 5)");
         }
         EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 2.0);
     }
