@@ -25,6 +25,7 @@ target_include_directories(cohort_openblas SYSTEM INTERFACE ${COHORT_OPENBLAS_IN
 message(STATUS "cohort: OpenBLAS ${COHORT_OPENBLAS_LIBRARY}")
 
 set(COHORT_HAVE_CUDA OFF)
+set(COHORT_HAVE_CUDNN OFF)
 set(COHORT_HAVE_NCCL OFF)
 if(COHORT_ENABLE_CUDA)
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
@@ -72,11 +73,19 @@ if(COHORT_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
 
-# Compile definitions every target sees, so a header can ask which backends exist.
+# Compile definitions every target sees, so a header can ask which backends exist. Exported as
+# cohort::config (cmake/CohortInstall.cmake): a project using the installed package gets the same
+# definitions, C++ standard and include root, so it includes headers as the examples do.
 add_library(cohort_config INTERFACE)
+target_compile_features(cohort_config INTERFACE cxx_std_20)
 target_compile_definitions(cohort_config INTERFACE
   COHORT_VERSION="${PROJECT_VERSION}"
   $<$<BOOL:${COHORT_HAVE_CUDA}>:COHORT_WITH_CUDA=1>
   $<$<BOOL:${COHORT_HAVE_NCCL}>:COHORT_WITH_NCCL=1>
   $<$<BOOL:${COHORT_HAVE_MPI}>:COHORT_WITH_MPI=1>)
-target_include_directories(cohort_config INTERFACE ${PROJECT_SOURCE_DIR})
+target_include_directories(cohort_config INTERFACE
+  $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}> $<INSTALL_INTERFACE:${COHORT_INSTALL_INCLUDEDIR}>)
+# A ThreadSanitizer build's static libraries need the sanitizer runtime in whatever links them.
+if(COHORT_SANITIZE_THREAD)
+  target_link_options(cohort_config INTERFACE $<INSTALL_INTERFACE:-fsanitize=thread>)
+endif()
