@@ -94,6 +94,14 @@ CheckpointDirectory::CheckpointDirectory(std::string directory, int keep) : dire
         throw InputError("cannot use --checkpoint-dir " + directory_ + ": " +
                          (error ? error.message() : std::string("not a directory")));
     }
+    // Temporary files of writes a killed run never finished (its checkpoints are all intact).
+    for (const auto& entry : fs::directory_iterator(directory_, error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind(".checkpoint-i", 0) == 0 && name.find(".safetensors.tmp-") != std::string::npos) {
+            std::error_code ignored;
+            fs::remove(entry.path(), ignored);
+        }
+    }
 }
 
 std::string CheckpointDirectory::write(const train::CheckpointFile& file, std::int64_t iteration, int epoch) {

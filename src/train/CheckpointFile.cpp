@@ -220,20 +220,24 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
 }
 
 CheckpointFile readCheckpointFile(const std::string& path) {
+    std::error_code error;
+    if (fs::is_directory(path, error)) throw CheckpointError("cannot read checkpoint " + path + ": it is a directory");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw CheckpointError("cannot read checkpoint " + path + ": " + std::strerror(errno));
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    if (size < 0) throw CheckpointError("cannot read checkpoint " + path + " (not a regular file)");
-    in.seekg(0);
-    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
-    if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) throw CheckpointError("cannot read checkpoint " + path);
+    // Read as a stream, so a pipe works too.
+    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw CheckpointError("cannot read checkpoint " + path + ": " + std::strerror(errno));
     return decodeCheckpoint(bytes, path);
 }
 
 void writeCheckpointFile(const std::string& path, const CheckpointFile& file) {
-    const std::vector<unsigned char> bytes = encodeCheckpoint(file);
     const fs::path target(path);
+    std::error_code ignored;
+    if (fs::exists(target, ignored) && !fs::is_regular_file(target, ignored)) {
+        // Never rename over a device, a pipe or a directory.
+        throw std::runtime_error("cannot write checkpoint " + path + ": it exists and is not a regular file");
+    }
+    const std::vector<unsigned char> bytes = encodeCheckpoint(file);
     const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
     const fs::path temporary = directory / ("." + target.filename().string() + ".tmp-" + std::to_string(getpid()));
     auto fail = [&](const std::string& what, int error) {

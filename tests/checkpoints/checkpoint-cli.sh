@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Checkpoints as users meet them, through the real `cohort` binary: exact resume after SIGKILL,
+# refusals, evaluate, divergence, signals, a full disk, and NumPy reading a checkpoint.
+#   checkpoint-cli.sh COHORT CASE
+# CASE: resume-one-worker | resume-two-workers | resume-shared-gradients | resume-mpirun |
+#       refusals | evaluate-lenet | divergence | signals | full-disk | numpy
+# Exit 0 pass, 1 fail, 77 skip (mpirun or NumPy absent).
+set -uo pipefail
+cohort=$1
+case_name=$2
+here=$(cd "$(dirname "$0")" && pwd)
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/cohort-checkpoints.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+cd "$scratch"
+
+fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
+python=python3
+small="--data synthetic --device cpu --threads-per-worker 1 --batch-size 32 --quiet"
+
+# $1: exit code wanted, $2: text stderr must contain; the rest: the command. Exactly one line on stderr.
+expect_error() {
+    local code=$1 text=$2
+    shift 2
+    "$@" >out.txt 2>err.txt
+    local got=$?
+    [ "$got" -eq "$code" ] || fail "exit $got, wanted $code: $* -- $(cat err.txt)"
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "stderr is not one line: $* -- $(cat err.txt)"
+    grep -qF -- "$text" err.txt || fail "stderr lacks '$text': $(cat err.txt)"
+}
+
+newest_checkpoint() { ls "$1"/checkpoint-i*.safetensors 2>/dev/null | sort | tail -1; }
+
+wait_for_checkpoint() {  # $1: directory, $2: pid of the run
+    for _ in $(seq 1 600); do
+        [ -n "$(newest_checkpoint "$1")" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+# A straight run and the same run killed with SIGKILL at a random point after its first
+# checkpoint, then resumed: the final model files and every metrics value must be equal.
+resume_case() {
+    local launcher=$1 flags=$2
+    local run="$launcher $cohort train $small --hidden 512,512 --epochs 2 $flags --checkpoint-every 25 --keep-checkpoints 2"
+    $run --checkpoint-dir straight --save straight.final --metrics straight.jsonl || fail "straight run failed"
+    $run --checkpoint-dir killed --metrics killed.jsonl &
+    local pid=$!
+    wait_for_checkpoint killed "$pid" || fail "no checkpoint appeared before the run ended"
+    sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+    if [ -n "$launcher" ]; then pkill -KILL -P "$pid"; fi  # the ranks; mpirun then ends
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid"
+    local status=$?
+    [ "$status" -ne 0 ] || fail "the run finished before it was killed; nothing was resumed"
+    grep -q '"event":"done"' killed.jsonl && fail "the killed run wrote its done event"
+    local from=from.safetensors
+    cp "$(newest_checkpoint killed)" "$from"  # the resumed run prunes the directory
+    $run --checkpoint-dir killed --resume killed --save resumed.final --metrics resumed.jsonl || fail "resume failed"
+    cmp -s straight.final resumed.final || fail "final checkpoints differ (resumed from $from)"
+    $python "$here/metrics_after.py" straight.jsonl "$from" >expected.txt || fail "metrics_after.py"
+    $python "$here/metrics_after.py" resumed.jsonl >actual.txt || fail "metrics_after.py"
+    [ -s actual.txt ] || fail "the resumed run reported nothing"
+    diff expected.txt actual.txt >diff.txt || fail "metrics differ after resuming from $from: $(head -5 diff.txt)"
+    echo "resumed from $from: $(wc -l <actual.txt) metrics records and the final model bitwise equal"
+}
+
+case "$case_name" in
+resume-one-worker) resume_case "" "--workers 1 --dropout 0.2" ;;
+resume-two-workers) resume_case "" "--workers 2 --averaging-frequency 5" ;;
+resume-shared-gradients) resume_case "" "--workers 2 --training-mode shared-gradients" ;;
+resume-mpirun)
+    command -v mpirun >/dev/null || exit 77
+    "$cohort" info | grep -q ", mpi" || exit 77
+    root=""
+    [ "$(id -u)" -eq 0 ] && root="--allow-run-as-root"
+    resume_case "mpirun -np 2 $root --oversubscribe --bind-to none --mca btl self,vader,tcp" \
+        "--workers 1 --averaging-frequency 5"
+    ;;
+refusals)
+    small="$small --epochs 1"
+    $cohort train $small --hidden 512,512 --save model.safetensors || fail "training failed"
+    expect_error 2 "--hidden differs" $cohort train $small --hidden 256,512 --resume model.safetensors
+    small="$small --hidden 512,512"
+    expect_error 2 "--lr differs" $cohort train $small --lr 0.01 --resume model.safetensors
+    head -c 5000 model.safetensors >truncated.safetensors
+    expect_error 2 "truncated" $cohort train $small --resume truncated.safetensors
+    cp model.safetensors flipped.safetensors
+    size=$(stat -c %s flipped.safetensors)
+    printf '\x5a' | dd of=flipped.safetensors bs=1 seek=$((size - 1000)) conv=notrunc status=none
+    cmp -s model.safetensors flipped.safetensors && fail "the byte flip changed nothing"
+    expect_error 2 "checksum mismatch" $cohort train $small --resume flipped.safetensors
+    $python - model.safetensors future.safetensors <<'PY' || fail "could not write a future version"
+import json, struct, sys, zlib
+blob = open(sys.argv[1], "rb").read()
+(length,) = struct.unpack("<Q", blob[:8])
+header = blob[8:8 + length].decode().replace('"format_version":"1"', '"format_version":"9"')
+key = '"crc32.header":"'
+at = header.index(key) + len(key)
+header = header[:at] + "00000000" + header[at + 8:]
+header = header[:at] + "%08x" % zlib.crc32(header.encode()) + header[at + 8:]
+open(sys.argv[2], "wb").write(blob[:8] + header.encode() + blob[8 + length:])
+PY
+    expect_error 2 "newer cohort (format version 9" $cohort train $small --resume future.safetensors
+    mkdir emptydir
+    expect_error 2 "no valid checkpoint in emptydir" $cohort train $small --resume emptydir
+    expect_error 2 "--checkpoint-every needs --checkpoint-dir" $cohort train $small --checkpoint-every 5
+    expect_error 2 "--keep-checkpoints must be at least 1" $cohort train $small --checkpoint-dir d --keep-checkpoints 0
+    echo "refusals: changed --hidden, changed --lr, truncated, flipped byte, future version"
+    ;;
+evaluate-lenet)
+    $cohort train --data synthetic --device cpu --model lenet --epochs 1 --quiet --save lenet.safetensors \
+        --metrics train.jsonl || fail "training LeNet failed"
+    $cohort evaluate --load lenet.safetensors --data synthetic --device cpu --format json --metrics eval.jsonl \
+        >eval.json || fail "evaluate failed"
+    $cohort evaluate --load lenet.safetensors --data synthetic --device cpu >table.txt || fail "evaluate (table) failed"
+    grep -q "confusion matrix" table.txt || fail "no confusion matrix in the table"
+    $python - train.jsonl eval.json eval.jsonl <<'PY' || fail "evaluate does not reproduce the training run"
+import json, sys
+train = [json.loads(line) for line in open(sys.argv[1])]
+epoch = [e for e in train if e["event"] == "epoch"][-1]
+result = json.load(open(sys.argv[2]))
+assert json.loads(open(sys.argv[3]).readline()) == result
+correct = sum(result["confusion"][i][i] for i in range(result["classes"]))
+assert correct == round(epoch["test_accuracy"] * result["samples"]), (correct, epoch["test_accuracy"])
+assert "%.6f" % result["accuracy"] == "%.6f" % epoch["test_accuracy"], (result["accuracy"], epoch["test_accuracy"])
+assert "%.9g" % result["loss"] == "%.9g" % epoch["test_loss"], (result["loss"], epoch["test_loss"])
+assert len(result["per_class_accuracy"]) == result["classes"] == 10
+print("evaluate reproduces test accuracy %.4f and loss %.9g" % (result["accuracy"], result["loss"]))
+PY
+    expect_error 2 "needs --load" $cohort evaluate --data synthetic
+    expect_error 2 "truncated" $cohort evaluate --load <(head -c 100 lenet.safetensors) --data synthetic
+    ;;
+divergence)
+    small="$small --hidden 512,512 --epochs 2"
+    expect_error 1 "diverged" $cohort train $small --workers 2 --optimizer sgd --lr 1e30 --lr-schedule constant \
+        --checkpoint-dir nan --checkpoint-every 1
+    grep -Eq "loss became (NaN|infinite) at iteration [0-9]+" err.txt || fail "no iteration named: $(cat err.txt)"
+    grep -q "worker [0-9] failed" err.txt || fail "no worker named: $(cat err.txt)"
+    grep -q "(epoch 1, iteration" err.txt || fail "no epoch named: $(cat err.txt)"
+    grep -Eq "last good checkpoint nan/checkpoint-i|no checkpoint was written yet" err.txt || fail "no checkpoint named: $(cat err.txt)"
+    iteration=$(grep -Eo "at iteration [0-9]+" err.txt | head -1 | grep -Eo "[0-9]+")
+    [ "$iteration" -le 10 ] || fail "divergence reported late (iteration $iteration)"
+    for file in nan/checkpoint-i*.safetensors; do  # none holds a non-finite value
+        [ -e "$file" ] || continue
+        "$cohort" evaluate --load "$file" --data synthetic --device cpu --quiet || fail "$file does not load"
+        if $python -c "import numpy" 2>/dev/null; then $python "$here/read_with_numpy.py" "$file" 784,512 >/dev/null || fail "$file: non-finite"; fi
+    done
+    echo "divergence: $(cat err.txt)"
+    ;;
+signals)
+    small="$small --hidden 512,512"
+    for signal in INT TERM; do
+        rm -rf "run-$signal"
+        $cohort train $small --epochs 20 --checkpoint-dir "run-$signal" --metrics "run-$signal.jsonl" 2>"err-$signal.txt" &
+        pid=$!
+        wait_for_checkpoint "run-$signal" "$pid" || true
+        sleep 0.3
+        kill -"$signal" "$pid"
+        wait "$pid"
+        status=$?
+        want=$([ "$signal" = INT ] && echo 130 || echo 143)
+        [ "$status" -eq "$want" ] || fail "SIG$signal: exit $status, wanted $want ($(cat "err-$signal.txt"))"
+        [ "$(wc -l <"err-$signal.txt")" -eq 1 ] || fail "SIG$signal: stderr is not one line: $(cat "err-$signal.txt")"
+        grep -q "stopped by SIG$signal" "err-$signal.txt" || fail "SIG$signal: $(cat "err-$signal.txt")"
+        tail -1 "run-$signal.jsonl" | grep -q '"event":"stopped"' || fail "SIG$signal: the metrics do not end with a stopped event"
+        checkpoint=$($python -c "import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])['checkpoint'])" "run-$signal.jsonl")
+        [ -f "$checkpoint" ] || fail "SIG$signal: the stopped event names no checkpoint file ($checkpoint)"
+        $cohort evaluate --load "$checkpoint" --data synthetic --device cpu --quiet || fail "SIG$signal: $checkpoint does not load"
+    done
+    # A second signal does not wait for the step.
+    $cohort train $small --epochs 20 2>err-twice.txt &
+    pid=$!
+    sleep 1
+    kill -INT "$pid"
+    kill -INT "$pid"
+    start=$SECONDS
+    wait "$pid"
+    status=$?
+    [ "$status" -eq 130 ] || fail "two SIGINTs: exit $status"
+    [ $((SECONDS - start)) -le 5 ] || fail "two SIGINTs: took $((SECONDS - start)) s"
+    echo "signals: SIGINT 130, SIGTERM 143, checkpoints loadable, metrics end with a stopped event"
+    ;;
+full-disk)
+    [ -w /dev/full ] || exit 77
+    small="$small --hidden 64"
+    expect_error 1 "No space left on device" $cohort train $small --epochs 1 --metrics /dev/full
+    expect_error 1 "not a regular file" $cohort train $small --epochs 1 --save /dev/full
+    echo "full disk: exit 1 with one line"
+    ;;
+numpy)
+    python=/usr/bin/python3
+    [ -x "$python" ] && $python -c "import numpy" 2>/dev/null || exit 77
+    $cohort train $small --epochs 1 --hidden 64,32 --save model.safetensors || fail "training failed"
+    $python "$here/read_with_numpy.py" model.safetensors 784,64 || fail "NumPy could not read the checkpoint"
+    ;;
+*) echo "unknown case $case_name" >&2; exit 2 ;;
+esac
