@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "kernels/SeedMixing.h"  // counterUniform: the dropout generator of dropoutForward
 #include "memory/SystemAllocator.h"
 
 namespace cohort::kernels {
@@ -93,8 +94,9 @@ public:
                          void* y) = 0;
 
     // Inverted dropout with a counter-based generator: element i is kept when
-    // uniform(seed, start + i) >= rate; y = keep ? x / (1 - rate) : 0; mask (same dtype) holds
-    // the factor applied (0 or 1/(1-rate)) for the backward pass. Identical on every backend.
+    // counterUniform(seed, start + i) >= rate (kernels/SeedMixing.h); y = keep ? x / (1 - rate)
+    // : 0; mask (same dtype) holds the factor applied (0 or 1/(1-rate)) for the backward pass.
+    // Identical on every backend.
     // start = offset + (stepCounter ? stepCounter[0] * count : 0): stepCounter (nullable) is one
     // uint64 in this backend's memory read when the operation runs, so a captured step (see
     // beginCapture) draws a fresh mask on every replay.
@@ -218,23 +220,6 @@ public:
     virtual void copyFromHost(std::size_t bytes, const void* hostSource, void* destination) = 0;
     virtual void synchronize() = 0;
 };
-
-// The splitmix64 finaliser: a well-mixed 64-bit value from any 64-bit input. Used to derive
-// per-layer and per-replica seeds and, in counterUniform, dropout masks.
-inline std::uint64_t mixBits(std::uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-// A seed for stream `salt` of a run seeded with `seed` (layer index, replica index, ...).
-inline std::uint64_t deriveSeed(std::uint64_t seed, std::uint64_t salt) {
-    return mixBits(seed + 0x9E3779B97F4A7C15ULL * (salt + 1));
-}
-
-// Deterministic uniform [0,1) from (seed, index): the dropout generator shared by all backends.
-inline double counterUniform(std::uint64_t seed, std::uint64_t index) {
-    return static_cast<double>(mixBits(seed * 0x9E3779B97F4A7C15ULL + index + 0x632BE59BD9B4E019ULL) >> 11) * 0x1.0p-53;
-}
 
 // The CPU backend; `threads` is the BLAS/OpenMP thread count used by the calling thread
 // (0: leave the process default).

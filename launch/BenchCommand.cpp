@@ -80,9 +80,9 @@ int runBench(const RunOptions& options) {
     MetricsWriter metrics(options.metricsPath);
     char line[384];
     std::snprintf(line, sizeof line,
-                  "{\"event\":\"bench\",\"model\":\"%s\",\"batch\":%lld,\"device\":\"%s\",\"us_per_step_median\":%.3f,"
+                  "{\"event\":\"bench\",\"model\":%s,\"batch\":%lld,\"device\":\"%s\",\"us_per_step_median\":%.3f,"
                   "\"us_per_step_min\":%.3f,\"us_per_step_max\":%.3f,\"steps\":%d,\"repeats\":%d,\"graph_replays\":%lld}",
-                  jsonEscape(model->describe()).c_str(), static_cast<long long>(batch),
+                  jsonString(model->describe()).c_str(), static_cast<long long>(batch),
                   memory::toString(location).c_str(), median, sorted.front(), sorted.back(), options.benchSteps,
                   options.benchRepeats, static_cast<long long>(step.replays()));
     metrics.writeRaw(line);

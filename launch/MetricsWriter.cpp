@@ -1,31 +1,44 @@
 #include "launch/MetricsWriter.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "src/core/Errors.h"
 
 namespace cohort::launch {
 
-std::string jsonEscape(const std::string& text) {
-    std::string out;
-    for (char c : text) {
+std::string jsonString(const std::string& text) {
+    std::string out = "\"";
+    for (const char c : text) {
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
             case '\n': out += "\\n"; break;
             case '\t': out += "\\t"; break;
+            case '\r': out += "\\r"; break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) {
                     char escaped[8];
-                    std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+                    std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
                     out += escaped;
                 } else {
                     out += c;
                 }
         }
     }
-    return out;
+    return out + "\"";
+}
+
+std::string workspaceStatisticsJson(const memory::WorkspaceStatistics& statistics) {
+    auto field = [](const char* key, auto value) { return std::string(",\"") + key + "\":" + std::to_string(value); };
+    return "{\"workspace\":" + jsonString(statistics.name) +
+           ",\"location\":" + jsonString(memory::toString(statistics.location)) +
+           field("block_bytes", statistics.blockSize) + field("used_bytes", statistics.used) +
+           field("peak_cycle_bytes", statistics.peakCycleBytes) + field("spilled_bytes", statistics.spilledBytes) +
+           field("spilled_allocations", statistics.spilledAllocations) + field("pinned_bytes", statistics.pinnedBytes) +
+           field("cycles", statistics.cycles) + field("generation", statistics.generation) +
+           field("reallocations", statistics.reallocations) + "}";
 }
 
 MetricsWriter::MetricsWriter(const std::string& path) {

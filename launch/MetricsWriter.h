@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "memory/Memory.h"
 #include "src/train/Trainer.h"
 
 namespace cohort::launch {
@@ -24,6 +25,14 @@ private:
     std::FILE* file_ = nullptr;
 };
 
-std::string jsonEscape(const std::string& text);
+// `text` as a JSON string literal, quotes included: quote, backslash and control characters
+// escaped (\n, \t, \r by name, the others as \u00XX); other bytes as they are (UTF-8 passes
+// through). Every string cohort writes into JSON goes through it.
+std::string jsonString(const std::string& text);
+
+// One workspace's statistics as one JSON object (no newline): {"workspace":..,"location":..,
+// "block_bytes":..,"used_bytes":..,"peak_cycle_bytes":..,"spilled_bytes":..,
+// "spilled_allocations":..,"pinned_bytes":..,"cycles":..,"generation":..,"reallocations":..}.
+std::string workspaceStatisticsJson(const memory::WorkspaceStatistics& statistics);
 
 }  // namespace cohort::launch

@@ -51,7 +51,7 @@ public:
         // Called on worker 0's thread: its workspaces, plus the process's allocator counters.
         for (const auto& statistics : memory::WorkspaceManager::forCurrentThread().statistics()) {
             metrics_.writeRaw("{\"event\":\"memory\",\"epoch\":" + std::to_string(m.epoch) + ",\"worker\":0," +
-                              statistics.toJson().substr(1));
+                              workspaceStatisticsJson(statistics).substr(1));
         }
         const auto counters = memory::allocationCounters();
         char line[256];

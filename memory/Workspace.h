@@ -111,7 +111,6 @@ struct WorkspaceStatistics {
     std::uint64_t reallocations = 0;   // times the block was (re)allocated
 
     std::string toHuman() const;       // one line in human units
-    std::string toJson() const;        // one JSON object (no newline)
 };
 
 // Where a workspace's memory is: its block, and a count of the times memory it handed out could

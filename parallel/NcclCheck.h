@@ -1,23 +1,19 @@
 #pragma once
-// Checked CUDA runtime and NCCL calls for the NCCL communicators (in-process and over MPI): a
-// failed call throws std::runtime_error naming the call and the library's reason. Include only
-// from files compiled with NCCL.
-#include <cuda_runtime.h>
+// parallel/NcclCheck.h — COHORT_NCCL_CHECK for the NCCL communicators (in-process and over MPI):
+// a failed call throws std::runtime_error worded as COHORT_CUDA_CHECK's ("NCCL call `...` failed
+// at parallel/NcclCommunicator.cpp:76: <NCCL's reason>"). CUDA runtime calls use
+// COHORT_CUDA_CHECK (memory/cuda/CudaCheck.h), included here. Include only from files compiled
+// with NCCL.
 #include <nccl.h>
 
-#include <stdexcept>
-#include <string>
+#include "memory/cuda/CudaCheck.h"
 
 namespace cohort::parallel::nccl_detail {
 
-inline void checkCuda(cudaError_t code, const char* call) {
-    if (code != cudaSuccess) throw std::runtime_error(std::string(call) + " failed: " + cudaGetErrorString(code));
-}
-inline void checkNccl(ncclResult_t code, const char* call) {
-    if (code != ncclSuccess) throw std::runtime_error(std::string(call) + " failed: " + ncclGetErrorString(code));
+inline void checkNccl(ncclResult_t code, const char* call, const char* file, int line) {
+    if (code != ncclSuccess) memory::cuda_check::throwCallFailure("NCCL", call, file, line, ncclGetErrorString(code));
 }
 
 }  // namespace cohort::parallel::nccl_detail
 
-#define COHORT_CUDA_CHECK(call) ::cohort::parallel::nccl_detail::checkCuda((call), #call)
-#define COHORT_NCCL_CHECK(call) ::cohort::parallel::nccl_detail::checkNccl((call), #call)
+#define COHORT_NCCL_CHECK(call) ::cohort::parallel::nccl_detail::checkNccl((call), #call, __FILE__, __LINE__)

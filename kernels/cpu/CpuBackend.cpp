@@ -1,5 +1,8 @@
 // The CPU backend: GEMM through OpenBLAS (cblas_sgemm/dgemm), everything else as OpenMP loops
-// that go parallel only when the work is large enough to pay for the threads.
+// that go parallel only when the work is large enough to pay for the threads
+// (ParallelThreshold.h). Convolution and pooling (CpuConvolution), batch norm (CpuBatchNorm) and
+// the optimizer updates (CpuOptimizers) have their own files; the elementwise operations, losses,
+// reductions and copies are here.
 #include <cblas.h>
 #include <omp.h>
 
@@ -12,12 +15,15 @@
 
 #include "kernels/Backend.h"
 #include "kernels/DTypeDispatch.h"
+#include "kernels/cpu/CpuBatchNorm.h"
 #include "kernels/cpu/CpuConvolution.h"
+#include "kernels/cpu/CpuOptimizers.h"
+#include "kernels/cpu/ParallelThreshold.h"
 
 namespace cohort::kernels {
 namespace {
 
-constexpr std::int64_t kParallelThreshold = 1 << 15;  // elements below which threads cost more
+using cpu_detail::kParallelElements;
 
 // Activations as compile-time choices, so each elementwise loop is a plain vector loop.
 template <Activation A, typename T>
@@ -88,7 +94,7 @@ public:
             T* out = static_cast<T*>(y);
             dispatchActivation(activation, [&](auto kind) {
                 constexpr Activation A = decltype(kind)::value;
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold)
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelElements)
                 for (std::int64_t r = 0; r < rows; ++r) {
                     const T* row = in + r * cols;
                     T* target = out + r * cols;
@@ -111,7 +117,7 @@ public:
             T* gradIn = static_cast<T*>(dx);
             dispatchActivation(activation, [&](auto kind) {
                 constexpr Activation A = decltype(kind)::value;
-#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
                 for (std::int64_t i = 0; i < count; ++i) gradIn[i] = gradOut[i] * derivativeFromOutput<A>(out[i]);
             });
         });
@@ -124,7 +130,7 @@ public:
             const T* in = static_cast<const T*>(x);
             T* sums = static_cast<T*>(out);
             // Split over columns so each thread owns its outputs (deterministic, no reduction).
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold)
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelElements)
             for (std::int64_t c0 = 0; c0 < cols; c0 += 64) {
                 const std::int64_t c1 = std::min(cols, c0 + 64);
                 T local[64];
@@ -224,7 +230,7 @@ public:
             T* m = static_cast<T*>(mask);
             T* out = static_cast<T*>(y);
             const T keepScale = T(1.0 / (1.0 - rate));
-#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
             for (std::int64_t i = 0; i < count; ++i) {
                 const T factor = counterUniform(seed, offset + std::uint64_t(i)) >= rate ? keepScale : T(0);
                 m[i] = factor;
@@ -239,7 +245,7 @@ public:
             const T* a = static_cast<const T*>(x);
             const T* b = static_cast<const T*>(y);
             T* out = static_cast<T*>(z);
-#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
             for (std::int64_t i = 0; i < count; ++i) out[i] = a[i] * b[i];
         });
     }
@@ -287,7 +293,7 @@ public:
             const T* in = static_cast<const T*>(x);
             T* out = static_cast<T*>(y);
             const T a = T(alpha), b = T(beta);
-#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
             for (std::int64_t i = 0; i < count; ++i) out[i] = a * in[i] + b * out[i];
         });
     }
@@ -302,7 +308,7 @@ public:
             // loop, the order of the additions is the sources' order, and the destination (which
             // may be a source) is written only after every source has been read.
             constexpr std::int64_t kChunk = 256;
-#pragma omp parallel for schedule(static) if (length >= kParallelThreshold)
+#pragma omp parallel for schedule(static) if (length >= kParallelElements)
             for (std::int64_t first = 0; first < length; first += kChunk) {
                 const std::int64_t n = std::min(kChunk, length - first);
                 T sum[kChunk];
@@ -317,119 +323,26 @@ public:
         });
     }
 
-    // Batch norm: one channel per loop iteration (threads own channels: deterministic), sums in
-    // double. Element (i, c, j) of [n, channels, spatial] is at (i * channels + c) * spatial + j.
     void batchNormForwardTraining(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
                                   const void* x, const void* gamma, const void* beta, double epsilon, double momentum,
                                   void* runningMean, void* runningVariance, void* savedMean, void* savedInverseStd,
                                   void* y) override {
-        dispatch(dtype, [&](auto zero) {
-            using T = decltype(zero);
-            const T* in = static_cast<const T*>(x);
-            const T* scale = static_cast<const T*>(gamma);
-            const T* shift = static_cast<const T*>(beta);
-            T* out = static_cast<T*>(y);
-            T* runMean = static_cast<T*>(runningMean);
-            T* runVariance = static_cast<T*>(runningVariance);
-            T* mean = static_cast<T*>(savedMean);
-            T* inverseStd = static_cast<T*>(savedInverseStd);
-            const double count = double(n * spatial);
-#pragma omp parallel for schedule(static) if (n * channels * spatial >= kParallelThreshold)
-            for (std::int64_t c = 0; c < channels; ++c) {
-                double sum = 0.0;
-                for (std::int64_t i = 0; i < n; ++i) {
-                    const T* row = in + (i * channels + c) * spatial;
-                    for (std::int64_t j = 0; j < spatial; ++j) sum += double(row[j]);
-                }
-                const double mu = sum / count;
-                double squares = 0.0;
-                for (std::int64_t i = 0; i < n; ++i) {
-                    const T* row = in + (i * channels + c) * spatial;
-                    for (std::int64_t j = 0; j < spatial; ++j) squares += (double(row[j]) - mu) * (double(row[j]) - mu);
-                }
-                const double variance = squares / count;
-                const double invStd = 1.0 / std::sqrt(variance + epsilon);
-                const T a = T(double(scale[c]) * invStd);
-                const T b = T(double(shift[c]) - mu * double(scale[c]) * invStd);
-                for (std::int64_t i = 0; i < n; ++i) {
-                    const T* row = in + (i * channels + c) * spatial;
-                    T* target = out + (i * channels + c) * spatial;
-                    for (std::int64_t j = 0; j < spatial; ++j) target[j] = a * row[j] + b;
-                }
-                mean[c] = T(mu);
-                inverseStd[c] = T(invStd);
-                const double unbiased = count > 1.0 ? squares / (count - 1.0) : variance;
-                runMean[c] = T((1.0 - momentum) * double(runMean[c]) + momentum * mu);
-                runVariance[c] = T((1.0 - momentum) * double(runVariance[c]) + momentum * unbiased);
-            }
-        });
+        cpu_detail::batchNormForwardTraining(dtype, n, channels, spatial, x, gamma, beta, epsilon, momentum,
+                                             runningMean, runningVariance, savedMean, savedInverseStd, y);
     }
 
     void batchNormForwardInference(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
                                    const void* x, const void* gamma, const void* beta, const void* runningMean,
                                    const void* runningVariance, double epsilon, void* y) override {
-        dispatch(dtype, [&](auto zero) {
-            using T = decltype(zero);
-            const T* in = static_cast<const T*>(x);
-            const T* scale = static_cast<const T*>(gamma);
-            const T* shift = static_cast<const T*>(beta);
-            const T* runMean = static_cast<const T*>(runningMean);
-            const T* runVariance = static_cast<const T*>(runningVariance);
-            T* out = static_cast<T*>(y);
-#pragma omp parallel for schedule(static) if (n * channels * spatial >= kParallelThreshold)
-            for (std::int64_t i = 0; i < n; ++i) {
-                for (std::int64_t c = 0; c < channels; ++c) {
-                    const double invStd = 1.0 / std::sqrt(double(runVariance[c]) + epsilon);
-                    const T a = T(double(scale[c]) * invStd);
-                    const T b = T(double(shift[c]) - double(runMean[c]) * double(scale[c]) * invStd);
-                    const T* row = in + (i * channels + c) * spatial;
-                    T* target = out + (i * channels + c) * spatial;
-                    for (std::int64_t j = 0; j < spatial; ++j) target[j] = a * row[j] + b;
-                }
-            }
-        });
+        cpu_detail::batchNormForwardInference(dtype, n, channels, spatial, x, gamma, beta, runningMean, runningVariance,
+                                              epsilon, y);
     }
 
     void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial, const void* x,
                            const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd,
                            void* dx, void* dgamma, void* dbeta) override {
-        dispatch(dtype, [&](auto zero) {
-            using T = decltype(zero);
-            const T* in = static_cast<const T*>(x);
-            const T* gradOut = static_cast<const T*>(dy);
-            const T* scale = static_cast<const T*>(gamma);
-            const T* mean = static_cast<const T*>(savedMean);
-            const T* inverseStd = static_cast<const T*>(savedInverseStd);
-            T* gradIn = static_cast<T*>(dx);
-            T* gradScale = static_cast<T*>(dgamma);
-            T* gradShift = static_cast<T*>(dbeta);
-            const double count = double(n * spatial);
-#pragma omp parallel for schedule(static) if (n * channels * spatial >= kParallelThreshold)
-            for (std::int64_t c = 0; c < channels; ++c) {
-                const double mu = double(mean[c]), invStd = double(inverseStd[c]);
-                double sumDy = 0.0, sumDyXhat = 0.0;
-                for (std::int64_t i = 0; i < n; ++i) {
-                    const std::int64_t base = (i * channels + c) * spatial;
-                    for (std::int64_t j = 0; j < spatial; ++j) {
-                        const double g = double(gradOut[base + j]);
-                        sumDy += g;
-                        sumDyXhat += g * (double(in[base + j]) - mu) * invStd;
-                    }
-                }
-                gradScale[c] = T(sumDyXhat);
-                gradShift[c] = T(sumDy);
-                if (!gradIn) continue;
-                // dx = gamma * invStd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
-                const double factor = double(scale[c]) * invStd / count;
-                for (std::int64_t i = 0; i < n; ++i) {
-                    const std::int64_t base = (i * channels + c) * spatial;
-                    for (std::int64_t j = 0; j < spatial; ++j) {
-                        const double xhat = (double(in[base + j]) - mu) * invStd;
-                        gradIn[base + j] = T(factor * (count * double(gradOut[base + j]) - sumDy - xhat * sumDyXhat));
-                    }
-                }
-            }
-        });
+        cpu_detail::batchNormBackward(dtype, n, channels, spatial, x, dy, gamma, savedMean, savedInverseStd, dx, dgamma,
+                                      dbeta);
     }
 
     void sumOfSquares(DType dtype, std::int64_t count, const void* x, void* out) override {
@@ -437,7 +350,7 @@ public:
             using T = decltype(zero);
             const T* in = static_cast<const T*>(x);
             double total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : total) if (count >= kParallelThreshold)
+#pragma omp parallel for schedule(static) reduction(+ : total) if (count >= kParallelElements)
             for (std::int64_t i = 0; i < count; ++i) total += double(in[i]) * double(in[i]);
             *static_cast<T*>(out) = T(total);
         });
@@ -445,55 +358,18 @@ public:
 
     void sgdUpdate(DType dtype, std::int64_t count, double learningRate, double weightDecay,
                    const void* gradient, void* parameters) override {
-        dispatch(dtype, [&](auto zero) {
-            using T = decltype(zero);
-            const T* g = static_cast<const T*>(gradient);
-            T* p = static_cast<T*>(parameters);
-            const T lr = T(learningRate), wd = T(weightDecay);
-#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
-            for (std::int64_t i = 0; i < count; ++i) p[i] -= lr * (g[i] + wd * p[i]);
-        });
+        cpu_detail::sgdUpdate(dtype, count, learningRate, weightDecay, gradient, parameters);
     }
 
     void nesterovUpdate(DType dtype, std::int64_t count, double learningRate, double momentum,
                         double weightDecay, const void* gradient, void* velocity,
                         void* parameters) override {
-        dispatch(dtype, [&](auto zero) {
-            using T = decltype(zero);
-            const T* g = static_cast<const T*>(gradient);
-            T* v = static_cast<T*>(velocity);
-            T* p = static_cast<T*>(parameters);
-            const T lr = T(learningRate), mu = T(momentum), wd = T(weightDecay);
-#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
-            for (std::int64_t i = 0; i < count; ++i) {
-                const T gradient_i = g[i] + wd * p[i];
-                v[i] = mu * v[i] + gradient_i;
-                p[i] -= lr * (gradient_i + mu * v[i]);
-            }
-        });
+        cpu_detail::nesterovUpdate(dtype, count, learningRate, momentum, weightDecay, gradient, velocity, parameters);
     }
 
     void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient,
                     void* firstMoment, void* secondMoment, void* parameters) override {
-        dispatch(dtype, [&](auto zero) {
-            using T = decltype(zero);
-            const T* g = static_cast<const T*>(gradient);
-            T* m = static_cast<T*>(firstMoment);
-            T* v = static_cast<T*>(secondMoment);
-            T* p = static_cast<T*>(parameters);
-            const T b1 = T(hyper.beta1), b2 = T(hyper.beta2), eps = T(hyper.epsilon);
-            const T lr = T(hyper.learningRate), decay = T(hyper.learningRate * hyper.weightDecay);
-            const T correction1 = T(1.0 / (1.0 - std::pow(hyper.beta1, double(hyper.step))));
-            const T correction2 = T(1.0 / (1.0 - std::pow(hyper.beta2, double(hyper.step))));
-#pragma omp parallel for schedule(static) if (count >= kParallelThreshold)
-            for (std::int64_t i = 0; i < count; ++i) {
-                m[i] = b1 * m[i] + (T(1) - b1) * g[i];
-                v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
-                const T mHat = m[i] * correction1;
-                const T vHat = v[i] * correction2;
-                p[i] -= decay * p[i] + lr * mHat / (std::sqrt(vHat) + eps);
-            }
-        });
+        cpu_detail::adamUpdate(dtype, count, hyper, gradient, firstMoment, secondMoment, parameters);
     }
 
     void copyToHost(std::size_t bytes, const void* source, void* hostDestination) override {
@@ -514,25 +390,6 @@ private:
 };
 
 }  // namespace
-
-std::size_t sizeOf(DType dtype) { return dtype == DType::Float32 ? 4 : 8; }
-void Backend::beginCapture() { throw std::logic_error(name() + " cannot capture work for replay"); }
-std::unique_ptr<Backend::Captured> Backend::endCapture(std::string* whyNot) {
-    if (whyNot) *whyNot = name() + " cannot capture work for replay";
-    return nullptr;
-}
-
-const char* toString(PoolingMode mode) { return mode == PoolingMode::Max ? "max" : "average"; }
-const char* toString(DType dtype) { return dtype == DType::Float32 ? "float32" : "float64"; }
-const char* toString(Activation activation) {
-    switch (activation) {
-        case Activation::Relu: return "relu";
-        case Activation::Tanh: return "tanh";
-        case Activation::Sigmoid: return "sigmoid";
-        case Activation::Identity: break;
-    }
-    return "identity";
-}
 
 std::unique_ptr<Backend> makeCpuBackend(int threads) { return std::make_unique<CpuBackend>(threads); }
 

@@ -7,12 +7,10 @@
 
 #include "kernels/DTypeDispatch.h"
 #include "kernels/ShapeChecks.h"
+#include "kernels/cpu/ParallelThreshold.h"
 
 namespace cohort::kernels::cpu_detail {
 namespace {
-
-// Loops below this many elements stay on one thread (the team costs more than it saves).
-constexpr std::int64_t kParallelElements = 1 << 15;
 
 std::size_t alignUp(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 

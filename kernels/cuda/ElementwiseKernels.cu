@@ -36,8 +36,7 @@ __global__ void dropoutForwardKernel(std::int64_t count, double rate, std::uint6
     // The step counter is read on the device, so a replayed graph sees the current step.
     if (stepCounter) offset += stepCounter[0] * std::uint64_t(count);
     COHORT_GRID_STRIDE(i, count) {
-        const T factor =
-            deviceCounterUniform(seed, offset + std::uint64_t(i)) >= rate ? keepScale : T(0);
+        const T factor = counterUniform(seed, offset + std::uint64_t(i)) >= rate ? keepScale : T(0);
         mask[i] = factor;
         y[i] = x[i] * factor;
     }

@@ -1,6 +1,7 @@
 #pragma once
 // kernels/cuda/KernelSupport.cuh — device-side helpers shared by the .cu files: grid sizing,
-// the activations, the dropout generator, and deterministic block reductions.
+// the activations and deterministic block reductions (the dropout generator is
+// kernels::counterUniform, kernels/SeedMixing.h, host and device alike).
 // Included only by .cu files.
 #include <cstdint>
 
@@ -53,16 +54,6 @@ __device__ inline T derivativeFromOutput(Activation activation, T y) {
         case Activation::Identity: break;
     }
     return T(1);
-}
-
-// Bit-for-bit the generator of kernels::counterUniform (Backend.h); the dropout test compares
-// masks exactly against the CPU backend.
-__device__ inline double deviceCounterUniform(std::uint64_t seed, std::uint64_t index) {
-    std::uint64_t z = seed * 0x9E3779B97F4A7C15ULL + index + 0x632BE59BD9B4E019ULL;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return static_cast<double>(z >> 11) * 0x1.0p-53;
 }
 
 template <typename V>

@@ -1,26 +1,42 @@
 #pragma once
-// Internal to memory/: every CUDA runtime call in memory/cuda goes through COHORT_MEMORY_CUDA_CHECK,
-// which throws std::runtime_error naming the call, file:line and cudaGetErrorString.
-#include <cuda_runtime.h>
+// memory/cuda/CudaCheck.h — the one check of CUDA runtime calls, for every layer.
+//
+// Every call is wrapped: COHORT_CUDA_CHECK(cudaMalloc(&pointer, bytes)). A failure throws
+// std::runtime_error naming the call as written, the file:line (from the repository root) and
+// CUDA's error string and name, e.g. "CUDA call `cudaMalloc(&pointer, bytes)` failed at
+// memory/cuda/DeviceAllocator.cpp:49: out of memory (cudaErrorMemoryAllocation)".
+// throwCallFailure words the other libraries' failures the same way (cuBLAS and cuDNN:
+// kernels/cuda/CudaCheck.cuh; NCCL: parallel/NcclCheck.h).
+// Include only from files compiled with the CUDA toolkit (host compiler or nvcc).
+#include <cuda_runtime_api.h>
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
-namespace cohort::memory::detail {
+namespace cohort::memory::cuda_check {
 
-[[noreturn]] inline void throwCudaError(cudaError_t status, const char* call, const char* file,
-                                        int line) {
-    throw std::runtime_error(std::string("CUDA call ") + call + " failed at " + file + ":" +
-                             std::to_string(line) + ": " + cudaGetErrorString(status) + " (" +
-                             cudaGetErrorName(status) + ")");
+// `file` (a __FILE__) from the repository root when it lies inside the repository, else as given.
+inline const char* repositoryPath(const char* file) {
+    constexpr std::string_view thisHeader = __FILE__, fromRoot = "memory/cuda/CudaCheck.h";
+    if (!thisHeader.ends_with(fromRoot)) return file;
+    const std::string_view root = thisHeader.substr(0, thisHeader.size() - fromRoot.size());
+    return std::string_view(file).starts_with(root) ? file + root.size() : file;
 }
 
-}  // namespace cohort::memory::detail
+// "<library> call `<call>` failed at <file>:<line>: <reason>"
+[[noreturn]] inline void throwCallFailure(const char* library, const char* call, const char* file, int line,
+                                          const std::string& reason) {
+    throw std::runtime_error(std::string(library) + " call `" + call + "` failed at " + repositoryPath(file) + ":" +
+                             std::to_string(line) + ": " + reason);
+}
 
-#define COHORT_MEMORY_CUDA_CHECK(call)                                                   \
-    do {                                                                                 \
-        const cudaError_t cohortCudaStatus_ = (call);                                    \
-        if (cohortCudaStatus_ != cudaSuccess)                                            \
-            ::cohort::memory::detail::throwCudaError(cohortCudaStatus_, #call, __FILE__, \
-                                                     __LINE__);                          \
-    } while (0)
+inline void checkCuda(cudaError_t status, const char* call, const char* file, int line) {
+    if (status == cudaSuccess) return;
+    throwCallFailure("CUDA", call, file, line,
+                     std::string(cudaGetErrorString(status)) + " (" + cudaGetErrorName(status) + ")");
+}
+
+}  // namespace cohort::memory::cuda_check
+
+#define COHORT_CUDA_CHECK(call) ::cohort::memory::cuda_check::checkCuda((call), #call, __FILE__, __LINE__)

@@ -17,8 +17,8 @@ namespace {
 class DeviceGuard {
 public:
     explicit DeviceGuard(int ordinal) {
-        COHORT_MEMORY_CUDA_CHECK(cudaGetDevice(&previous_));
-        if (previous_ != ordinal) COHORT_MEMORY_CUDA_CHECK(cudaSetDevice(ordinal));
+        COHORT_CUDA_CHECK(cudaGetDevice(&previous_));
+        if (previous_ != ordinal) COHORT_CUDA_CHECK(cudaSetDevice(ordinal));
         changed_ = previous_ != ordinal;
     }
     ~DeviceGuard() {
@@ -44,12 +44,12 @@ protected:
         DeviceGuard guard(ordinal_);
         void* pointer = nullptr;
         // cudaMalloc aligns to at least 256 bytes, which is alignmentFor(onDevice(n)).
-        COHORT_MEMORY_CUDA_CHECK(cudaMalloc(&pointer, bytes == 0 ? 1 : bytes));
+        COHORT_CUDA_CHECK(cudaMalloc(&pointer, bytes == 0 ? 1 : bytes));
         return pointer;
     }
     void rawDeallocate(void* pointer, std::size_t) override {
         DeviceGuard guard(ordinal_);
-        COHORT_MEMORY_CUDA_CHECK(cudaFree(pointer));
+        COHORT_CUDA_CHECK(cudaFree(pointer));
     }
 
 private:

@@ -14,11 +14,11 @@ protected:
     void* rawAllocate(std::size_t bytes) override {
         void* pointer = nullptr;
         // cudaHostAlloc returns page-aligned memory, well above alignmentFor(pinnedHost()).
-        COHORT_MEMORY_CUDA_CHECK(cudaHostAlloc(&pointer, bytes == 0 ? 1 : bytes, cudaHostAllocPortable));
+        COHORT_CUDA_CHECK(cudaHostAlloc(&pointer, bytes == 0 ? 1 : bytes, cudaHostAllocPortable));
         return pointer;
     }
     void rawDeallocate(void* pointer, std::size_t) override {
-        COHORT_MEMORY_CUDA_CHECK(cudaFreeHost(pointer));
+        COHORT_CUDA_CHECK(cudaFreeHost(pointer));
     }
 };
 

@@ -6,8 +6,8 @@
 
 namespace cohort::data {
 
-// A permutation of 0..count-1 for (seed, epoch): std::mt19937_64 seeded from splitmix64 of
-// seed and epoch, then Fisher-Yates with an unbiased bounded draw on the engine's raw output.
+// A permutation of 0..count-1 for (seed, epoch): std::mt19937_64 seeded with
+// kernels::dataStreamSeed(seed, epoch), then Fisher-Yates with an unbiased bounded draw on the engine's raw output.
 // Throws std::length_error when count does not fit in 32 bits.
 std::vector<std::uint32_t> shuffledOrder(std::size_t count, std::uint64_t seed,
                                          std::uint64_t epoch);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "kernels/SeedMixing.h"
 #include "src/data/DeterministicRandom.h"
 
 namespace cohort::data {
@@ -21,7 +22,7 @@ Dataset makeSynthetic(std::size_t count, std::vector<std::size_t> sampleShape, i
     dataset.numClasses = numClasses;
 
     const std::size_t featureSize = dataset.featureSize;
-    std::mt19937_64 engine(detail::mixSeed(seed, 0));
+    std::mt19937_64 engine(kernels::dataStreamSeed(seed, 0));
     std::vector<float> prototypes(static_cast<std::size_t>(numClasses) * featureSize);
     for (float& value : prototypes) value = detail::symmetricUnitFloat(engine);
 

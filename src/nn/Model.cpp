@@ -3,6 +3,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "kernels/SeedMixing.h"
+
 namespace cohort::nn {
 namespace {
 
@@ -12,8 +14,6 @@ constexpr std::int64_t kAlignmentElements = 16;
 std::int64_t alignUp(std::int64_t value) {
     return (value + kAlignmentElements - 1) / kAlignmentElements * kAlignmentElements;
 }
-
-std::uint64_t mixSeed(std::uint64_t seed, std::uint64_t salt) { return kernels::deriveSeed(seed, salt); }
 
 std::vector<double> tensorToHost(const Tensor& tensor) {
     std::vector<double> values(static_cast<std::size_t>(tensor.elementCount()));
@@ -90,7 +90,7 @@ void Model::initialize(std::uint64_t seed) {
     std::vector<double> host(std::size_t(parameterCount_), 0.0);
     for (std::size_t i = 0; i < layers_.size(); ++i) {
         // One generator per layer keyed by its index: adding a layer does not reshuffle others.
-        std::mt19937_64 generator(mixSeed(seed, i));
+        std::mt19937_64 generator(kernels::deriveSeed(seed, i));
         layers_[i]->initializeParameters(host.data() + offsets_[i], generator);
     }
     parametersFromHost(host);
@@ -119,7 +119,7 @@ Tensor Model::forward(const Tensor& input, ExecutionContext& context) {
     Tensor activation = input;
     ExecutionContext layerContext = context;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
-        layerContext.seed = mixSeed(context.seed, i);
+        layerContext.seed = kernels::deriveSeed(context.seed, i);
         activation = layers_[i]->forward(activation, layerContext);
     }
     return activation;

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/ForwardingBackend.h"
 #include "memory/Memory.h"
 #include "src/data/Data.h"
 #include "src/nn/Architectures.h"
@@ -23,26 +24,18 @@
 namespace cohort::train {
 namespace {
 
-using kernels::Activation;
-using kernels::AdamHyper;
-using kernels::ConvolutionPass;
-using kernels::ConvolutionShape;
-using kernels::PoolingMode;
-using kernels::PoolingShape;
-
-class RecordingBackend final : public kernels::Backend {
+class RecordingBackend final : public kernels::ForwardingBackend {
 public:
     struct Faults {
         bool refuseEndCapture = false;         // endCapture() reports failure
         bool throwInLossWhileCapturing = false;  // an operation fails during the recording
     };
     RecordingBackend() : RecordingBackend(Faults{false, false}) {}
-    explicit RecordingBackend(Faults faults) : inner_(kernels::makeCpuBackend(1)), faults_(faults) {}
+    explicit RecordingBackend(Faults faults) : ForwardingBackend(kernels::makeCpuBackend(1)), faults_(faults) {}
 
     int recordings = 0;
 
-    std::string name() const override { return "recording(" + inner_->name() + ")"; }
-    memory::MemoryLocation location() const override { return inner_->location(); }
+    std::string name() const override { return "recording(" + ForwardingBackend::name() + ")"; }
     bool canCapture() const override { return true; }
     void beginCapture() override {
         if (recording_) throw std::logic_error("already capturing");
@@ -59,111 +52,36 @@ public:
         return std::make_unique<Recording>(std::move(work_));
     }
 
-    void gemm(DType d, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const void* a,
-              std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c, std::int64_t ldc) override {
-        run([=, this] { inner_->gemm(d, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); });
-    }
-    void biasActivationForward(DType d, Activation act, std::int64_t rows, std::int64_t cols, const void* x,
-                               const void* bias, void* y) override {
-        run([=, this] { inner_->biasActivationForward(d, act, rows, cols, x, bias, y); });
-    }
-    void activationBackward(DType d, Activation act, std::int64_t count, const void* y, const void* dy,
-                            void* dx) override {
-        run([=, this] { inner_->activationBackward(d, act, count, y, dy, dx); });
-    }
-    void columnSum(DType d, std::int64_t rows, std::int64_t cols, const void* x, void* out, bool accumulate) override {
-        run([=, this] { inner_->columnSum(d, rows, cols, x, out, accumulate); });
-    }
     void softmaxCrossEntropy(DType d, std::int64_t rows, std::int64_t classes, const void* logits,
                              const std::int32_t* labels, void* lossSum, void* grad, double gradScale,
                              std::int64_t* correct) override {
         if (recording_ && faults_.throwInLossWhileCapturing) throw std::runtime_error("operation not capturable");
-        run([=, this] { inner_->softmaxCrossEntropy(d, rows, classes, logits, labels, lossSum, grad, gradScale, correct); });
-    }
-    void squaredError(DType d, std::int64_t count, const void* p, const void* t, void* lossSum, void* grad,
-                      double gradScale) override {
-        run([=, this] { inner_->squaredError(d, count, p, t, lossSum, grad, gradScale); });
-    }
-    void softmax(DType d, std::int64_t rows, std::int64_t classes, const void* x, void* y) override {
-        run([=, this] { inner_->softmax(d, rows, classes, x, y); });
-    }
-    void dropoutForward(DType d, std::int64_t count, double rate, std::uint64_t seed, std::uint64_t offset,
-                        const std::uint64_t* counter, const void* x, void* mask, void* y) override {
-        run([=, this] { inner_->dropoutForward(d, count, rate, seed, offset, counter, x, mask, y); });
-    }
-    void multiply(DType d, std::int64_t count, const void* x, const void* y, void* z) override {
-        run([=, this] { inner_->multiply(d, count, x, y, z); });
-    }
-    void batchNormForwardTraining(DType d, std::int64_t n, std::int64_t c, std::int64_t s, const void* x,
-                                  const void* gamma, const void* beta, double eps, double momentum, void* rm, void* rv,
-                                  void* sm, void* si, void* y) override {
-        run([=, this] { inner_->batchNormForwardTraining(d, n, c, s, x, gamma, beta, eps, momentum, rm, rv, sm, si, y); });
-    }
-    void batchNormForwardInference(DType d, std::int64_t n, std::int64_t c, std::int64_t s, const void* x,
-                                   const void* gamma, const void* beta, const void* rm, const void* rv, double eps,
-                                   void* y) override {
-        run([=, this] { inner_->batchNormForwardInference(d, n, c, s, x, gamma, beta, rm, rv, eps, y); });
-    }
-    void batchNormBackward(DType d, std::int64_t n, std::int64_t c, std::int64_t s, const void* x, const void* dy,
-                           const void* gamma, const void* sm, const void* si, void* dx, void* dg, void* db) override {
-        run([=, this] { inner_->batchNormBackward(d, n, c, s, x, dy, gamma, sm, si, dx, dg, db); });
-    }
-    std::size_t convolutionWorkspaceBytes(DType d, const ConvolutionShape& shape, ConvolutionPass pass) override {
-        return inner_->convolutionWorkspaceBytes(d, shape, pass);  // a host-side query
-    }
-    void convolutionForward(DType d, const ConvolutionShape& shape, const void* x, const void* w, const void* bias,
-                            void* y, void* ws, std::size_t bytes) override {
-        run([=, this] { inner_->convolutionForward(d, shape, x, w, bias, y, ws, bytes); });
-    }
-    void convolutionBackward(DType d, const ConvolutionShape& shape, const void* x, const void* w, const void* dy,
-                             void* dx, void* dw, void* db, const void* fws, void* ws, std::size_t bytes) override {
-        run([=, this] { inner_->convolutionBackward(d, shape, x, w, dy, dx, dw, db, fws, ws, bytes); });
-    }
-    void poolingForward(DType d, PoolingMode mode, const PoolingShape& shape, const void* x, void* y) override {
-        run([=, this] { inner_->poolingForward(d, mode, shape, x, y); });
-    }
-    void poolingBackward(DType d, PoolingMode mode, const PoolingShape& shape, const void* x, const void* y,
-                         const void* dy, void* dx) override {
-        run([=, this] { inner_->poolingBackward(d, mode, shape, x, y, dy, dx); });
-    }
-    void fill(DType d, std::int64_t count, double value, void* x) override {
-        run([=, this] { inner_->fill(d, count, value, x); });
-    }
-    void copy(std::size_t bytes, const void* source, void* destination) override {
-        run([=, this] { inner_->copy(bytes, source, destination); });
-    }
-    void axpby(DType d, std::int64_t count, double alpha, const void* x, double beta, void* y) override {
-        run([=, this] { inner_->axpby(d, count, alpha, x, beta, y); });
+        ForwardingBackend::softmaxCrossEntropy(d, rows, classes, logits, labels, lossSum, grad, gradScale, correct);
     }
     void average(DType d, std::int64_t length, const void* const* sources, int count, void* destination) override {
+        if (!recording_) return ForwardingBackend::average(d, length, sources, count, destination);
+        // The recording keeps its own copy of the list of sources.
         std::vector<const void*> list(sources, sources + count);
-        run([=, this] { inner_->average(d, length, list.data(), count, destination); });
-    }
-    void sumOfSquares(DType d, std::int64_t count, const void* x, void* out) override {
-        run([=, this] { inner_->sumOfSquares(d, count, x, out); });
-    }
-    void sgdUpdate(DType d, std::int64_t count, double lr, double wd, const void* g, void* p) override {
-        run([=, this] { inner_->sgdUpdate(d, count, lr, wd, g, p); });
-    }
-    void nesterovUpdate(DType d, std::int64_t count, double lr, double mu, double wd, const void* g, void* v,
-                        void* p) override {
-        run([=, this] { inner_->nesterovUpdate(d, count, lr, mu, wd, g, v, p); });
-    }
-    void adamUpdate(DType d, std::int64_t count, const AdamHyper& hyper, const void* g, void* m, void* v,
-                    void* p) override {
-        run([=, this] { inner_->adamUpdate(d, count, hyper, g, m, v, p); });
+        work_.emplace_back([=, this] { inner().average(d, length, list.data(), count, destination); });
     }
     void copyToHost(std::size_t bytes, const void* source, void* hostDestination) override {
         refuseWhileRecording("copyToHost");
-        inner_->copyToHost(bytes, source, hostDestination);
-    }
-    void copyFromHost(std::size_t bytes, const void* hostSource, void* destination) override {
-        // Recorded like a graph's memcpy node: the host bytes are read when it runs.
-        run([=, this] { inner_->copyFromHost(bytes, hostSource, destination); });
+        ForwardingBackend::copyToHost(bytes, source, hostDestination);
     }
     void synchronize() override {
         refuseWhileRecording("synchronize");
-        inner_->synchronize();
+        ForwardingBackend::synchronize();
+    }
+
+protected:
+    // Every other operation (copyFromHost included, like a graph's memcpy node: the host bytes are
+    // read when it runs) is recorded while capturing.
+    void forward(Operation& operation) override {
+        if (recording_) {
+            work_.push_back(operation.keep());
+        } else {
+            operation.run();
+        }
     }
 
 private:
@@ -178,19 +96,10 @@ private:
         std::vector<std::function<void()>> work_;
     };
 
-    template <typename Operation>
-    void run(Operation operation) {
-        if (recording_) {
-            work_.emplace_back(std::move(operation));
-        } else {
-            operation();
-        }
-    }
     void refuseWhileRecording(const char* what) const {
         if (recording_) throw std::logic_error(std::string(what) + " while capturing");
     }
 
-    std::unique_ptr<kernels::Backend> inner_;
     Faults faults_;
     bool recording_ = false;
     std::vector<std::function<void()>> work_;

@@ -1,0 +1,63 @@
+// The CPU backend's optimizer update loops.
+#include "kernels/cpu/CpuOptimizers.h"
+
+#include <cmath>
+
+#include "kernels/DTypeDispatch.h"
+#include "kernels/cpu/ParallelThreshold.h"
+
+namespace cohort::kernels::cpu_detail {
+
+void sgdUpdate(DType dtype, std::int64_t count, double learningRate, double weightDecay, const void* gradient,
+               void* parameters) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* g = static_cast<const T*>(gradient);
+        T* p = static_cast<T*>(parameters);
+        const T lr = T(learningRate), wd = T(weightDecay);
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+        for (std::int64_t i = 0; i < count; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+    });
+}
+
+void nesterovUpdate(DType dtype, std::int64_t count, double learningRate, double momentum, double weightDecay,
+                    const void* gradient, void* velocity, void* parameters) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* g = static_cast<const T*>(gradient);
+        T* v = static_cast<T*>(velocity);
+        T* p = static_cast<T*>(parameters);
+        const T lr = T(learningRate), mu = T(momentum), wd = T(weightDecay);
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+        for (std::int64_t i = 0; i < count; ++i) {
+            const T gradient_i = g[i] + wd * p[i];
+            v[i] = mu * v[i] + gradient_i;
+            p[i] -= lr * (gradient_i + mu * v[i]);
+        }
+    });
+}
+
+void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient, void* firstMoment,
+                void* secondMoment, void* parameters) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* g = static_cast<const T*>(gradient);
+        T* m = static_cast<T*>(firstMoment);
+        T* v = static_cast<T*>(secondMoment);
+        T* p = static_cast<T*>(parameters);
+        const T b1 = T(hyper.beta1), b2 = T(hyper.beta2), eps = T(hyper.epsilon);
+        const T lr = T(hyper.learningRate), decay = T(hyper.learningRate * hyper.weightDecay);
+        const T correction1 = T(1.0 / (1.0 - std::pow(hyper.beta1, double(hyper.step))));
+        const T correction2 = T(1.0 / (1.0 - std::pow(hyper.beta2, double(hyper.step))));
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+        for (std::int64_t i = 0; i < count; ++i) {
+            m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+            v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+            const T mHat = m[i] * correction1;
+            const T vHat = v[i] * correction2;
+            p[i] -= decay * p[i] + lr * mHat / (std::sqrt(vHat) + eps);
+        }
+    });
+}
+
+}  // namespace cohort::kernels::cpu_detail
