@@ -9,6 +9,7 @@
 #include "launch/Checkpoints.h"
 #include "launch/Commands.h"
 #include "launch/MetricsWriter.h"
+#include "launch/OutputFile.h"
 #include "launch/RunSetup.h"
 #include "src/core/Errors.h"
 #include "src/train/CheckpointFile.h"
@@ -51,6 +52,7 @@ int runEvaluate(const RunOptions& options) {
     }
     if (options.evaluationBatch < 0) throw InputError("--batch-size must be >= 0, got " + std::to_string(options.evaluationBatch));
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
+    refuseInputAsOutput(options.metricsPath, "--metrics", runInputs(options));
     const train::CheckpointFile file = train::readCheckpointFile(options.loadPath);  // before the data: fail fast
     const memory::MemoryLocation location = chooseLocation(options);
     const data::DatasetSplits data = loadData(options);

@@ -41,22 +41,11 @@ std::string workspaceStatisticsJson(const memory::WorkspaceStatistics& statistic
            field("reallocations", statistics.reallocations) + "}";
 }
 
-MetricsWriter::MetricsWriter(const std::string& path) {
-    if (path.empty()) return;
-    file_ = std::fopen(path.c_str(), "w");
-    if (!file_) throw InputError("cannot write --metrics file " + path + ": " + std::strerror(errno));
-}
+MetricsWriter::MetricsWriter(const std::string& path) : file_(path, "--metrics") {}
 
-MetricsWriter::~MetricsWriter() {
-    if (file_) std::fclose(file_);
-}
+MetricsWriter::~MetricsWriter() = default;
 
-void MetricsWriter::writeRaw(const std::string& jsonObject) {
-    if (!file_) return;
-    std::fputs(jsonObject.c_str(), file_);
-    std::fputc('\n', file_);
-    std::fflush(file_);
-}
+void MetricsWriter::writeRaw(const std::string& jsonObject) { file_.writeLine(jsonObject); }
 
 void MetricsWriter::writeEpoch(const train::EpochMetrics& m) {
     char line[512];

@@ -1,9 +1,13 @@
 #pragma once
 // --metrics: JSON Lines, one object per event ("epoch", "memory", "done", ...), flushed per line
-// so a crashed or killed run still leaves every completed event on disk.
+// so a crashed or killed run still leaves every completed event on disk. The file is an
+// OutputFile: it replaces an existing one only at its first line, and a failed write (a full
+// disk) fails the run.
 #include <cstdio>
+#include <memory>
 #include <string>
 
+#include "launch/OutputFile.h"
 #include "memory/Memory.h"
 #include "src/train/Trainer.h"
 
@@ -19,10 +23,10 @@ public:
     void writeEpoch(const train::EpochMetrics& metrics);
     void writeDone(const train::RunSummary& summary);
     void writeRaw(const std::string& jsonObject);  // one complete object, no newline
-    bool enabled() const { return file_ != nullptr; }
+    bool enabled() const { return file_.enabled(); }
 
 private:
-    std::FILE* file_ = nullptr;
+    OutputFile file_;
 };
 
 // `text` as a JSON string literal, quotes included: quote, backslash and control characters

@@ -155,6 +155,7 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
         }
         if (values.count("config")) {
             const std::string path = values["config"].as<std::string>();
+            options.configPath = path;
             std::ifstream file(path);
             if (!file) throw InputError("cannot read --config file " + path);
             po::store(po::parse_config_file(file, description, false), values);

@@ -52,6 +52,7 @@ struct RunOptions {
     std::string maxPhysicalBytes;
     // output
     std::string metricsPath;
+    std::string configPath;  // --config, when given
     bool quiet = false;
     std::string logLevel = "info";
     bool scopeChecks = false;

@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <csignal>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "launch/Flags.h"
 #include "launch/Signals.h"
 #include "launch/MetricsWriter.h"
+#include "launch/OutputFile.h"
 #include "launch/RunSetup.h"
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
@@ -34,8 +36,8 @@ public:
         const train::CheckpointFile file = runCheckpoint(snapshot, options_, setup_, reason);
         if (checkpoints_) {
             lastCheckpoint_ = checkpoints_->write(file, snapshot.iteration, snapshot.epoch);
-            metrics_.writeRaw("{\"event\":\"checkpoint\",\"path\":\"" + jsonEscape(lastCheckpoint_) +
-                              "\",\"epoch\":" + std::to_string(snapshot.epoch) + ",\"round\":" + std::to_string(snapshot.round) +
+            metrics_.writeRaw("{\"event\":\"checkpoint\",\"path\":" + jsonString(lastCheckpoint_) +
+                              ",\"epoch\":" + std::to_string(snapshot.epoch) + ",\"round\":" + std::to_string(snapshot.round) +
                               ",\"iteration\":" + std::to_string(snapshot.iteration) + "}");
         }
         if (reason == parallel::SnapshotReason::RunEnd && !options_.savePath.empty()) {
@@ -123,6 +125,15 @@ void validateCheckpointFlags(const RunOptions& options) {
     }
     if (options.keepCheckpoints < 1) {
         throw InputError("--keep-checkpoints must be at least 1, got " + std::to_string(options.keepCheckpoints));
+    }
+    // Output files are never one of the run's inputs; a checkpoint is never renamed over a device.
+    const std::vector<std::string> inputs = runInputs(options);
+    refuseInputAsOutput(options.metricsPath, "--metrics", inputs);
+    refuseInputAsOutput(options.savePath, "--save", inputs);
+    std::error_code error;
+    if (!options.savePath.empty() && std::filesystem::exists(options.savePath, error) &&
+        !std::filesystem::is_regular_file(options.savePath, error)) {
+        throw InputError("--save " + options.savePath + " exists and is not a regular file");
     }
 }
 
@@ -213,9 +224,9 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     const parallel::TrainingSnapshot& at = listener.stoppedAt();
     const int code = StopOnSignals::signal() ? StopOnSignals::exitCode() : 128 + SIGTERM;
     const std::string signal = StopOnSignals::signal() ? StopOnSignals::name() : "a signal to another rank";
-    metrics.writeRaw("{\"event\":\"stopped\",\"signal\":\"" + jsonEscape(signal) + "\",\"epoch\":" +
-                     std::to_string(at.epoch) + ",\"iteration\":" + std::to_string(at.iteration) + ",\"checkpoint\":\"" +
-                     jsonEscape(listener.lastCheckpoint()) + "\"}");
+    metrics.writeRaw("{\"event\":\"stopped\",\"signal\":" + jsonString(signal) + ",\"epoch\":" +
+                     std::to_string(at.epoch) + ",\"iteration\":" + std::to_string(at.iteration) + ",\"checkpoint\":" +
+                     jsonString(listener.lastCheckpoint()) + "}");
     if (place.rank == 0) {
         std::fprintf(stderr, "%s: stopped by %s at epoch %d, iteration %lld; %s\n", messagePrefix().c_str(), signal.c_str(),
                      at.epoch + (at.atEpochEnd ? 0 : 1), static_cast<long long>(at.iteration),

@@ -110,11 +110,15 @@ PY
     echo "refusals: changed --hidden, changed --lr, truncated, flipped byte, future version"
     ;;
 evaluate-lenet)
-    $cohort train --data synthetic --device cpu --model lenet --epochs 1 --quiet --save lenet.safetensors \
+    # Fashion-MNIST when installed (a test accuracy short of 100% makes the comparison bite).
+    data="--data fashion-mnist"
+    [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] || [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte ] ||
+        data="--data synthetic"
+    $cohort train $data --device cpu --model lenet --epochs 1 --quiet --save lenet.safetensors \
         --metrics train.jsonl || fail "training LeNet failed"
-    $cohort evaluate --load lenet.safetensors --data synthetic --device cpu --format json --metrics eval.jsonl \
+    $cohort evaluate --load lenet.safetensors $data --device cpu --format json --metrics eval.jsonl \
         >eval.json || fail "evaluate failed"
-    $cohort evaluate --load lenet.safetensors --data synthetic --device cpu >table.txt || fail "evaluate (table) failed"
+    $cohort evaluate --load lenet.safetensors $data --device cpu >table.txt || fail "evaluate (table) failed"
     grep -q "confusion matrix" table.txt || fail "no confusion matrix in the table"
     $python - train.jsonl eval.json eval.jsonl <<'PY' || fail "evaluate does not reproduce the training run"
 import json, sys
@@ -186,8 +190,17 @@ full-disk)
     [ -w /dev/full ] || exit 77
     small="$small --hidden 64"
     expect_error 1 "No space left on device" $cohort train $small --epochs 1 --metrics /dev/full
-    expect_error 1 "not a regular file" $cohort train $small --epochs 1 --save /dev/full
-    echo "full disk: exit 1 with one line"
+    expect_error 2 "not a regular file" $cohort train $small --epochs 1 --save /dev/full
+    # An existing metrics file survives a run that fails before its first line, and is never an input.
+    echo '{"event":"done","old":true}' >old.jsonl
+    expect_error 2 "does not exist" $cohort train --device cpu --quiet --hidden 64 --epochs 1 --data-dir /nonexistent --metrics old.jsonl
+    grep -q '"old":true' old.jsonl || fail "a failed run destroyed the old metrics file"
+    echo 'epochs=1' >config.ini
+    expect_error 2 "is one of this run's inputs" $cohort train $small --config config.ini --metrics config.ini
+    $cohort train $small --epochs 1 --save model.safetensors || fail "training failed"
+    expect_error 2 "is one of this run's inputs" $cohort train $small --epochs 1 --resume model.safetensors --save model.safetensors
+    ls -a | grep -q partial && fail "a temporary metrics file was left behind"
+    echo "full disk: exit 1 with one line; old files kept; inputs never overwritten"
     ;;
 numpy)
     python=/usr/bin/python3
