@@ -9,8 +9,7 @@ same model and batch. Prints one table row per batch: ours, theirs, and the rati
     python3 bench/pytorch_reference.py [--cohort build/launch/cohort] [--device cuda|cpu]
         [--batches 64,256,1024] [--steps 200] [--repeats 5]
 
-Not yet run by its author (no GPU and no PyTorch on the development machine): the first GPU
-session should run it and record the output in docs/BENCHMARKS.md.
+Not yet run on a GPU: its output belongs in docs/BENCHMARKS.md once it has been.
 """
 import argparse
 import re

@@ -186,6 +186,32 @@ signals)
     [ $((SECONDS - start)) -le 5 ] || fail "two SIGINTs: took $((SECONDS - start)) s"
     echo "signals: SIGINT 130, SIGTERM 143, checkpoints loadable, metrics end with a stopped event"
     ;;
+signals-mpirun)
+    # SIGTERM to one rank (not rank 0) stops the whole job at one sync point, with a checkpoint.
+    command -v mpirun >/dev/null || exit 77
+    "$cohort" info | grep -q ", mpi" || exit 77
+    root=""
+    [ "$(id -u)" -eq 0 ] && root="--allow-run-as-root"
+    mpirun -np 2 $root --oversubscribe --bind-to none --mca btl self,vader,tcp \
+        $cohort train $small --hidden 512,512 --epochs 20 --workers 1 --averaging-frequency 2 --checkpoint-dir job \
+        --metrics job.jsonl 2>err-job.txt &
+    pid=$!
+    wait_for_checkpoint job "$pid" || fail "no checkpoint appeared"
+    sleep 0.5
+    ranks=$(pgrep -P "$pid" -f "cohort train" | sort -n)
+    [ "$(echo "$ranks" | wc -w)" -eq 2 ] || fail "expected two ranks under mpirun, found: $ranks"
+    kill -TERM "$(echo "$ranks" | tail -1)"
+    start=$SECONDS
+    wait "$pid"
+    status=$?
+    [ "$status" -ne 0 ] || fail "the job ended with 0"
+    [ $((SECONDS - start)) -le 30 ] || fail "the job took $((SECONDS - start)) s to stop"
+    tail -1 job.jsonl | grep -q '"event":"stopped"' || fail "rank 0's metrics do not end with a stopped event: $(tail -2 job.jsonl)"
+    checkpoint=$($python -c "import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])['checkpoint'])" job.jsonl)
+    [ -f "$checkpoint" ] || fail "no checkpoint named by the stopped event"
+    grep -q "stopped by a signal to another rank" err-job.txt || fail "rank 0 did not say why it stopped: $(cat err-job.txt)"
+    echo "signals under mpirun: one rank's SIGTERM stopped the job (exit $status), checkpoint $checkpoint"
+    ;;
 full-disk)
     [ -w /dev/full ] || exit 77
     small="$small --hidden 64"
