@@ -6,6 +6,11 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 # nlohmann-json3-dev: checkpoint headers (src/train/CheckpointFile).
 find_package(nlohmann_json 3 REQUIRED)
+# libjs-chart.js: Chart.js, inlined into HTML reports when one is written (not needed to build).
+find_file(COHORT_CHARTJS chart.min.js PATHS /usr/share/javascript/chart.js NO_DEFAULT_PATH)
+if(NOT COHORT_CHARTJS)
+  set(COHORT_CHARTJS /usr/share/javascript/chart.js/chart.min.js)
+endif()
 
 # OpenBLAS: prefer the OpenMP build, whose thread count is per calling thread (omp_set_num_threads),
 # so each worker thread can have its own BLAS thread count.

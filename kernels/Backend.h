@@ -229,6 +229,7 @@ std::unique_ptr<Backend> makeCpuBackend(int threads = 0);
 // the build has no CUDA or the ordinal is not visible.
 bool cudaCompiledIn();
 int cudaDeviceCount();  // 0 without CUDA or without a visible device
+std::string cudaDeviceName(int device);  // e.g. "NVIDIA H100 80GB HBM3"
 std::unique_ptr<Backend> makeCudaBackend(int device, bool allowTf32 = false);
 
 }  // namespace cohort::kernels

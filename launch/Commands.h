@@ -11,6 +11,7 @@ int runTrain(const RunOptions& options, MpiEnvironment& mpi);
 int runInfo(const RunOptions& options, MpiEnvironment& mpi);
 int runBench(const RunOptions& options);
 int runEvaluate(const RunOptions& options);
+int runReport(const RunOptions& options);
 
 // Shared by train/evaluate/bench: loads the data set the flags name (normalised with the
 // training split's statistics).

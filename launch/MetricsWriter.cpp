@@ -45,7 +45,15 @@ MetricsWriter::MetricsWriter(const std::string& path) : file_(path, "--metrics")
 
 MetricsWriter::~MetricsWriter() = default;
 
-void MetricsWriter::writeRaw(const std::string& jsonObject) { file_.writeLine(jsonObject); }
+void MetricsWriter::writeRaw(const std::string& jsonObject) {
+    file_.writeLine(jsonObject);
+    if (keep_) records_.push_back(jsonObject);
+}
+
+void MetricsWriter::writeHeader(const std::string& jsonObject) {
+    file_.writeLine(jsonObject, false);
+    if (keep_) records_.push_back(jsonObject);
+}
 
 void MetricsWriter::writeEpoch(const train::EpochMetrics& m) {
     char line[512];
@@ -62,9 +70,21 @@ void MetricsWriter::writeDone(const train::RunSummary& s) {
     char line[256];
     std::snprintf(line, sizeof line,
                   "{\"event\":\"done\",\"test_accuracy\":%.6f,\"test_loss\":%.6f,\"seconds\":%.3f,\"epochs\":%d,"
-                  "\"iterations\":%lld}",
+                  "\"iterations\":%lld",
                   s.testAccuracy, s.testLoss, s.seconds, s.epochs, static_cast<long long>(s.iterations));
-    writeRaw(line);
+    std::string record = line;
+    if (!s.confusion.empty()) {  // the last evaluation's confusion matrix, one row per true class
+        record += ",\"classes\":" + std::to_string(s.classes) + ",\"confusion\":[";
+        for (int r = 0; r < s.classes; ++r) {
+            record += r ? ",[" : "[";
+            for (int c = 0; c < s.classes; ++c) {
+                record += (c ? "," : "") + std::to_string(s.confusion[std::size_t(r * s.classes + c)]);
+            }
+            record += "]";
+        }
+        record += "]";
+    }
+    writeRaw(record + "}");
 }
 
 }  // namespace cohort::launch

@@ -6,12 +6,16 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "launch/OutputFile.h"
 #include "memory/Memory.h"
 #include "src/train/Trainer.h"
 
 namespace cohort::launch {
+
+// The version of the --metrics schema (docs/METRICS.md), carried by the first record ("run").
+inline constexpr int kMetricsSchema = 1;
 
 class MetricsWriter {
 public:
@@ -23,10 +27,17 @@ public:
     void writeEpoch(const train::EpochMetrics& metrics);
     void writeDone(const train::RunSummary& summary);
     void writeRaw(const std::string& jsonObject);  // one complete object, no newline
+    // The first record: what the run is. It does not yet replace an older file at the path.
+    void writeHeader(const std::string& jsonObject);
+    // Every record written so far, kept in memory (for --report, which renders from them).
+    void keepRecords() { keep_ = true; }
+    const std::vector<std::string>& records() const { return records_; }
     bool enabled() const { return file_.enabled(); }
 
 private:
     OutputFile file_;
+    bool keep_ = false;
+    std::vector<std::string> records_;
 };
 
 // `text` as a JSON string literal, quotes included: quote, backslash and control characters

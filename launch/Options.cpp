@@ -73,7 +73,10 @@ po::options_description trainOptions(RunOptions& o) {
         ("resume", po::value(&o.resumePath), "continue the run of this checkpoint file, or of the newest valid one in this directory; the result is bitwise the uninterrupted run's");
     po::options_description output("Output");
     output.add_options()
-        ("metrics", po::value(&o.metricsPath), "write JSON Lines metrics (epoch, memory, done events) to this file")
+        ("metrics", po::value(&o.metricsPath), "write JSON Lines metrics to this file (every event and field: docs/METRICS.md)")
+        ("report", po::value(&o.reportPath), "write a self-contained HTML report (charts of loss, accuracy, throughput, each worker's time, averaging, memory), rewritten at every epoch end")
+        ("trace", po::value(&o.tracePath), "write a Chrome trace (chrome://tracing, Perfetto) of every worker's data waits, steps, averaging and evaluation")
+        ("trace-steps", po::value(&o.traceSteps)->default_value(o.traceSteps), "steps per worker the trace keeps (later ones are counted, not kept)")
         ("quiet", po::bool_switch(&o.quiet), "print only errors")
         ("log-level", po::value(&o.logLevel)->default_value(o.logLevel), "error | warn | info | debug")
         ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
@@ -119,6 +122,14 @@ po::options_description optionsFor(const std::string& subcommand, RunOptions& o)
         return all;
     }
     if (subcommand == "evaluate") return evaluateOptions(o);
+    if (subcommand == "report") {
+        po::options_description all("Report");
+        all.add_options()
+            ("metrics-file", po::value(&o.reportInput), "the --metrics file of a run (finished, stopped, failed or still running)")
+            ("output,o", po::value(&o.outputPath)->default_value("report.html"), "the HTML file to write")
+            ("help,h", "show this help");
+        return all;
+    }
     if (subcommand == "info") return infoOptions();
     throw InputError("unknown subcommand '" + subcommand + "'; run 'cohort --help'");
 }
@@ -131,6 +142,7 @@ std::string usageText() {
            "  evaluate  accuracy, loss and confusion matrix of a saved model\n"
            "  info      version, backends, devices and memory limits\n"
            "  bench     timed training steps on random data (no data loading)\n"
+           "  report    an HTML report of a run from its --metrics file: cohort report run.jsonl -o run.html\n"
            "run 'cohort <subcommand> --help' for its flags\n";
 }
 
@@ -146,9 +158,11 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
     const po::options_description description = optionsFor(subcommand, options);
     po::variables_map values;
     try {
-        // No positional arguments: a stray word ("--tf32 yes", "--epochs 2 3") is an error, not ignored.
-        const po::positional_options_description noPositionals;
-        po::store(po::command_line_parser(arguments).options(description).positional(noPositionals).run(), values);
+        // No positional arguments (a stray word such as "--tf32 yes" or "--epochs 2 3" is an error,
+        // not ignored), except report's metrics file.
+        po::positional_options_description positionals;
+        if (subcommand == "report") positionals.add("metrics-file", 1);
+        po::store(po::command_line_parser(arguments).options(description).positional(positionals).run(), values);
         if (values.count("help")) {
             std::cout << helpText(subcommand);
             return std::nullopt;

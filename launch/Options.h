@@ -53,6 +53,10 @@ struct RunOptions {
     // output
     std::string metricsPath;
     std::string configPath;  // --config, when given
+    std::string reportPath;  // HTML report, rewritten at every epoch end
+    std::string tracePath;   // Chrome trace of every worker
+    std::int64_t traceSteps = 20000;  // steps per worker the trace keeps (bounds its size)
+    std::string reportInput;   // cohort report: the metrics file
     bool quiet = false;
     std::string logLevel = "info";
     bool scopeChecks = false;
@@ -64,6 +68,7 @@ struct RunOptions {
     std::string resumePath;            // a checkpoint file, or a directory: its newest valid one
     // evaluate
     std::string loadPath;
+    std::string outputPath;            // cohort report -o
     std::string format = "table";      // evaluate's stdout: table | json
     std::int64_t evaluationBatch = 0;  // 0: the batch the training run evaluated with
     // bench

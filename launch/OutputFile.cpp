@@ -57,14 +57,36 @@ void OutputFile::fail(const std::string& what, int error) {
     throw std::runtime_error("cannot write " + flag_ + " file " + path_ + ": " + what + std::strerror(error));
 }
 
-void OutputFile::writeLine(const std::string& line) {
+void OutputFile::writeLine(const std::string& line, bool replaces) {
     if (!file_) return;
     errno = 0;
     if (std::fputs(line.c_str(), file_) < 0 || std::fputc('\n', file_) == EOF || std::fflush(file_) != 0) fail("", errno);
-    if (!temporary_.empty()) {  // the first line: the old file may go now
+    if (replaces && !temporary_.empty()) {  // the first line: the old file may go now
         if (std::rename(temporary_.c_str(), path_.c_str()) != 0) fail("rename: ", errno);
         temporary_.clear();
     }
+}
+
+void writeFileAtomically(const std::string& path, const std::string& text, const std::string& flag) {
+    if (!isRegularOrAbsent(path)) {  // a device or a pipe: written directly, never renamed over
+        OutputFile direct(path, flag);
+        direct.writeLine(text);
+        return;
+    }
+    const fs::path target(path);
+    const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    const std::string temporary = (directory / ("." + target.filename().string() + ".partial-" + std::to_string(::getpid()))).string();
+    auto fail = [&](const std::string& what) {
+        const int error = errno;
+        ::unlink(temporary.c_str());
+        throw std::runtime_error("cannot write " + flag + " file " + path + ": " + what + std::strerror(error));
+    };
+    std::FILE* file = std::fopen(temporary.c_str(), "w");
+    if (!file) fail("");
+    const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size() && std::fflush(file) == 0 &&
+                         ::fsync(::fileno(file)) == 0;
+    if (std::fclose(file) != 0 || !written) fail("");
+    if (std::rename(temporary.c_str(), path.c_str()) != 0) fail("rename: ");
 }
 
 std::vector<std::string> runInputs(const RunOptions& options) {

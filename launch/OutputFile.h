@@ -24,7 +24,9 @@ public:
     OutputFile(const OutputFile&) = delete;
     OutputFile& operator=(const OutputFile&) = delete;
 
-    void writeLine(const std::string& line);  // line + '\n', flushed
+    // line + '\n', flushed. `replaces` false: the line opens the file but does not yet count as
+    // something to replace an old file with (a header record); the next line that does renames.
+    void writeLine(const std::string& line, bool replaces = true);
     bool enabled() const { return file_ != nullptr; }
 
 private:
@@ -32,6 +34,10 @@ private:
     std::string path_, flag_, temporary_;
     std::FILE* file_ = nullptr;
 };
+
+// Writes `text` to `path` at once: a temporary file beside it, fsynced, renamed over it; a
+// failure throws std::runtime_error naming `flag` and leaves the old file as it was.
+void writeFileAtomically(const std::string& path, const std::string& text, const std::string& flag);
 
 // The files a run reads: the data directory's files, --config, --model-file, --resume (a file, or
 // the files of a directory), the files of --checkpoint-dir.

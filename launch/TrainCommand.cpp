@@ -1,6 +1,10 @@
 #include <cstdio>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -12,6 +16,10 @@
 #include "launch/Flags.h"
 #include "launch/Signals.h"
 #include "launch/MetricsWriter.h"
+#include "launch/HtmlReport.h"
+#include "launch/ProgressLine.h"
+#include "launch/RunListener.h"
+#include "launch/TraceWriter.h"
 #include "launch/OutputFile.h"
 #include "launch/RunSetup.h"
 #include "memory/Memory.h"
@@ -25,96 +33,46 @@
 namespace cohort::launch {
 namespace {
 
-class ConsoleListener final : public parallel::ParallelListener {
-public:
-    ConsoleListener(const RunOptions& options, const RunSetup& setup, MetricsWriter& metrics,
-                    CheckpointDirectory* checkpoints)
-        : options_(options), setup_(setup), metrics_(metrics), checkpoints_(checkpoints) {}
+std::string cpuName() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    }
+    return "CPU";
+}
 
-    // On the reporting process's worker 0, every other worker waiting.
-    void onSnapshot(const parallel::TrainingSnapshot& snapshot, parallel::SnapshotReason reason) override {
-        const train::CheckpointFile file = runCheckpoint(snapshot, options_, setup_, reason);
-        if (checkpoints_) {
-            lastCheckpoint_ = checkpoints_->write(file, snapshot.iteration, snapshot.epoch);
-            metrics_.writeRaw("{\"event\":\"checkpoint\",\"path\":" + jsonString(lastCheckpoint_) +
-                              ",\"epoch\":" + std::to_string(snapshot.epoch) + ",\"round\":" + std::to_string(snapshot.round) +
-                              ",\"iteration\":" + std::to_string(snapshot.iteration) + "}");
-        }
-        if (reason == parallel::SnapshotReason::RunEnd && !options_.savePath.empty()) {
-            train::writeCheckpointFile(options_.savePath, file);
-        }
-        if (reason == parallel::SnapshotReason::Stop) stoppedAt_ = snapshot;
+// The first record of --metrics: what this run is (schema in docs/METRICS.md).
+std::string runRecord(const RunOptions& options, const RunSetup& setup, const MpiPlacement& place,
+                      const parallel::ParallelWrapper& wrapper, const std::string& resumedFrom) {
+    nlohmann::json settings = nlohmann::json::object();
+    std::istringstream lines(trainingSettings(options, setup));
+    for (std::string line; std::getline(lines, line);) {
+        const auto equals = line.find('=');
+        if (equals != std::string::npos) settings[line.substr(0, equals)] = line.substr(equals + 1);
     }
-    const std::string& lastCheckpoint() const { return lastCheckpoint_; }
-    const parallel::TrainingSnapshot& stoppedAt() const { return stoppedAt_; }
-
-    void onEpoch(const train::EpochMetrics& m) override {
-        metrics_.writeEpoch(m);
-        // Called on worker 0's thread: its workspaces, plus the process's allocator counters.
-        for (const auto& statistics : memory::WorkspaceManager::forCurrentThread().statistics()) {
-            metrics_.writeRaw("{\"event\":\"memory\",\"epoch\":" + std::to_string(m.epoch) + ",\"worker\":0," +
-                              workspaceStatisticsJson(statistics).substr(1));
-        }
-        const auto counters = memory::allocationCounters();
-        char line[256];
-        std::snprintf(line, sizeof line,
-                      "{\"event\":\"memory\",\"epoch\":%d,\"scope\":\"process\",\"host_bytes_in_use\":%lld,"
-                      "\"host_peak_bytes\":%lld,\"device_bytes_in_use\":%lld,\"system_allocations\":%llu,"
-                      "\"resident_bytes\":%lld}",
-                      m.epoch, static_cast<long long>(counters.bytesInUse[0]), static_cast<long long>(counters.peakBytesInUse[0]),
-                      static_cast<long long>(counters.bytesInUse[2]), static_cast<unsigned long long>(counters.allocations),
-                      static_cast<long long>(memory::MemoryBudget::residentBytes()));
-        metrics_.writeRaw(line);
-        if (options_.quiet) return;
-        std::printf("epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f samples/s  %.1f s\n",
-                    m.epoch, options_.epochs, m.trainLoss, 100.0 * m.trainAccuracy, m.testLoss,
-                    100.0 * m.testAccuracy, m.samplesPerSecond, m.seconds);
-        std::fflush(stdout);
-    }
-    void onWorkerStatistics(int epoch, const std::vector<parallel::WorkerStatistics>& workers) override {
-        char line[512];
-        for (const auto& w : workers) {
-            std::snprintf(line, sizeof line,
-                          "{\"event\":\"worker\",\"epoch\":%d,\"worker\":%d,\"device\":\"%s\",\"samples\":%lld,"
-                          "\"samples_per_sec\":%.1f,\"compute_seconds\":%.4f,\"data_wait_seconds\":%.4f,"
-                          "\"averaging_wait_seconds\":%.4f,\"averaging_seconds\":%.4f,\"averagings\":%lld,"
-                          "\"train_loss\":%.6f}",
-                          epoch, w.worker, w.device.c_str(), static_cast<long long>(w.samples), w.samplesPerSecond,
-                          w.computeSeconds, w.dataWaitSeconds, w.averagingWaitSeconds, w.averagingSeconds,
-                          static_cast<long long>(w.averagings), w.trainLoss);
-            metrics_.writeRaw(line);
-        }
-    }
-    void onAveraging(const parallel::AveragingEvent& event) override {
-        char line[256];
-        if (event.score >= 0.0) {
-            std::snprintf(line, sizeof line,
-                          "{\"event\":\"averaging\",\"iteration\":%lld,\"seconds\":%.6f,\"bytes\":%lld,\"score\":%.6f}",
-                          static_cast<long long>(event.iteration), event.seconds, static_cast<long long>(event.bytes),
-                          event.score);
-            if (!options_.quiet) std::printf("iteration %lld: score after averaging %.4f\n", static_cast<long long>(event.iteration), event.score);
-        } else {
-            std::snprintf(line, sizeof line, "{\"event\":\"averaging\",\"iteration\":%lld,\"seconds\":%.6f,\"bytes\":%lld}",
-                          static_cast<long long>(event.iteration), event.seconds, static_cast<long long>(event.bytes));
-        }
-        metrics_.writeRaw(line);
-    }
-    void onDone(const train::RunSummary& s) override {
-        metrics_.writeDone(s);
-        if (!options_.quiet) {
-            std::printf("done: test accuracy %.2f%% after %d epochs (%lld iterations) in %.1f s\n",
-                        100.0 * s.testAccuracy, s.epochs, static_cast<long long>(s.iterations), s.seconds);
-        }
-    }
-
-private:
-    const RunOptions& options_;
-    const RunSetup& setup_;
-    MetricsWriter& metrics_;
-    CheckpointDirectory* checkpoints_;
-    std::string lastCheckpoint_;
-    parallel::TrainingSnapshot stoppedAt_;
-};
+    nlohmann::json gpus = nlohmann::json::array();
+    for (int device : setup.parallel.devices) gpus.push_back(kernels::cudaDeviceName(device));
+    const nlohmann::json record = {
+        {"event", "run"},
+        {"schema", kMetricsSchema},
+        {"command", "train"},
+        {"cohort_version", COHORT_VERSION},
+        {"machine", {{"host", place.host}, {"cpu", cpuName()}, {"hardware_threads", std::thread::hardware_concurrency()}, {"gpus", gpus}}},
+        {"job",
+         {{"processes", place.size},
+          {"workers", setup.parallel.workers},
+          {"replicas", place.size * setup.parallel.workers},
+          {"device", setup.location.isDevice() ? "cuda" : "cpu"},
+          {"threads_per_worker", setup.parallel.threadsPerWorker},
+          {"communicator", wrapper.communicator().name()}}},
+        {"model", setup.model->describe()},
+        {"parameters", setup.model->parameterCount()},
+        {"data",
+         {{"name", options.data}, {"train", setup.data.train.count}, {"test", setup.data.test.count}, {"classes", setup.data.train.numClasses}}},
+        {"settings", settings},
+        {"resumed_from", resumedFrom}};
+    return record.dump();
+}
 
 void validateCheckpointFlags(const RunOptions& options) {
     if (options.checkpointEvery < 0) {
@@ -130,6 +88,14 @@ void validateCheckpointFlags(const RunOptions& options) {
     const std::vector<std::string> inputs = runInputs(options);
     refuseInputAsOutput(options.metricsPath, "--metrics", inputs);
     refuseInputAsOutput(options.savePath, "--save", inputs);
+    refuseInputAsOutput(options.reportPath, "--report", inputs);
+    refuseInputAsOutput(options.tracePath, "--trace", inputs);
+    if (options.traceSteps < 1) throw InputError("--trace-steps must be at least 1, got " + std::to_string(options.traceSteps));
+    for (const std::string* output : {&options.reportPath, &options.tracePath}) {
+        if (!output->empty() && (*output == options.metricsPath || *output == options.savePath)) {
+            throw InputError("--report, --trace, --metrics and --save must name different files, two name " + *output);
+        }
+    }
     std::error_code error;
     if (!options.savePath.empty() && std::filesystem::exists(options.savePath, error) &&
         !std::filesystem::is_regular_file(options.savePath, error)) {
@@ -189,7 +155,13 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
             throw InputError("cannot resume from " + resumedFrom + ": " + error.what());
         }
     }
+    if (place.rank != 0) {
+        options.reportPath.clear();
+    }
+    const std::string chartJs = options.reportPath.empty() ? std::string() : chartJsSource();  // before training
     MetricsWriter metrics(options.metricsPath);
+    if (!options.reportPath.empty()) metrics.keepRecords();
+    metrics.writeHeader(runRecord(options, setup, place, wrapper, resumedFrom));
     if (!options.quiet) {
         if (place.size > 1) {
             std::printf("mpirun job: %d processes x %d workers = %d replicas; rank 0 on %s; across processes: %s\n",
@@ -208,25 +180,55 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
         if (!resumedFrom.empty()) std::printf("resuming from %s\n", resumedFrom.c_str());
         std::fflush(stdout);
     }
-    ConsoleListener listener(options, setup, metrics, checkpoints ? &*checkpoints : nullptr);
+    ProgressLine progress(!options.quiet && place.rank == 0 && isTerminal(stderr));
+    RunListener listener(options, setup,
+                         RunOutputs{metrics, checkpoints ? &*checkpoints : nullptr, progress.enabled() ? &progress : nullptr,
+                                    options.reportPath, chartJs});
+    // Where each worker's time goes: bounded tracks, written when the run ends however it ends.
+    std::shared_ptr<parallel::TraceRecorder> trace;
+    if (!given.tracePath.empty()) {
+        trace = std::make_shared<parallel::TraceRecorder>(setup.parallel.workers, 4 * options.traceSteps + 64);
+        wrapper.setTrace(trace);
+    }
+    const TraceLabels labels{place.rank, place.host, memory::toString(setup.location)};
     train::RunSummary summary;
     try {
         summary = wrapper.fit(setup.data, &listener);
-    } catch (const parallel::WorkerError& error) {
-        // Say where the run can be picked up again.
-        const std::string checkpoint = listener.lastCheckpoint().empty()
-                                           ? std::string(checkpointing ? "no checkpoint was written yet" : "no --checkpoint-dir")
-                                           : "last good checkpoint " + listener.lastCheckpoint();
-        throw std::runtime_error(messageInFlags(error) + "; " + checkpoint);
+    } catch (const std::exception& error) {
+        // The run's record ends with why, the report and the trace show how far it got, and the
+        // line says where the run can be picked up again.
+        progress.clear();
+        const bool input = dynamic_cast<const InputError*>(&error) != nullptr;
+        std::string message = messageInFlags(error);
+        if (dynamic_cast<const parallel::WorkerError*>(&error)) {
+            message += "; " + (listener.lastCheckpoint().empty()
+                                   ? std::string(checkpointing ? "no checkpoint was written yet" : "no --checkpoint-dir")
+                                   : "last good checkpoint " + listener.lastCheckpoint());
+        }
+        try {
+            metrics.writeRaw("{\"event\":\"failed\",\"exit_code\":" + std::to_string(input ? 2 : 1) +
+                             ",\"error\":" + jsonString(message) + "}");
+            listener.writeReport();
+            // No collective after a failure: each rank writes its own tracks.
+            if (trace) writeTrace(place.rank == 0 ? given.tracePath : given.tracePath + ".rank" + std::to_string(place.rank),
+                                  *trace, labels, nullptr);
+        } catch (const std::exception&) {
+            // the error being reported matters more than the files
+        }
+        if (input) throw InputError(message);
+        throw std::runtime_error(message);
     }
+    if (trace) writeTrace(given.tracePath, *trace, labels, place.size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr);
     if (!summary.stopped) return 0;
     // Stopped by a signal (here or, under mpirun, on another rank) at a sync point.
     const parallel::TrainingSnapshot& at = listener.stoppedAt();
     const int code = StopOnSignals::signal() ? StopOnSignals::exitCode() : 128 + SIGTERM;
     const std::string signal = StopOnSignals::signal() ? StopOnSignals::name() : "a signal to another rank";
-    metrics.writeRaw("{\"event\":\"stopped\",\"signal\":" + jsonString(signal) + ",\"epoch\":" +
-                     std::to_string(at.epoch) + ",\"iteration\":" + std::to_string(at.iteration) + ",\"checkpoint\":" +
-                     jsonString(listener.lastCheckpoint()) + "}");
+    metrics.writeRaw("{\"event\":\"stopped\",\"signal\":" + jsonString(signal) + ",\"exit_code\":" + std::to_string(code) +
+                     ",\"epoch\":" + std::to_string(at.epoch) + ",\"iteration\":" + std::to_string(at.iteration) +
+                     ",\"checkpoint\":" + jsonString(listener.lastCheckpoint()) + "}");
+    listener.writeReport();
+    progress.clear();
     if (place.rank == 0) {
         std::fprintf(stderr, "%s: stopped by %s at epoch %d, iteration %lld; %s\n", messagePrefix().c_str(), signal.c_str(),
                      at.epoch + (at.atEpochEnd ? 0 : 1), static_cast<long long>(at.iteration),

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
         if (subcommand == "info") return launch::runInfo(*options, *mpi);
         if (subcommand == "bench") return launch::runBench(*options);
         if (subcommand == "evaluate") return launch::runEvaluate(*options);
+        if (subcommand == "report") return launch::runReport(*options);
         throw InputError("subcommand '" + subcommand + "' is not available yet in this build");
     } catch (const launch::ConfigurationMismatch& error) {
         std::fprintf(stderr, "%s: error: %s\n", prefix.c_str(), oneLine(error.what()).c_str());

@@ -2,9 +2,12 @@
 // ParallelConfig: how a ParallelWrapper spreads training over workers, devices and processes.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace cohort::parallel {
+
+class TraceRecorder;
 
 enum class TrainingMode { Averaging, SharedGradients };
 
@@ -36,6 +39,8 @@ struct ParallelConfig {
     // Polled by worker 0 at every sync point (and agreed over processes): true stops the run
     // there, with a snapshot; fit() then returns a summary with `stopped` set.
     std::function<bool()> stopRequested;
+    // Where each worker's time goes (one track per local worker), when set.
+    std::shared_ptr<TraceRecorder> trace;
     // Test hook, called by each worker before each step (fault injection).
     std::function<void(int worker, std::int64_t iteration)> beforeStep;
 

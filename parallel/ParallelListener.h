@@ -21,6 +21,16 @@ struct WorkerStatistics {
     double trainLoss = 0.0;
 };
 
+// After each step of worker 0 of the reporting process: where the run is (for a progress line).
+struct ProgressTick {
+    int epoch = 0, epochs = 0;           // 1-based epoch in progress, of
+    std::int64_t round = 0, rounds = 0;  // rounds of the epoch done (this step included), of
+    std::int64_t iteration = 0;
+    double lossSum = 0.0;                // worker 0's losses recorded this epoch (read back so far)
+    std::int64_t samples = 0;            // and the samples they cover
+    int replicas = 1;                    // of the job: samples/s of the job ≈ replicas × worker 0's
+};
+
 struct AveragingEvent {
     std::int64_t iteration = 0;
     double seconds = 0.0;
@@ -34,6 +44,8 @@ public:
         (void)epoch; (void)workers;
     }
     virtual void onAveraging(const AveragingEvent& event) { (void)event; }
+    // Called every step: keep it cheap (a clock check before anything else).
+    virtual void onProgress(const ProgressTick& tick) { (void)tick; }
     // A snapshot (ParallelConfig::snapshotEvery and friends); every worker waits until it returns.
     virtual void onSnapshot(const TrainingSnapshot& snapshot, SnapshotReason reason) { (void)snapshot; (void)reason; }
 };

@@ -26,6 +26,7 @@
 #include "parallel/Communicator.h"
 #include "parallel/ParallelConfig.h"
 #include "parallel/ParallelListener.h"
+#include "parallel/TraceRecorder.h"
 #include "parallel/TrainingSnapshot.h"
 #include "src/data/Dataset.h"
 #include "src/nn/Model.h"
@@ -71,6 +72,8 @@ public:
     // uninterrupted run's. Throws std::invalid_argument when it does not fit this job (replicas,
     // buffer sizes, position beyond the configured epochs).
     void resume(TrainingSnapshot snapshot);
+    // Records where each worker's time goes from the next fit() on (parallel/TraceRecorder.h).
+    void setTrace(std::shared_ptr<TraceRecorder> trace) { config_.trace = std::move(trace); }
 
     int workers() const { return config_.workers; }
     nn::Model& replica(int worker);

@@ -103,7 +103,7 @@ train::CheckpointFile TrainingSnapshot::toCheckpoint(const nn::Model& model, con
                   {"at_epoch_end", atEpochEnd},
                   {"summary",
                    {{"test_accuracy", summary.testAccuracy}, {"test_loss", summary.testLoss}, {"epochs", summary.epochs},
-                    {"iterations", summary.iterations}}},
+                    {"iterations", summary.iterations}, {"classes", summary.classes}, {"confusion", summary.confusion}}},
                   {"optimizer_state_per_replica", optimizerState.empty() && stateCount > 0},
                   {"statistics_per_replica", statistics.empty() && model.statisticsCount() > 0},
                   {"replicas", Json::array()}};
@@ -145,6 +145,8 @@ TrainingSnapshot TrainingSnapshot::fromCheckpoint(const train::CheckpointFile& f
         snapshot.summary.testLoss = summary.at("test_loss").get<double>();
         snapshot.summary.epochs = summary.at("epochs").get<int>();
         snapshot.summary.iterations = summary.at("iterations").get<std::int64_t>();
+        snapshot.summary.classes = summary.value("classes", 0);
+        snapshot.summary.confusion = summary.value("confusion", std::vector<std::int64_t>{});
         for (const Json& replica : state.at("replicas")) {
             snapshot.replicas.push_back({statisticsFrom(replica.at("epoch")), statisticsFrom(replica.at("pending")),
                                          replica.at("averagings").get<std::int64_t>(), {}, {}});

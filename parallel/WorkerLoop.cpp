@@ -18,6 +18,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double secondsBetween(Clock::time_point start, Clock::time_point end) { return std::chrono::duration<double>(end - start).count(); }
 
 std::int64_t firstSequence(const FitState& fit, const EpochSchedule& schedule) {
     return fit.resume ? std::int64_t(fit.resume->epoch) * std::int64_t(schedule.rounds) + fit.resume->round : 0;
@@ -147,6 +148,7 @@ void WorkerLoop::run() {
         for (std::size_t round = firstRound; round < schedule_.rounds; ++round) {
             PrefetchedBatch batch;
             if (!nextBatch(batch)) throw std::logic_error("prefetch stream ended early");
+            roundsDone_ = std::int64_t(round);
             step(batch);
             bool stop = false;
             if (averaging_) {
@@ -202,6 +204,7 @@ bool WorkerLoop::syncPoint(bool stop, int epoch, std::int64_t roundsDone, bool a
 
 void WorkerLoop::snapshot(int epoch, std::int64_t roundsDone, bool atEpochEnd, SnapshotReason reason) {
     Communicator& communicator = job_.communicator;
+    const auto start = Clock::now();
     backend_->synchronize();
     ReplicaProgress& progress = fit_.progress[std::size_t(index_)];
     progress = {me_.epochStatistics, trainingStep_->peekStatistics(), me_.statistics.averagings, {}, {}};
@@ -226,6 +229,7 @@ void WorkerLoop::snapshot(int epoch, std::int64_t roundsDone, bool atEpochEnd, S
     }
     communicator.barrier(index_);  // nobody changes a buffer before it was copied
     lastSnapshot_ = trainingStep_->iteration();
+    trace(SpanKind::Snapshot, start, Clock::now());
 }
 
 // Worker 0: this process's replicas, then every process's (gathered on every process in rank
@@ -278,7 +282,20 @@ void WorkerLoop::assembleSnapshot(TrainingSnapshot& snapshot) {
     }
 }
 
-bool WorkerLoop::nextBatch(PrefetchedBatch& batch) { return prefetch_->next(batch); }
+bool WorkerLoop::nextBatch(PrefetchedBatch& batch) {
+    if (!job_.parallel.trace) return prefetch_->next(batch);
+    const double waitedBefore = prefetch_->waitSeconds();
+    const auto start = Clock::now();
+    const bool more = prefetch_->next(batch);
+    const auto waited = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(prefetch_->waitSeconds() - waitedBefore));
+    trace(SpanKind::DataWait, start, start + waited);
+    return more;
+}
+
+void WorkerLoop::trace(SpanKind kind, Clock::time_point begin, Clock::time_point end) {
+    if (job_.parallel.trace) job_.parallel.trace->record(index_, kind, me_.epoch, trainingStep_->iteration(), begin, end);
+}
 
 void WorkerLoop::step(PrefetchedBatch& batch) {
     const ParallelConfig& config = job_.parallel;
@@ -310,7 +327,15 @@ void WorkerLoop::step(PrefetchedBatch& batch) {
         if (stager_->copying()) backend_->synchronize();  // the slot may be refilled once released
         prefetch_->release();
     }
-    me_.statistics.computeSeconds += secondsSince(computeStart);
+    const auto computeEnd = Clock::now();
+    me_.statistics.computeSeconds += secondsBetween(computeStart, computeEnd);
+    trace(SpanKind::Compute, computeStart, computeEnd);
+    if (reports_ && fit_.listener) {
+        const train::StepStatistics recorded = trainingStep_->recordedStatistics();
+        fit_.listener->onProgress({me_.epoch, job_.trainer.epochs, roundsDone_ + 1, std::int64_t(schedule_.rounds),
+                                   step.iteration(), me_.epochStatistics.lossSum + recorded.lossSum,
+                                   me_.epochStatistics.samples + recorded.samples, job_.parallel.totalReplicas});
+    }
 }
 
 bool WorkerLoop::atAveragingPoint() const {
@@ -342,8 +367,9 @@ void WorkerLoop::averagingPoint(bool atEpochEnd) {
         for (double each : fit_.scores) sum += each;
         score = sum / double(fit_.scores.size());
     }
-    me_.statistics.averagingWaitSeconds += secondsSince(waitStart);
     const auto averageStart = Clock::now();
+    me_.statistics.averagingWaitSeconds += secondsBetween(waitStart, averageStart);
+    trace(SpanKind::AveragingWait, waitStart, averageStart);
     if (updatePending_) {
         communicator.forEachSlice(index_, *backend_, me_.model->parameterCount(), *fusedWork_);
         updatePending_ = false;
@@ -355,7 +381,9 @@ void WorkerLoop::averagingPoint(bool atEpochEnd) {
         }
     }
     averageStatistics();
-    const double seconds = secondsSince(averageStart);
+    const auto averageEnd = Clock::now();
+    const double seconds = secondsBetween(averageStart, averageEnd);
+    trace(SpanKind::Averaging, averageStart, averageEnd);
     me_.statistics.averagingSeconds += seconds;
     ++me_.statistics.averagings;
     lastAveraged_ = trainingStep_->iteration();
@@ -403,7 +431,9 @@ void WorkerLoop::endEpoch(int epoch) {
     statistics.iterations = std::int64_t(schedule_.rounds);
     statistics.trainLoss = me_.epochStatistics.meanLoss();
     statistics.dataWaitSeconds = prefetch_->waitSeconds() - dataWaitBefore_;
-    trainSeconds_ = secondsSince(epochStart_);
+    const auto trainEnd = Clock::now();
+    trainSeconds_ = secondsBetween(epochStart_, trainEnd);
+    trace(SpanKind::EpochEnd, trainEnd, trainEnd);
     statistics.samplesPerSecond = trainSeconds_ > 0 ? double(statistics.samples) / trainSeconds_ : 0.0;
     job_.communicator.barrier(index_);
     if (index_ == 0) reduceEpochTotals();
@@ -432,7 +462,9 @@ void WorkerLoop::reportEpoch(int epoch) {
     end.learningRate = learningRate_;
     end.trainSeconds = trainSeconds_;
     end.started = epochStart_;
+    const auto evaluationStart = Clock::now();
     const train::EpochMetrics metrics = train::closeEpoch(job_.trainer, end, *evaluator_, fit_.data->test);
+    trace(SpanKind::Evaluation, evaluationStart, Clock::now());
     train::recordEpoch(fit_.summary, metrics);
     if (fit_.listener) {
         std::vector<WorkerStatistics> all;

@@ -37,6 +37,7 @@
 #include "parallel/EpochSchedule.h"
 #include "parallel/ParallelConfig.h"
 #include "parallel/ParallelListener.h"
+#include "parallel/TraceRecorder.h"
 #include "parallel/TrainingSnapshot.h"
 #include "src/data/Dataset.h"
 #include "src/nn/Loss.h"
@@ -116,6 +117,7 @@ private:
     void assembleSnapshot(TrainingSnapshot& snapshot);
     void restore(const TrainingSnapshot& snapshot);
     void finish();
+    void trace(SpanKind kind, std::chrono::steady_clock::time_point begin, std::chrono::steady_clock::time_point end);
 
     const JobSettings& job_;
     FitState& fit_;
@@ -150,6 +152,7 @@ private:
     std::int64_t startRound_ = 0;
     std::int64_t lastSnapshot_ = 0;       // iteration of the last snapshot (or of the start)
     bool pointStop_ = false;              // the stop decision of the last averaging point
+    std::int64_t roundsDone_ = 0;         // rounds of the epoch before the current step
 };
 
 }  // namespace cohort::parallel

@@ -10,10 +10,12 @@ cd "$(dirname "$0")/.."
 # libboost-program-options-dev pulls in libboost1.NN-dev (all Boost headers, so also the
 # Boost.PropertyTree JSON parser that reads --model-file), so libboost-dev is not listed.
 # nlohmann-json3-dev reads and writes checkpoint headers; python3-numpy lets a test read a
-# checkpoint back the way a NumPy user would.
+# checkpoint back the way a NumPy user would. libjs-chart.js is inlined into HTML reports;
+# chromium renders one in a test (headless); bsdutils has script(1) for the progress-line test.
 packages=(build-essential cmake ninja-build pkg-config zlib1g-dev libopenblas-openmp-dev
           libboost-program-options-dev libopenmpi-dev openmpi-bin libgtest-dev libgmock-dev
-          libbenchmark-dev dataset-fashion-mnist heaptrack nlohmann-json3-dev python3-numpy)
+          libbenchmark-dev dataset-fashion-mnist heaptrack nlohmann-json3-dev python3-numpy
+          libjs-chart.js chromium bsdutils)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

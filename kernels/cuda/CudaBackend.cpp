@@ -504,6 +504,15 @@ int cudaDeviceCount() {
     return count;
 }
 
+std::string cudaDeviceName(int device) {
+    cudaDeviceProp properties{};
+    if (cudaGetDeviceProperties(&properties, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return "CUDA device " + std::to_string(device);
+    }
+    return properties.name;
+}
+
 std::unique_ptr<Backend> makeCudaBackend(int device, bool allowTf32) {
     const int visible = cudaDeviceCount();
     if (device < 0 || device >= visible) {

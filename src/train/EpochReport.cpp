@@ -23,6 +23,8 @@ EpochMetrics closeEpoch(const TrainerConfig& config, const EpochEnd& end, Evalua
         const EvaluationResult result = evaluator.evaluate(test);
         metrics.testLoss = result.loss;
         metrics.testAccuracy = result.accuracy;
+        metrics.classes = result.classes;
+        metrics.confusion = result.confusion;
     }
     metrics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - end.started).count();
     return metrics;
@@ -33,6 +35,10 @@ void recordEpoch(RunSummary& summary, const EpochMetrics& metrics) {
     summary.testLoss = metrics.testLoss;
     summary.epochs = metrics.epoch;
     summary.iterations = metrics.iterations;
+    if (!metrics.confusion.empty()) {
+        summary.classes = metrics.classes;
+        summary.confusion = metrics.confusion;
+    }
 }
 
 }  // namespace cohort::train

@@ -8,6 +8,7 @@
 // caller) and that evaluation; the run summary follows the last closed epoch.
 #include <chrono>
 #include <cstdint>
+#include <vector>
 
 #include "src/data/Dataset.h"
 
@@ -22,6 +23,8 @@ struct EpochMetrics {
     double testLoss = 0.0, testAccuracy = 0.0;
     double samplesPerSecond = 0.0, seconds = 0.0, learningRate = 0.0;
     std::int64_t iterations = 0;
+    int classes = 0;                       // of the test evaluation, when there was one
+    std::vector<std::int64_t> confusion;   // classes x classes, row = true label
 };
 
 struct RunSummary {
@@ -29,6 +32,8 @@ struct RunSummary {
     int epochs = 0;                 // epochs finished
     std::int64_t iterations = 0;
     bool stopped = false;           // stopped on request before the last epoch ended
+    int classes = 0;                // the last evaluation's confusion matrix
+    std::vector<std::int64_t> confusion;
 };
 
 // Receives progress; every method has a no-op default.

@@ -72,6 +72,8 @@ public:
     // What takeStatistics() would return, without taking it (synchronises; for checkpoints), and
     // its restoration (resume): sums continue exactly as if the run had never stopped.
     StepStatistics peekStatistics();
+    // What has been read back so far, without waiting (CPU workers read every step).
+    const StepStatistics& recordedStatistics() const { return pending_; }
     void restoreStatistics(const StepStatistics& pending);
     // Steps whose records are read back together (1..256, default 256). Each read checks every
     // step's loss: a NaN or infinite loss throws DivergenceError naming its iteration at the
