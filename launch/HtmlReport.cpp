@@ -133,7 +133,10 @@ constexpr const char* kPageScript = R"JS(
       .map(m => ({x: m.epoch, y: m.block_bytes / 1048576})), i));
     if (process.length) sets.push(line('process peak (host)', process.map(m => ({x: m.epoch, y: m.host_peak_bytes / 1048576})), names.length));
     if (process.length) sets.push(line('resident set', process.map(m => ({x: m.epoch, y: m.resident_bytes / 1048576})), names.length + 1));
-    chart('Memory per epoch (MiB)', {type: 'line', data: {datasets: sets}, options: {scales: {x: linear('epoch'), y: linear('MiB')}}});
+    // Workspaces and the whole process differ by orders of magnitude: a logarithmic axis.
+    sets.forEach(set => { set.data = set.data.filter(p => p.y > 0); });
+    chart('Memory per epoch (MiB)', {type: 'line', data: {datasets: sets},
+      options: {scales: {x: linear('epoch'), y: {type: 'logarithmic', title: {display: true, text: 'MiB'}}}}});
   }
   const confusion = end && end.confusion ? end.confusion : null;
   if (confusion) {
