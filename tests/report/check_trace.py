@@ -4,9 +4,11 @@
     instant events; metadata naming every process and thread);
   * one worker's spans never overlap (each starts after the previous one ended);
   * per worker, the spans' total seconds of each kind agree with the --metrics 'worker' events'
-    seconds (summed over epochs) within 5% (or 1 ms, for totals too small for 5% to mean much).
+    seconds (summed over epochs) within 5% (or 1 ms, for totals too small for 5% to mean much);
+    under mpirun the metrics are rank 0's, so rank 0's tracks (pid 0) are compared, and every
+    rank in RANKS must have tracks.
 
-usage: check_trace.py TRACE.json METRICS.jsonl"""
+usage: check_trace.py TRACE.json METRICS.jsonl [RANKS]"""
 import collections
 import json
 import sys
@@ -44,7 +46,10 @@ def main():
             # 1 µs of slack: timestamps are printed to the nanosecond, rounded.
             assert after["ts"] >= before["ts"] + before["dur"] - 1.0, f"overlap on {track}: {before} / {after}"
         for e in items:
-            totals[(track[1], e["name"])] += e["dur"] / 1e6
+            if track[0] == 0:
+                totals[(track[1], e["name"])] += e["dur"] / 1e6
+    ranks = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    assert {pid for pid, _ in spans} == set(range(ranks)), f"tracks of ranks {sorted({p for p, _ in spans})}, expected {ranks}"
     expected = collections.defaultdict(float)
     workers = set()
     for m in metrics:

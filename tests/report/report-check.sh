@@ -80,6 +80,13 @@ trace)
     $cohort train $small --epochs 2 --workers 2 --averaging-frequency 3 --quiet --metrics run.jsonl --trace run.trace.json ||
         fail "training failed"
     python3 "$here/check_trace.py" run.trace.json run.jsonl || fail "the trace disagrees"
+    if command -v mpirun >/dev/null && $cohort info | grep -q ", mpi"; then  # one process per rank, gathered by rank 0
+        root=""
+        [ "$(id -u)" -eq 0 ] && root="--allow-run-as-root"
+        mpirun -np 2 $root --oversubscribe --bind-to none --mca btl self,vader,tcp $cohort train $small --epochs 1 --workers 2 \
+            --averaging-frequency 4 --quiet --metrics mpi.jsonl --trace mpi.trace.json || fail "training under mpirun failed"
+        python3 "$here/check_trace.py" mpi.trace.json mpi.jsonl 2 || fail "the mpirun trace disagrees"
+    fi
     $cohort train $small --epochs 1 --quiet --trace small.json --trace-steps 5 || fail "training with --trace-steps failed"
     python3 -c "
 import json, sys
