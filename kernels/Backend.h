@@ -124,9 +124,10 @@ public:
                                            const void* runningMean, const void* runningVariance, double epsilon,
                                            void* y) = 0;
     // Gradients of the training-mode forward: dgamma, dbeta (overwritten) and dx (nullable).
+    // `epsilon` is the forward pass's (cuDNN asks for it; the CPU reads savedInverseStd only).
     virtual void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
                                    const void* x, const void* dy, const void* gamma, const void* savedMean,
-                                   const void* savedInverseStd, void* dx, void* dgamma, void* dbeta) = 0;
+                                   const void* savedInverseStd, double epsilon, void* dx, void* dgamma, void* dbeta) = 0;
 
     // Convolutions. The caller provides each pass's working memory (from its workspace), sized
     // by convolutionWorkspaceBytes for that shape; a backend that chooses among algorithms (cuDNN)

@@ -95,9 +95,9 @@ void ForwardingBackend::batchNormForwardInference(DType dtype, std::int64_t n, s
 }
 void ForwardingBackend::batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
                                           const void* x, const void* dy, const void* gamma, const void* savedMean,
-                                          const void* savedInverseStd, void* dx, void* dgamma, void* dbeta) {
+                                          const void* savedInverseStd, double epsilon, void* dx, void* dgamma, void* dbeta) {
     forwardCall([=, inner = inner_.get()] {
-        inner->batchNormBackward(dtype, n, channels, spatial, x, dy, gamma, savedMean, savedInverseStd, dx, dgamma,
+        inner->batchNormBackward(dtype, n, channels, spatial, x, dy, gamma, savedMean, savedInverseStd, epsilon, dx, dgamma,
                                  dbeta);
     });
 }

@@ -62,7 +62,7 @@ public:
                                    const void* x, const void* gamma, const void* beta, const void* runningMean,
                                    const void* runningVariance, double epsilon, void* y) override;
     void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial, const void* x,
-                           const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd,
+                           const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd, double epsilon,
                            void* dx, void* dgamma, void* dbeta) override;
     std::size_t convolutionWorkspaceBytes(DType dtype, const ConvolutionShape& shape, ConvolutionPass pass) override;
     void convolutionForward(DType dtype, const ConvolutionShape& shape, const void* x, const void* weights,

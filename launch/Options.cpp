@@ -183,8 +183,9 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
                 }
             }
         }
-        // `train` flags the user left at their defaults take the architecture's recommendation.
-        if (subcommand == "train" && options.modelFile.empty()) {
+        // `train` and `bench` flags the user left at their defaults take the architecture's
+        // recommendation, so bench times the configuration train would run.
+        if ((subcommand == "train" || subcommand == "bench") && options.modelFile.empty()) {
             const nn::RecommendedSettings recommended = nn::recommendedSettings(options.model);
             if (values["dropout"].defaulted()) options.dropout = recommended.dropout;
             if (values["batch-size"].defaulted()) options.batchSize = recommended.batchSize;

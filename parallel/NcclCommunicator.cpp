@@ -138,9 +138,7 @@ private:
                               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                   std::chrono::duration<double>(timeoutSeconds_));
         for (;;) {
-            const cudaError_t state = cudaStreamQuery(group.stream);
-            if (state == cudaSuccess) return;
-            if (state != cudaErrorNotReady) COHORT_CUDA_CHECK(state);
+            if (COHORT_CUDA_QUERY_DONE(cudaStreamQuery(group.stream))) return;
             ncclResult_t asyncError = ncclSuccess;
             COHORT_NCCL_CHECK(ncclCommGetAsyncError(group.nccl, &asyncError));
             COHORT_NCCL_CHECK(asyncError);

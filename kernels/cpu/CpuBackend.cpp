@@ -339,9 +339,9 @@ public:
     }
 
     void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial, const void* x,
-                           const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd,
+                           const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd, double epsilon,
                            void* dx, void* dgamma, void* dbeta) override {
-        cpu_detail::batchNormBackward(dtype, n, channels, spatial, x, dy, gamma, savedMean, savedInverseStd, dx, dgamma,
+        cpu_detail::batchNormBackward(dtype, n, channels, spatial, x, dy, gamma, savedMean, savedInverseStd, epsilon, dx, dgamma,
                                       dbeta);
     }
 

@@ -80,8 +80,9 @@ void batchNormForwardInference(DType dtype, std::int64_t n, std::int64_t channel
 }
 
 void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial, const void* x,
-                       const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd, void* dx,
+                       const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd, double epsilon, void* dx,
                        void* dgamma, void* dbeta) {
+    (void)epsilon;  // the saved inverse standard deviations already hold it
     dispatch(dtype, [&](auto zero) {
         using T = decltype(zero);
         const T* in = static_cast<const T*>(x);

@@ -15,7 +15,7 @@ void batchNormForwardInference(DType dtype, std::int64_t n, std::int64_t channel
                                const void* gamma, const void* beta, const void* runningMean,
                                const void* runningVariance, double epsilon, void* y);
 void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial, const void* x,
-                       const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd, void* dx,
+                       const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd, double epsilon, void* dx,
                        void* dgamma, void* dbeta);
 
 }  // namespace cohort::kernels::cpu_detail

@@ -245,11 +245,11 @@ public:
     }
 
     void batchNormBackward(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial, const void* x,
-                           const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd,
+                           const void* dy, const void* gamma, const void* savedMean, const void* savedInverseStd, double epsilon,
                            void* dx, void* dgamma, void* dbeta) override {
         makeCurrent();
         cuda_detail::batchNormBackward(*cudnn_, context(), batchNormDxScratch_, dtype, n, channels, spatial, x, dy,
-                                       gamma, savedMean, savedInverseStd, dx, dgamma, dbeta);
+                                       gamma, savedMean, savedInverseStd, epsilon, dx, dgamma, dbeta);
     }
 
     // Convolution and pooling through cuDNN (CudnnConvolution.cuh).

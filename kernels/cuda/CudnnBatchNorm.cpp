@@ -137,7 +137,7 @@ void batchNormForwardInference(const CudnnContext& cudnn, DType dtype, std::int6
 
 void batchNormBackward(const CudnnContext& cudnn, const LaunchContext& launch, DeviceScratch& dxScratch, DType dtype,
                        std::int64_t n, std::int64_t channels, std::int64_t spatial, const void* x, const void* dy,
-                       const void* gamma, const void* savedMean, const void* savedInverseStd, void* dx, void* dgamma,
+                       const void* gamma, const void* savedMean, const void* savedInverseStd, double epsilon, void* dx, void* dgamma,
                        void* dbeta) {
     const BatchNormShape shape = checkedShape("batchNormBackward", n, channels, spatial);
     if (shape.channels == 0) return;
@@ -151,12 +151,14 @@ void batchNormBackward(const CudnnContext& cudnn, const LaunchContext& launch, D
     }
     describe(cudnn, dtype, shape);
     void* inputGradient = dx ? dx : dxScratch.atLeast(std::size_t(shape.elements()) * sizeOf(dtype), launch.stream);
-    // Blend factors (1, 0) overwrite dx, dgamma and dbeta. With the saved statistics given, cuDNN
-    // takes invStd from them rather than from epsilon; it still asks for one, within its range.
+    // Blend factors (1, 0) overwrite dx, dgamma and dbeta. cuDNN wants the forward pass's epsilon
+    // here too (its documentation: "the same epsilon value should be used in forward and
+    // backward"), even though it reads invStd from the saved statistics.
+    checkEpsilon("batchNormBackward", epsilon);
     COHORT_CUDNN_CHECK(cudnnBatchNormalizationBackward(
         cudnn.cudnn(), CUDNN_BATCHNORM_SPATIAL, kOne.of(dtype), kZero.of(dtype), kOne.of(dtype), kZero.of(dtype),
         cudnn.dataDescriptor(), x, cudnn.dataDescriptor(), dy, cudnn.dataDescriptor(), inputGradient,
-        cudnn.channelDescriptor(), gamma, dgamma, dbeta, CUDNN_BN_MIN_EPSILON, savedMean, savedInverseStd));
+        cudnn.channelDescriptor(), gamma, dgamma, dbeta, epsilon, savedMean, savedInverseStd));
 }
 
 #else  // built without cudnn.h: the operations exist and say what is missing
@@ -173,7 +175,7 @@ void batchNormForwardInference(const CudnnContext&, DType, std::int64_t, std::in
 }
 
 void batchNormBackward(const CudnnContext&, const LaunchContext&, DeviceScratch&, DType, std::int64_t, std::int64_t,
-                       std::int64_t, const void*, const void*, const void*, const void*, const void*, void*, void*,
+                       std::int64_t, const void*, const void*, const void*, const void*, const void*, double, void*, void*,
                        void*) {
     requireCudnn("batch norm");
 }

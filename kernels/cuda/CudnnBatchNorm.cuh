@@ -40,7 +40,7 @@ void batchNormForwardInference(const CudnnContext& cudnn, DType dtype, std::int6
 
 void batchNormBackward(const CudnnContext& cudnn, const LaunchContext& launch, DeviceScratch& dxScratch, DType dtype,
                        std::int64_t n, std::int64_t channels, std::int64_t spatial, const void* x, const void* dy,
-                       const void* gamma, const void* savedMean, const void* savedInverseStd, void* dx, void* dgamma,
+                       const void* gamma, const void* savedMean, const void* savedInverseStd, double epsilon, void* dx, void* dgamma,
                        void* dbeta);
 
 }  // namespace cohort::kernels::cuda_detail

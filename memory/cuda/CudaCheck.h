@@ -37,6 +37,22 @@ inline void checkCuda(cudaError_t status, const char* call, const char* file, in
                      std::string(cudaGetErrorString(status)) + " (" + cudaGetErrorName(status) + ")");
 }
 
+// The answer of a completion query (cudaStreamQuery, cudaEventQuery): true when the work is done,
+// false while it still runs. cudaErrorNotReady is not a failure, but the runtime may leave it as
+// the thread's last error, where the next launch check (cudaGetLastError) would report it as one:
+// it is cleared here. Any other result throws like COHORT_CUDA_CHECK.
+inline bool queryDone(cudaError_t status, const char* call, const char* file, int line) {
+    if (status == cudaSuccess) return true;
+    if (status == cudaErrorNotReady) {
+        if (cudaPeekAtLastError() == cudaErrorNotReady) (void)cudaGetLastError();
+        return false;
+    }
+    checkCuda(status, call, file, line);
+    return false;
+}
+
 }  // namespace cohort::memory::cuda_check
 
 #define COHORT_CUDA_CHECK(call) ::cohort::memory::cuda_check::checkCuda((call), #call, __FILE__, __LINE__)
+// while (!COHORT_CUDA_QUERY_DONE(cudaStreamQuery(stream))) { ... }
+#define COHORT_CUDA_QUERY_DONE(call) ::cohort::memory::cuda_check::queryDone((call), #call, __FILE__, __LINE__)

@@ -77,9 +77,7 @@ private:
                                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                       std::chrono::duration<double>(processes_->timeoutSeconds()));
             for (;;) {
-                const cudaError_t state = cudaStreamQuery(stream_);
-                if (state == cudaSuccess) break;
-                if (state != cudaErrorNotReady) COHORT_CUDA_CHECK(state);
+                if (COHORT_CUDA_QUERY_DONE(cudaStreamQuery(stream_))) break;
                 ncclResult_t asyncError = ncclSuccess;
                 COHORT_NCCL_CHECK(ncclCommGetAsyncError(nccl_, &asyncError));
                 COHORT_NCCL_CHECK(asyncError);

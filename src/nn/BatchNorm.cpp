@@ -91,7 +91,7 @@ Tensor BatchNorm::backward(const Tensor& gradOutput, ExecutionContext& context, 
     context.backend->batchNormBackward(dtype, input_.dim(0), channels_, spatial_,
                                        input_.checked("batchnorm.backward", "input"),
                                        gradOutput.checked("batchnorm.backward", "gradOutput"), gamma, savedMean,
-                                       savedMean + std::size_t(channels_) * element,
+                                       savedMean + std::size_t(channels_) * element, epsilon_,
                                        needInputGradient ? gradInput.raw() : nullptr, gradGamma,
                                        gradGamma + std::size_t(channels_) * element);
     return gradInput;

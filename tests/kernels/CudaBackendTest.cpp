@@ -493,10 +493,10 @@ TYPED_TEST(CudaBackendTest, BatchNormBackwardMatchesCpuWithAndWithoutInputGradie
         auto dgamma = this->mirrored(this->random(shape.channels));
         auto dbeta = this->mirrored(this->random(shape.channels));
         this->cpu_->batchNormBackward(this->kDType, shape.n, shape.channels, shape.spatial, x.host(), dy.host(),
-                                      gamma.host(), savedMean.host(), savedInverseStd.host(), dx.host(), dgamma.host(),
+                                      gamma.host(), savedMean.host(), savedInverseStd.host(), 1e-5, dx.host(), dgamma.host(),
                                       dbeta.host());
         this->gpu_->batchNormBackward(this->kDType, shape.n, shape.channels, shape.spatial, x.device(), dy.device(),
-                                      gamma.device(), savedMean.device(), savedInverseStd.device(), dx.device(),
+                                      gamma.device(), savedMean.device(), savedInverseStd.device(), 1e-5, dx.device(),
                                       dgamma.device(), dbeta.device());
         // Sums over the channel's values, as columnSum's tolerance.
         const double floor = this->kRelative * double(shape.valuesPerChannel());
@@ -507,14 +507,14 @@ TYPED_TEST(CudaBackendTest, BatchNormBackwardMatchesCpuWithAndWithoutInputGradie
         auto dgammaOnly = this->mirrored(this->random(shape.channels));
         auto dbetaOnly = this->mirrored(this->random(shape.channels));
         this->gpu_->batchNormBackward(this->kDType, shape.n, shape.channels, shape.spatial, x.device(), dy.device(),
-                                      gamma.device(), savedMean.device(), savedInverseStd.device(), nullptr,
+                                      gamma.device(), savedMean.device(), savedInverseStd.device(), 1e-5, nullptr,
                                       dgammaOnly.device(), dbetaOnly.device());
         this->expectClose(dgamma.hostValues(), dgammaOnly.deviceValues(), "dgamma without dx" + shape.text(), floor);
         this->expectClose(dbeta.hostValues(), dbetaOnly.deviceValues(), "dbeta without dx" + shape.text(), floor);
 
         const std::vector<T> firstDx = dx.deviceValues(), firstDgamma = dgamma.deviceValues();
         this->gpu_->batchNormBackward(this->kDType, shape.n, shape.channels, shape.spatial, x.device(), dy.device(),
-                                      gamma.device(), savedMean.device(), savedInverseStd.device(), dx.device(),
+                                      gamma.device(), savedMean.device(), savedInverseStd.device(), 1e-5, dx.device(),
                                       dgamma.device(), dbeta.device());
         EXPECT_EQ(0, std::memcmp(firstDx.data(), dx.deviceValues().data(), firstDx.size() * sizeof(T)))
             << "dx repeats bitwise" << shape.text();

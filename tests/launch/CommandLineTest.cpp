@@ -249,6 +249,11 @@ TEST(CommandLine, LenetDefaultsApplyUnlessFlagsAreGiven) {
     ASSERT_EQ(mlp.exitCode, 0) << mlp.err;
     EXPECT_NE(mlp.out.find("batch 128 per worker"), std::string::npos) << mlp.out;
     EXPECT_NE(mlp.out.find("dropout(0.2"), std::string::npos) << mlp.out;
+    // bench times what train would run: LeNet's defaults apply there too.
+    const auto bench = runCohort("bench --model lenet --device cpu --threads-per-worker 1 --steps 1 --warmup 1 --repeats 1");
+    ASSERT_EQ(bench.exitCode, 0) << bench.err;
+    EXPECT_NE(bench.out.find("batch 64"), std::string::npos) << bench.out;
+    EXPECT_EQ(bench.out.find("dropout"), std::string::npos) << bench.out;
 }
 
 TEST(CommandLine, ModelFileTrainsAndBenchesAndBadFilesExitWith2) {
