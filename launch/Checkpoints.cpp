@@ -10,6 +10,7 @@
 
 #include "launch/ConfigurationAgreement.h"
 #include "launch/Flags.h"
+#include "src/core/JsonLimits.h"
 #include "src/nn/Architectures.h"
 #include "src/nn/ModelDescription.h"
 
@@ -191,6 +192,7 @@ parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const Run
 std::unique_ptr<nn::Model> modelFromCheckpoint(const train::CheckpointFile& file, const std::string& source,
                                                const Shape& inputSample, int classes) {
     Json recipe;
+    checkJsonNesting(file.value("model", source), "checkpoint " + source + " (its model recipe)");
     try {
         recipe = Json::parse(file.value("model", source));
     } catch (const Json::exception&) {

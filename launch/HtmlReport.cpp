@@ -7,6 +7,7 @@
 
 #include "launch/OutputFile.h"
 #include "src/core/Errors.h"
+#include "src/core/JsonLimits.h"
 
 #ifndef COHORT_CHARTJS_PATH
 #define COHORT_CHARTJS_PATH "/usr/share/javascript/chart.js/chart.min.js"
@@ -181,8 +182,9 @@ std::string renderReport(const std::vector<std::string>& metricsLines, const std
     for (const std::string& line : metricsLines) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         try {
+            checkJsonNesting(line, "metrics line");
             events.push_back(nlohmann::json::parse(line));
-        } catch (const nlohmann::json::exception&) {
+        } catch (const std::exception&) {
             events.push_back({{"event", "unreadable"}});  // a line cut short by a crash: skipped
         }
     }

@@ -1,10 +1,12 @@
 #include "launch/Options.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "src/core/Errors.h"
+#include "src/core/IntegerList.h"
 #include "src/nn/Architectures.h"
 
 namespace po = boost::program_options;
@@ -170,6 +172,10 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
         if (values.count("config")) {
             const std::string path = values["config"].as<std::string>();
             options.configPath = path;
+            std::error_code error;
+            if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
+                throw InputError("cannot read --config file " + path + ": it is not a regular file");
+            }
             std::ifstream file(path);
             if (!file) throw InputError("cannot read --config file " + path);
             po::store(po::parse_config_file(file, description, false), values);
@@ -194,6 +200,13 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
         throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");
     }
     if (values.count("lr")) options.learningRate = values["lr"].as<double>();
+    // Every flag value is checked whether or not this run uses it.
+    if (options.logLevel != "error" && options.logLevel != "warn" && options.logLevel != "info" && options.logLevel != "debug") {
+        throw InputError("unknown --log-level '" + options.logLevel + "'; choose error, warn, info or debug");
+    }
+    if (!options.devices.empty() && !parseIntegerList(options.devices)) {
+        throw InputError("bad --devices '" + options.devices + "': expected device ordinals like 0,1");
+    }
     return options;
 }
 

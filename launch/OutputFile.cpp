@@ -1,5 +1,6 @@
 #include "launch/OutputFile.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,8 +44,20 @@ OutputFile::OutputFile(std::string path, std::string flag) : path_(std::move(pat
             throw InputError("cannot write " + flag_ + " file " + path_ + ": " + std::strerror(error));
         }
     } else {
-        file_ = std::fopen(path_.c_str(), "w");
-        if (!file_) throw InputError("cannot write " + flag_ + " file " + path_ + ": " + std::strerror(errno));
+        // A FIFO nobody reads would block open() forever: open it without waiting (ENXIO when
+        // there is no reader), then write to it normally. Devices and terminals open at once.
+        const int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) {
+            const int error = errno;
+            throw InputError("cannot write " + flag_ + " file " + path_ + ": " +
+                             (error == ENXIO ? std::string("it is a FIFO that no process reads") : std::strerror(error)));
+        }
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        file_ = ::fdopen(fd, "w");
+        if (!file_) {
+            ::close(fd);
+            throw InputError("cannot write " + flag_ + " file " + path_ + ": " + std::strerror(errno));
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "src/core/JsonLimits.h"
+
 namespace cohort::parallel {
 namespace {
 
@@ -133,6 +135,7 @@ TrainingSnapshot TrainingSnapshot::fromCheckpoint(const train::CheckpointFile& f
                                                   const std::vector<std::string>& segments, const std::string& source) {
     TrainingSnapshot snapshot;
     Json state;
+    checkJsonNesting(file.value("state", source), "checkpoint " + source + " (its run state)");
     try {
         state = Json::parse(file.value("state", source));
         snapshot.epoch = state.at("epoch").get<int>();

@@ -49,6 +49,8 @@ std::vector<std::uint8_t> readFileBytes(const std::string& path, std::string_vie
     std::error_code error;
     if (std::filesystem::is_directory(path, error))
         throw InputError("cannot open " + what + ": it is a directory, not a file");
+    if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error))
+        throw InputError("cannot open " + what + ": it is not a regular file (a FIFO, device or socket)");
     std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
     if (!file) throw InputError("cannot open " + what + ": " + std::strerror(errno));
     if (std::fseek(file.get(), 0, SEEK_END) != 0)
@@ -64,10 +66,12 @@ std::vector<std::uint8_t> readFileBytes(const std::string& path, std::string_vie
     return bytes;
 }
 
-std::vector<std::uint8_t> inflateGzip(const std::vector<std::uint8_t>& compressed,
-                                      const std::string& path, std::string_view kind) {
+std::vector<std::uint8_t> inflateGzip(const std::vector<std::uint8_t>& compressed, const std::string& path,
+                                      std::string_view kind, const DeclaredSize& declaredSize) {
     std::vector<std::uint8_t> output;
-    output.resize(std::max<std::size_t>(gzipSizeHint(compressed), 1 << 16));
+    std::size_t allowed = std::numeric_limits<std::size_t>::max();  // output beyond it is refused
+    // The trailer's size is the attacker's to choose: with a header to ask, start small.
+    output.resize(declaredSize ? std::size_t(1) << 16 : std::max<std::size_t>(gzipSizeHint(compressed), 1 << 16));
     std::size_t produced = 0;
     std::size_t consumed = 0;
     // One or more concatenated gzip members (as gzip(1) and gzread accept).
@@ -82,9 +86,24 @@ std::vector<std::uint8_t> inflateGzip(const std::vector<std::uint8_t>& compresse
             throw std::runtime_error("zlib inflateInit2 failed for " + path);
         int status = Z_OK;
         while (status != Z_STREAM_END) {
-            if (produced == output.size()) output.resize(output.size() * 2);
+            if (declaredSize && allowed == std::numeric_limits<std::size_t>::max()) {
+                allowed = declaredSize(std::span<const std::uint8_t>(output.data(), produced));
+            }
+            if (produced > allowed) {
+                inflateEnd(&stream);
+                throwBad(kind, path, "inflates beyond the " + std::to_string(allowed) + " bytes its header declares");
+            }
+            if (produced == output.size()) {
+                output.resize(allowed == std::numeric_limits<std::size_t>::max()
+                                  ? output.size() * 2
+                                  : std::max(output.size() + 1, std::min(output.size() * 2, allowed + 1)));
+            }
             const std::size_t inputLeft = compressed.size() - consumed;
-            const std::size_t outputLeft = output.size() - produced;
+            // Never inflate more than one byte past what the header allows.
+            const std::size_t outputLeft =
+                std::min(output.size() - produced, allowed == std::numeric_limits<std::size_t>::max()
+                                                       ? output.size() - produced
+                                                       : allowed + 1 - std::min(allowed + 1, produced));
             stream.next_in = const_cast<Bytef*>(compressed.data() + consumed);
             stream.avail_in = static_cast<uInt>(std::min<std::size_t>(inputLeft, UINT_MAX));
             stream.next_out = output.data() + produced;
@@ -114,9 +133,10 @@ std::vector<std::uint8_t> inflateGzip(const std::vector<std::uint8_t>& compresse
     return output;
 }
 
-std::vector<std::uint8_t> readFileMaybeGzip(const std::string& path, std::string_view kind) {
+std::vector<std::uint8_t> readFileMaybeGzip(const std::string& path, std::string_view kind,
+                                            const DeclaredSize& declaredSize) {
     std::vector<std::uint8_t> bytes = readFileBytes(path, kind);
-    if (hasGzipMagic(bytes)) return inflateGzip(bytes, path, kind);
+    if (hasGzipMagic(bytes)) return inflateGzip(bytes, path, kind, declaredSize);
     return bytes;
 }
 

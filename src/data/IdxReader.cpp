@@ -86,8 +86,24 @@ IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path) {
     return array;
 }
 
+std::size_t idxDeclaredSize(std::span<const std::uint8_t> start) {
+    constexpr std::size_t unknown = std::numeric_limits<std::size_t>::max();
+    if (start.size() < 4) return unknown;
+    const std::size_t dimensions = start[3];
+    const std::size_t headerSize = 4 + 4 * dimensions;
+    if (start.size() < headerSize) return unknown;
+    std::size_t total = 1;
+    for (std::size_t d = 0; d < dimensions; ++d) {
+        const std::uint8_t* p = start.data() + 4 + 4 * d;
+        const std::size_t dimension = std::size_t{p[0]} << 24 | std::size_t{p[1]} << 16 | std::size_t{p[2]} << 8 | p[3];
+        if (dimension != 0 && total > (unknown - headerSize) / dimension) return unknown;  // parseIdx says why
+        total *= dimension;
+    }
+    return headerSize + total;
+}
+
 IdxArray readIdx(const std::string& path) {
-    return parseIdx(readFileMaybeGzip(path, "IDX file"), path);
+    return parseIdx(readFileMaybeGzip(path, "IDX file", idxDeclaredSize), path);
 }
 
 }  // namespace cohort::data

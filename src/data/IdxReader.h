@@ -4,6 +4,7 @@
 // byte) is supported. Plain and gzip-compressed files are accepted (gzip detected by magic).
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,5 +21,8 @@ IdxArray readIdx(const std::string& path);
 
 // Parses IDX bytes already in memory; `path` only names the source in error messages.
 IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path);
+// The bytes an IDX file's header declares (header and data), from its first bytes; SIZE_MAX while
+// they are too few (FileContents' DeclaredSize: a gzip IDX is never inflated beyond it).
+std::size_t idxDeclaredSize(std::span<const std::uint8_t> start);
 
 }  // namespace cohort::data

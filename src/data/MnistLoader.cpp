@@ -20,6 +20,14 @@ std::string findIdxFile(const fs::path& directory, const std::string& baseName) 
     const fs::path compressed = directory / (baseName + ".gz");
     if (fs::is_regular_file(plain)) return plain.string();
     if (fs::is_regular_file(compressed)) return compressed.string();
+    // Something else under the name (a FIFO, a device, a directory): say so, do not open it.
+    for (const fs::path& candidate : {plain, compressed}) {
+        std::error_code error;
+        if (fs::exists(candidate, error)) {
+            throw InputError("cannot open IDX file " + candidate.string() + ": it is not a regular file (a FIFO, "
+                             "device, socket or directory)");
+        }
+    }
     throw InputError("missing data file " + plain.string() + " (or " + compressed.string() +
                      ") in MNIST-format data directory " + directory.string());
 }

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "src/core/Errors.h"
+#include "src/core/JsonLimits.h"
 #include "src/nn/ActivationLayer.h"
 #include "src/nn/BatchNorm.h"
 #include "src/nn/Conv2D.h"
@@ -302,6 +303,7 @@ std::unique_ptr<Model> ModelDescription::buildModel(const Shape& inputSample, in
 }
 
 ModelDescription parseModelDescription(const std::string& jsonText, const std::string& sourceName) {
+    checkJsonNesting(jsonText, prefix(sourceName));
     ptree root;
     try {
         std::istringstream stream(jsonText);
@@ -334,12 +336,19 @@ ModelDescription parseModelDescription(const std::string& jsonText, const std::s
 ModelDescription readModelDescriptionFile(const std::string& path) {
     std::error_code ignored;
     if (std::filesystem::is_directory(path, ignored)) throw InputError(prefix(path) + ": is a directory, not a file");
+    if (std::filesystem::exists(path, ignored) && !std::filesystem::is_regular_file(path, ignored)) {
+        throw InputError(prefix(path) + ": is not a regular file (a FIFO, device or socket)");
+    }
     std::ifstream file(path, std::ios::binary);
     if (!file) throw InputError(prefix(path) + ": cannot read it (" + std::strerror(errno) + ")");
-    std::ostringstream text;
-    text << file.rdbuf();
+    // A model description is a few kilobytes; more than a mebibyte is not one.
+    constexpr std::streamsize kLargest = 1 << 20;
+    std::string text(std::size_t(kLargest) + 1, '\0');
+    file.read(text.data(), kLargest + 1);
     if (file.bad()) throw InputError(prefix(path) + ": cannot read it (" + std::strerror(errno) + ")");
-    return parseModelDescription(text.str(), path);
+    if (file.gcount() > kLargest) throw InputError(prefix(path) + ": larger than 1 MiB; not a model description");
+    text.resize(std::size_t(file.gcount()));
+    return parseModelDescription(text, path);
 }
 
 std::vector<std::unique_ptr<Layer>> layersFromDescription(const std::string& jsonText, const std::string& sourceName,

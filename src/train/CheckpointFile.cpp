@@ -12,6 +12,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "src/core/JsonLimits.h"
+
 namespace cohort::train {
 namespace {
 
@@ -125,6 +127,11 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
         corrupt(source, "truncated (header of " + std::to_string(length) + " bytes, file of " + std::to_string(bytes.size()) + ")");
     }
     std::string text(reinterpret_cast<const char*>(bytes.data()) + 8, std::size_t(length));
+    try {
+        checkJsonNesting(text, "its header");
+    } catch (const InputError& error) {
+        corrupt(source, std::string("not a checkpoint (") + error.what() + ")");
+    }
     Json header;
     try {
         header = Json::parse(text);

@@ -102,6 +102,12 @@ TEST(CheckpointFile, ANewerFormatVersionIsRefusedNamingBoth) {
 TEST(CheckpointFile, OtherFilesAreNotCheckpoints) {
     const std::string text = "hello, this is not a checkpoint at all";
     EXPECT_NE(refusal(std::vector<unsigned char>(text.begin(), text.end())).find("not a checkpoint"), std::string::npos);
+    // A header nested a hundred thousand levels deep is refused before any parser recurses into it.
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    std::vector<unsigned char> nested(8, 0);
+    for (int i = 0; i < 8; ++i) nested[std::size_t(i)] = static_cast<unsigned char>(deep.size() >> (8 * i));
+    nested.insert(nested.end(), deep.begin(), deep.end());
+    EXPECT_NE(refusal(nested).find("nested deeper than 64 levels"), std::string::npos) << refusal(nested);
     CheckpointFile plain;
     EXPECT_NO_THROW(decodeCheckpoint(encodeCheckpoint(plain), "empty"));
 }

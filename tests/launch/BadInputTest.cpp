@@ -1,0 +1,87 @@
+// Inputs that used to crash or hang `cohort`: each is refused at once with one line and exit 2.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "data/DataTestSupport.h"
+#include "launch/CohortProcess.h"
+#include "launch/MnistFixture.h"
+
+namespace cohort {
+namespace {
+
+using data::testing_support::ScratchDirectory;
+using data::testing_support::writeBytes;
+using testing_support::lineCount;
+using testing_support::runCohort;
+using testing_support::writeFixture;
+
+const std::string kSmall = " --device cpu --threads-per-worker 1 --hidden 16 --batch-size 16 --epochs 1 --quiet ";
+
+// exit 2, one line that mentions `text`, within `seconds` (`timeout` guards against a hang).
+void expectRefused(const std::string& arguments, const std::string& text, double seconds = 20.0) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = runCohort(arguments, "timeout -k 2 60");
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(result.exitCode, 2) << arguments << "\nstderr: " << result.err;
+    EXPECT_EQ(lineCount(result.err), 1) << arguments << "\nstderr: " << result.err;
+    EXPECT_NE(result.err.find(text), std::string::npos) << arguments << "\nstderr: " << result.err;
+    EXPECT_LT(took, seconds) << arguments;
+}
+
+TEST(BadInput, ADeeplyNestedModelFileIsRefusedNotACrash) {
+    ScratchDirectory scratch;
+    const std::string path = scratch.file("deep.json");
+    std::ofstream(path) << "{\"layers\": " << std::string(200000, '[') << std::string(200000, ']') << "}";
+    for (const char* command : {"train", "bench"}) {
+        expectRefused(std::string(command) + " --data synthetic --device cpu --model-file " + path, "nested deeper than 64 levels");
+    }
+    const std::string huge = scratch.file("huge.json");
+    std::ofstream(huge) << "{\"layers\": [" << std::string(2 << 20, ' ') << "]}";
+    expectRefused("train --data synthetic --device cpu --model-file " + huge, "larger than 1 MiB");
+}
+
+TEST(BadInput, FifosAreRefusedInsteadOfBlocking) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 64, 16, false);
+    const std::string fifo = scratch.file("some.fifo");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    expectRefused("train --data-dir " + scratch.str() + kSmall + "--metrics " + fifo, "a FIFO that no process reads");
+    expectRefused("train --data synthetic --device cpu --epochs 1 --model-file " + fifo, "not a regular file");
+    // A data file that is a FIFO: refused before the open that would wait for a writer.
+    for (const char* name : {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"}) std::remove(scratch.file(name).c_str());
+    ASSERT_EQ(::mkfifo(scratch.file("train-images-idx3-ubyte").c_str(), 0600), 0);
+    expectRefused("train --data-dir " + scratch.str() + kSmall, "not a regular file");
+}
+
+TEST(BadInput, AGzipBombIsStoppedAtTheSizeItsHeaderDeclares) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 64, 16, false);
+    // A header for 64 images of 28x28, then 512 MiB of zeros: about half a megabyte compressed.
+    std::vector<std::uint8_t> header = {0, 0, 8, 3, 0, 0, 0, 64, 0, 0, 0, 28, 0, 0, 0, 28};
+    const std::string bomb = scratch.file("train-images-idx3-ubyte.gz");
+    for (const char* name : {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"}) std::remove(scratch.file(name).c_str());
+    gzFile file = gzopen(bomb.c_str(), "wb9");
+    ASSERT_NE(file, nullptr);
+    gzwrite(file, header.data(), unsigned(header.size()));
+    const std::vector<char> zeros(1 << 20, 0);
+    for (int i = 0; i < 512; ++i) gzwrite(file, zeros.data(), unsigned(zeros.size()));
+    gzclose(file);
+    expectRefused("train --data-dir " + scratch.str() + kSmall + "--maxphysicalbytes 400M", "inflates beyond the 50192 bytes",
+                  10.0);
+}
+
+TEST(BadInput, EveryFlagValueIsCheckedWhetherOrNotTheRunUsesIt) {
+    ScratchDirectory scratch;
+    expectRefused("train --log-level chatty", "unknown --log-level 'chatty'");
+    std::ofstream(scratch.file("run.ini")) << "log-level = loud\n";
+    expectRefused("train --config " + scratch.file("run.ini"), "unknown --log-level 'loud'");
+    expectRefused("train --config " + scratch.str(), "not a regular file");
+    expectRefused("train --device cpu --devices zero,one", "bad --devices 'zero,one'");
+}
+
+}  // namespace
+}  // namespace cohort
