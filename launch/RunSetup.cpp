@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <algorithm>
+#include <limits>
 #include <charconv>
 #include <filesystem>
 #include <thread>
@@ -177,8 +178,15 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.data = loadData(options);
     const auto& sampleShape = setup.data.train.sampleShape;
     Shape inputSample(std::vector<std::int64_t>(sampleShape.begin(), sampleShape.end()));
-    setup.model = buildModelFrom(setup.architecture, setup.modelDescription, inputSample, setup.data.train.numClasses,
-                                 MemoryLocation::host());
+    try {
+        setup.model = buildModelFrom(setup.architecture, setup.modelDescription, inputSample, setup.data.train.numClasses,
+                                     MemoryLocation::host());
+    } catch (const memory::OutOfMemoryError& error) {
+        throw InputError("the model's parameters alone need " + memory::formatBytes(std::int64_t(error.bytes())) +
+                         ", more than this machine can allocate; make it smaller (" +
+                         (setup.modelDescription ? "the layers of --model-file" : "--hidden") + ", or the data's " +
+                         std::to_string(setup.data.train.numClasses) + " classes)");
+    }
     setup.model->initialize(options.seed);
     setup.trainer.evaluationBatchSize = evaluationBatchFor(*setup.model, setup.trainer.batchSize);
     checkMemoryFits(setup);
@@ -207,19 +215,39 @@ void checkMemoryFits(const RunSetup& setup) {
     // its gradient (about 4 arrays per layer output), a convolution's forward working memory
     // (kept for the backward pass) and about as much again in the backward pass, plus 10%
     // workspace overallocation.
-    const std::int64_t step = setup.trainer.batchSize * (activations * 4 + working * 2) * element * 11 / 10;
+    const auto total = [](std::int64_t a, std::int64_t b) {  // saturating: absurd flags must not wrap
+        return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max() : a + b;
+    };
+    const auto times = [](std::int64_t a, std::int64_t b) {
+        return b != 0 && a > std::numeric_limits<std::int64_t>::max() / b ? std::numeric_limits<std::int64_t>::max() : a * b;
+    };
+    const std::int64_t step = times(times(setup.trainer.batchSize, (activations * 4 + working * 2) * element), 11) / 10;
     const std::int64_t evaluation = setup.trainer.evaluationBatchSize * (activations + working) * element * 11 / 10;
-    const std::int64_t replica = (2 * parameters + state) * element + step + evaluation;
-    const std::int64_t prefetch = std::int64_t(setup.parallel.prefetchBuffer) * setup.trainer.batchSize * (features + 1) * element;
+    const std::int64_t replica = total(total((2 * parameters + state) * element, step), evaluation);
+    const std::int64_t prefetch =
+        times(times(std::int64_t(setup.parallel.prefetchBuffer), setup.trainer.batchSize), (features + 1) * element);
     const std::int64_t workers = setup.parallel.workers;
     auto& budget = memory::MemoryBudget::global();
     const std::string what = "the training job (predicted before training: " + std::to_string(workers) +
                              " replica(s) with activations for batch " + std::to_string(setup.trainer.batchSize) + ")";
+    // Without a budget the machine is the limit: a run that cannot fit in its physical memory is
+    // refused now, naming what makes it large, not by the operating system minutes later.
+    const std::int64_t physical = memory::physicalMemoryBytes();
+    // (On a GPU only the pinned prefetch slots are host memory; device memory is the budget's.)
+    const std::int64_t needed = setup.location.isDevice() ? times(workers, prefetch) : times(workers, total(replica, prefetch));
+    if (physical > 0 && budget.maxBytes() == 0 && needed > physical) {
+        throw InputError(what + " needs about " + memory::formatBytes(needed) + " (per replica: " +
+                         memory::formatBytes(2 * parameters * element) + " parameters and gradients, " +
+                         memory::formatBytes(step) + " of activations for --batch-size " +
+                         std::to_string(setup.trainer.batchSize) + ", " + memory::formatBytes(prefetch) + " for --prefetch-buffer " +
+                         std::to_string(setup.parallel.prefetchBuffer) + "), more than this machine's " +
+                         memory::formatBytes(physical) + "; lower --batch-size, --prefetch-buffer, --workers or the model's size");
+    }
     if (setup.location.isDevice()) {
-        budget.checkWouldFit(setup.location, std::size_t(workers * replica), what);
-        budget.checkWouldFit(memory::MemoryLocation::pinnedHost(), std::size_t(workers * prefetch), what);
+        budget.checkWouldFit(setup.location, std::size_t(times(workers, replica)), what);
+        budget.checkWouldFit(memory::MemoryLocation::pinnedHost(), std::size_t(times(workers, prefetch)), what);
     } else {
-        budget.checkWouldFit(memory::MemoryLocation::host(), std::size_t(workers * (replica + prefetch)), what);
+        budget.checkWouldFit(memory::MemoryLocation::host(), std::size_t(times(workers, total(replica, prefetch))), what);
     }
 }
 

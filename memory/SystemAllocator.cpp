@@ -2,6 +2,8 @@
 // pinned-host and device memory from memory/cuda (only when built with CUDA).
 #include "memory/SystemAllocator.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
@@ -43,10 +45,10 @@ protected:
         if (rounded < bytes) throw std::bad_alloc();
         void* pointer = std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
         if (pointer == nullptr)
-            throw std::runtime_error("cannot allocate " + formatBytes(static_cast<std::int64_t>(bytes)) +
-                                     " on host: the operating system refused (out of memory); "
-                                     "set a maxBytes budget below the free memory or "
-                                     "use less memory");
+            throw OutOfMemoryError("cannot allocate " + formatBytes(static_cast<std::int64_t>(bytes)) +
+                                       " on host: the operating system refused (out of memory); "
+                                       "set a maxBytes budget below the free memory or use less memory",
+                                   bytes);
         return pointer;
     }
     void rawDeallocate(void* pointer, std::size_t) override { std::free(pointer); }
@@ -152,5 +154,11 @@ std::uint64_t systemAllocationCount() {
 }
 
 std::uint64_t systemAllocationCountOnThisThread() { return allocationsOnThisThread; }
+
+std::int64_t physicalMemoryBytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long pageSize = sysconf(_SC_PAGESIZE);
+    return pages > 0 && pageSize > 0 ? std::int64_t(pages) * pageSize : 0;
+}
 
 }  // namespace cohort::memory

@@ -2,6 +2,7 @@
 // System allocators: the only place cohort asks the OS or the CUDA driver for memory.
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace cohort::memory {
@@ -41,6 +42,19 @@ SystemAllocator& systemAllocator(MemoryLocation location);
 int visibleCudaDevices();
 
 // Counters over all system allocators, for the "nothing per iteration" checks.
+// The operating system refused host memory (after the budget allowed it).
+class OutOfMemoryError : public std::runtime_error {
+public:
+    OutOfMemoryError(const std::string& message, std::size_t bytes) : std::runtime_error(message), bytes_(bytes) {}
+    std::size_t bytes() const { return bytes_; }
+
+private:
+    std::size_t bytes_;
+};
+
+// The machine's physical memory in bytes (0 when the system does not say).
+std::int64_t physicalMemoryBytes();
+
 struct AllocationCounters {
     std::uint64_t allocations = 0;    // calls to allocate()
     std::uint64_t deallocations = 0;  // calls to deallocate()

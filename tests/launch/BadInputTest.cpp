@@ -74,6 +74,13 @@ TEST(BadInput, AGzipBombIsStoppedAtTheSizeItsHeaderDeclares) {
                   10.0);
 }
 
+TEST(BadInput, SizesNoMachineHoldsAreRefusedUpFrontNamingTheFlag) {
+    // Without a budget, the machine's physical memory is the limit; each names the flag to lower.
+    expectRefused("train --data synthetic --device cpu --epochs 1 --hidden 16777216", "--hidden");
+    expectRefused("train --data synthetic --device cpu --epochs 1 --prefetch-buffer 100000000", "lower --batch-size, --prefetch-buffer");
+    expectRefused("train --data synthetic --device cpu --epochs 1 --batch-size 100000000", "of activations for --batch-size 100000000");
+}
+
 TEST(BadInput, EveryFlagValueIsCheckedWhetherOrNotTheRunUsesIt) {
     ScratchDirectory scratch;
     expectRefused("train --log-level chatty", "unknown --log-level 'chatty'");
