@@ -30,16 +30,6 @@ const char* toString(parallel::SnapshotReason reason) {
     return "unknown";
 }
 
-std::map<std::string, std::string> settingLines(const std::string& text) {
-    std::map<std::string, std::string> lines;
-    std::istringstream stream(text);
-    for (std::string line; std::getline(stream, line);) {
-        const auto equals = line.find('=');
-        if (equals != std::string::npos) lines[line.substr(0, equals)] = line.substr(equals + 1);
-    }
-    return lines;
-}
-
 // Settings that may differ between a run and its resumption: how many of the job's replicas
 // each process runs (the snapshot's replica count is checked instead), and the per-host ones
 // trainingSettings() leaves out (data directory, devices, threads, prefetch, output files).
@@ -49,12 +39,6 @@ std::string describeSetting(const std::string& key) {
     if (key == "model-description" || key == "parameters" || key == "model-file-layers") return "the model";
     if (key == "train-samples" || key == "test-samples" || key == "features") return "the data set (" + key + ")";
     return "--" + key;  // the other keys are flag names
-}
-
-std::vector<unsigned char> readBytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw train::CheckpointError("cannot read checkpoint " + path);
-    return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::string modelRecipe(const RunOptions& options) {
@@ -123,7 +107,7 @@ std::string CheckpointDirectory::write(const train::CheckpointFile& file, std::i
     return path;
 }
 
-std::string newestValidCheckpoint(const std::string& directory) {
+CheckpointBytes newestValidCheckpoint(const std::string& directory) {
     std::vector<fs::path> candidates;
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(directory, error)) {
@@ -133,8 +117,9 @@ std::string newestValidCheckpoint(const std::string& directory) {
     std::sort(candidates.rbegin(), candidates.rend());
     for (const fs::path& candidate : candidates) {
         try {
-            train::readCheckpointFile(candidate.string());
-            return candidate.string();
+            std::vector<unsigned char> bytes = train::readCheckpointBytes(candidate.string());
+            train::decodeCheckpoint(bytes, candidate.string());  // intact?
+            return {candidate.string(), std::move(bytes)};
         } catch (const train::CheckpointError& skipped) {
             std::fprintf(stderr, "cohort: warning: skipping %s\n", skipped.what());
         }
@@ -150,8 +135,14 @@ parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const Run
     std::string failure;
     if (reads) {
         try {
-            resolvedPath = fs::is_directory(options.resumePath) ? newestValidCheckpoint(options.resumePath) : options.resumePath;
-            bytes = readBytes(resolvedPath);
+            if (fs::is_directory(options.resumePath)) {
+                CheckpointBytes newest = newestValidCheckpoint(options.resumePath);
+                resolvedPath = std::move(newest.path);
+                bytes = std::move(newest.bytes);
+            } else {
+                resolvedPath = options.resumePath;
+                bytes = train::readCheckpointBytes(resolvedPath);
+            }
         } catch (const std::exception& error) {
             failure = error.what();
         }
@@ -170,8 +161,8 @@ parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const Run
     }
     if (!failure.empty()) throw train::CheckpointError("cannot resume: " + failure);
     const train::CheckpointFile file = train::decodeCheckpoint(bytes, resolvedPath);
-    const auto theirs = settingLines(file.value("settings", resolvedPath));
-    const auto mine = settingLines(trainingSettings(options, setup));
+    const auto theirs = settingsByKey(file.value("settings", resolvedPath));
+    const auto mine = settingsByKey(trainingSettings(options, setup));
     for (const auto& [key, value] : mine) {
         if (mayDiffer(key)) continue;
         const auto found = theirs.find(key);
@@ -215,7 +206,7 @@ std::unique_ptr<nn::Model> modelFromCheckpoint(const train::CheckpointFile& file
     } catch (const Json::exception& error) {
         throw train::CheckpointError("checkpoint " + source + ": its model recipe is incomplete (" + error.what() + ")");
     }
-    const auto settings = settingLines(file.value("settings", source));
+    const auto settings = settingsByKey(file.value("settings", source));
     const auto optimizer = settings.find("optimizer");
     const parallel::TrainingSnapshot snapshot = parallel::TrainingSnapshot::fromCheckpoint(
         file, *model,

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "launch/Options.h"
 #include "launch/RunSetup.h"
@@ -40,9 +41,13 @@ private:
     int keep_;
 };
 
-// The newest checkpoint in `directory` that reads back intact (a truncated or corrupt newer one
-// is skipped, and said so on stderr). Throws CheckpointError when there is none.
-std::string newestValidCheckpoint(const std::string& directory);
+// The newest checkpoint in `directory` that reads back intact, and its bytes (a truncated or
+// corrupt newer one is skipped, and said so on stderr). Throws CheckpointError when there is none.
+struct CheckpointBytes {
+    std::string path;
+    std::vector<unsigned char> bytes;
+};
+CheckpointBytes newestValidCheckpoint(const std::string& directory);
 
 // --resume: the snapshot to continue from. Rank 0 reads the file (or the newest valid one of
 // the directory) and every process of the job gets its bytes (collective when `processes` has

@@ -63,6 +63,15 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     return text.str();
 }
 
+std::map<std::string, std::string> settingsByKey(const std::string& settings) {
+    std::map<std::string, std::string> byKey;
+    for (const std::string& line : lines(settings)) {
+        const auto equals = line.find('=');
+        if (equals != std::string::npos) byKey[line.substr(0, equals)] = line.substr(equals + 1);
+    }
+    return byKey;
+}
+
 std::uint64_t settingsHash(const std::string& settings) {
     std::uint64_t hash = 0xcbf29ce484222325ULL;
     for (unsigned char c : settings) {

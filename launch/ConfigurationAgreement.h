@@ -9,6 +9,7 @@
 // ConfigurationMismatch (exit 2 on every rank). Per-process settings (data directory, threads,
 // devices, prefetch, output files) are left out: they may differ between hosts.
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "launch/Options.h"
@@ -25,6 +26,8 @@ public:
 };
 
 std::string trainingSettings(const RunOptions& options, const RunSetup& setup);
+// The settings text as key -> value (for comparing a checkpoint's with a run's, and for --metrics).
+std::map<std::string, std::string> settingsByKey(const std::string& settings);
 std::uint64_t settingsHash(const std::string& settings);
 // "--lr: rank 1 has 0.02, rank 0 has 0.01" for the first differing line, or "" when equal.
 std::string describeFirstDifference(const std::string& rootSettings, const std::string& settings, int rank);

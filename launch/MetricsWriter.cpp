@@ -74,11 +74,11 @@ void MetricsWriter::writeDone(const train::RunSummary& s) {
                   s.testAccuracy, s.testLoss, s.seconds, s.epochs, static_cast<long long>(s.iterations));
     std::string record = line;
     if (!s.confusion.empty()) {  // the last evaluation's confusion matrix, one row per true class
-        record += ",\"classes\":" + std::to_string(s.classes) + ",\"confusion\":[";
+        record.append(",\"classes\":").append(std::to_string(s.classes)).append(",\"confusion\":[");
         for (int r = 0; r < s.classes; ++r) {
             record += r ? ",[" : "[";
             for (int c = 0; c < s.classes; ++c) {
-                record += (c ? "," : "") + std::to_string(s.confusion[std::size_t(r * s.classes + c)]);
+                record.append(c ? "," : "").append(std::to_string(s.confusion[std::size_t(r * s.classes + c)]));
             }
             record += "]";
         }

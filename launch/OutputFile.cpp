@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "src/core/AtomicFile.h"
 #include "src/core/Errors.h"
 
 namespace cohort::launch {
@@ -34,9 +35,7 @@ void addFilesOf(const std::string& directory, std::vector<std::string>& files) {
 OutputFile::OutputFile(std::string path, std::string flag) : path_(std::move(path)), flag_(std::move(flag)) {
     if (path_.empty()) return;
     if (isRegularOrAbsent(path_)) {
-        const fs::path target(path_);
-        const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
-        temporary_ = (directory / ("." + target.filename().string() + ".partial-" + std::to_string(::getpid()))).string();
+        temporary_ = temporaryPathBeside(path_, "partial");
         file_ = std::fopen(temporary_.c_str(), "w");
         if (!file_) {
             const int error = errno;
@@ -86,20 +85,7 @@ void writeFileAtomically(const std::string& path, const std::string& text, const
         direct.writeLine(text);
         return;
     }
-    const fs::path target(path);
-    const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    const std::string temporary = (directory / ("." + target.filename().string() + ".partial-" + std::to_string(::getpid()))).string();
-    auto fail = [&](const std::string& what) {
-        const int error = errno;
-        ::unlink(temporary.c_str());
-        throw std::runtime_error("cannot write " + flag + " file " + path + ": " + what + std::strerror(error));
-    };
-    std::FILE* file = std::fopen(temporary.c_str(), "w");
-    if (!file) fail("");
-    const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size() && std::fflush(file) == 0 &&
-                         ::fsync(::fileno(file)) == 0;
-    if (std::fclose(file) != 0 || !written) fail("");
-    if (std::rename(temporary.c_str(), path.c_str()) != 0) fail("rename: ");
+    replaceFileAtomically(path, text.data(), text.size(), flag + " file " + path);
 }
 
 std::vector<std::string> runInputs(const RunOptions& options) {

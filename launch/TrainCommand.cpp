@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 #include <memory>
 #include <optional>
@@ -44,12 +43,7 @@ std::string cpuName() {
 // The first record of --metrics: what this run is (schema in docs/METRICS.md).
 std::string runRecord(const RunOptions& options, const RunSetup& setup, const MpiPlacement& place,
                       const parallel::ParallelWrapper& wrapper, const std::string& resumedFrom) {
-    nlohmann::json settings = nlohmann::json::object();
-    std::istringstream lines(trainingSettings(options, setup));
-    for (std::string line; std::getline(lines, line);) {
-        const auto equals = line.find('=');
-        if (equals != std::string::npos) settings[line.substr(0, equals)] = line.substr(equals + 1);
-    }
+    const nlohmann::json settings = settingsByKey(trainingSettings(options, setup));
     nlohmann::json gpus = nlohmann::json::array();
     for (int device : setup.parallel.devices) gpus.push_back(kernels::cudaDeviceName(device));
     const nlohmann::json record = {

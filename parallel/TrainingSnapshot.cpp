@@ -84,6 +84,9 @@ std::vector<nn::NamedSlice> segmentSlices(const nn::Model& model, const std::vec
     return slices;
 }
 
+// "replicas.<r>.": where a replica's own copies are named.
+std::string replicaPrefix(std::size_t replica) { return std::string("replicas.").append(std::to_string(replica)).append("."); }
+
 }  // namespace
 
 std::vector<std::string> optimizerSegmentNames(optim::OptimizerKind kind) {
@@ -119,7 +122,7 @@ train::CheckpointFile TrainingSnapshot::toCheckpoint(const nn::Model& model, con
         const ReplicaProgress& replica = replicas[r];
         state["replicas"].push_back(
             {{"epoch", toJson(replica.epoch)}, {"pending", toJson(replica.pending)}, {"averagings", replica.averagings}});
-        const std::string prefix = "replicas." + std::to_string(r) + ".";
+        const std::string prefix = replicaPrefix(r);
         if (!replica.optimizerState.empty()) {
             addBlocks(file, replica.optimizerState, segmentSlices(model, segments), stateCount, dtype, prefix + "optimizer.");
         }
@@ -172,7 +175,7 @@ TrainingSnapshot TrainingSnapshot::fromCheckpoint(const train::CheckpointFile& f
         snapshot.optimizerState = readBlocks(file, segmentSlices(model, segments), stateCount, dtype, "optimizer.", source);
     }
     for (std::size_t r = 0; r < snapshot.replicas.size(); ++r) {
-        const std::string prefix = "replicas." + std::to_string(r) + ".";
+        const std::string prefix = replicaPrefix(r);
         if (stateCount > 0 && statePerReplica) {
             snapshot.replicas[r].optimizerState =
                 readBlocks(file, segmentSlices(model, segments), stateCount, dtype, prefix + "optimizer.", source);

@@ -17,7 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 double secondsBetween(Clock::time_point start, Clock::time_point end) { return std::chrono::duration<double>(end - start).count(); }
 
 std::int64_t firstSequence(const FitState& fit, const EpochSchedule& schedule) {

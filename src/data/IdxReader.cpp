@@ -39,6 +39,12 @@ std::string hexByte(std::uint8_t value) {
     return std::string("0x") + digits[value >> 4] + digits[value & 0xF];
 }
 
+// Dimension `d` of an IDX header (big-endian u32 after the 4-byte magic).
+std::size_t dimensionAt(const std::uint8_t* bytes, std::size_t d) {
+    const std::uint8_t* p = bytes + 4 + 4 * d;
+    return std::size_t{p[0]} << 24 | std::size_t{p[1]} << 16 | std::size_t{p[2]} << 8 | std::size_t{p[3]};
+}
+
 }  // namespace
 
 IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path) {
@@ -64,9 +70,7 @@ IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path) {
     array.dims.reserve(dimensionCount);
     std::size_t elementCount = 1;
     for (std::size_t d = 0; d < dimensionCount; ++d) {
-        const std::uint8_t* p = bytes.data() + 4 + 4 * d;
-        const std::uint32_t dimension = std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 |
-                                        std::uint32_t{p[2]} << 8 | std::uint32_t{p[3]};
+        const auto dimension = std::uint32_t(dimensionAt(bytes.data(), d));
         if (dimension == 0) throwBad(path, "dimension " + std::to_string(d) + " is zero");
         if (elementCount > std::numeric_limits<std::size_t>::max() / dimension)
             throwBad(path, "dimensions overflow the addressable size");
@@ -94,8 +98,7 @@ std::size_t idxDeclaredSize(std::span<const std::uint8_t> start) {
     if (start.size() < headerSize) return unknown;
     std::size_t total = 1;
     for (std::size_t d = 0; d < dimensions; ++d) {
-        const std::uint8_t* p = start.data() + 4 + 4 * d;
-        const std::size_t dimension = std::size_t{p[0]} << 24 | std::size_t{p[1]} << 16 | std::size_t{p[2]} << 8 | p[3];
+        const std::size_t dimension = dimensionAt(start.data(), d);
         if (dimension != 0 && total > (unknown - headerSize) / dimension) return unknown;  // parseIdx says why
         total *= dimension;
     }

@@ -1,7 +1,5 @@
 #include "src/train/CheckpointFile.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -12,6 +10,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "src/core/AtomicFile.h"
 #include "src/core/JsonLimits.h"
 
 namespace cohort::train {
@@ -226,7 +225,9 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
     return file;
 }
 
-CheckpointFile readCheckpointFile(const std::string& path) {
+CheckpointFile readCheckpointFile(const std::string& path) { return decodeCheckpoint(readCheckpointBytes(path), path); }
+
+std::vector<unsigned char> readCheckpointBytes(const std::string& path) {
     std::error_code error;
     if (fs::is_directory(path, error)) throw CheckpointError("cannot read checkpoint " + path + ": it is a directory");
     std::ifstream in(path, std::ios::binary);
@@ -234,48 +235,17 @@ CheckpointFile readCheckpointFile(const std::string& path) {
     // Read as a stream, so a pipe works too.
     std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (in.bad()) throw CheckpointError("cannot read checkpoint " + path + ": " + std::strerror(errno));
-    return decodeCheckpoint(bytes, path);
+    return bytes;
 }
 
 void writeCheckpointFile(const std::string& path, const CheckpointFile& file) {
-    const fs::path target(path);
     std::error_code ignored;
-    if (fs::exists(target, ignored) && !fs::is_regular_file(target, ignored)) {
+    if (fs::exists(path, ignored) && !fs::is_regular_file(path, ignored)) {
         // Never rename over a device, a pipe or a directory.
         throw std::runtime_error("cannot write checkpoint " + path + ": it exists and is not a regular file");
     }
     const std::vector<unsigned char> bytes = encodeCheckpoint(file);
-    const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    const fs::path temporary = directory / ("." + target.filename().string() + ".tmp-" + std::to_string(getpid()));
-    auto fail = [&](const std::string& what, int error) {
-        ::unlink(temporary.c_str());
-        throw std::runtime_error("cannot write checkpoint " + path + ": " + what + ": " + std::strerror(error));
-    };
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot write checkpoint " + path + ": " + std::strerror(errno));
-    std::size_t written = 0;
-    while (written < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            const int error = errno;
-            ::close(fd);
-            fail("write", error);
-        }
-        written += std::size_t(n);
-    }
-    if (::fsync(fd) != 0) {
-        const int error = errno;
-        ::close(fd);
-        fail("fsync", error);
-    }
-    if (::close(fd) != 0) fail("close", errno);
-    if (::rename(temporary.c_str(), target.c_str()) != 0) fail("rename", errno);
-    const int directoryFd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (directoryFd >= 0) {  // the rename itself is durable once the directory is
-        ::fsync(directoryFd);
-        ::close(directoryFd);
-    }
+    replaceFileAtomically(path, bytes.data(), bytes.size(), "checkpoint " + path);
 }
 
 }  // namespace cohort::train

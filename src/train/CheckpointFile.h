@@ -60,6 +60,8 @@ std::vector<unsigned char> encodeCheckpoint(const CheckpointFile& file);
 
 // Reads and verifies a checkpoint; throws CheckpointError.
 CheckpointFile readCheckpointFile(const std::string& path);
+// The file's bytes, unverified (a pipe works too); throws CheckpointError when unreadable.
+std::vector<unsigned char> readCheckpointBytes(const std::string& path);
 CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const std::string& source);
 
 }  // namespace cohort::train

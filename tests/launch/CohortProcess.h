@@ -53,4 +53,14 @@ inline int lineCount(const std::string& text) {
     return lines + (!text.empty() && text.back() != '\n');
 }
 
+// `cohort <arguments>` refused as bad input: exit 2 and one line on stderr that mentions `text`.
+inline ProcessResult expectInputError(const std::string& arguments, const std::string& text,
+                                      const std::string& environment = "") {
+    const ProcessResult result = runCohort(arguments, environment);
+    EXPECT_EQ(result.exitCode, 2) << arguments << "\nstderr: " << result.err;
+    EXPECT_EQ(lineCount(result.err), 1) << arguments << "\nstderr: " << result.err;
+    EXPECT_NE(result.err.find(text), std::string::npos) << arguments << "\nstderr: " << result.err;
+    return result;
+}
+
 }  // namespace cohort::testing_support

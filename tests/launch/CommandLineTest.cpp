@@ -19,12 +19,7 @@ using testing_support::writeFixture;
 
 const std::string kSmall = " --device cpu --threads-per-worker 1 --hidden 32 --batch-size 32 ";
 
-void expectInputError(const std::string& arguments, const std::string& mentions) {
-    const auto result = runCohort(arguments);
-    EXPECT_EQ(result.exitCode, 2) << arguments << "\nstderr: " << result.err;
-    EXPECT_EQ(lineCount(result.err), 1) << arguments << "\nstderr: " << result.err;
-    EXPECT_NE(result.err.find(mentions), std::string::npos) << arguments << "\nstderr: " << result.err;
-}
+using testing_support::expectInputError;
 
 TEST(CommandLine, RejectsBadFlagsWithOneLineAndExitCode2) {
     expectInputError("train --epochs 0", "--epochs");
