@@ -1,11 +1,16 @@
 #include "launch/Options.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "src/core/Errors.h"
+#include "src/core/FileKind.h"
 #include "src/core/IntegerList.h"
 #include "src/nn/Architectures.h"
 
@@ -13,6 +18,28 @@ namespace po = boost::program_options;
 
 namespace cohort::launch {
 namespace {
+
+// Boost says only "the argument ('X') for option '--name' is invalid"; when X is a number, the
+// message says what is wrong with it (out of range, or a fraction where a count belongs).
+std::string explainInvalidValue(const po::invalid_option_value& error) {
+    const std::string text = error.what();
+    const std::size_t open = text.find("('");
+    const std::size_t close = open == std::string::npos ? open : text.find("')", open);
+    if (close == std::string::npos) return text;
+    const std::string value = text.substr(open + 2, close - open - 2);
+    errno = 0;
+    char* end = nullptr;
+    const double number = std::strtod(value.c_str(), &end);
+    const bool range = errno == ERANGE;
+    if (value.empty() || end != value.c_str() + value.size() || std::isspace(static_cast<unsigned char>(value[0]))) {
+        return text;  // not a number: Boost's words are right
+    }
+    const std::string head = "the argument ('" + value + "') for option '" + error.get_option_name() + "' ";
+    if (range || std::isinf(number)) return head + "is out of range (too large or too small to represent)";
+    if (std::isnan(number)) return head + "is not a number";
+    if (number != std::floor(number)) return head + "must be a whole number";
+    return head + "is out of range for this flag";
+}
 
 po::options_description trainOptions(RunOptions& o) {
     po::options_description model("Model");
@@ -172,9 +199,8 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
         if (values.count("config")) {
             const std::string path = values["config"].as<std::string>();
             options.configPath = path;
-            std::error_code error;
-            if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
-                throw InputError("cannot read --config file " + path + ": it is not a regular file");
+            if (const std::string why = whyNotRegularFile(path); !why.empty()) {
+                throw InputError("cannot read --config file " + path + ": it " + why);
             }
             std::ifstream file(path);
             if (!file) throw InputError("cannot read --config file " + path);
@@ -196,6 +222,8 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
             if (values["dropout"].defaulted()) options.dropout = recommended.dropout;
             if (values["batch-size"].defaulted()) options.batchSize = recommended.batchSize;
         }
+    } catch (const po::invalid_option_value& error) {
+        throw InputError(explainInvalidValue(error) + "; run 'cohort " + subcommand + " --help'");
     } catch (const po::error& error) {
         throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");
     }

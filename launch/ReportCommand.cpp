@@ -9,11 +9,14 @@
 #include "launch/HtmlReport.h"
 #include "launch/OutputFile.h"
 #include "src/core/Errors.h"
+#include "src/core/FileKind.h"
 
 namespace cohort::launch {
 
 int runReport(const RunOptions& options) {
     if (options.reportInput.empty()) throw InputError("cohort report needs a metrics file: cohort report run.jsonl -o run.html");
+    if (const std::string why = whyNotRegularFile(options.reportInput); !why.empty())
+        throw InputError("cannot read metrics file " + options.reportInput + ": it " + why);
     std::ifstream in(options.reportInput);
     if (!in) throw InputError("cannot read metrics file " + options.reportInput);
     refuseInputAsOutput(options.outputPath, "-o", {options.reportInput});

@@ -11,6 +11,7 @@
 #include "launch/Flags.h"
 #include "parallel/CommunicatorFactory.h"
 #include "src/core/Errors.h"
+#include "src/core/FileKind.h"
 #include "src/core/IntegerList.h"
 #include "src/data/Data.h"
 
@@ -44,6 +45,8 @@ data::DatasetSplits loadData(const RunOptions& options) {
     } else if (options.data == "csv") {
         // --data-dir holds train.csv and test.csv: label in the first column, then the features.
         if (options.dataDir.empty()) throw InputError("--data csv needs --data-dir with train.csv and test.csv");
+        if (const std::string why = whyNotDirectory(options.dataDir); !why.empty())
+            throw InputError("--data-dir " + options.dataDir + " " + why + "; --data csv reads DIR/train.csv and DIR/test.csv");
         splits = data::loadCsv(options.dataDir + "/train.csv", options.dataDir + "/test.csv", 0);
     } else if (options.data == "synthetic") {
         // Learnable class prototypes plus noise, 1x28x28, 10 classes: for benchmarks and smoke tests.

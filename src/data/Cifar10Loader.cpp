@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "src/core/Errors.h"
+#include "src/core/FileKind.h"
 #include "src/data/FileContents.h"
 #include "src/data/PixelConversion.h"
 
@@ -29,12 +30,20 @@ Dataset emptyCifarDataset() {
 
 // Appends the records of one batch file to `dataset`.
 void appendBatchFile(const fs::path& path, Dataset& dataset) {
-    if (!fs::is_regular_file(path))
+    if (const std::string why = whyNotRegularFile(path.string()); why == "does not exist") {
         throw InputError("missing CIFAR-10 file " + path.string() +
                          " (expected data_batch_1.bin .. data_batch_5.bin and test_batch.bin)");
-    const std::vector<std::uint8_t> bytes = readFileBytes(path.string(), "CIFAR-10 file");
+    } else if (!why.empty()) {
+        throw InputError("cannot open CIFAR-10 file " + path.string() + ": it " + why);
+    }
+    appendCifar10Records(readFileBytes(path.string(), "CIFAR-10 file"), path.string(), dataset);
+}
+
+}  // namespace
+
+void appendCifar10Records(std::span<const std::uint8_t> bytes, const std::string& source, Dataset& dataset) {
     if (bytes.empty() || bytes.size() % kRecordSize != 0)
-        throw InputError("bad CIFAR-10 file " + path.string() + ": size " +
+        throw InputError("bad CIFAR-10 file " + source + ": size " +
                          std::to_string(bytes.size()) +
                          " bytes is not a positive multiple of the 3073-byte record "
                          "(1 label byte + 3072 pixel bytes)");
@@ -46,7 +55,7 @@ void appendBatchFile(const fs::path& path, Dataset& dataset) {
     for (std::size_t r = 0; r < records; ++r) {
         const std::uint8_t* record = bytes.data() + r * kRecordSize;
         if (record[0] >= kCifarClasses)
-            throw InputError("bad CIFAR-10 file " + path.string() + ": label " +
+            throw InputError("bad CIFAR-10 file " + source + ": label " +
                              std::to_string(record[0]) + " in record " + std::to_string(r) +
                              " is out of range (expected 0-9)");
         dataset.labels[first + r] = record[0];
@@ -55,12 +64,16 @@ void appendBatchFile(const fs::path& path, Dataset& dataset) {
     }
 }
 
-}  // namespace
+Dataset cifar10Batch(std::span<const std::uint8_t> bytes, const std::string& source) {
+    Dataset dataset = emptyCifarDataset();
+    appendCifar10Records(bytes, source, dataset);
+    return dataset;
+}
 
 DatasetSplits loadCifar10(const std::string& directory) {
     fs::path root(directory);
-    if (!fs::is_directory(root))
-        throw SettingError("{dataDirectory} " + directory + " does not exist; pass another one");
+    if (const std::string why = whyNotDirectory(directory); !why.empty())
+        throw SettingError("{dataDirectory} " + directory + " " + why + "; pass the directory of the CIFAR-10 binary batches");
     // The official archive unpacks to cifar-10-batches-bin/; accept its parent too.
     if (!fs::exists(root / "data_batch_1.bin") && fs::is_directory(root / "cifar-10-batches-bin"))
         root /= "cifar-10-batches-bin";

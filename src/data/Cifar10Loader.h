@@ -1,5 +1,7 @@
 #pragma once
 // CIFAR-10 binary-version loader.
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "src/data/Dataset.h"
@@ -13,5 +15,10 @@ namespace cohort::data {
 // a missing directory or file, a file whose size is not a positive multiple of 3073, or a
 // label > 9.
 DatasetSplits loadCifar10(const std::string& directory);
+
+// The records of one batch file's bytes, appended to `dataset` / as a data set of their own;
+// `source` names them in error messages.
+void appendCifar10Records(std::span<const std::uint8_t> bytes, const std::string& source, Dataset& dataset);
+Dataset cifar10Batch(std::span<const std::uint8_t> bytes, const std::string& source);
 
 }  // namespace cohort::data

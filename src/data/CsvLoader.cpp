@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -45,20 +46,34 @@ void splitCells(std::string_view line, std::vector<std::string_view>& cells) {
     }
 }
 
-// A whole-cell float, or nothing (from_chars accepts no leading '+', so we allow one here).
-std::optional<float> parseFloat(std::string_view text) {
-    if (text.size() > 1 && text.front() == '+') text.remove_prefix(1);
+// A whole cell read as a number: a float, a number beyond float's range (|x| > 3.4e38; one too
+// small to represent reads as 0 or a subnormal, as strtof does), or not a number at all.
+struct CellNumber {
+    enum Kind { value, outOfRange, none } kind = none;
+    float number = 0.0f;
+};
+
+CellNumber parseFloat(std::string_view text) {
+    if (text.size() > 1 && text.front() == '+') text.remove_prefix(1);  // from_chars takes no '+'
     float value = 0.0f;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size() || text.empty()) return {};
-    return value;
+    if (text.empty() || end != text.data() + text.size()) return {};
+    if (error == std::errc()) return {CellNumber::value, value};
+    if (error != std::errc::result_out_of_range) return {};
+    const double wide = std::strtod(std::string(text).c_str(), nullptr);  // overflow or underflow?
+    if (!(std::fabs(wide) <= double(std::numeric_limits<float>::max()))) return {CellNumber::outOfRange, 0.0f};
+    return {CellNumber::value, float(wide)};
 }
 
+// A whole-cell integer; one beyond long long's range saturates (the label checks then say why).
 std::optional<long long> parseInteger(std::string_view text) {
     if (text.size() > 1 && text.front() == '+') text.remove_prefix(1);
     long long value = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size() || text.empty()) return {};
+    if (text.empty() || end != text.data() + text.size()) return {};
+    if (error == std::errc::result_out_of_range)
+        return text.front() == '-' ? std::numeric_limits<long long>::min() : std::numeric_limits<long long>::max();
+    if (error != std::errc()) return {};
     return value;
 }
 
@@ -72,7 +87,10 @@ public:
 
     CsvTable parse() {
         const std::vector<std::uint8_t> bytes = readFileMaybeGzip(path_, "CSV file");
-        const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        return parseText(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    }
+
+    CsvTable parseText(std::string_view text) {
         CsvTable table;
         std::vector<std::string_view> cells;
         std::size_t lineNumber = 0;
@@ -119,7 +137,7 @@ private:
 
     static bool isHeader(const std::vector<std::string_view>& cells) {
         for (std::string_view cell : cells)
-            if (!parseFloat(cell)) return true;
+            if (parseFloat(cell).kind == CellNumber::none) return true;
         return false;
     }
 
@@ -127,7 +145,7 @@ private:
         const std::string column = " in column " + std::to_string(labelColumn_);
         const std::optional<long long> value = parseInteger(cell);
         if (!value) {
-            if (parseFloat(cell))
+            if (parseFloat(cell).kind != CellNumber::none)
                 failAt(line, "label \"" + std::string(cell) + "\"" + column +
                                  " is not a non-negative integer");
             failAt(line, "non-numeric label \"" + std::string(cell) + "\"" + column);
@@ -154,14 +172,17 @@ private:
                 table.maxLabel = std::max(table.maxLabel, static_cast<int>(label));
                 continue;
             }
-            const std::optional<float> value = parseFloat(cells[c]);
-            if (!value)
+            const CellNumber value = parseFloat(cells[c]);
+            if (value.kind == CellNumber::none)
                 failAt(line, "column " + std::to_string(c) + ": non-numeric value \"" +
                                  std::string(cells[c]) + "\"");
-            if (!std::isfinite(*value))
+            if (value.kind == CellNumber::outOfRange)
+                failAt(line, "column " + std::to_string(c) + ": value " + std::string(cells[c]) +
+                                 " is out of float range (magnitude above 3.4e38)");
+            if (!std::isfinite(value.number))
                 failAt(line, "column " + std::to_string(c) + ": non-finite value \"" +
                                  std::string(cells[c]) + "\"");
-            table.features.push_back(*value);
+            table.features.push_back(value.number);
         }
         ++table.rows;
     }
@@ -189,6 +210,12 @@ CsvTable parseTrainFile(const std::string& path, int labelColumn) {
 }
 
 }  // namespace
+
+Dataset parseCsvText(std::string_view text, const std::string& source, int labelColumn) {
+    CsvTable table = CsvParser(source, labelColumn, kMaxCsvLabel + 1, "the CSV loader").parseText(text);
+    const int numClasses = table.maxLabel + 1;
+    return toDataset(std::move(table), source, numClasses);
+}
 
 Dataset loadCsvFile(const std::string& path, int labelColumn) {
     CsvTable table = parseTrainFile(path, labelColumn);

@@ -7,6 +7,7 @@
 // non-finite cell, label that is not a non-negative integer, label column out of range.
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "src/data/Dataset.h"
 
@@ -17,6 +18,10 @@ inline constexpr int kMaxCsvLabel = 1 << 20;
 
 // One CSV file as a Dataset: sampleShape {F} (F = columns - 1), numClasses = max label + 1.
 Dataset loadCsvFile(const std::string& path, int labelColumn = 0);
+
+// CSV text already in memory (a file's contents after any gzip inflation), as loadCsvFile reads
+// it; `source` names it in error messages.
+Dataset parseCsvText(std::string_view text, const std::string& source, int labelColumn = 0);
 
 // Separate train and test files. numClasses comes from train (max label + 1); a test label
 // >= that is an error, and both files must have the same number of columns.

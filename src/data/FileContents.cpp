@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "src/core/Errors.h"
+#include "src/core/FileKind.h"
 
 namespace cohort::data {
 namespace {
@@ -46,11 +47,9 @@ bool hasGzipMagic(const std::vector<std::uint8_t>& bytes) {
 
 std::vector<std::uint8_t> readFileBytes(const std::string& path, std::string_view kind) {
     const std::string what = std::string(kind) + " " + path;
-    std::error_code error;
-    if (std::filesystem::is_directory(path, error))
-        throw InputError("cannot open " + what + ": it is a directory, not a file");
-    if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error))
-        throw InputError("cannot open " + what + ": it is not a regular file (a FIFO, device or socket)");
+    // Named for what it is, before an open that could block (a FIFO) or never end (a device).
+    if (const std::string why = whyNotRegularFile(path); !why.empty() && why != "does not exist")
+        throw InputError("cannot open " + what + ": it " + why);
     std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
     if (!file) throw InputError("cannot open " + what + ": " + std::strerror(errno));
     if (std::fseek(file.get(), 0, SEEK_END) != 0)

@@ -47,7 +47,7 @@ std::size_t dimensionAt(const std::uint8_t* bytes, std::size_t d) {
 
 }  // namespace
 
-IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path) {
+IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path, const IdxShape& expected) {
     if (bytes.size() < 4)
         throwBad(path, "truncated header (" + std::to_string(bytes.size()) +
                            " bytes; an IDX file starts with a 4-byte magic number)");
@@ -60,6 +60,11 @@ IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path) {
                            "); only 0x08 (unsigned byte) is supported");
     const std::size_t dimensionCount = bytes[3];
     if (dimensionCount == 0) throwBad(path, "zero dimensions in header");
+    if (expected.dimensions != 0 && dimensionCount != expected.dimensions)
+        throwBad(path, "its header declares " + std::to_string(dimensionCount) + " dimension" +
+                           (dimensionCount == 1 ? "" : "s") + " (byte 3), expected " +
+                           std::to_string(expected.dimensions) + " dimension" + (expected.dimensions == 1 ? "" : "s") +
+                           " (" + expected.names + ")");
     const std::size_t headerSize = 4 + 4 * dimensionCount;
     if (bytes.size() < headerSize)
         throwBad(path, "truncated header (" + std::to_string(dimensionCount) + " dimensions need " +
@@ -105,8 +110,8 @@ std::size_t idxDeclaredSize(std::span<const std::uint8_t> start) {
     return headerSize + total;
 }
 
-IdxArray readIdx(const std::string& path) {
-    return parseIdx(readFileMaybeGzip(path, "IDX file", idxDeclaredSize), path);
+IdxArray readIdx(const std::string& path, const IdxShape& expected) {
+    return parseIdx(readFileMaybeGzip(path, "IDX file", idxDeclaredSize), path, expected);
 }
 
 }  // namespace cohort::data

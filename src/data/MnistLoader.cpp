@@ -4,6 +4,7 @@
 #include <future>
 
 #include "src/core/Errors.h"
+#include "src/core/FileKind.h"
 #include "src/data/IdxReader.h"
 #include "src/data/PixelConversion.h"
 
@@ -18,15 +19,11 @@ constexpr int kMnistClasses = 10;
 std::string findIdxFile(const fs::path& directory, const std::string& baseName) {
     const fs::path plain = directory / baseName;
     const fs::path compressed = directory / (baseName + ".gz");
-    if (fs::is_regular_file(plain)) return plain.string();
-    if (fs::is_regular_file(compressed)) return compressed.string();
     // Something else under the name (a FIFO, a device, a directory): say so, do not open it.
     for (const fs::path& candidate : {plain, compressed}) {
-        std::error_code error;
-        if (fs::exists(candidate, error)) {
-            throw InputError("cannot open IDX file " + candidate.string() + ": it is not a regular file (a FIFO, "
-                             "device, socket or directory)");
-        }
+        const std::string why = whyNotRegularFile(candidate.string());
+        if (why.empty()) return candidate.string();
+        if (why != "does not exist") throw InputError("cannot open IDX file " + candidate.string() + ": it " + why);
     }
     throw InputError("missing data file " + plain.string() + " (or " + compressed.string() +
                      ") in MNIST-format data directory " + directory.string());
@@ -35,14 +32,8 @@ std::string findIdxFile(const fs::path& directory, const std::string& baseName) 
 Dataset loadSplit(const fs::path& directory, const std::string& prefix, const std::string& name) {
     const std::string imagesPath = findIdxFile(directory, prefix + "-images-idx3-ubyte");
     const std::string labelsPath = findIdxFile(directory, prefix + "-labels-idx1-ubyte");
-    const IdxArray images = readIdx(imagesPath);
-    const IdxArray labels = readIdx(labelsPath);
-    if (images.dims.size() != 3)
-        throw InputError("bad image file " + imagesPath + ": expected 3 dimensions (count, rows, " +
-                         "columns), found " + std::to_string(images.dims.size()));
-    if (labels.dims.size() != 1)
-        throw InputError("bad label file " + labelsPath + ": expected 1 dimension (count), found " +
-                         std::to_string(labels.dims.size()));
+    const IdxArray images = readIdx(imagesPath, {3, "count, rows, columns"});
+    const IdxArray labels = readIdx(labelsPath, {1, "count"});
     if (images.dims[0] != labels.dims[0])
         throw InputError("image/label count mismatch: " + std::to_string(images.dims[0]) +
                          " images in " + imagesPath + " but " + std::to_string(labels.dims[0]) +
@@ -71,9 +62,14 @@ Dataset loadSplit(const fs::path& directory, const std::string& prefix, const st
 
 DatasetSplits loadMnistFormat(const std::string& directory, const std::string& name) {
     const fs::path root(directory);
-    if (!fs::is_directory(root))
-        throw SettingError("{dataDirectory} " + directory +
-                           " does not exist; install dataset-fashion-mnist or pass another one");
+    if (const std::string why = whyNotDirectory(directory); !why.empty()) {
+        const std::string advice = why != "does not exist" ? "pass the directory that holds the IDX files"
+                                   : name == "fashion-mnist"
+                                       ? "install the dataset-fashion-mnist package or pass another one"
+                                       : "put the four " + name + " IDX files (train-images-idx3-ubyte, ...; plain or .gz) "
+                                         "there or pass another one";
+        throw SettingError("{dataDirectory} " + directory + " " + why + "; " + advice);
+    }
     // The test split loads on a second thread while train loads here (inflate dominates).
     // Train's error, if any, is the one reported; the future's destructor waits for test.
     std::future<Dataset> test =

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/core/AtomicFile.h"
+#include "src/core/FileKind.h"
 #include "src/core/JsonLimits.h"
 
 namespace cohort::train {
@@ -228,11 +229,11 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
 CheckpointFile readCheckpointFile(const std::string& path) { return decodeCheckpoint(readCheckpointBytes(path), path); }
 
 std::vector<unsigned char> readCheckpointBytes(const std::string& path) {
-    std::error_code error;
-    if (fs::is_directory(path, error)) throw CheckpointError("cannot read checkpoint " + path + ": it is a directory");
+    // A device could be endless and a FIFO could block: only a regular file is read.
+    if (const std::string why = whyNotRegularFile(path); !why.empty() && why != "does not exist")
+        throw CheckpointError("cannot read checkpoint " + path + ": it " + why);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw CheckpointError("cannot read checkpoint " + path + ": " + std::strerror(errno));
-    // Read as a stream, so a pipe works too.
     std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (in.bad()) throw CheckpointError("cannot read checkpoint " + path + ": " + std::strerror(errno));
     return bytes;

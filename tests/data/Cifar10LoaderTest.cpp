@@ -87,6 +87,12 @@ TEST(Cifar10LoaderTest, MissingFileAndDirectory) {
                     "missing CIFAR-10 file " + dir.file("data_batch_5.bin"));
     EXPECT_CONTAINS(inputErrorMessage([&] { loadCifar10(dir.file("nope")); }),
                     "dataDirectory " + dir.file("nope") + " does not exist");
+    // A directory where a batch file belongs, a file where the directory belongs: named as such.
+    std::filesystem::create_directory(dir.file("data_batch_5.bin"));
+    EXPECT_CONTAINS(inputErrorMessage([&] { loadCifar10(dir.str()); }),
+                    "cannot open CIFAR-10 file " + dir.file("data_batch_5.bin") + ": it is a directory, not a file");
+    EXPECT_CONTAINS(inputErrorMessage([&] { loadCifar10(dir.file("test_batch.bin")); }),
+                    dir.file("test_batch.bin") + " is a regular file, not a directory");
 }
 
 }  // namespace

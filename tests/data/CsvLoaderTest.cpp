@@ -50,6 +50,18 @@ TEST(CsvLoaderTest, NonNumericCellNamesLineColumnAndText) {
     EXPECT_CONTAINS(csvError("0,1,2\n1,nan,3\n"), "non-finite value \"nan\"");
 }
 
+TEST(CsvLoaderTest, ANumberBeyondFloatRangeIsNamedAsSuchNotAsNonNumeric) {
+    EXPECT_CONTAINS(csvError("0,1,2\n1,1e999,3\n"), "line 2: column 1: value 1e999 is out of float range");
+    EXPECT_CONTAINS(csvError("0,1,2\n1,2,-4e38\n"), "column 2: value -4e38 is out of float range");
+    // The first line too: a number out of range does not make a line a header.
+    EXPECT_CONTAINS(csvError("1,1e999\n0,1\n"), "line 1: column 1: value 1e999 is out of float range");
+    EXPECT_CONTAINS(csvError("99999999999999999999999,1\n"), "label 99999999999999999999999 in column 0 is out of range");
+    // Too small to represent is not an error: it reads as 0, as strtof reads it.
+    ScratchDirectory dir;
+    writeText(dir.file("tiny.csv"), "0,1e-60\n1,2\n");
+    EXPECT_EQ(loadCsvFile(dir.file("tiny.csv")).features, (std::vector<float>{0.0f, 2.0f}));
+}
+
 TEST(CsvLoaderTest, RejectsBadLabels) {
     EXPECT_CONTAINS(csvError("0,1\n-1,2\n"), "line 2: label -1 in column 0 is negative");
     EXPECT_CONTAINS(csvError("0,1\n1.5,2\n"),

@@ -69,7 +69,7 @@ TEST(MnistLoaderTest, PrefersPlainFileOverGzip) {
 TEST(MnistLoaderTest, MissingDirectorySaysHowToFixIt) {
     const std::string missing = "/nonexistent/cohort-data-dir";
     EXPECT_EQ(inputErrorMessage([&] { loadMnistFormat(missing, "fashion-mnist"); }),
-              "dataDirectory " + missing + " does not exist; install dataset-fashion-mnist or pass another one");
+              "dataDirectory " + missing + " does not exist; install the dataset-fashion-mnist package or pass another one");
 }
 
 TEST(MnistLoaderTest, MissingFileIsNamed) {
@@ -111,6 +111,29 @@ TEST(MnistLoaderTest, RejectsWrongDimensionality) {
     writeBytes(dir.file("train-labels-idx1-ubyte"), makeIdx({4, 1}, {0, 1, 2, 3}));
     EXPECT_CONTAINS(inputErrorMessage([&] { loadMnistFormat(dir.str(), "m"); }),
                     "expected 1 dimension");
+    // A header whose dimension count (byte 3) is wrong: named as such, not as "trailing bytes".
+    writeMnistDirectory(dir, 4, 2, false);
+    std::vector<std::uint8_t> images = makeIdx({4, 2, 2}, std::vector<std::uint8_t>(16));
+    images[3] = 1;
+    writeBytes(dir.file("train-images-idx3-ubyte"), images);
+    const std::string message = inputErrorMessage([&] { loadMnistFormat(dir.str(), "m"); });
+    EXPECT_CONTAINS(message, "its header declares 1 dimension (byte 3), expected 3 dimensions (count, rows, columns)");
+    EXPECT_EQ(message.find("trailing"), std::string::npos) << message;
+}
+
+TEST(MnistLoaderTest, NamesWhatTheDataDirectoryAndItsFilesAre) {
+    ScratchDirectory dir;
+    writeMnistDirectory(dir, 4, 2, false);
+    const std::string notADirectory = dir.file("train-labels-idx1-ubyte");
+    EXPECT_CONTAINS(inputErrorMessage([&] { loadMnistFormat(notADirectory, "m"); }),
+                    notADirectory + " is a regular file, not a directory");
+    EXPECT_CONTAINS(inputErrorMessage([&] { loadMnistFormat(dir.file("absent"), "mnist"); }),
+                    "does not exist; put the four mnist IDX files");
+    EXPECT_CONTAINS(inputErrorMessage([&] { loadMnistFormat(dir.file("absent"), "fashion-mnist"); }),
+                    "install the dataset-fashion-mnist package");
+    std::filesystem::remove(dir.file("train-labels-idx1-ubyte"));
+    std::filesystem::create_directory(dir.file("train-labels-idx1-ubyte"));
+    EXPECT_CONTAINS(inputErrorMessage([&] { loadMnistFormat(dir.str(), "m"); }), "is a directory, not a file");
 }
 
 TEST(MnistLoaderTest, LoadsInstalledFashionMnist) {

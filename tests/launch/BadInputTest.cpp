@@ -80,8 +80,27 @@ TEST(BadInput, EveryFlagValueIsCheckedWhetherOrNotTheRunUsesIt) {
     expectRefused("train --log-level chatty", "unknown --log-level 'chatty'");
     std::ofstream(scratch.file("run.ini")) << "log-level = loud\n";
     expectRefused("train --config " + scratch.file("run.ini"), "unknown --log-level 'loud'");
-    expectRefused("train --config " + scratch.str(), "not a regular file");
+    expectRefused("train --config " + scratch.str(), "is a directory, not a file");
     expectRefused("train --device cpu --devices zero,one", "bad --devices 'zero,one'");
+}
+
+TEST(BadInput, MessagesNameWhatIsActuallyWrong) {
+    ScratchDirectory scratch;
+    const std::string file = scratch.file("notes.txt");
+    std::ofstream(file) << "not a directory\n";
+    // A regular file where a directory belongs is not "does not exist".
+    for (const char* data : {"fashion-mnist", "mnist", "cifar10", "csv"}) {
+        expectRefused(std::string("train --data ") + data + " --data-dir " + file + kSmall, file + " is a regular file, not a directory");
+    }
+    expectRefused("train --data mnist --data-dir " + scratch.file("absent") + kSmall, "put the four mnist IDX files");
+    // Numbers out of their type's range are not "invalid" without a reason.
+    expectRefused("train --lr 1e999", "('1e999') for option '--lr' is out of range");
+    expectRefused("train --epochs 99999999999", "('99999999999') for option '--epochs' is out of range for this flag");
+    expectRefused("train --workers 2.5", "('2.5') for option '--workers' must be a whole number");
+    // A device is what it is, not "empty" and not a std::bad_alloc after reading forever.
+    expectRefused("report /dev/zero -o " + scratch.file("r.html"), "/dev/zero: it is a character device, not a regular file");
+    expectRefused("evaluate --load /dev/zero", "/dev/zero: it is a character device, not a regular file");
+    expectRefused("train --data synthetic" + kSmall + "--resume /dev/zero", "/dev/zero: it is a character device, not a regular file");
 }
 
 }  // namespace
