@@ -178,6 +178,15 @@ public:
                             const void* gradient, void* firstMoment, void* secondMoment,
                             void* parameters) = 0;
 
+    // The outer step of an averaging point (DiLoCo; parallel/OuterOptimizer.h). `parameters`
+    // holds the replicas' mean, `anchor` the parameters of the previous point; d = anchor - mean
+    // is the pseudo-gradient. With `velocity` (Nesterov, PyTorch form): v = mu*v + d and
+    // p = mean + (1 - lr)*d - lr*mu*v; without (null, plain SGD): p = mean + (1 - lr)*d. Both are
+    // anchor - lr*(step), written so that lr 1 without momentum leaves the mean bit for bit. Then
+    // anchor = p.
+    virtual void outerUpdate(DType dtype, std::int64_t count, double learningRate, double momentum,
+                             void* parameters, void* anchor, void* velocity) = 0;
+
     // Capture (CUDA graphs): between beginCapture() and endCapture() the operations are recorded
     // instead of run; replay() runs the recording again on the same buffers (same addresses,
     // so callers keep inputs in fixed buffers and scalars that change per step in backend

@@ -155,6 +155,12 @@ void ForwardingBackend::nesterovUpdate(DType dtype, std::int64_t count, double l
         inner->nesterovUpdate(dtype, count, learningRate, momentum, weightDecay, gradient, velocity, parameters);
     });
 }
+void ForwardingBackend::outerUpdate(DType dtype, std::int64_t count, double learningRate, double momentum,
+                                    void* parameters, void* anchor, void* velocity) {
+    forwardCall([=, inner = inner_.get()] {
+        inner->outerUpdate(dtype, count, learningRate, momentum, parameters, anchor, velocity);
+    });
+}
 void ForwardingBackend::adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient,
                                    void* firstMoment, void* secondMoment, void* parameters) {
     forwardCall([=, inner = inner_.get()] {

@@ -84,6 +84,8 @@ public:
                         const void* gradient, void* velocity, void* parameters) override;
     void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient, void* firstMoment,
                     void* secondMoment, void* parameters) override;
+    void outerUpdate(DType dtype, std::int64_t count, double learningRate, double momentum, void* parameters,
+                     void* anchor, void* velocity) override;
     void copyToHost(std::size_t bytes, const void* source, void* hostDestination) override;
     void copyFromHost(std::size_t bytes, const void* hostSource, void* destination) override;
     void synchronize() override;

@@ -19,6 +19,20 @@ namespace po = boost::program_options;
 namespace cohort::launch {
 namespace {
 
+// Boost substitutes the offending text into its message template in a loop that never ends when
+// the text itself holds a placeholder ("--lr %value%" hung before any message). Every substituted
+// text's '%' becomes "%25" before what() is first called.
+void defusePlaceholders(po::error_with_option_name& error) {
+    struct Access : po::error_with_option_name {
+        using po::error_with_option_name::m_substitutions;
+    };
+    for (auto& [key, text] : error.*(&Access::m_substitutions)) {
+        std::string safe;
+        for (const char c : text) safe += c == '%' ? std::string("%25") : std::string(1, c);
+        text = safe;
+    }
+}
+
 // Boost says only "the argument ('X') for option '--name' is invalid"; when X is a number, the
 // message says what is wrong with it (out of range, or a fraction where a count belongs).
 std::string explainInvalidValue(const po::invalid_option_value& error) {
@@ -222,8 +236,12 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
             if (values["dropout"].defaulted()) options.dropout = recommended.dropout;
             if (values["batch-size"].defaulted()) options.batchSize = recommended.batchSize;
         }
-    } catch (const po::invalid_option_value& error) {
+    } catch (po::invalid_option_value& error) {
+        defusePlaceholders(error);
         throw InputError(explainInvalidValue(error) + "; run 'cohort " + subcommand + " --help'");
+    } catch (po::error_with_option_name& error) {
+        defusePlaceholders(error);
+        throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");
     } catch (const po::error& error) {
         throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");
     }

@@ -32,8 +32,23 @@ std::string formatBytes(std::int64_t bytes) {
 
 namespace {
 
+// The text as it can be shown on one line: control characters as \xNN, at most 64 characters.
+std::string shown(const std::string& text) {
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (const char c : text.substr(0, 64)) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            out += {'\\', 'x', digits[byte >> 4], digits[byte & 15]};
+        } else {
+            out += c;
+        }
+    }
+    return text.size() > 64 ? out + "..." : out;
+}
+
 [[noreturn]] void invalidByteSize(const std::string& text, const std::string& why) {
-    throw std::invalid_argument("invalid byte size '" + text + "': " + why +
+    throw std::invalid_argument("invalid byte size '" + shown(text) + "': " + why +
                                 " (expected a non-negative number with an optional binary unit "
                                 "K, M, G or T, e.g. 1024, 64k, 512M, 1.5GB, 8GiB)");
 }

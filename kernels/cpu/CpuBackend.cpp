@@ -367,6 +367,11 @@ public:
         cpu_detail::nesterovUpdate(dtype, count, learningRate, momentum, weightDecay, gradient, velocity, parameters);
     }
 
+    void outerUpdate(DType dtype, std::int64_t count, double learningRate, double momentum, void* parameters,
+                     void* anchor, void* velocity) override {
+        cpu_detail::outerUpdate(dtype, count, learningRate, momentum, parameters, anchor, velocity);
+    }
+
     void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient,
                     void* firstMoment, void* secondMoment, void* parameters) override {
         cpu_detail::adamUpdate(dtype, count, hyper, gradient, firstMoment, secondMoment, parameters);

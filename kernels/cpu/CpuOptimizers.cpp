@@ -37,6 +37,31 @@ void nesterovUpdate(DType dtype, std::int64_t count, double learningRate, double
     });
 }
 
+void outerUpdate(DType dtype, std::int64_t count, double learningRate, double momentum, void* parameters, void* anchor,
+                 void* velocity) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        T* p = static_cast<T*>(parameters);
+        T* a = static_cast<T*>(anchor);
+        T* v = static_cast<T*>(velocity);
+        const T lr = T(learningRate), keep = T(1.0 - learningRate), mu = T(momentum);
+        if (v == nullptr) {
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+            for (std::int64_t i = 0; i < count; ++i) {
+                const T delta = a[i] - p[i];
+                a[i] = p[i] = p[i] + keep * delta;
+            }
+            return;
+        }
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+        for (std::int64_t i = 0; i < count; ++i) {
+            const T delta = a[i] - p[i];
+            v[i] = mu * v[i] + delta;
+            a[i] = p[i] = p[i] + keep * delta - lr * mu * v[i];
+        }
+    });
+}
+
 void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient, void* firstMoment,
                 void* secondMoment, void* parameters) {
     dispatch(dtype, [&](auto zero) {

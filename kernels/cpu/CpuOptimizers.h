@@ -12,6 +12,8 @@ void sgdUpdate(DType dtype, std::int64_t count, double learningRate, double weig
                void* parameters);
 void nesterovUpdate(DType dtype, std::int64_t count, double learningRate, double momentum, double weightDecay,
                     const void* gradient, void* velocity, void* parameters);
+void outerUpdate(DType dtype, std::int64_t count, double learningRate, double momentum, void* parameters, void* anchor,
+                 void* velocity);
 void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient, void* firstMoment,
                 void* secondMoment, void* parameters);
 

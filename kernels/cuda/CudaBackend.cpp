@@ -370,6 +370,16 @@ public:
         });
     }
 
+    void outerUpdate(DType dtype, std::int64_t count, double learningRate, double momentum, void* parameters,
+                     void* anchor, void* velocity) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchOuterUpdate<T>(context(), count, learningRate, momentum, static_cast<T*>(parameters),
+                                              static_cast<T*>(anchor), static_cast<T*>(velocity));
+        });
+    }
+
     void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient,
                     void* firstMoment, void* secondMoment, void* parameters) override {
         makeCurrent();

@@ -106,6 +106,10 @@ void launchSgdUpdate(const LaunchContext& ctx, std::int64_t count, T learningRat
 template <typename T>
 void launchNesterovUpdate(const LaunchContext& ctx, std::int64_t count, T learningRate, T momentum,
                           T weightDecay, const T* gradient, T* velocity, T* parameters);
+// The outer step of an averaging point (Backend::outerUpdate); velocity null: plain SGD.
+template <typename T>
+void launchOuterUpdate(const LaunchContext& ctx, std::int64_t count, double learningRate, double momentum,
+                       T* parameters, T* anchor, T* velocity);
 template <typename T>
 void launchAdamUpdate(const LaunchContext& ctx, std::int64_t count,
                       const AdamCoefficients<T>& coefficients, const T* gradient, T* firstMoment,

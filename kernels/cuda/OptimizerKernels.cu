@@ -42,6 +42,31 @@ struct AdamStep {
     }
 };
 
+// The outer steps (Backend::outerUpdate): "gradient" is the mean itself (read before p is
+// written), state a the anchor, state b the velocity; p and the anchor both become the result.
+template <typename T>
+struct OuterSgdStep {
+    static constexpr int kStates = 1;
+    T keep;  // 1 - lr
+    __device__ void operator()(T, T& anchor, T&, T& p) const {
+        const T delta = anchor - p;
+        p = p + keep * delta;
+        anchor = p;
+    }
+};
+
+template <typename T>
+struct OuterNesterovStep {
+    static constexpr int kStates = 2;
+    T keep, learningRate, momentum;
+    __device__ void operator()(T, T& anchor, T& velocity, T& p) const {
+        const T delta = anchor - p;
+        velocity = momentum * velocity + delta;
+        p = p + keep * delta - learningRate * momentum * velocity;
+        anchor = p;
+    }
+};
+
 template <typename T, typename Step>
 __device__ inline void updateOne(const Step& step, std::int64_t i, const T* g, T* a, T* b, T* p) {
     T stateA = Step::kStates > 0 ? a[i] : T(0);
@@ -130,12 +155,25 @@ void launchAdamUpdate(const LaunchContext& ctx, std::int64_t count,
                     parameters);
 }
 
+template <typename T>
+void launchOuterUpdate(const LaunchContext& ctx, std::int64_t count, double learningRate, double momentum,
+                       T* parameters, T* anchor, T* velocity) {
+    const T keep = T(1.0 - learningRate);
+    if (velocity == nullptr) {
+        launchUpdate<T>(ctx, count, OuterSgdStep<T>{keep}, parameters, anchor, nullptr, parameters);
+    } else {
+        launchUpdate<T>(ctx, count, OuterNesterovStep<T>{keep, T(learningRate), T(momentum)}, parameters, anchor,
+                        velocity, parameters);
+    }
+}
+
 #define COHORT_INSTANTIATE_OPTIMIZERS(T)                                                          \
     template void launchSgdUpdate<T>(const LaunchContext&, std::int64_t, T, T, const T*, T*);    \
     template void launchNesterovUpdate<T>(const LaunchContext&, std::int64_t, T, T, T, const T*, \
                                           T*, T*);                                              \
     template void launchAdamUpdate<T>(const LaunchContext&, std::int64_t,                        \
-                                      const AdamCoefficients<T>&, const T*, T*, T*, T*);
+                                      const AdamCoefficients<T>&, const T*, T*, T*, T*);       \
+    template void launchOuterUpdate<T>(const LaunchContext&, std::int64_t, double, double, T*, T*, T*);
 COHORT_INSTANTIATE_OPTIMIZERS(float)
 COHORT_INSTANTIATE_OPTIMIZERS(double)
 
