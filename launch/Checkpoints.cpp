@@ -172,6 +172,12 @@ parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const Run
                              checkpointValue + ", this run '" + value + "'); resume with the settings it was written with");
         }
     }
+    for (const auto& [key, value] : theirs) {  // settings written only when used (--outer-optimizer)
+        if (!mayDiffer(key) && !mine.contains(key)) {
+            throw InputError("cannot resume from " + resolvedPath + ": " + describeSetting(key) + " differs (the checkpoint has '" +
+                             value + "', this run does not set it); resume with the settings it was written with");
+        }
+    }
     try {
         return parallel::TrainingSnapshot::fromCheckpoint(
             file, *setup.model, parallel::optimizerSegmentNames(setup.optimizer.kind), resolvedPath);

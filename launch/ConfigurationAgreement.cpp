@@ -51,6 +51,11 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     line("averaging-frequency", std::to_string(setup.parallel.averagingFrequency));
     line("average-updaters", setup.parallel.averageUpdaters ? "true" : "false");
     line("training-mode", options.trainingMode);
+    if (setup.parallel.outer.enabled()) {  // (absent for plain averaging, as before the outer optimizer)
+        line("outer-optimizer", options.outerOptimizer);
+        line("outer-lr", number(setup.parallel.outer.learningRate));
+        line("outer-momentum", number(setup.parallel.outer.momentum));
+    }
     line("epochs", std::to_string(setup.trainer.epochs));
     line("batch-size", std::to_string(setup.trainer.batchSize));
     line("optimizer", options.optimizer);

@@ -32,6 +32,9 @@ constexpr std::pair<std::string_view, std::string_view> kFlags[] = {
     {"prefetchBuffer", "--prefetch-buffer"},
     {"threadsPerWorker", "--threads-per-worker"},
     {"trainingMode", "--training-mode"},
+    {"outerOptimizer", "--outer-optimizer"},
+    {"outerLearningRate", "--outer-lr"},
+    {"outerMomentum", "--outer-momentum"},
     {"devices", "--devices"},
     // data loaders
     {"dataDirectory", "--data-dir"},
@@ -68,6 +71,12 @@ train::WorkspaceMode parseWorkspaceMode(const std::string& text) {
 parallel::TrainingMode parseTrainingMode(const std::string& text) {
     return parseChoice<parallel::TrainingMode>(text, "--training-mode", {{"averaging", parallel::TrainingMode::Averaging},
                                                  {"shared-gradients", parallel::TrainingMode::SharedGradients}});
+}
+
+parallel::OuterOptimizerKind parseOuterOptimizerKind(const std::string& text) {
+    return parseChoice<parallel::OuterOptimizerKind>(text, "--outer-optimizer", {{"none", parallel::OuterOptimizerKind::None},
+                                                     {"sgd", parallel::OuterOptimizerKind::Sgd},
+                                                     {"nesterov", parallel::OuterOptimizerKind::Nesterov}});
 }
 
 optim::OptimizerKind parseOptimizerKind(const std::string& text) {

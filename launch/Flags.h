@@ -22,6 +22,7 @@ namespace cohort::launch {
 // Flag values to enums; each throws InputError naming the flag and the choices.
 train::WorkspaceMode parseWorkspaceMode(const std::string& text);        // --workspace-mode enabled|none
 parallel::TrainingMode parseTrainingMode(const std::string& text);       // --training-mode
+parallel::OuterOptimizerKind parseOuterOptimizerKind(const std::string& text);  // --outer-optimizer
 optim::OptimizerKind parseOptimizerKind(const std::string& text);        // --optimizer sgd|nesterov|adam
 optim::ScheduleKind parseScheduleKind(const std::string& text);          // --lr-schedule constant|cosine
 std::vector<std::int64_t> parseHiddenSizes(const std::string& text);     // --hidden 1024,1024

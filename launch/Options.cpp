@@ -87,6 +87,9 @@ po::options_description trainOptions(RunOptions& o) {
         ("averaging-frequency", po::value(&o.averagingFrequency)->default_value(o.averagingFrequency), "average the replicas every K iterations of each worker (>= 1)")
         ("average-updaters", po::value(&o.averageUpdaters)->default_value(o.averageUpdaters), "also average optimizer state (true|false)")
         ("training-mode", po::value(&o.trainingMode)->default_value(o.trainingMode), "averaging | shared-gradients (gradient allreduce every step)")
+        ("outer-optimizer", po::value(&o.outerOptimizer)->default_value(o.outerOptimizer), "at each averaging point, step from the last point's parameters along the replicas' mean change (DiLoCo): none (take the mean) | sgd | nesterov")
+        ("outer-lr", po::value(&o.outerLearningRate)->default_value(o.outerLearningRate), "outer learning rate (> 0; sgd with 1 is plain averaging)")
+        ("outer-momentum", po::value(&o.outerMomentum)->default_value(o.outerMomentum), "outer Nesterov momentum, in [0, 1)")
         ("prefetch-buffer", po::value(&o.prefetchBuffer)->default_value(o.prefetchBuffer), "batches each worker's loader prepares ahead (0: load synchronously)")
         ("report-score-after-averaging", po::value(&o.reportScoreAfterAveraging)->default_value(o.reportScoreAfterAveraging), "log the replicas' mean loss at each averaging point (true|false)")
         ("mpi-timeout", po::value(&o.mpiTimeout)->default_value(o.mpiTimeout), "under mpirun: seconds a rank waits for the others before declaring one lost and ending the job");

@@ -34,6 +34,9 @@ struct RunOptions {
     int averagingFrequency = 1;
     bool averageUpdaters = true;
     std::string trainingMode = "averaging";
+    std::string outerOptimizer = "none";
+    double outerLearningRate = 0.7;
+    double outerMomentum = 0.9;
     int prefetchBuffer = 4;
     bool reportScoreAfterAveraging = false;
     double mpiTimeout = 20.0;  // seconds any wait on another MPI rank may last

@@ -174,6 +174,7 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     parallel.averageUpdaters = options.averageUpdaters;
     parallel.allowTf32 = options.tf32;
     parallel.trainingMode = parseTrainingMode(options.trainingMode);
+    parallel.outer = {parseOuterOptimizerKind(options.outerOptimizer), options.outerLearningRate, options.outerMomentum};
     parallel.prefetchBuffer = options.prefetchBuffer;
     parallel.reportScoreAfterAveraging = options.reportScoreAfterAveraging;
     parallel.validate();

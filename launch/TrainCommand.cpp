@@ -169,6 +169,11 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
                     options.trainingMode.c_str(), setup.parallel.averagingFrequency,
                     wrapper.communicator().name().c_str(), setup.optimizer.describe().c_str(),
                     setup.scheduleText.c_str());
+        if (setup.parallel.outer.enabled()) {
+            std::printf("outer optimizer: %s, lr %g%s\n", options.outerOptimizer.c_str(), setup.parallel.outer.learningRate,
+                        setup.parallel.outer.kind == parallel::OuterOptimizerKind::Nesterov
+                            ? (", momentum " + std::to_string(setup.parallel.outer.momentum)).c_str() : "");
+        }
         std::printf("data: %s, %zu train / %zu test samples, batch %lld per worker\n", options.data.c_str(),
                     setup.data.train.count, setup.data.test.count, static_cast<long long>(options.batchSize));
         if (!resumedFrom.empty()) std::printf("resuming from %s\n", resumedFrom.c_str());

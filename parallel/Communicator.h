@@ -7,6 +7,7 @@
 // processes. After it, all replicas hold bitwise-identical values. abort() makes every pending
 // and future call throw BarrierAborted, so one failed worker never leaves the others waiting.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -75,9 +76,11 @@ std::unique_ptr<Communicator> makeLocalCommunicator(int workers);
 
 // The step every in-memory averaging shares (the local communicator, the fused update-and-
 // average): `slices[r]` is replica r's copy of one slice of `count` elements; their mean is
-// computed into slices[self] (sources summed in replica order) and copied into the others.
+// computed into slices[self] (sources summed in replica order) and copied into the others;
+// `onMean`, when given, runs on the mean in slices[self] before it is copied (the outer step).
 void averageSliceIntoEveryReplica(kernels::Backend& backend, kernels::DType dtype, std::int64_t count,
-                                  void* const* slices, int replicas, int self);
+                                  void* const* slices, int replicas, int self,
+                                  const std::function<void()>& onMean = nullptr);
 
 // Local averaging first, then across processes through `processes` (host-staged), then a local
 // broadcast. Requires the same number of workers on every process.

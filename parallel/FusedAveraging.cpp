@@ -6,9 +6,9 @@
 namespace cohort::parallel {
 
 UpdateAndAverage::UpdateAndAverage(std::vector<ReplicaBuffers> replicas, kernels::DType dtype,
-                                   std::int64_t parameterCount, bool averageState)
+                                   std::int64_t parameterCount, bool averageState, OuterState* outer)
     : replicas_(std::move(replicas)), dtype_(dtype), parameterCount_(parameterCount), averageState_(averageState),
-      slices_(replicas_.size()) {
+      outer_(outer), slices_(replicas_.size()) {
     if (replicas_.empty()) throw std::invalid_argument("UpdateAndAverage needs at least one replica");
 }
 
@@ -21,7 +21,12 @@ void UpdateAndAverage::averageInto(int localWorker, kernels::Backend& backend, s
                      : static_cast<char*>(replicas_[r].parameters);
     };
     for (std::size_t r = 0; r < replicas_.size(); ++r) slices_[r] = base(r) + byteOffset;
-    averageSliceIntoEveryReplica(backend, dtype_, count, slices_.data(), int(replicas_.size()), localWorker);
+    std::function<void()> outerStep;
+    if (outer_ && !state) {
+        const auto first = std::int64_t(byteOffset / element);
+        outerStep = [&, first] { outer_->step(backend, replicas_[std::size_t(localWorker)].parameters, first, first + count); };
+    }
+    averageSliceIntoEveryReplica(backend, dtype_, count, slices_.data(), int(replicas_.size()), localWorker, outerStep);
 }
 
 void UpdateAndAverage::run(int localWorker, kernels::Backend& backend, std::int64_t begin, std::int64_t end) {
@@ -30,10 +35,15 @@ void UpdateAndAverage::run(int localWorker, kernels::Backend& backend, std::int6
     const std::size_t element = kernels::sizeOf(dtype_);
     for (std::int64_t first = begin; first < end; first += block) {
         const std::int64_t last = std::min(end, first + block);
-        for (const ReplicaBuffers& replica : replicas_) {
-            replica.optimizer->update(backend, replica.parameters, replica.gradients, learningRate_, first, last);
+        if (applyUpdates_) {
+            for (const ReplicaBuffers& replica : replicas_) {
+                replica.optimizer->update(backend, replica.parameters, replica.gradients, learningRate_, first, last);
+            }
         }
-        if (replicas_.size() == 1) continue;
+        if (replicas_.size() == 1) {
+            if (outer_) outer_->step(backend, replicas_[0].parameters, first, last);
+            continue;
+        }
         const std::size_t offset = std::size_t(first) * element;
         averageInto(localWorker, backend, offset, last - first, false, 0);
         if (averageState_) {

@@ -8,11 +8,13 @@
 // flat index range and, block by block, applies every replica's update to that block and
 // averages the block across replicas while it is still in cache. The result is bitwise the one
 // of "update, then average" (the same kernels on the same values); the averaging stops costing
-// a second pass over memory.
+// a second pass over memory. The outer optimizer's step (parallel/OuterOptimizer.h) joins the
+// same pass: each block's mean steps before it is copied into the replicas.
 #include <cstdint>
 #include <vector>
 
 #include "parallel/Communicator.h"
+#include "parallel/OuterOptimizer.h"
 #include "src/optim/Optimizer.h"
 
 namespace cohort::parallel {
@@ -26,11 +28,14 @@ struct ReplicaBuffers {
 class UpdateAndAverage final : public SliceWork {
 public:
     // `replicas`: every local replica, index = local worker. The optimizers' beginStep() must
-    // have been called for this step before run().
+    // have been called for this step before run(). With `outer` (the replicas' one outer state),
+    // each block's mean takes the outer step before it is copied into every replica.
     UpdateAndAverage(std::vector<ReplicaBuffers> replicas, kernels::DType dtype, std::int64_t parameterCount,
-                     bool averageState);
+                     bool averageState, OuterState* outer = nullptr);
 
     void setLearningRate(double learningRate) { learningRate_ = learningRate; }
+    // false: the updates were applied already (fusing off); only average (and the outer step).
+    void setApplyUpdates(bool apply) { applyUpdates_ = apply; }
     void run(int localWorker, kernels::Backend& backend, std::int64_t begin, std::int64_t end) override;
 
     // Elements per block on the host: every replica's parameters, gradients and state for one
@@ -45,6 +50,8 @@ private:
     kernels::DType dtype_;
     std::int64_t parameterCount_;
     bool averageState_;
+    OuterState* outer_;
+    bool applyUpdates_ = true;
     double learningRate_ = 0.0;
     std::vector<void*> slices_;  // sized once
 };

@@ -11,6 +11,17 @@ class TraceRecorder;
 
 enum class TrainingMode { Averaging, SharedGradients };
 
+// The outer optimizer of averaging points (parallel/OuterOptimizer.h). None: the replicas' mean
+// becomes the parameters (plain averaging).
+enum class OuterOptimizerKind { None, Sgd, Nesterov };
+
+struct OuterOptimizerConfig {
+    OuterOptimizerKind kind = OuterOptimizerKind::None;
+    double learningRate = 0.7;  // > 0
+    double momentum = 0.9;      // Nesterov's, in [0, 1)
+    bool enabled() const { return kind != OuterOptimizerKind::None; }
+};
+
 struct ParallelConfig {
     int workers = 1;
     std::vector<int> devices;         // CUDA ordinals; empty: CPU workers
@@ -19,6 +30,7 @@ struct ParallelConfig {
     bool averageUpdaters = true;
     bool reportScoreAfterAveraging = false;
     TrainingMode trainingMode = TrainingMode::Averaging;
+    OuterOptimizerConfig outer;       // averaging mode only
     int threadsPerWorker = 1;         // CPU BLAS threads per worker (0: library default)
     bool allowTf32 = false;           // GPU workers: TF32 tensor cores for fp32 GEMMs/convolutions
     // Averaging mode, replicas sharing memory: fuse the optimizer update of each averaging step

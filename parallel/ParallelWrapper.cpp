@@ -1,11 +1,13 @@
 #include "parallel/ParallelWrapper.h"
 
 #include <chrono>
+#include <cmath>
 #include <mutex>
 #include <thread>
 
 #include "parallel/AbortableBarrier.h"
 #include "parallel/EpochSchedule.h"
+#include "parallel/OuterOptimizer.h"
 #include "parallel/WorkerLoop.h"
 #include "src/core/Errors.h"
 
@@ -45,6 +47,17 @@ void ParallelConfig::validate() const {
         throw SettingError("{averagingFrequency} must be at least 1 (average every K iterations), got " +
                            std::to_string(averagingFrequency));
     }
+    if (outer.enabled()) {
+        if (trainingMode != TrainingMode::Averaging) {
+            throw SettingError("{outerOptimizer} steps at averaging points: it needs {trainingMode} averaging");
+        }
+        if (!(outer.learningRate > 0.0) || !std::isfinite(outer.learningRate)) {
+            throw SettingError("{outerLearningRate} must be > 0, got " + std::to_string(outer.learningRate));
+        }
+        if (!(outer.momentum >= 0.0 && outer.momentum < 1.0)) {
+            throw SettingError("{outerMomentum} must be in [0, 1), got " + std::to_string(outer.momentum));
+        }
+    }
     if (prefetchBuffer < 0) throw SettingError("{prefetchBuffer} must be >= 0, got " + std::to_string(prefetchBuffer));
     if (threadsPerWorker < 0) {
         throw SettingError("{threadsPerWorker} must be >= 0, got " + std::to_string(threadsPerWorker));
@@ -79,6 +92,14 @@ ParallelWrapper::ParallelWrapper(nn::Model& root, const optim::OptimizerConfig& 
         worker->model = root.replicate(worker->location);
         worker->optimizer = std::make_unique<optim::Optimizer>(optimizerConfig_, root.parameterCount(), root.dtype(),
                                                                worker->location);
+        if (config_.outer.enabled()) {
+            // One outer state per process when the replicas share memory (updated inside the
+            // averaging pass), else one per replica.
+            const bool shared = w > 0 && config_.workers > 1 && communicator_->sharesReplicaMemory();
+            worker->outer = shared ? workers_[0]->outer
+                                   : std::make_shared<OuterState>(config_.outer, root.parameterCount(), root.dtype(),
+                                                                  worker->location);
+        }
         worker->statistics.worker = w;
         worker->statistics.device = memory::toString(worker->location);
         workers_.push_back(std::move(worker));
@@ -106,6 +127,9 @@ void ParallelWrapper::resume(TrainingSnapshot snapshot) {
         require(snapshot.statistics.size() == statisticsBytes || replica.statistics.size() == statisticsBytes,
                 "statistics bytes differ");
     }
+    const bool nesterov = config_.outer.kind == OuterOptimizerKind::Nesterov;
+    require(snapshot.outerVelocity.size() == (nesterov ? std::size_t(model.parameterCount()) * element : 0),
+            nesterov ? "it has no outer Nesterov velocity" : "it has an outer velocity, this job no outer Nesterov optimizer");
     resume_ = std::make_unique<TrainingSnapshot>(std::move(snapshot));
 }
 

@@ -111,12 +111,16 @@ train::CheckpointFile TrainingSnapshot::toCheckpoint(const nn::Model& model, con
                     {"iterations", summary.iterations}, {"classes", summary.classes}, {"confusion", summary.confusion}}},
                   {"optimizer_state_per_replica", optimizerState.empty() && stateCount > 0},
                   {"statistics_per_replica", statistics.empty() && model.statisticsCount() > 0},
+                  {"outer_velocity", !outerVelocity.empty()},
                   {"replicas", Json::array()}};
     train::CheckpointFile file;
     addBlocks(file, parameters, model.parameterSlices(), model.parameterCount(), dtype, "");
     if (!statistics.empty()) addBlocks(file, statistics, model.statisticsSlices(), model.statisticsCount(), dtype, "");
     if (!optimizerState.empty()) {
         addBlocks(file, optimizerState, segmentSlices(model, segments), stateCount, dtype, "optimizer.");
+    }
+    if (!outerVelocity.empty()) {
+        addBlocks(file, outerVelocity, model.parameterSlices(), model.parameterCount(), dtype, "outer.velocity.");
     }
     for (std::size_t r = 0; r < replicas.size(); ++r) {
         const ReplicaProgress& replica = replicas[r];
@@ -173,6 +177,10 @@ TrainingSnapshot TrainingSnapshot::fromCheckpoint(const train::CheckpointFile& f
     }
     if (stateCount > 0 && !statePerReplica) {
         snapshot.optimizerState = readBlocks(file, segmentSlices(model, segments), stateCount, dtype, "optimizer.", source);
+    }
+    if (state.value("outer_velocity", false)) {
+        snapshot.outerVelocity =
+            readBlocks(file, model.parameterSlices(), model.parameterCount(), dtype, "outer.velocity.", source);
     }
     for (std::size_t r = 0; r < snapshot.replicas.size(); ++r) {
         const std::string prefix = replicaPrefix(r);

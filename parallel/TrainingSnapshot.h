@@ -42,11 +42,14 @@ struct TrainingSnapshot {
     std::vector<unsigned char> parameters;      // the model's dtype, flat layout
     std::vector<unsigned char> optimizerState;  // shared by every replica (empty when per replica or none)
     std::vector<unsigned char> statistics;      // shared by every replica (empty when per replica or none)
+    std::vector<unsigned char> outerVelocity;   // the outer Nesterov velocity (empty without one); the
+                                                // outer anchor is the parameters themselves
     std::vector<ReplicaProgress> replicas;      // every replica of the job, global order
 
     // As a checkpoint file: the counters and per-replica sums as JSON in metadata "state"; the
     // buffers as one tensor per named block of `model` ("layers.0.weight", optimizer state as
-    // "optimizer.<segment>.layers.0.weight", a replica's own copies under "replicas.<r>.").
+    // "optimizer.<segment>.layers.0.weight", the outer velocity as "outer.velocity.layers.0.weight",
+    // a replica's own copies under "replicas.<r>.").
     // `segments` names the optimizer state's segments (Adam: exp_avg, exp_avg_sq).
     train::CheckpointFile toCheckpoint(const nn::Model& model, const std::vector<std::string>& segments) const;
     // The snapshot in `file`, checked against `model` and `segments`; throws CheckpointError

@@ -8,6 +8,7 @@
 
 #include "parallel/DeviceStaging.h"
 #include "parallel/FusedAveraging.h"
+#include "parallel/OuterOptimizer.h"
 #include "parallel/PrefetchBuffer.h"
 #include "src/core/Errors.h"
 #include "src/train/EpochReport.h"
@@ -63,8 +64,9 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
       schedule_(fit.data->train.count, std::size_t(job.trainer.batchSize), job.parallel.totalReplicas),
       reports_(index == 0 && job.parallel.reportingProcess),
       // One replica in the whole job has nothing to average with: no averaging points (they
-      // would only count no-op averagings in the metrics).
-      averaging_(job.parallel.trainingMode == TrainingMode::Averaging && job.parallel.totalReplicas > 1),
+      // would only count no-op averagings in the metrics), unless an outer optimizer steps there.
+      averaging_(job.parallel.trainingMode == TrainingMode::Averaging &&
+                 (job.parallel.totalReplicas > 1 || job.parallel.outer.enabled())),
       batches_(fit.data->train, std::size_t(job.trainer.batchSize), job.trainer.seed, job.trainer.epochs, schedule_,
                globalReplica_, firstSequence(fit, schedule_)),
       learningRates_{job.trainer.schedule, job.optimizer.learningRate,
@@ -90,6 +92,16 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
         job.communicator.broadcast(index_, *backend_, parameters.raw(), parameters.byteCount());
         Tensor& statistics = me_.model->statistics();
         if (statistics.elementCount() > 0) job.communicator.broadcast(index_, *backend_, statistics.raw(), statistics.byteCount());
+    }
+    // The outer optimizer's anchor is where every replica starts (or resumes: at a sync point the
+    // parameters are the anchor). A state shared by the replicas is set by worker 0 alone; the
+    // others first touch it after the first averaging point's barrier.
+    const bool sharesMemory = config.workers > 1 && job.communicator.sharesReplicaMemory();
+    outerShared_ = me_.outer && sharesMemory;
+    if (me_.outer && (index_ == 0 || !outerShared_)) {
+        me_.outer->reset(*backend_, me_.model->parameters(),
+                         fit.resume ? fit.resume->outerVelocity : std::vector<unsigned char>{});
+        backend_->synchronize();
     }
 
     const auto batchSize = std::size_t(job.trainer.batchSize);
@@ -118,14 +130,15 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
 
     // Fused update-and-average (every replica in this process's memory): the step before an
     // averaging point computes gradients only; the point applies every replica's update.
-    if (config.fuseUpdateWithAveraging && config.trainingMode == TrainingMode::Averaging && config.workers > 1 &&
-        job.communicator.sharesReplicaMemory()) {
+    // A shared outer state is stepped inside the same pass, block by block, fused updates or not.
+    fuseUpdates_ = config.fuseUpdateWithAveraging && config.trainingMode == TrainingMode::Averaging && sharesMemory;
+    if (fuseUpdates_ || outerShared_) {
         std::vector<ReplicaBuffers> replicas;
         for (const auto& worker : job.workers) {
             replicas.push_back({worker->model->parameters().raw(), worker->model->gradients().raw(), worker->optimizer.get()});
         }
         fusedWork_ = std::make_unique<UpdateAndAverage>(std::move(replicas), dtype, me_.model->parameterCount(),
-                                                        config.averageUpdaters);
+                                                        config.averageUpdaters, outerShared_ ? me_.outer.get() : nullptr);
     }
 }
 
@@ -242,6 +255,7 @@ void WorkerLoop::assembleSnapshot(TrainingSnapshot& snapshot) {
     snapshot.parameters = hostBytes(me_.model->parameters());
     if (!statePerReplica) snapshot.optimizerState = hostBytes(me_.optimizer->state());
     if (!statisticsPerReplica) snapshot.statistics = hostBytes(me_.model->statistics());
+    if (me_.outer && me_.outer->hasVelocity()) snapshot.outerVelocity = hostBytes(me_.outer->velocity());
     std::vector<double> numbers;  // per local replica: epoch and pending statistics, averagings
     std::vector<unsigned char> buffers;
     for (std::size_t w = 0; w < job_.workers.size(); ++w) {
@@ -312,7 +326,7 @@ void WorkerLoop::step(PrefetchedBatch& batch) {
         job_.communicator.average(index_, *backend_, me_.model->dtype(), me_.model->gradients().raw(),
                                   me_.model->parameterCount());
         step.applyUpdate(learningRate_);
-    } else if (fusedWork_ && (step.iteration() + 1) % config.averagingFrequency == 0) {
+    } else if (fuseUpdates_ && (step.iteration() + 1) % config.averagingFrequency == 0) {
         step.computeGradients(staged.input, staged.labels, rows);
         me_.optimizer->beginStep();
         fusedWork_->setLearningRate(learningRate_);
@@ -369,7 +383,8 @@ void WorkerLoop::averagingPoint(bool atEpochEnd) {
     const auto averageStart = Clock::now();
     me_.statistics.averagingWaitSeconds += secondsBetween(waitStart, averageStart);
     trace(SpanKind::AveragingWait, waitStart, averageStart);
-    if (updatePending_) {
+    if (updatePending_ || outerShared_) {
+        fusedWork_->setApplyUpdates(updatePending_);
         communicator.forEachSlice(index_, *backend_, me_.model->parameterCount(), *fusedWork_);
         updatePending_ = false;
     } else {
@@ -378,6 +393,7 @@ void WorkerLoop::averagingPoint(bool atEpochEnd) {
         if (config.averageUpdaters && state.elementCount() > 0) {
             communicator.average(index_, *backend_, dtype, state.raw(), state.elementCount());
         }
+        if (me_.outer) me_.outer->step(*backend_, me_.model->parameters().raw(), 0, me_.model->parameterCount());
     }
     averageStatistics();
     const auto averageEnd = Clock::now();

@@ -53,6 +53,7 @@ namespace cohort::parallel {
 
 class DeviceStaging;
 class PrefetchBuffer;
+class OuterState;
 class UpdateAndAverage;
 struct PrefetchedBatch;
 
@@ -62,6 +63,7 @@ struct WorkerState {
     memory::MemoryLocation location;
     std::unique_ptr<nn::Model> model;
     std::unique_ptr<optim::Optimizer> optimizer;
+    std::shared_ptr<OuterState> outer;     // with an outer optimizer; shared by replicas sharing memory
     int epoch = 0;                         // the epoch in progress, 1-based (for messages)
     WorkerStatistics statistics;           // of the current epoch
     train::StepStatistics epochStatistics;  // training loss and accuracy of the current epoch
@@ -138,6 +140,8 @@ private:
     std::unique_ptr<train::Evaluator> evaluator_;
     const optim::LearningRateSchedule learningRates_;
     std::unique_ptr<UpdateAndAverage> fusedWork_;   // fused update-and-average, when replicas share memory
+    bool fuseUpdates_ = false;   // the step before an averaging point leaves its update to fusedWork_
+    bool outerShared_ = false;   // one outer state for this process's replicas, stepped by fusedWork_
 
     std::int64_t averagingBytes_ = 0;
     std::int64_t sampleEvery_ = 1;        // averaging events reported: one in sampleEvery_

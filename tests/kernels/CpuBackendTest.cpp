@@ -73,6 +73,48 @@ TEST(CpuBackend, AverageOfReplicasIsTheArithmeticMean) {
     EXPECT_FLOAT_EQ(replicas[0][std::size_t(length - 1)], 2.5f);
 }
 
+// The outer step against its definition in double precision: Nesterov momentum (PyTorch form)
+// and plain SGD on the pseudo-gradient d = anchor - mean, stepping from the anchor.
+TEST(CpuBackend, OuterUpdateStepsFromTheAnchorAlongThePseudoGradient) {
+    auto backend = makeCpuBackend(2);
+    const auto randomFloats = [](std::size_t count, std::uint64_t seed) {
+        const std::vector<double> values = randomVector(count, seed);
+        return std::vector<float>(values.begin(), values.end());
+    };
+    const std::int64_t n = 100003;
+    const double lr = 0.7, mu = 0.9;
+    std::vector<float> mean = randomFloats(std::size_t(n), 3), anchor = randomFloats(std::size_t(n), 4);
+    std::vector<float> velocity = randomFloats(std::size_t(n), 5);
+    std::vector<double> p(mean.begin(), mean.end()), a(anchor.begin(), anchor.end()), v(velocity.begin(), velocity.end());
+    for (int step = 0; step < 3; ++step) {
+        backend->outerUpdate(DType::Float32, n, lr, mu, mean.data(), anchor.data(), velocity.data());
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            const double d = a[i] - p[i];
+            v[i] = mu * v[i] + d;
+            a[i] = p[i] = a[i] - lr * (d + mu * v[i]);
+            p[i] += 0.01 * double(i % 7) - 0.03;  // the next point's mean: somewhere near
+        }
+        for (std::size_t i = 0; i < p.size(); ++i) mean[i] += float(0.01 * double(i % 7) - 0.03);
+    }
+    for (std::size_t i = 0; i < p.size(); i += 997) {
+        EXPECT_NEAR(anchor[i], a[i], 1e-5 * (1 + std::abs(a[i]))) << i;
+        EXPECT_NEAR(velocity[i], v[i], 1e-5 * (1 + std::abs(v[i]))) << i;
+        EXPECT_NEAR(mean[i], p[i], 1e-5 * (1 + std::abs(p[i]))) << i;
+    }
+    // SGD (no velocity): anchor - lr * d; learning rate 1 leaves the mean bit for bit.
+    std::vector<float> sgdMean = randomFloats(std::size_t(n), 6), sgdAnchor = randomFloats(std::size_t(n), 7);
+    const std::vector<float> before = sgdMean, anchorBefore = sgdAnchor;
+    backend->outerUpdate(DType::Float32, n, 1.0, 0.9, sgdMean.data(), sgdAnchor.data(), nullptr);
+    EXPECT_EQ(sgdMean, before);
+    EXPECT_EQ(sgdAnchor, before);
+    sgdAnchor = anchorBefore;
+    backend->outerUpdate(DType::Float32, n, 0.5, 0.0, sgdMean.data(), sgdAnchor.data(), nullptr);
+    for (std::size_t i = 0; i < sgdMean.size(); i += 991) {
+        EXPECT_NEAR(sgdMean[i], 0.5 * (double(before[i]) + double(anchorBefore[i])), 1e-6) << i;
+        EXPECT_EQ(sgdAnchor[i], sgdMean[i]);
+    }
+}
+
 TEST(CpuBackend, AverageIntoTheLastSourceReadsEverySourceFirst) {
     auto backend = makeCpuBackend(1);
     const std::int64_t length = 1037;  // several 256-element chunks and a partial one

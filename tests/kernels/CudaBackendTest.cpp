@@ -399,6 +399,15 @@ TYPED_TEST(CudaBackendTest, OptimizerUpdatesMatchCpu) {
                                    firstMoment.device() + offset, secondMoment.device() + offset,
                                    parameters.device() + offset);
         }
+        // The outer step (DiLoCo) on the same buffers: parameters as the mean, moments as anchor.
+        this->cpu_->outerUpdate(this->kDType, n, 0.7, 0.9, parameters.host() + offset, firstMoment.host() + offset,
+                                velocity.host() + offset);
+        this->gpu_->outerUpdate(this->kDType, n, 0.7, 0.9, parameters.device() + offset,
+                                firstMoment.device() + offset, velocity.device() + offset);
+        this->cpu_->outerUpdate(this->kDType, n, 0.5, 0.0, parameters.host() + offset, secondMoment.host() + offset,
+                                nullptr);
+        this->gpu_->outerUpdate(this->kDType, n, 0.5, 0.0, parameters.device() + offset,
+                                secondMoment.device() + offset, nullptr);
         const std::string where = " (offset " + std::to_string(offset) + ")";
         this->expectClose(velocity, "nesterov velocity" + where);
         this->expectClose(firstMoment, "adam first moment" + where);

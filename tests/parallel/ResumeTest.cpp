@@ -46,6 +46,7 @@ struct Case {
     optim::OptimizerKind optimizer;
     bool batchNorm;
     double dropout;
+    OuterOptimizerKind outer = OuterOptimizerKind::None;
 };
 
 std::unique_ptr<nn::Model> modelFor(const Case& c) {
@@ -82,6 +83,7 @@ std::unique_ptr<Run> train(const Case& c, const data::DatasetSplits& data, std::
     auto config = parallelConfig(c.workers, c.frequency);
     config.trainingMode = c.mode;
     config.averageUpdaters = c.averageUpdaters;
+    config.outer.kind = c.outer;
     config.reportScoreAfterAveraging = true;
     config.snapshotEvery = snapshotEvery;
     config.stopRequested = std::move(stop);
@@ -192,7 +194,11 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"shared gradients, batch norm", 2, 1, TrainingMode::SharedGradients, true,
                            optim::OptimizerKind::Adam, true, 0.0},
                       Case{"shared gradients, SGD, dropout", 3, 1, TrainingMode::SharedGradients, true,
-                           optim::OptimizerKind::Sgd, false, 0.2}),
+                           optim::OptimizerKind::Sgd, false, 0.2},
+                      Case{"three workers, K=3, outer Nesterov", 3, 3, TrainingMode::Averaging, false,
+                           optim::OptimizerKind::Adam, false, 0.0, OuterOptimizerKind::Nesterov},
+                      Case{"one worker, K=2, outer SGD", 1, 2, TrainingMode::Averaging, true, optim::OptimizerKind::Adam,
+                           false, 0.0, OuterOptimizerKind::Sgd}),
     [](const ::testing::TestParamInfo<Case>& info) { return "Case" + std::to_string(info.index); });
 
 TEST(Resume, ASnapshotOfAnotherJobIsRefused) {
