@@ -106,12 +106,12 @@ protected:
     std::string metrics(const std::string& name) { return scratch_.file(name + ".jsonl"); }
 
     // Trains `processes` x `workers` replicas and returns rank 0's per-epoch losses.
-    std::vector<double> train(int processes, int workers, int frequency, bool tcp = false) {
+    std::vector<double> train(int processes, int workers, int frequency, bool tcp = false, const std::string& extra = "") {
         char name[64];
-        std::snprintf(name, sizeof name, "p%dw%dk%d%s", processes, workers, frequency, tcp ? "tcp" : "");
+        std::snprintf(name, sizeof name, "p%dw%dk%d%s%zu", processes, workers, frequency, tcp ? "tcp" : "", extra.size());
         const std::string path = metrics(name);
         const std::string flags = "train" + data_ + kSmall + "--epochs 3 --workers " + std::to_string(workers) +
-                                  " --averaging-frequency " + std::to_string(frequency) + " --metrics " + path;
+                                  " --averaging-frequency " + std::to_string(frequency) + " --metrics " + path + " " + extra;
         const std::string launcher = processes > 1 ? mpirun(processes, tcp) + " " : "";
         const ProcessResult result = run(launcher + cohortBinary() + " " + flags, scratch_.str());
         EXPECT_EQ(result.exitCode, 0) << flags << "\nstdout: " << result.out << "\nstderr: " << result.err;
@@ -141,6 +141,15 @@ TEST_F(MpiLaunch, TwoProcessesOfOneWorkerMatchOneProcessOfTwoWorkers) {
 TEST_F(MpiLaunch, TwoProcessesOfTwoWorkersMatchOneProcessOfFourWorkers) {
     const auto single = train(1, 4, 1);
     expectSameLosses(single, train(2, 2, 1), "-np 2 --workers 2 vs --workers 4");
+}
+
+// The outer optimizer: one state shared by four threads' replicas in one process, one state per
+// replica across two processes; the same arithmetic on the same means.
+TEST_F(MpiLaunch, AnOuterOptimizerAcrossProcessesMatchesOneProcess) {
+    const std::string outer = "--outer-optimizer nesterov --outer-lr 0.7 --average-updaters false";
+    const auto single = train(1, 4, 3, false, outer);
+    expectSameLosses(single, train(2, 2, 3, false, outer), "outer Nesterov, -np 2 --workers 2 vs --workers 4, K=3");
+    EXPECT_NE(single, train(1, 4, 3));  // and it is not plain averaging
 }
 
 TEST_F(MpiLaunch, FourProcessesOverTcpMatchOneProcessOfFourWorkers) {
