@@ -105,7 +105,7 @@ std::int64_t parseByteSize(const std::string& text) {
     if (!anyDigit) invalidByteSize(text, "it has no number");
     while (position < end && std::isspace(static_cast<unsigned char>(text[position]))) ++position;
     const int power = unitPower(text.substr(position, end - position));
-    if (power < 0) invalidByteSize(text, "unknown unit '" + text.substr(position, end - position) + "'");
+    if (power < 0) invalidByteSize(text, "unknown unit '" + shown(text.substr(position, end - position)) + "'");
 
     unsigned __int128 multiplier = 1;
     for (int i = 0; i < power; ++i) multiplier *= 1024;
