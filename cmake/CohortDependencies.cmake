@@ -29,6 +29,18 @@ target_link_libraries(cohort_openblas INTERFACE ${COHORT_OPENBLAS_LIBRARY})
 target_include_directories(cohort_openblas SYSTEM INTERFACE ${COHORT_OPENBLAS_INCLUDE})
 message(STATUS "cohort: OpenBLAS ${COHORT_OPENBLAS_LIBRARY}")
 
+# oneDNN (Debian's libdnnl-dev): the CPU backend's float convolutions. Optional: without it they
+# take the own im2col path (kernels/cpu/CpuConvolution.cpp).
+option(COHORT_ENABLE_DNNL "Use oneDNN for CPU convolutions when it is found" ON)
+set(COHORT_HAVE_DNNL OFF)
+if(COHORT_ENABLE_DNNL)
+  find_library(COHORT_DNNL_LIBRARY NAMES dnnl)
+  find_path(COHORT_DNNL_INCLUDE oneapi/dnnl/dnnl.hpp)
+  if(COHORT_DNNL_LIBRARY AND COHORT_DNNL_INCLUDE)
+    set(COHORT_HAVE_DNNL ON)
+  endif()
+endif()
+
 set(COHORT_HAVE_CUDA OFF)
 set(COHORT_HAVE_CUDNN OFF)
 set(COHORT_HAVE_NCCL OFF)

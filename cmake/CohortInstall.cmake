@@ -55,10 +55,13 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/parallel/ DESTINATION ${COHORT_INSTALL_I
 
 install(EXPORT cohortTargets NAMESPACE cohort:: DESTINATION ${COHORT_INSTALL_CMAKEDIR})
 
-# Libraries the exported targets name by absolute path (OpenBLAS, cuDNN, NCCL): the package
+# Libraries the exported targets name by absolute path (OpenBLAS, oneDNN, cuDNN, NCCL): the package
 # config checks that they are still there, so a missing one is a clear find_package error
 # rather than a link failure.
 set(COHORT_ABSOLUTE_LIBRARIES ${COHORT_OPENBLAS_LIBRARY})
+if(COHORT_HAVE_DNNL)
+  list(APPEND COHORT_ABSOLUTE_LIBRARIES ${COHORT_DNNL_LIBRARY})
+endif()
 if(COHORT_HAVE_CUDNN)
   list(APPEND COHORT_ABSOLUTE_LIBRARIES ${COHORT_CUDNN_LIBRARY})
 endif()

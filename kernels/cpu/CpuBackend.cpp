@@ -1,6 +1,7 @@
 // The CPU backend: GEMM through OpenBLAS (cblas_sgemm/dgemm), everything else as OpenMP loops
 // that go parallel only when the work is large enough to pay for the threads
-// (ParallelThreshold.h). Convolution and pooling (CpuConvolution), batch norm (CpuBatchNorm) and
+// (ParallelThreshold.h). Float convolutions through oneDNN when built with it (DnnlConvolution),
+// others and pooling (CpuConvolution), batch norm (CpuBatchNorm) and
 // the optimizer updates (CpuOptimizers) have their own files; the elementwise operations, losses,
 // reductions and copies are here.
 #include <cblas.h>
@@ -8,7 +9,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -18,6 +23,7 @@
 #include "kernels/cpu/CpuBatchNorm.h"
 #include "kernels/cpu/CpuConvolution.h"
 #include "kernels/cpu/CpuOptimizers.h"
+#include "kernels/cpu/DnnlConvolution.h"
 #include "kernels/cpu/ParallelThreshold.h"
 
 namespace cohort::kernels {
@@ -251,17 +257,32 @@ public:
     }
 
     std::size_t convolutionWorkspaceBytes(DType dtype, const ConvolutionShape& shape, ConvolutionPass pass) override {
+        if (usesDnnl(dtype)) {
+            const std::lock_guard<std::mutex> lock(dnnlMutex_);
+            return dnnl().workspaceBytes(shape, pass);
+        }
         return cpu_detail::convolutionWorkspaceBytes(dtype, shape, pass);
     }
     void convolutionForward(DType dtype, const ConvolutionShape& shape, const void* x, const void* weights,
                             const void* bias, void* y, void* workspace, std::size_t workspaceBytes) override {
         bindThreads();
+        if (usesDnnl(dtype)) {
+            const std::lock_guard<std::mutex> lock(dnnlMutex_);
+            return dnnl().forward(shape, static_cast<const float*>(x), static_cast<const float*>(weights),
+                                  static_cast<const float*>(bias), static_cast<float*>(y), workspace, workspaceBytes);
+        }
         cpu_detail::convolutionForward(*this, dtype, shape, x, weights, bias, y, workspace, workspaceBytes);
     }
     void convolutionBackward(DType dtype, const ConvolutionShape& shape, const void* x, const void* weights,
                              const void* dy, void* dx, void* dweights, void* dbias, const void* forwardWorkspace,
                              void* workspace, std::size_t workspaceBytes) override {
         bindThreads();
+        if (usesDnnl(dtype)) {
+            const std::lock_guard<std::mutex> lock(dnnlMutex_);
+            return dnnl().backward(shape, static_cast<const float*>(x), static_cast<const float*>(weights),
+                                   static_cast<const float*>(dy), static_cast<float*>(dx), static_cast<float*>(dweights),
+                                   static_cast<float*>(dbias), forwardWorkspace, workspace, workspaceBytes);
+        }
         cpu_detail::convolutionBackward(*this, dtype, shape, x, weights, dy, dx, dweights, dbias, forwardWorkspace,
                                         workspace, workspaceBytes);
     }
@@ -391,7 +412,24 @@ private:
     void bindThreads() const {
         if (threads_ > 0 && omp_get_max_threads() != threads_) omp_set_num_threads(threads_);
     }
+    // Float convolutions go through oneDNN when this build has it, unless
+    // COHORT_CPU_CONVOLUTION=im2col asks for the own path (benchmarks compare the two in one run).
+    static bool dnnlWanted() {
+        static const bool wanted = [] {
+            const char* choice = std::getenv("COHORT_CPU_CONVOLUTION");
+            return cpu_detail::haveDnnl() && !(choice != nullptr && std::string(choice) == "im2col");
+        }();
+        return wanted;
+    }
+    bool usesDnnl(DType dtype) const { return dtype == DType::Float32 && dnnlWanted(); }
+    cpu_detail::DnnlConvolutions& dnnl() {
+        if (!dnnl_) dnnl_ = std::make_unique<cpu_detail::DnnlConvolutions>();
+        return *dnnl_;
+    }
+
     int threads_;
+    std::mutex dnnlMutex_;  // primitives and their memory objects are per shape, not per call
+    std::unique_ptr<cpu_detail::DnnlConvolutions> dnnl_;
 };
 
 }  // namespace
