@@ -11,10 +11,21 @@ command -v heaptrack >/dev/null && command -v heaptrack_print >/dev/null || { ec
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 flags=(--device cpu --hidden 64 --threads-per-worker 1 --quiet "$@")
+# COHORT_HEAPTRACK_OUTSIDE=FUNCTION: count only allocations whose call stack does not pass through
+# FUNCTION (dnnl_primitive_execute: oneDNN builds a small argument map per primitive execution and
+# frees it before returning, bookkeeping of the library's own, not working memory); those are
+# reported beside.
+outside=${COHORT_HEAPTRACK_OUTSIDE:-}
 count() {  # epochs -> "allocations iterations"
   heaptrack -o "$work/run$1" "$binary" train "${flags[@]}" --epochs "$1" --metrics "$work/m$1.jsonl" >/dev/null 2>&1
   local calls iterations
-  calls=$(heaptrack_print "$work/run$1".zst 2>/dev/null | sed -n 's/^calls to allocation functions: \([0-9]*\).*/\1/p')
+  if [ -n "$outside" ]; then
+    heaptrack_print "$work/run$1".zst --print-flamegraph "$work/stacks$1" --flamegraph-cost-type allocations >/dev/null 2>&1
+    calls=$(awk -v lib="$outside" '{ n = $NF; if (index($0, lib)) inside += n; else out += n }
+                                   END { printf "%d", out; printf "inside %s: %d\n", lib, inside > "/dev/stderr" }' "$work/stacks$1")
+  else
+    calls=$(heaptrack_print "$work/run$1".zst 2>/dev/null | sed -n 's/^calls to allocation functions: \([0-9]*\).*/\1/p')
+  fi
   iterations=$(sed -n 's/.*"event":"done".*"iterations":\([0-9]*\).*/\1/p' "$work/m$1.jsonl")
   echo "$calls $iterations"
 }

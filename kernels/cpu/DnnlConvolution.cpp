@@ -72,6 +72,7 @@ struct ForwardPlan {
     dnnl::convolution_forward primitive;
     std::unique_ptr<Staged> x, weights, y;
     memory bias, scratchpad;
+    std::size_t scratchpadOffset = 0;
     std::vector<float> zeroBias;  // stands in for a null bias
     Args args;
     std::size_t bytes = 0;
@@ -86,6 +87,7 @@ struct BackwardPlan {
     Staged* dyForData = nullptr;  // dyForWeights itself when both primitives want dy alike
     bool xFromForward = false;  // the forward's workspace holds x in the format backward-weights wants
     memory dbias, scratchpad;
+    std::size_t scratchpadOffset = 0;
     std::vector<float> unusedBiasGradient;  // stands in for a null dbias
     Args weightsArgs, dataArgs;
     std::size_t bytes = 0;
@@ -138,6 +140,7 @@ struct DnnlConvolutions::Impl {
         forward->bias = memory(bias, engine, DNNL_MEMORY_NONE);
         forward->zeroBias.assign(std::size_t(s.outChannels), 0.0f);
         forward->scratchpad = memory(forward->pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
+        forward->scratchpadOffset = end;
         forward->bytes = end + alignUp(forward->pd.scratchpad_desc().get_size());
         forward->args = argsOf({{DNNL_ARG_SRC, &forward->x->chosen},
                                 {DNNL_ARG_WEIGHTS, &forward->weights->chosen},
@@ -176,6 +179,7 @@ struct DnnlConvolutions::Impl {
                                          ? backward->weightsPd.scratchpad_desc()
                                          : backward->dataPd.scratchpad_desc();
         backward->scratchpad = memory(scratch, engine, DNNL_MEMORY_NONE);
+        backward->scratchpadOffset = end;
         backward->bytes = end + alignUp(scratch.get_size());
         backward->weightsArgs = argsOf({{DNNL_ARG_SRC, &backward->x->chosen},
                                         {DNNL_ARG_DIFF_DST, &backward->dyForWeights->chosen},
@@ -212,7 +216,8 @@ void DnnlConvolutions::forward(const ConvolutionShape& shape, const float* x, co
     plan.x->point(x, workspace);
     plan.weights->point(weights, workspace);
     plan.y->point(y, workspace);
-    plan.scratchpad.set_data_handle(static_cast<char*>(workspace) + (plan.bytes - alignUp(plan.pd.scratchpad_desc().get_size())));
+    // (Offsets were worked out with the plan: primitive_desc queries build vectors on the heap.)
+    plan.scratchpad.set_data_handle(static_cast<char*>(workspace) + plan.scratchpadOffset);
     plan.bias.set_data_handle(bias != nullptr ? const_cast<float*>(bias) : plan.zeroBias.data());
     impl_->toChosen(*plan.x);
     impl_->toChosen(*plan.weights);
@@ -239,7 +244,7 @@ void DnnlConvolutions::backward(const ConvolutionShape& shape, const float* x, c
     plan.weights->point(weights, workspace);
     plan.dweights->point(dweights, workspace);
     plan.dx->point(dx, workspace);
-    plan.scratchpad.set_data_handle(static_cast<char*>(workspace) + (plan.bytes - alignUp(plan.scratchpad.get_desc().get_size())));
+    plan.scratchpad.set_data_handle(static_cast<char*>(workspace) + plan.scratchpadOffset);
     plan.dbias.set_data_handle(dbias != nullptr ? dbias : plan.unusedBiasGradient.data());
     if (!reuseX) impl_->toChosen(*plan.x);
     impl_->toChosen(*plan.dyForWeights);
