@@ -2,12 +2,14 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 #include <thread>
 
 #include "kernels/Backend.h"
 #include "launch/Commands.h"
+#include "kernels/cpu/OpenBlasCore.h"
 #include "launch/RunSetup.h"
 #include "memory/Memory.h"
 #include "parallel/CommunicatorFactory.h"
@@ -76,6 +78,10 @@ int runInfo(const RunOptions& options, MpiEnvironment& mpi) {
                 ""
 #endif
     );
+    const kernels::OpenBlasCore blas = kernels::openBlasCore();
+    const char* chosenBy = std::getenv("OPENBLAS_CORETYPE") != nullptr ? ", from OPENBLAS_CORETYPE" : "";
+    std::printf("OpenBLAS kernels: %s%s%s\n", blas.running.c_str(), chosenBy,
+                blas.recommended.empty() ? "" : (" (generic: this CPU runs " + blas.recommended + ")").c_str());
     std::printf("cpu: %u hardware threads, OpenMP max threads %d\n", std::thread::hardware_concurrency(),
                 omp_get_max_threads());
     std::printf("cuda devices: %d%s\n", gpus, kernels::cudaCompiledIn() ? "" : " (built without CUDA)");

@@ -1,6 +1,9 @@
 // cohort: the command-line entry point. Dispatches the subcommand and turns every error into one
 // line on stderr with exit code 2 (bad input) or 1 (any other failure).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <string>
@@ -10,6 +13,7 @@
 #include "launch/ConfigurationAgreement.h"
 #include "launch/Flags.h"
 #include "launch/MpiEnvironment.h"
+#include "kernels/cpu/OpenBlasCore.h"
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
 
@@ -24,8 +28,20 @@ std::string oneLine(std::string text) {
 
 }  // namespace
 
+// OpenBLAS chose its kernels when it loaded; if it fell back to generic ones on a CPU it does not
+// know (kernels/cpu/OpenBlasCore.h), start again with OPENBLAS_CORETYPE naming the kernel set
+// this CPU supports. Once: the variable, set or inherited, is never overridden.
+void matchOpenBlasToTheCpu(char** argv) {
+    if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+    const cohort::kernels::OpenBlasCore core = cohort::kernels::openBlasCore();
+    if (core.recommended.empty()) return;
+    ::setenv("OPENBLAS_CORETYPE", core.recommended.c_str(), 1);
+    ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the generic kernels
+}
+
 int main(int argc, char** argv) {
     using namespace cohort;
+    matchOpenBlasToTheCpu(argv);
     std::vector<std::string> arguments(argv + 1, argv + argc);
     if (arguments.empty() || arguments[0] == "--help" || arguments[0] == "-h" || arguments[0] == "help") {
         std::fputs(launch::usageText().c_str(), arguments.empty() ? stderr : stdout);
