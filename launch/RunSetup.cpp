@@ -10,6 +10,7 @@
 #include "memory/Memory.h"
 #include "launch/Flags.h"
 #include "parallel/CommunicatorFactory.h"
+#include "parallel/PrefetchBuffer.h"
 #include "src/core/Errors.h"
 #include "src/core/FileKind.h"
 #include "src/core/IntegerList.h"
@@ -177,6 +178,8 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     parallel.outer = {parseOuterOptimizerKind(options.outerOptimizer), options.outerLearningRate, options.outerMomentum};
     parallel.prefetchBuffer = options.prefetchBuffer;
     parallel.reportScoreAfterAveraging = options.reportScoreAfterAveraging;
+    parallel.totalReplicas = std::max(1, placement.processes) * parallel.workers;  // under mpirun, every process's
+    setup.resuming = !options.resumePath.empty();
     parallel.validate();
 
     setup.data = loadData(options);
@@ -207,52 +210,67 @@ std::int64_t evaluationBatchFor(const nn::Model& model, std::int64_t trainingBat
     return std::clamp(kTargetBytes / perSample, std::min(trainingBatch, kLargest), kLargest);
 }
 
+namespace {
+
+std::int64_t residentMargin(const RunSetup& setup) {
+    // Host memory that no prediction counts: the BLAS library's per-thread packing buffers,
+    // oneDNN's primitives, thread stacks, the C library's small blocks. Measured on the CPU
+    // (docs/BAD-INPUT.md#budgets): at most 3 MiB beyond the prediction, up to 16 BLAS threads;
+    // allowed: 8 MiB, and 2 MiB per BLAS thread and per loader thread. A GPU worker's CUDA
+    // libraries load kernels and keep host state as they are first used (after this check):
+    // 256 MiB each, an allowance.
+    constexpr std::int64_t MiB = std::int64_t(1) << 20;
+    const std::int64_t workers = setup.parallel.workers;
+    const std::int64_t threads = memory::saturatingMultiply(workers, std::int64_t(setup.parallel.threadsPerWorker) + 1);
+    std::int64_t margin = memory::saturatingAdd(8 * MiB, memory::saturatingMultiply(threads, 2 * MiB));
+    if (setup.location.isDevice()) margin = memory::saturatingAdd(margin, memory::saturatingMultiply(workers, 256 * MiB));
+    return margin;
+}
+
+}  // namespace
+
 void checkMemoryFits(const RunSetup& setup) {
     const nn::Model& model = *setup.model;
-    const std::int64_t element = 4;
-    const std::int64_t parameters = model.parameterCount();
-    const std::int64_t state = optim::stateElementCount(setup.optimizer.kind, parameters);
-    const std::int64_t activations = model.activationElementsPerSample();
-    const std::int64_t working = model.workingElementsPerSample();
-    const std::int64_t features = model.inputSample().elementCount();
-    // A training step holds each layer's output, its dropout mask or pre-activation gradient and
-    // its gradient (about 4 arrays per layer output), a convolution's forward working memory
-    // (kept for the backward pass) and about as much again in the backward pass, plus 10%
-    // workspace overallocation.
-    const auto total = [](std::int64_t a, std::int64_t b) {  // saturating: absurd flags must not wrap
-        return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max() : a + b;
-    };
-    const auto times = [](std::int64_t a, std::int64_t b) {
-        return b != 0 && a > std::numeric_limits<std::int64_t>::max() / b ? std::numeric_limits<std::int64_t>::max() : a * b;
-    };
-    const std::int64_t step = times(times(setup.trainer.batchSize, (activations * 4 + working * 2) * element), 11) / 10;
-    const std::int64_t evaluation = setup.trainer.evaluationBatchSize * (activations + working) * element * 11 / 10;
-    const std::int64_t replica = total(total((2 * parameters + state) * element, step), evaluation);
-    const std::int64_t prefetch =
-        times(times(std::int64_t(setup.parallel.prefetchBuffer), setup.trainer.batchSize), (features + 1) * element);
-    const std::int64_t workers = setup.parallel.workers;
-    auto& budget = memory::MemoryBudget::global();
+    const parallel::ParallelConfig& parallel = setup.parallel;
+    // Convolutions ask a backend of the workers' kind for their working memory (cuDNN's or
+    // oneDNN's choice, or the CPU's im2col); one of its own, so that what it prepares for the
+    // question goes with it.
+    const std::unique_ptr<kernels::Backend> backend = setup.location.isDevice()
+                                                          ? kernels::makeCudaBackend(setup.location.device, parallel.allowTf32)
+                                                          : kernels::makeCpuBackend(0);
+    const memory::MemoryDemand demand =
+        parallel::ParallelWrapper::memoryFor(model, setup.optimizer, setup.trainer, parallel, setup.data, setup.resuming, *backend);
+    const std::int64_t margin = residentMargin(setup);
+    const std::int64_t workers = parallel.workers;
+    const std::int64_t batch = setup.trainer.batchSize;
     const std::string what = "the training job (predicted before training: " + std::to_string(workers) +
-                             " replica(s) with activations for batch " + std::to_string(setup.trainer.batchSize) + ")";
+                             " replica(s) with activations for batch " + std::to_string(batch) + ")";
+    auto& budget = memory::MemoryBudget::global();
     // Without a budget the machine is the limit: a run that cannot fit in its physical memory is
     // refused now, naming what makes it large, not by the operating system minutes later.
     const std::int64_t physical = memory::physicalMemoryBytes();
-    // (On a GPU only the pinned prefetch slots are host memory; device memory is the budget's.)
-    const std::int64_t needed = setup.location.isDevice() ? times(workers, prefetch) : times(workers, total(replica, prefetch));
+    const std::int64_t needed = memory::saturatingAdd(
+        memory::saturatingAdd(memory::MemoryBudget::residentBytes(), demand.residentGrowth()), margin);
     if (physical > 0 && budget.maxBytes() == 0 && needed > physical) {
-        throw InputError(what + " needs about " + memory::formatBytes(needed) + " (per replica: " +
-                         memory::formatBytes(2 * parameters * element) + " parameters and gradients, " +
-                         memory::formatBytes(step) + " of activations for --batch-size " +
-                         std::to_string(setup.trainer.batchSize) + ", " + memory::formatBytes(prefetch) + " for --prefetch-buffer " +
-                         std::to_string(setup.parallel.prefetchBuffer) + "), more than this machine's " +
+        // One replica's parts, where they live, for the message.
+        const std::int64_t element = std::int64_t(kernels::sizeOf(model.dtype()));
+        const std::int64_t rows = std::clamp<std::int64_t>(std::int64_t(setup.data.train.count), 1, batch);
+        const memory::MemoryDemand step = train::TrainingStep::memoryFor(
+            model, setup.location, rows, setup.trainer.workspaceMode, setup.trainer.captureSteps && setup.location.isDevice(), *backend);
+        const memory::MemoryDemand prefetch = parallel::PrefetchBuffer::memoryFor(
+            parallel.prefetchBuffer, std::size_t(batch), setup.data.train.featureSize,
+            setup.location.isDevice() ? MemoryLocation::pinnedHost() : MemoryLocation::host());
+        const std::int64_t stateElements = optim::stateElementCount(setup.optimizer.kind, model.parameterCount());
+        const std::int64_t parameters = memory::saturatingMultiply(
+            memory::saturatingAdd(memory::saturatingMultiply(model.parameterCount(), 2), stateElements), element);
+        throw InputError(what + " needs about " + memory::formatBytes(needed) + " of host memory (per replica: " +
+                         memory::formatBytes(parameters) + " parameters, gradients and optimizer state, " +
+                         memory::formatBytes(step.total()) + " of activations for --batch-size " + std::to_string(batch) +
+                         ", " + memory::formatBytes(prefetch.total()) + " for --prefetch-buffer " +
+                         std::to_string(parallel.prefetchBuffer) + "), more than this machine's " +
                          memory::formatBytes(physical) + "; lower --batch-size, --prefetch-buffer, --workers or the model's size");
     }
-    if (setup.location.isDevice()) {
-        budget.checkWouldFit(setup.location, std::size_t(times(workers, replica)), what);
-        budget.checkWouldFit(memory::MemoryLocation::pinnedHost(), std::size_t(times(workers, prefetch)), what);
-    } else {
-        budget.checkWouldFit(memory::MemoryLocation::host(), std::size_t(times(workers, total(replica, prefetch))), what);
-    }
+    budget.checkWouldFit(demand, margin, what);
 }
 
 }  // namespace cohort::launch

@@ -36,6 +36,7 @@ struct RunSetup {
     optim::OptimizerConfig optimizer;
     train::TrainerConfig trainer;
     std::string scheduleText;
+    bool resuming = false;  // --resume: the run starts from a snapshot, held while it trains
 };
 
 // Validated optimizer and architecture settings from the flags (shared by train and bench).
@@ -52,11 +53,15 @@ std::unique_ptr<nn::Model> buildModelFrom(const nn::ArchitectureConfig& architec
 void applyMemoryFlags(const RunOptions& options);
 data::DatasetSplits loadData(const RunOptions& options);
 RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement = {});
-// Predicts the bytes the run will hold (replicas, optimizer state, activations, prefetch slots)
-// and throws BudgetExceededError when --maxbytes/--maxphysicalbytes cannot hold them.
 // The evaluation batch for a model: ~64 MiB of activations and working memory, between the
 // training batch and 1,000 samples (the MLP gets 1,000; LeNet about 200).
 std::int64_t evaluationBatchFor(const nn::Model& model, std::int64_t trainingBatch);
+// Predicts what the run will hold (parallel::ParallelWrapper::memoryFor: every worker's replica,
+// optimizer state, workspaces for training and evaluation, prefetch slots, staging buffers) and
+// throws BudgetExceededError when --maxbytes cannot hold it on each kind of memory, or
+// --maxphysicalbytes cannot hold the resident set now (the data set and the root model included)
+// plus its host side plus an allowance for library buffers; without a budget, InputError when
+// that is more than the machine's memory.
 void checkMemoryFits(const RunSetup& setup);
 // The device the flags ask for: "auto" falls back to the CPU (and says so unless quiet).
 memory::MemoryLocation chooseLocation(const RunOptions& options);

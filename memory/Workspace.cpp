@@ -28,7 +28,67 @@ std::atomic<std::uint64_t> nextWorkspaceId{1};
 
 std::string human(std::size_t bytes) { return formatBytes(static_cast<std::int64_t>(bytes)); }
 
+constexpr std::size_t kLargest = std::numeric_limits<std::size_t>::max();
+
+// A request rounded up to the alignment (0 counts as 1); false when that overflows.
+bool roundRequest(std::size_t bytes, std::size_t alignment, std::size_t& rounded) {
+    const std::size_t request = bytes == 0 ? 1 : bytes;
+    if (request > kLargest - alignment) return false;
+    rounded = (request + alignment - 1) / alignment * alignment;
+    return true;
+}
+
+// The block size for a largest cycle of `peak` bytes under the allocation policy and clamps.
+std::size_t blockSizeFor(const WorkspaceConfig& config, std::size_t alignment, std::size_t peak) {
+    double target = static_cast<double>(peak);
+    if (config.policyAllocation == AllocationPolicy::Overallocate) target *= 1.0 + config.overallocationLimit;
+    std::size_t size = std::ceil(target) >= static_cast<double>(kLargest) ? kLargest
+                                                                          : static_cast<std::size_t>(std::ceil(target));
+    if (config.policyAllocation == AllocationPolicy::Overallocate && !roundRequest(size, alignment, size)) size = kLargest;
+    size = std::max(size, config.minSize);
+    if (config.maxSize != 0) size = std::min(size, config.maxSize);
+    return size;
+}
+
+// The block a workspace allocates at creation (0: none).
+std::size_t initialBlockSize(const WorkspaceConfig& config) {
+    if (config.initialSize == 0) return 0;
+    std::size_t size = std::max(config.initialSize, config.minSize);
+    if (config.maxSize != 0) size = std::min(size, config.maxSize);
+    return size;
+}
+
+std::size_t addSaturating(std::size_t a, std::size_t b) { return a > kLargest - b ? kLargest : a + b; }
+
+// What a workspace spills before its block holds a cycle of `cycleBytes` (its first cycle, on
+// top of the initial block; twice over when cyclic): 0 when the initial block holds the cycle.
+std::size_t spilledBytes(const WorkspaceConfig& config, std::size_t cycleBytes) {
+    if (cycleBytes <= initialBlockSize(config)) return 0;
+    if (config.policyLearning == LearningPolicy::None && config.policySpill == SpillPolicy::Fail) return 0;  // throws instead
+    // A spilled cycle's allocations live until its end (a cyclic workspace's until the next one's).
+    return config.policyReset == ResetPolicy::EndOfBufferReached ? addSaturating(cycleBytes, cycleBytes) : cycleBytes;
+}
+
 }  // namespace
+
+std::size_t workspaceRequestBytes(const WorkspaceConfig& config, std::size_t bytes) {
+    std::size_t rounded = 0;
+    return roundRequest(bytes, alignmentFor(config.location), rounded) ? rounded : kLargest;
+}
+
+std::size_t workspaceHeldBytes(const WorkspaceConfig& config, std::size_t cycleBytes) {
+    const std::size_t initial = initialBlockSize(config);
+    const std::size_t spills = spilledBytes(config, cycleBytes);
+    if (spills == 0) return initial;  // the block holds every cycle, or a larger one throws without asking
+    const bool learns = config.policyLearning != LearningPolicy::None;
+    // The first cycle (learning, or spilling past a fixed block); a block is freed before its
+    // replacement is allocated.
+    const std::size_t first = addSaturating(initial, spills);
+    const bool grows = learns || config.policySpill == SpillPolicy::Reallocate;
+    const std::size_t block = grows ? std::max(initial, blockSizeFor(config, alignmentFor(config.location), cycleBytes)) : initial;
+    const std::size_t later = block >= cycleBytes ? block : addSaturating(block, spills);
+    return std::max(first, later);
+}
 
 struct Workspace::Impl {
     struct External {
@@ -72,25 +132,14 @@ struct Workspace::Impl {
     bool cyclic() const { return config.policyReset == ResetPolicy::EndOfBufferReached; }
 
     std::size_t roundUp(std::size_t bytes) const {
-        const std::size_t request = bytes == 0 ? 1 : bytes;
-        if (request > std::numeric_limits<std::size_t>::max() - alignment)
+        std::size_t rounded = 0;
+        if (!roundRequest(bytes, alignment, rounded))
             throw std::length_error("workspace [" + name + "] cannot allocate " +
                                     std::to_string(bytes) + " bytes: the size overflows");
-        return (request + alignment - 1) / alignment * alignment;
+        return rounded;
     }
 
-    // The block size for a largest cycle of `peak` bytes under the allocation policy and clamps.
-    std::size_t targetFor(std::size_t peak) const {
-        double target = static_cast<double>(peak);
-        if (config.policyAllocation == AllocationPolicy::Overallocate)
-            target *= 1.0 + config.overallocationLimit;
-        std::size_t size = static_cast<std::size_t>(std::ceil(target));
-        if (config.policyAllocation == AllocationPolicy::Overallocate)
-            size = (size + alignment - 1) / alignment * alignment;
-        size = std::max(size, config.minSize);
-        if (config.maxSize != 0) size = std::min(size, config.maxSize);
-        return size;
-    }
+    std::size_t targetFor(std::size_t peak) const { return blockSizeFor(config, alignment, peak); }
 
     void publishOffset() { state->offset.store(offset, std::memory_order_release); }
 
@@ -225,11 +274,7 @@ Workspace::Workspace(std::string name, WorkspaceConfig config) : impl_(std::make
     m.state->id = nextWorkspaceId.fetch_add(1, std::memory_order_relaxed);
     m.state->cyclic = m.cyclic();
     m.initialized = config.policyLearning == LearningPolicy::None;
-    if (config.initialSize > 0) {
-        std::size_t size = std::max(config.initialSize, config.minSize);
-        if (config.maxSize != 0) size = std::min(size, config.maxSize);
-        m.resizeBlock(size);
-    }
+    if (const std::size_t size = initialBlockSize(config); size > 0) m.resizeBlock(size);
 }
 
 Workspace::~Workspace() {

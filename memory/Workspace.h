@@ -123,6 +123,18 @@ struct WorkspacePlacement {
     bool operator==(const WorkspacePlacement&) const = default;
 };
 
+// Memory predictions, by the rules allocate() and the cycle ends follow.
+// The bytes a request of `bytes` takes in a workspace of `config`: rounded up to the alignment of
+// its location, 0 counting as 1; saturating.
+std::size_t workspaceRequestBytes(const WorkspaceConfig& config, std::size_t bytes);
+// The most system memory (block and spilled allocations together) a workspace of `config` holds
+// at any time when no cycle asks for more than `cycleBytes` (a sum of workspaceRequestBytes): the
+// first cycle's spills on top of the initial block, then the block its learning or Reallocate
+// policy grows to (and what still spills past it, twice over when cyclic pins them a cycle
+// longer). With SpillPolicy::Fail and no learning a larger cycle throws without asking for memory:
+// the block alone. Saturating.
+std::size_t workspaceHeldBytes(const WorkspaceConfig& config, std::size_t cycleBytes);
+
 class Workspace {
 public:
     Workspace(std::string name, WorkspaceConfig config);

@@ -5,6 +5,13 @@
 
 namespace cohort::parallel {
 
+memory::MemoryDemand DeviceStaging::memoryFor(const nn::Model& model, memory::MemoryLocation location, std::int64_t capacity) {
+    memory::MemoryDemand buffer;
+    buffer.charge(location, std::int64_t(nn::batchBytes(model.inputSample(), capacity, DType::Float32)));  // input
+    buffer.charge(location, std::int64_t(nn::batchBytes(Shape{1}, capacity, DType::Float32)));             // labels
+    return buffer.times(2);
+}
+
 DeviceStaging::DeviceStaging(const nn::Model& model, std::int64_t capacity, kernels::Backend& backend,
                              PrefetchBuffer& prefetch, bool releaseAtOnce)
     : batchShape_(model.inputSample().withBatch(capacity)), backend_(backend), prefetch_(prefetch),

@@ -26,6 +26,8 @@ public:
     // For float32 models; `capacity` rows per batch.
     DeviceStaging(const nn::Model& model, std::int64_t capacity, kernels::Backend& backend, PrefetchBuffer& prefetch,
                   bool releaseAtOnce);
+    // What the two buffers hold when `model` computes in `location` (for memory predictions).
+    static memory::MemoryDemand memoryFor(const nn::Model& model, memory::MemoryLocation location, std::int64_t capacity);
     DeviceStaging(const DeviceStaging&) = delete;
     DeviceStaging& operator=(const DeviceStaging&) = delete;
 

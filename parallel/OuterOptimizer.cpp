@@ -11,6 +11,16 @@ OuterState::OuterState(const OuterOptimizerConfig& config, std::int64_t paramete
     if (config.kind == OuterOptimizerKind::Nesterov) velocity_ = Tensor::persistent(Shape({parameterCount}), dtype, location);
 }
 
+memory::MemoryDemand OuterState::memoryFor(const OuterOptimizerConfig& config, std::int64_t parameterCount,
+                                           kernels::DType dtype, memory::MemoryLocation location) {
+    memory::MemoryDemand demand;
+    if (!config.enabled()) return demand;
+    const std::int64_t bytes = memory::saturatingMultiply(parameterCount, std::int64_t(kernels::sizeOf(dtype)));
+    demand.charge(location, bytes);                                                     // anchor_
+    if (config.kind == OuterOptimizerKind::Nesterov) demand.charge(location, bytes);   // velocity_
+    return demand;
+}
+
 void OuterState::reset(kernels::Backend& backend, const Tensor& parameters, const std::vector<unsigned char>& velocity) {
     backend.copy(anchor_.byteCount(), parameters.raw(), anchor_.raw());
     if (!hasVelocity()) return;

@@ -28,6 +28,9 @@ class OuterState {
 public:
     OuterState(const OuterOptimizerConfig& config, std::int64_t parameterCount, kernels::DType dtype,
                memory::MemoryLocation location);
+    // What such a state holds (the anchor, the velocity), for memory predictions.
+    static memory::MemoryDemand memoryFor(const OuterOptimizerConfig& config, std::int64_t parameterCount,
+                                          kernels::DType dtype, memory::MemoryLocation location);
 
     // Starts from `parameters` (the anchor) with zero velocity, or with `velocity` (host bytes of a
     // snapshot; empty: zero).

@@ -108,6 +108,38 @@ ParallelWrapper::ParallelWrapper(nn::Model& root, const optim::OptimizerConfig& 
 
 ParallelWrapper::~ParallelWrapper() = default;
 
+memory::MemoryDemand ParallelWrapper::memoryFor(const nn::Model& root, const optim::OptimizerConfig& optimizer,
+                                                const train::TrainerConfig& trainer, const ParallelConfig& config,
+                                                const data::DatasetSplits& data, bool resuming, kernels::Backend& backend) {
+    const auto element = std::int64_t(kernels::sizeOf(root.dtype()));
+    const std::int64_t parameterBytes = memory::saturatingMultiply(root.parameterCount(), element);
+    const std::int64_t statisticsBytes = memory::saturatingMultiply(root.statisticsCount(), element);
+    const std::int64_t stateBytes =
+        memory::saturatingMultiply(optim::stateElementCount(optimizer.kind, root.parameterCount()), element);
+    memory::MemoryDemand demand;
+    for (int w = 0; w < config.workers; ++w) {
+        const memory::MemoryLocation location =
+            config.devices.empty() ? memory::MemoryLocation::host()
+                                   : memory::MemoryLocation::onDevice(config.devices[std::size_t(w) % config.devices.size()]);
+        // The replica (parameters, gradients, statistics: nn::Model) and its optimizer's state.
+        demand.charge(location, memory::saturatingAdd(memory::saturatingMultiply(parameterBytes, 2), statisticsBytes));
+        demand.charge(location, stateBytes);
+        // The outer optimizer's state: one per replica at most (replicas that share memory share one).
+        demand += OuterState::memoryFor(config.outer, root.parameterCount(), root.dtype(), location);
+        demand += WorkerLoop::memoryFor(root, location, config, trainer, data, w == 0 && config.reportingProcess, backend);
+    }
+    // The snapshot a resumed fit holds (resume()): the parameters and the outer velocity, and at
+    // most the statistics and optimizer state of every replica of the job.
+    if (resuming) {
+        const std::int64_t replicas = std::max(config.totalReplicas, config.workers);
+        const std::int64_t velocity = config.outer.kind == OuterOptimizerKind::Nesterov ? parameterBytes : 0;
+        demand.outsideBudget(memory::saturatingAdd(
+            memory::saturatingAdd(parameterBytes, velocity),
+            memory::saturatingMultiply(memory::saturatingAdd(statisticsBytes, stateBytes), replicas)));
+    }
+    return demand;
+}
+
 void ParallelWrapper::resume(TrainingSnapshot snapshot) {
     const nn::Model& model = *workers_[0]->model;
     const std::size_t element = kernels::sizeOf(model.dtype());
@@ -166,13 +198,9 @@ train::RunSummary ParallelWrapper::fit(const data::DatasetSplits& data, Parallel
     if (resume) {
         restoreReplicas(*resume);
     } else {
-        // Every replica starts from the root model's current parameters.
-        const std::vector<double> rootParameters = root_.parametersToHost();
-        const std::vector<double> rootStatistics = root_.statisticsToHost();
-        for (auto& worker : workers_) {
-            worker->model->parametersFromHost(rootParameters);
-            worker->model->statisticsFromHost(rootStatistics);
-        }
+        // Every replica starts from the root model's current parameters (copied without host
+        // copies: memory predicted before training must not meet one here).
+        for (auto& worker : workers_) worker->model->copyBuffersFrom(root_);
     }
 
     FitState fit;
@@ -210,8 +238,7 @@ train::RunSummary ParallelWrapper::fit(const data::DatasetSplits& data, Parallel
     for (int w = 0; w < config_.workers; ++w) threads.emplace_back(workerThread, w);
     for (auto& thread : threads) thread.join();
     failure.throwIfFailed();
-    root_.parametersFromHost(workers_[0]->model->parametersToHost());
-    root_.statisticsFromHost(workers_[0]->model->statisticsToHost());
+    root_.copyBuffersFrom(*workers_[0]->model);
     fit.summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (listener && config_.reportingProcess) listener->onDone(fit.summary);
     return fit.summary;

@@ -66,6 +66,17 @@ public:
                     const ParallelConfig& config, std::shared_ptr<Communicator> communicator = nullptr);
     ~ParallelWrapper();
 
+    // The most memory a ParallelWrapper for `root` holds from its construction to the end of a
+    // fit() on `data`, per location kind and outside the budget: every worker's replica and
+    // optimizer state (made here) and what its WorkerLoop makes (WorkerLoop::memoryFor), plus,
+    // when the fit is `resuming`, the snapshot it holds meanwhile. The root model itself is not
+    // included: it exists already. `backend` is one of the workers' kind; it answers a
+    // convolution's working memory. For memory predictions: an up-front check that a budget holds
+    // the run. (Snapshots taken during the fit are host copies freed before the next charge.)
+    static memory::MemoryDemand memoryFor(const nn::Model& root, const optim::OptimizerConfig& optimizer,
+                                          const train::TrainerConfig& trainer, const ParallelConfig& config,
+                                          const data::DatasetSplits& data, bool resuming, kernels::Backend& backend);
+
     train::RunSummary fit(const data::DatasetSplits& data, ParallelListener* listener = nullptr);
     // The next fit() continues the run `snapshot` was taken from instead of starting one: every
     // replica's buffers, step counts and position come from it, and the result is bitwise the

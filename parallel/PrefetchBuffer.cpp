@@ -1,6 +1,7 @@
 #include "parallel/PrefetchBuffer.h"
 
 #include <chrono>
+#include <limits>
 #include <string>
 
 namespace cohort::parallel {
@@ -8,7 +9,55 @@ namespace {
 
 std::size_t alignUp(std::size_t bytes, std::size_t alignment) { return (bytes + alignment - 1) / alignment * alignment; }
 
+// A slot: the features and the labels of one batch, each aligned for the location.
+struct SlotBytes {
+    std::size_t features, labels;
+};
+
+SlotBytes slotBytes(std::size_t capacity, std::size_t featureSize, memory::MemoryLocation location) {
+    const std::size_t alignment = memory::alignmentFor(location);
+    return {alignUp(capacity * featureSize * sizeof(float), alignment), alignUp(capacity * sizeof(std::int32_t), alignment)};
+}
+
+// The loader's cyclic workspace: exactly `slots` slots, allocated once, never spilling.
+memory::WorkspaceConfig workspaceConfig(int slots, const SlotBytes& slot, memory::MemoryLocation location) {
+    memory::WorkspaceConfig config;
+    config.initialSize = std::size_t(slots) * (slot.features + slot.labels);
+    config.policyLearning = memory::LearningPolicy::None;
+    config.policyAllocation = memory::AllocationPolicy::Strict;
+    config.policyReset = memory::ResetPolicy::EndOfBufferReached;
+    config.policySpill = memory::SpillPolicy::Fail;
+    config.location = location;
+    return config;
+}
+
 }  // namespace
+
+memory::MemoryDemand PrefetchBuffer::memoryFor(int slots, std::size_t batchCapacity, std::size_t featureSize,
+                                               memory::MemoryLocation location) {
+    // In saturating arithmetic: the sizes come from flags.
+    const auto capacity = std::int64_t(batchCapacity);
+    const std::int64_t features = memory::saturatingMultiply(memory::saturatingMultiply(capacity, std::int64_t(featureSize)),
+                                                             std::int64_t(sizeof(float)));
+    const std::int64_t labels = memory::saturatingMultiply(capacity, std::int64_t(sizeof(std::int32_t)));
+    memory::MemoryDemand demand;
+    if (slots == 0) {
+        demand.outsideBudget(memory::saturatingAdd(features, labels));  // syncFeatures_, syncLabels_
+        return demand;
+    }
+    const auto alignment = std::int64_t(memory::alignmentFor(location));
+    const std::int64_t slot = memory::saturatingAdd(memory::saturatingAdd(features, alignment),
+                                                    memory::saturatingAdd(labels, alignment));
+    if (memory::saturatingMultiply(slot, slots) < std::numeric_limits<std::int64_t>::max()) {
+        // Sizes that fit: the loader's own workspace configuration says what it holds.
+        const SlotBytes exact = slotBytes(batchCapacity, featureSize, location);
+        demand.charge(location, std::int64_t(memory::workspaceHeldBytes(workspaceConfig(slots, exact, location),
+                                                                        exact.features + exact.labels)));
+    } else {
+        demand.charge(location, std::numeric_limits<std::int64_t>::max());
+    }
+    return demand;
+}
 
 PrefetchBuffer::PrefetchBuffer(int slots, std::size_t batchCapacity, std::size_t featureSize,
                                memory::MemoryLocation location, FillFunction fill)
@@ -35,16 +84,9 @@ void PrefetchBuffer::stop() {
 }
 
 void PrefetchBuffer::loaderMain() {
-    const std::size_t alignment = memory::alignmentFor(location_);
-    const std::size_t featureBytes = alignUp(capacity_ * featureSize_ * sizeof(float), alignment);
-    const std::size_t labelBytes = alignUp(capacity_ * sizeof(std::int32_t), alignment);
-    memory::WorkspaceConfig config;
-    config.initialSize = std::size_t(slots_) * (featureBytes + labelBytes);
-    config.policyLearning = memory::LearningPolicy::None;
-    config.policyAllocation = memory::AllocationPolicy::Strict;
-    config.policyReset = memory::ResetPolicy::EndOfBufferReached;
-    config.policySpill = memory::SpillPolicy::Fail;
-    config.location = location_;
+    const SlotBytes slot = slotBytes(capacity_, featureSize_, location_);
+    const std::size_t featureBytes = slot.features, labelBytes = slot.labels;
+    const memory::WorkspaceConfig config = workspaceConfig(slots_, slot, location_);
     auto& manager = memory::WorkspaceManager::forCurrentThread();
     try {
         for (std::int64_t sequence = 0;; ++sequence) {

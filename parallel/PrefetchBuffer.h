@@ -32,6 +32,10 @@ public:
 
     PrefetchBuffer(int slots, std::size_t batchCapacity, std::size_t featureSize, memory::MemoryLocation location,
                    FillFunction fill);
+    // What a buffer of these sizes holds: its workspace of `slots` batches (with zero slots, the
+    // one batch it loads into), for memory predictions.
+    static memory::MemoryDemand memoryFor(int slots, std::size_t batchCapacity, std::size_t featureSize,
+                                          memory::MemoryLocation location);
     ~PrefetchBuffer();
     PrefetchBuffer(const PrefetchBuffer&) = delete;
     PrefetchBuffer& operator=(const PrefetchBuffer&) = delete;

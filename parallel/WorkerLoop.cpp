@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -143,6 +144,26 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
 }
 
 WorkerLoop::~WorkerLoop() = default;
+
+memory::MemoryDemand WorkerLoop::memoryFor(const nn::Model& model, memory::MemoryLocation location,
+                                           const ParallelConfig& config, const train::TrainerConfig& trainer,
+                                           const data::DatasetSplits& data, bool reports, kernels::Backend& backend) {
+    const std::int64_t batchSize = trainer.batchSize;
+    const std::int64_t rows = std::clamp<std::int64_t>(std::int64_t(data.train.count), 1, batchSize);  // the largest batch a step runs
+    // CUDA backends capture steps; the CPU backend does not.
+    const bool capture = trainer.captureSteps && location.isDevice();
+    memory::MemoryDemand demand = train::TrainingStep::memoryFor(model, location, rows, trainer.workspaceMode, capture, backend);
+    demand.outsideBudget(memory::saturatingMultiply(std::int64_t(data.train.count), sizeof(std::uint32_t)));  // batches_
+    const memory::MemoryLocation stagingLocation = location.isDevice() ? memory::MemoryLocation::pinnedHost() : location;
+    demand += PrefetchBuffer::memoryFor(config.prefetchBuffer, std::size_t(batchSize), data.train.featureSize, stagingLocation);
+    demand += train::BatchStager::memoryFor(model, location, batchSize);
+    if (location.isDevice() && model.dtype() == DType::Float32) demand += DeviceStaging::memoryFor(model, location, batchSize);
+    if (reports) {
+        demand += train::Evaluator::memoryFor(model, location, trainer.evaluationBatchSize, trainer.workspaceMode, data.test,
+                                              backend);
+    }
+    return demand;
+}
 
 void WorkerLoop::restore(const TrainingSnapshot& snapshot) {
     const ReplicaProgress& progress = snapshot.replicas.at(std::size_t(globalReplica_));

@@ -97,6 +97,14 @@ class WorkerLoop {
 public:
     WorkerLoop(int index, const JobSettings& job, FitState& fit);
     ~WorkerLoop();
+    // What a worker on `location` holds during a fit() besides its replica and optimizer (which
+    // ParallelWrapper makes): what the constructor below creates, sized as it sizes it — the
+    // training step, the stream of batches, the prefetch buffer, the staging buffers and, for the
+    // worker that `reports`, the evaluator. For memory predictions; `backend` answers a
+    // convolution's working memory.
+    static memory::MemoryDemand memoryFor(const nn::Model& model, memory::MemoryLocation location,
+                                          const ParallelConfig& config, const train::TrainerConfig& trainer,
+                                          const data::DatasetSplits& data, bool reports, kernels::Backend& backend);
     WorkerLoop(const WorkerLoop&) = delete;
     WorkerLoop& operator=(const WorkerLoop&) = delete;
 

@@ -97,6 +97,13 @@ Tensor BatchNorm::backward(const Tensor& gradOutput, ExecutionContext& context, 
     return gradInput;
 }
 
+// What forward() and backward() above take from the workspace: the output (and in training the
+// batch's mean and inverse std), backward the input gradient.
+void BatchNorm::workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const {
+    Layer::workspaceRequests(inputSample, query, bytes);
+    if (query.kind == PassQuery::Kind::TrainingForward) bytes.push_back(batchBytes(Shape{2 * channels_}, 1, query.dtype));
+}
+
 std::unique_ptr<Layer> BatchNorm::clone() const { return std::make_unique<BatchNorm>(momentum_, epsilon_); }
 
 }  // namespace cohort::nn

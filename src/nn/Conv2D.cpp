@@ -11,8 +11,9 @@ namespace {
 
 // Working memory for one convolution pass, from the current workspace scope (bytes rounded up to
 // whole float32 elements).
+Shape workspaceShape(std::size_t bytes) { return Shape{std::max<std::int64_t>(1, std::int64_t((bytes + 3) / 4))}; }
 Tensor workspaceFor(std::size_t bytes, MemoryLocation location) {
-    return Tensor::empty(Shape{std::max<std::int64_t>(1, std::int64_t((bytes + 3) / 4))}, DType::Float32, location);
+    return Tensor::empty(workspaceShape(bytes), DType::Float32, location);
 }
 
 }  // namespace
@@ -120,6 +121,25 @@ Tensor Conv2D::backward(const Tensor& gradOutput, ExecutionContext& context, boo
                                 forwardWorkspace_.checked("conv2d.backward", "forward workspace"), workspace.raw(),
                                 bytes);
     return gradInput;
+}
+
+// What forward() and backward() above take from the workspace: forward the working memory, then
+// the output; backward the pre-activation gradient, the working memory, the input gradient.
+void Conv2D::workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const {
+    (void)inputSample;
+    const auto shape = shapeFor(query.batch);
+    const std::size_t output = batchBytes(Shape{outChannels_, outHeight_, outWidth_}, query.batch, query.dtype);
+    auto working = [&](kernels::ConvolutionPass pass) {
+        return batchBytes(workspaceShape(query.backend->convolutionWorkspaceBytes(query.dtype, shape, pass)), 1,
+                          DType::Float32);
+    };
+    if (query.kind != PassQuery::Kind::Backward) {
+        bytes.insert(bytes.end(), {working(kernels::ConvolutionPass::Forward), output});
+        return;
+    }
+    if (activation_ != kernels::Activation::Identity) bytes.push_back(output);
+    bytes.push_back(working(kernels::ConvolutionPass::Backward));
+    if (query.needInputGradient) bytes.push_back(batchBytes(Shape{inChannels_, height_, width_}, query.batch, query.dtype));
 }
 
 std::unique_ptr<Layer> Conv2D::clone() const {

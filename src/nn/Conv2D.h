@@ -25,6 +25,7 @@ public:
     void initializeParameters(double* hostParameters, std::mt19937_64& generator) const override;
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
+    void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const override;
     std::unique_ptr<Layer> clone() const override;
     // The CPU backend's forward working memory: the im2col columns and the GEMM product.
     std::int64_t workingElementsPerSample() const override {

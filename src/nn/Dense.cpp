@@ -82,6 +82,17 @@ Tensor Dense::backward(const Tensor& gradOutput, ExecutionContext& context, bool
     return gradInput.reshape(input_.shape());
 }
 
+// What forward() and backward() above take from the workspace.
+void Dense::workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const {
+    const std::size_t output = batchBytes(Shape{outputs_}, query.batch, query.dtype);
+    if (query.kind != PassQuery::Kind::Backward) {
+        bytes.push_back(output);
+        return;
+    }
+    if (activation_ != kernels::Activation::Identity) bytes.push_back(output);  // the pre-activation gradient
+    if (query.needInputGradient) bytes.push_back(batchBytes(inputSample, query.batch, query.dtype));
+}
+
 std::unique_ptr<Layer> Dense::clone() const { return std::make_unique<Dense>(outputs_, activation_); }
 
 }  // namespace cohort::nn

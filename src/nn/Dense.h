@@ -20,6 +20,7 @@ public:
     void initializeParameters(double* hostParameters, std::mt19937_64& generator) const override;
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
+    void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const override;
     std::unique_ptr<Layer> clone() const override;
     void releaseCache() override { input_ = {}; output_ = {}; }
 

@@ -41,4 +41,13 @@ Tensor Dropout::backward(const Tensor& gradOutput, ExecutionContext& context, bo
     return gradInput;
 }
 
+// What forward() and backward() above take from the workspace: in training the output and the
+// mask, backward the input gradient; nothing at rate 0 or in inference.
+void Dropout::workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const {
+    if (rate_ == 0.0) return;
+    const std::size_t input = batchBytes(inputSample, query.batch, query.dtype);
+    if (query.kind == PassQuery::Kind::TrainingForward) bytes.insert(bytes.end(), {input, input});
+    if (query.kind == PassQuery::Kind::Backward && query.needInputGradient) bytes.push_back(input);
+}
+
 }  // namespace cohort::nn

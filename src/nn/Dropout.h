@@ -13,6 +13,7 @@ public:
     Shape outputShape(const Shape& inputSample) const override { return inputSample; }
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
+    void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const override;
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Dropout>(rate_); }
     void releaseCache() override { mask_ = {}; }
     double rate() const { return rate_; }

@@ -10,6 +10,8 @@ public:
     Shape outputShape(const Shape& inputSample) const override { return Shape{inputSample.elementCount()}; }
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
+    // A reshape: nothing from the workspace either way.
+    void workspaceRequests(const Shape&, const PassQuery&, std::vector<std::size_t>&) const override {}
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Flatten>(); }
 
 private:

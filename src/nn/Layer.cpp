@@ -12,6 +12,19 @@ void requireSampleSize(const Tensor& input, std::int64_t expected, const char* l
     }
 }
 
+std::size_t batchBytes(const Shape& sample, std::int64_t batch, DType dtype) {
+    return std::size_t(memory::saturatingMultiply(memory::saturatingMultiply(batch, sample.elementCount()),
+                                                  std::int64_t(kernels::sizeOf(dtype))));
+}
+
+void Layer::workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const {
+    if (query.kind != PassQuery::Kind::Backward) {
+        bytes.push_back(batchBytes(outputShape(inputSample), query.batch, query.dtype));  // the output
+    } else if (query.needInputGradient) {
+        bytes.push_back(batchBytes(inputSample, query.batch, query.dtype));  // the input gradient
+    }
+}
+
 std::vector<ParameterBlock> Layer::parameterBlocks() const {
     if (parameterCount() == 0) return {};
     return {{"parameters", {parameterCount()}}};

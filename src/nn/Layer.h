@@ -28,9 +28,22 @@ struct ExecutionContext {
     const std::uint64_t* stepCounter = nullptr;
 };
 
+// Bytes of a [batch, sample...] tensor of `dtype`, saturating (for memory predictions).
+std::size_t batchBytes(const Shape& sample, std::int64_t batch, DType dtype);
+
 // Throws InputError "<layer> expects N inputs per sample, got M" unless each sample of `input`
 // (everything after the batch dimension) has `expected` elements.
 void requireSampleSize(const Tensor& input, std::int64_t expected, const char* layer);
+
+// A pass over a layer, for memory predictions: which one, for how many samples.
+struct PassQuery {
+    enum class Kind : std::uint8_t { TrainingForward, Backward, InferenceForward };
+    Kind kind = Kind::TrainingForward;
+    std::int64_t batch = 0;
+    DType dtype = DType::Float32;
+    bool needInputGradient = true;        // Backward: as backward() is called
+    kernels::Backend* backend = nullptr;  // answers a convolution's working memory
+};
 
 // A named piece of a layer's parameters or statistics, in order: its shape's elements follow
 // the previous block's (e.g. a dense layer's "weight" [inputs, outputs] then "bias" [outputs]).
@@ -69,6 +82,12 @@ public:
     // Working memory a forward pass takes from the workspace per sample beyond its output, in
     // elements (a convolution's lowered input; 0 for most layers). For memory predictions.
     virtual std::int64_t workingElementsPerSample() const { return 0; }
+    // The bytes of each allocation `query`'s pass makes from the current workspace scope, for
+    // per-sample input `inputSample`, appended to `bytes` in order. The default is a layer that
+    // allocates its output forward and, when asked for, its input gradient backward; a layer
+    // that allocates otherwise says so next to its forward()/backward() (tests hold every layer's
+    // answer to what its passes take from a workspace).
+    virtual void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const;
     virtual Tensor forward(const Tensor& input, ExecutionContext& context) = 0;
     virtual Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) = 0;
     // Fresh, unbound layer of the same configuration (for worker replicas).

@@ -28,6 +28,24 @@ std::vector<double> tensorToHost(const Tensor& tensor) {
     return values;
 }
 
+// `from`'s bytes into `to` (same size); a host side is read or written in place.
+void copyBytes(const Tensor& from, Tensor& to) {
+    if (from.byteCount() != to.byteCount()) {
+        throw std::invalid_argument("copyBuffersFrom: " + std::to_string(from.byteCount()) + " bytes for a buffer of " +
+                                    std::to_string(to.byteCount()));
+    }
+    if (from.byteCount() == 0) return;
+    if (!from.location().isDevice()) {
+        to.copyFromHost(from.raw(), from.byteCount());
+    } else if (!to.location().isDevice()) {
+        from.copyToHost(to.raw(), to.byteCount());
+    } else {
+        std::vector<unsigned char> bytes(from.byteCount());
+        from.copyToHost(bytes.data(), bytes.size());
+        to.copyFromHost(bytes.data(), bytes.size());
+    }
+}
+
 void tensorFromHost(Tensor& tensor, const std::vector<double>& values, const char* what) {
     if (values.size() != std::size_t(tensor.elementCount())) {
         throw std::invalid_argument(std::string(what) + "FromHost: " + std::to_string(values.size()) + " values for " +
@@ -103,16 +121,19 @@ std::unique_ptr<Model> Model::replicate(MemoryLocation location, DType dtype) co
     std::vector<std::unique_ptr<Layer>> layers;
     for (const auto& layer : layers_) layers.push_back(layer->clone());
     auto copy = std::make_unique<Model>(std::move(layers), inputSample_, dtype, location);
-    if (dtype == dtype_ && !location.isDevice() && !location_.isDevice()) {
-        defaultBackendFor(location).copy(parameters_.byteCount(), parameters_.raw(), copy->parameters_.raw());
-        if (statisticsCount_ > 0) {
-            defaultBackendFor(location).copy(statistics_.byteCount(), statistics_.raw(), copy->statistics_.raw());
-        }
+    if (dtype == dtype_) {
+        copy->copyBuffersFrom(*this);
     } else {
         copy->parametersFromHost(parametersToHost());
         copy->statisticsFromHost(statisticsToHost());
     }
     return copy;
+}
+
+void Model::copyBuffersFrom(const Model& source) {
+    if (source.dtype_ != dtype_) throw std::invalid_argument("copyBuffersFrom: the models' dtypes differ");
+    copyBytes(source.parameters_, parameters_);
+    copyBytes(source.statistics_, statistics_);
 }
 
 Tensor Model::forward(const Tensor& input, ExecutionContext& context) {
@@ -130,6 +151,26 @@ void Model::backward(const Tensor& gradOutput, ExecutionContext& context) {
     for (std::size_t i = layers_.size(); i-- > 0;) {
         gradient = layers_[i]->backward(gradient, context, i > 0);
     }
+}
+
+std::vector<std::size_t> Model::workspaceRequests(PassQuery::Kind kind, std::int64_t batch, kernels::Backend& backend) const {
+    std::vector<Shape> inputs;  // each layer's per-sample input
+    Shape shape = inputSample_;
+    for (const auto& layer : layers_) {
+        inputs.push_back(shape);
+        shape = layer->outputShape(shape);
+    }
+    std::vector<std::size_t> bytes;
+    PassQuery query{kind, batch, dtype_, true, &backend};
+    if (kind != PassQuery::Kind::Backward) {
+        for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->workspaceRequests(inputs[i], query, bytes);
+        return bytes;
+    }
+    for (std::size_t i = layers_.size(); i-- > 0;) {  // as backward() walks them
+        query.needInputGradient = i > 0;
+        layers_[i]->workspaceRequests(inputs[i], query, bytes);
+    }
+    return bytes;
 }
 
 void Model::releaseCaches() {

@@ -38,6 +38,9 @@ public:
     // Same architecture in another location / dtype with a copy of the parameters.
     std::unique_ptr<Model> replicate(MemoryLocation location) const;
     std::unique_ptr<Model> replicate(MemoryLocation location, DType dtype) const;
+    // The parameters and statistics of `source` (the same architecture and dtype, any location),
+    // copied byte for byte; staged through the host only when both are on devices.
+    void copyBuffersFrom(const Model& source);
 
     // Forward through every layer; the output lives in the current workspace scope.
     Tensor forward(const Tensor& input, ExecutionContext& context);
@@ -61,6 +64,10 @@ public:
     std::int64_t activationElementsPerSample() const { return activationElements_; }
     // Sum of every layer's forward working memory per sample (convolutions), in elements.
     std::int64_t workingElementsPerSample() const { return workingElements_; }
+    // The bytes of each allocation forward() or backward() makes from the current workspace scope
+    // for `batch` samples, in order (Layer::workspaceRequests; the loss's gradient, which backward()
+    // is given, is not included). For memory predictions.
+    std::vector<std::size_t> workspaceRequests(PassQuery::Kind kind, std::int64_t batch, kernels::Backend& backend) const;
     std::size_t layerCount() const { return layers_.size(); }
     Layer& layer(std::size_t index) { return *layers_[index]; }
     std::int64_t parameterOffset(std::size_t layer) const { return offsets_[layer]; }

@@ -3,11 +3,27 @@
 #include <stdexcept>
 
 namespace cohort::train {
+namespace {
+
+bool copies(memory::MemoryLocation location, DType dtype) { return location.isDevice() || dtype != DType::Float32; }
+
+}  // namespace
+
+memory::MemoryDemand BatchStager::memoryFor(const nn::Model& model, memory::MemoryLocation location, std::int64_t capacity) {
+    memory::MemoryDemand demand;
+    if (!copies(location, model.dtype())) return demand;
+    demand.charge(location, std::int64_t(nn::batchBytes(model.inputSample(), capacity, model.dtype())));  // input_
+    demand.charge(location, std::int64_t(nn::batchBytes(Shape{1}, capacity, DType::Float32)));            // labels_
+    if (model.dtype() == DType::Float64) {
+        demand.outsideBudget(std::int64_t(nn::batchBytes(model.inputSample(), capacity, DType::Float64)));  // widened_
+    }
+    return demand;
+}
 
 BatchStager::BatchStager(const nn::Model& model, std::int64_t capacity)
     : batchShape_(model.inputSample().withBatch(capacity)),
       dtype_(model.dtype()),
-      copying_(model.location().isDevice() || model.dtype() != DType::Float32) {
+      copying_(copies(model.location(), model.dtype())) {
     if (!copying_) return;
     input_ = Tensor::persistent(batchShape_, dtype_, model.location());
     labels_ = Tensor::persistent(Shape{capacity}, DType::Float32, model.location());

@@ -20,6 +20,9 @@ struct StagedBatch {
 class BatchStager {
 public:
     BatchStager(const nn::Model& model, std::int64_t capacity);
+    // What a stager for `capacity` rows holds when `model` computes in `location` (for memory
+    // predictions: the model itself may not be there yet).
+    static memory::MemoryDemand memoryFor(const nn::Model& model, memory::MemoryLocation location, std::int64_t capacity);
     // `features` holds rows x sample floats and `labels` rows values, both in host memory; they
     // must stay valid until the step that uses the result has finished when copying() is false.
     StagedBatch stage(kernels::Backend& backend, const float* features, const std::int32_t* labels,

@@ -28,6 +28,23 @@ std::string EvaluationResult::confusionTable() const {
     return text;
 }
 
+memory::MemoryDemand Evaluator::memoryFor(const nn::Model& model, memory::MemoryLocation location, std::int64_t batchSize,
+                                          WorkspaceMode mode, const data::Dataset& dataset, kernels::Backend& backend) {
+    const std::int64_t classes = model.outputSample().elementCount();
+    const std::int64_t rows = std::clamp<std::int64_t>(std::int64_t(dataset.count), 1, batchSize);  // the largest batch evaluate() runs
+    memory::MemoryDemand demand = BatchStager::memoryFor(model, location, batchSize);
+    demand.charge(MemoryLocation::host(), std::int64_t(nn::batchBytes(model.inputSample(), batchSize, DType::Float32)));  // hostInput_
+    demand.charge(location, std::int64_t(nn::batchBytes(Shape{1}, 1, model.dtype())));  // lossSlot_
+    demand.charge(location, std::int64_t(nn::batchBytes(Shape{1}, 1, DType::Float64)));  // correctSlot_
+    addWorkspaceMemory(demand, activationsWorkspaceConfig(location),
+                       model.workspaceRequests(nn::PassQuery::Kind::InferenceForward, rows, backend), mode);
+    demand.outsideBudget(std::int64_t(nn::batchBytes(Shape{classes}, batchSize, DType::Float32)));  // hostLogits_
+    if (model.dtype() == DType::Float64) demand.outsideBudget(std::int64_t(nn::batchBytes(Shape{classes}, rows, DType::Float64)));
+    demand.outsideBudget(std::int64_t(nn::batchBytes(Shape{1}, std::int64_t(dataset.count), DType::Float32)));  // order
+    demand.outsideBudget(std::int64_t(nn::batchBytes(Shape{classes}, classes, DType::Float64)));  // the confusion matrix
+    return demand;
+}
+
 Evaluator::Evaluator(nn::Model& model, kernels::Backend& backend, std::int64_t batchSize, WorkspaceMode mode)
     : model_(model), backend_(backend), batchSize_(batchSize), mode_(mode),
       hostInput_(Tensor::persistent(model.inputSample().withBatch(batchSize), DType::Float32, MemoryLocation::host())),

@@ -28,6 +28,11 @@ public:
     // Buffers for `batchSize` samples are allocated once here and reused by every evaluate().
     Evaluator(nn::Model& model, kernels::Backend& backend, std::int64_t batchSize, WorkspaceMode mode);
     EvaluationResult evaluate(const data::Dataset& dataset);
+    // The most memory an evaluator holds while it evaluates `dataset` when `model` computes in
+    // `location` (its buffers, its workspace, the host copies evaluate() makes), for memory
+    // predictions. `backend` answers a convolution's working memory.
+    static memory::MemoryDemand memoryFor(const nn::Model& model, memory::MemoryLocation location, std::int64_t batchSize,
+                                          WorkspaceMode mode, const data::Dataset& dataset, kernels::Backend& backend);
 
 private:
     nn::Model& model_;

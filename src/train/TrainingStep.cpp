@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -20,6 +21,42 @@ memory::WorkspaceConfig activationsWorkspaceConfig(memory::MemoryLocation locati
     config.policySpill = memory::SpillPolicy::Reallocate;
     config.policyReset = memory::ResetPolicy::BlockLeft;
     return config;
+}
+
+void addWorkspaceMemory(memory::MemoryDemand& demand, const memory::WorkspaceConfig& config,
+                        const std::vector<std::size_t>& requests, WorkspaceMode mode) {
+    constexpr std::size_t kLargest = std::size_t(std::numeric_limits<std::int64_t>::max());
+    std::int64_t cycle = 0;
+    for (const std::size_t request : requests) {
+        const std::size_t bytes = mode == WorkspaceMode::Enabled ? memory::workspaceRequestBytes(config, request) : request;
+        cycle = memory::saturatingAdd(cycle, std::int64_t(std::min(bytes, kLargest)));
+    }
+    if (mode != WorkspaceMode::Enabled) {
+        demand.charge(config.location, cycle);  // every tensor from the system allocator, freed with the pass
+        return;
+    }
+    demand.charge(config.location, std::int64_t(std::min(memory::workspaceHeldBytes(config, std::size_t(cycle)), kLargest)));
+}
+
+memory::MemoryDemand TrainingStep::memoryFor(const nn::Model& model, memory::MemoryLocation location, std::int64_t batch,
+                                             WorkspaceMode mode, bool capture, kernels::Backend& backend) {
+    using Kind = nn::PassQuery::Kind;
+    memory::MemoryDemand demand;
+    demand.charge(location, std::int64_t(nn::batchBytes(Shape{2 * (kSlots + 1)}, 1, DType::Float64)));  // records_
+    demand.outsideBudget(std::int64_t(kSlots * kRecordBytes));                                         // hostRecords_
+    const memory::WorkspaceConfig config = activationsWorkspaceConfig(location);
+    std::vector<std::size_t> backward{nn::batchBytes(model.outputSample(), batch, model.dtype())};  // the loss's gradient
+    for (const std::size_t bytes : model.workspaceRequests(Kind::Backward, batch, backend)) backward.push_back(bytes);
+    addWorkspaceMemory(demand, config, model.workspaceRequests(Kind::TrainingForward, batch, backend), mode);
+    addWorkspaceMemory(demand, config, backward, mode);
+    if (capture && mode == WorkspaceMode::Enabled) {
+        demand.charge(location, std::int64_t(nn::batchBytes(Shape{1}, 1, DType::Float64)));  // stepCounter_
+        demand.charge(location.isDevice() ? memory::MemoryLocation::pinnedHost() : location,
+                      std::int64_t(nn::batchBytes(Shape{kSlots}, 1, DType::Float64)));  // counterValues_
+        demand.charge(location, std::int64_t(nn::batchBytes(model.inputSample(), batch, model.dtype())));  // fixedInput_
+        demand.charge(location, std::int64_t(nn::batchBytes(Shape{1}, batch, DType::Float32)));  // fixedLabels_
+    }
+    return demand;
 }
 
 TrainingStep::TrainingStep(nn::Model& model, optim::Optimizer& optimizer, nn::Loss& loss,

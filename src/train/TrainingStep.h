@@ -41,6 +41,12 @@ memory::WorkspaceConfig activationsWorkspaceConfig(memory::MemoryLocation locati
 inline constexpr const char* kActivationsWorkspace = "ACTIVATIONS";
 inline constexpr const char* kGradientsWorkspace = "ACTIVATION_GRADIENTS";
 inline constexpr const char* kInferenceWorkspace = "INFERENCE";
+// Adds to `demand` the most memory a workspace of `config` holds when each cycle makes the
+// allocations `requests` (bytes, in order); without workspaces (WorkspaceMode::None) the
+// allocations themselves, made from the system allocator and freed with the pass. For memory
+// predictions.
+void addWorkspaceMemory(memory::MemoryDemand& demand, const memory::WorkspaceConfig& config,
+                        const std::vector<std::size_t>& requests, WorkspaceMode mode);
 
 struct StepStatistics {
     double lossSum = 0.0;        // sum of per-sample losses
@@ -55,6 +61,14 @@ class TrainingStep {
 public:
     TrainingStep(nn::Model& model, optim::Optimizer& optimizer, nn::Loss& loss, kernels::Backend& backend,
                  WorkspaceMode mode, std::uint64_t seed);
+
+    // The most memory a step holds besides the model and its optimizer when `model` computes in
+    // `location` (for memory predictions: the model itself may not be there yet): its loss
+    // records, the workspaces of a step of up to `batch` samples (the forward pass; the loss's
+    // gradient and the backward pass) and, when `capture` (a backend that captures, capture on),
+    // the fixed buffers a recording reads. `backend` answers a convolution's working memory.
+    static memory::MemoryDemand memoryFor(const nn::Model& model, memory::MemoryLocation location, std::int64_t batch,
+                                          WorkspaceMode mode, bool capture, kernels::Backend& backend);
 
     // Forward, loss and backward for `batch` samples: fills model.gradients(). `input` is a
     // [batch, ...] tensor and `labels` int32 values, both in the model's location.
