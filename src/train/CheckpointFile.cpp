@@ -229,8 +229,10 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
 CheckpointFile readCheckpointFile(const std::string& path) { return decodeCheckpoint(readCheckpointBytes(path), path); }
 
 std::vector<unsigned char> readCheckpointBytes(const std::string& path) {
-    // A device could be endless and a FIFO could block: only a regular file is read.
-    if (const std::string why = whyNotRegularFile(path); !why.empty() && why != "does not exist")
+    // A device could be endless or block: refused. A FIFO is read, as a stream (process
+    // substitution: `--load <(curl ...)`), the one documented exception.
+    if (const std::string why = whyNotRegularFile(path);
+        !why.empty() && why != "does not exist" && !why.starts_with("is a FIFO"))
         throw CheckpointError("cannot read checkpoint " + path + ": it " + why);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw CheckpointError("cannot read checkpoint " + path + ": " + std::strerror(errno));
