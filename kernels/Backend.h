@@ -51,6 +51,8 @@ enum class ConvolutionPass : std::uint8_t { Forward, Backward };
 // [batch, channels, outHeight(), outWidth()], square window, the same stride on both axes.
 struct PoolingShape {
     std::int64_t batch = 0, channels = 0, height = 0, width = 0, window = 1, stride = 1;
+    // Backward only: x is a ReLU's output and dx is also that ReLU's backward (zero where x <= 0).
+    bool reluMask = false;
     std::int64_t outHeight() const { return (height - window) / stride + 1; }
     std::int64_t outWidth() const { return (width - window) / stride + 1; }
     bool operator==(const PoolingShape&) const = default;

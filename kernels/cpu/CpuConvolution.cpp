@@ -176,7 +176,8 @@ void poolBackward(PoolingMode mode, const PoolingShape& g, const T* x, const T* 
         for (std::int64_t oy = 0; oy < outH; ++oy) {
             for (std::int64_t ox = 0; ox < outW; ++ox) {
                 if (mode == PoolingMode::Max) {
-                    grad[windowArgmax(g, in, oy, ox)] += delta[oy * outW + ox];
+                    const std::int64_t at = windowArgmax(g, in, oy, ox);
+                    if (!g.reluMask || in[at] > T(0)) grad[at] += delta[oy * outW + ox];
                     continue;
                 }
                 const T value = delta[oy * outW + ox] * scale;
@@ -185,6 +186,9 @@ void poolBackward(PoolingMode mode, const PoolingShape& g, const T* x, const T* 
                     for (std::int64_t kx = 0; kx < g.window; ++kx) row[kx] += value;
                 }
             }
+        }
+        if (g.reluMask && mode != PoolingMode::Max) {
+            for (std::int64_t i = 0; i < g.height * g.width; ++i) grad[i] = in[i] > T(0) ? grad[i] : T(0);
         }
     }
 }

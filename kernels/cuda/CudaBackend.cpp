@@ -277,6 +277,9 @@ public:
                          const void* dy, void* dx) override {
         makeCurrent();
         convolution_->poolingBackward(dtype, mode, shape, x, y, dy, dx);
+        if (shape.reluMask) {  // the producer's ReLU derivative, in place (cuDNN has no such mode)
+            activationBackward(dtype, Activation::Relu, shape.batch * shape.channels * shape.height * shape.width, x, dx, dx);
+        }
     }
 
     void fill(DType dtype, std::int64_t count, double value, void* x) override {

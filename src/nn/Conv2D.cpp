@@ -103,7 +103,7 @@ Tensor Conv2D::backward(const Tensor& gradOutput, ExecutionContext& context, boo
     const auto shape = shapeFor(batch);
     const void* delta = gradOutput.checked("conv2d.backward", "gradOutput");
     Tensor preActivation;
-    if (activation_ != kernels::Activation::Identity) {
+    if (activation_ != kernels::Activation::Identity && !reluGradientByNext_) {
         preActivation = Tensor::empty(gradOutput.shape(), dtype, gradOutput.location());
         backend.activationBackward(dtype, activation_, gradOutput.elementCount(),
                                    output_.checked("conv2d.backward", "output"), delta, preActivation.raw());
@@ -137,7 +137,7 @@ void Conv2D::workspaceRequests(const Shape& inputSample, const PassQuery& query,
         bytes.insert(bytes.end(), {working(kernels::ConvolutionPass::Forward), output});
         return;
     }
-    if (activation_ != kernels::Activation::Identity) bytes.push_back(output);
+    if (activation_ != kernels::Activation::Identity && !reluGradientByNext_) bytes.push_back(output);
     bytes.push_back(working(kernels::ConvolutionPass::Backward));
     if (query.needInputGradient) bytes.push_back(batchBytes(Shape{inChannels_, height_, width_}, query.batch, query.dtype));
 }

@@ -26,6 +26,8 @@ public:
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const override;
+    bool reluOnOutput() const override { return activation_ == kernels::Activation::Relu; }
+    void leaveReluGradientToNext() override { reluGradientByNext_ = true; }
     std::unique_ptr<Layer> clone() const override;
     // The CPU backend's forward working memory: the im2col columns and the GEMM product.
     std::int64_t workingElementsPerSample() const override {
@@ -45,6 +47,7 @@ private:
 
     std::int64_t outChannels_, kernel_, stride_, padding_;
     kernels::Activation activation_;
+    bool reluGradientByNext_ = false;  // the next layer's backward applies the ReLU's derivative
     std::int64_t inChannels_ = 0, height_ = 0, width_ = 0, outHeight_ = 0, outWidth_ = 0;
     void* weights_ = nullptr;
     void* weightGradients_ = nullptr;

@@ -94,6 +94,16 @@ public:
     virtual std::unique_ptr<Layer> clone() const = 0;
     // Drops references to tensors kept between forward and backward.
     virtual void releaseCache() {}
+
+    // Fusion across a layer boundary, set up by Model: a layer whose output went through a ReLU
+    // (reluOnOutput) may leave the ReLU's derivative to the next layer's backward pass when that
+    // layer folds it into its own input gradient (foldsProducerRelu: pooling, whose input is the
+    // ReLU's output, so "dx = x > 0 ? dx : 0" is exactly the ReLU's backward). One pass over the
+    // largest gradient of a convolutional network is saved; the arithmetic is the same.
+    virtual bool reluOnOutput() const { return false; }
+    virtual void leaveReluGradientToNext() {}
+    virtual bool foldsProducerRelu() const { return false; }
+    virtual void foldProducerRelu() {}
 };
 
 }  // namespace cohort::nn

@@ -78,6 +78,12 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSampl
         workingElements_ += layer->workingElementsPerSample();
     }
     outputSample_ = shape;
+    for (std::size_t i = 0; i + 1 < layers_.size(); ++i) {
+        if (layers_[i]->reluOnOutput() && layers_[i + 1]->foldsProducerRelu()) {
+            layers_[i + 1]->foldProducerRelu();
+            layers_[i]->leaveReluGradientToNext();
+        }
+    }
     // Parameters and gradients are persistent: owned system memory, never in a workspace.
     parameters_ = Tensor::persistent(Shape{parameterCount_}, dtype_, location_);
     gradients_ = Tensor::persistent(Shape{parameterCount_}, dtype_, location_);

@@ -39,7 +39,7 @@ void Pooling2D::configure(const Shape& inputSample) {
 }
 
 kernels::PoolingShape Pooling2D::shapeFor(std::int64_t batch) const {
-    return kernels::PoolingShape{batch, channels_, height_, width_, size_, stride_};
+    return kernels::PoolingShape{batch, channels_, height_, width_, size_, stride_, reluMask_};
 }
 
 kernels::PoolingMode Pooling2D::mode() const {

@@ -18,12 +18,15 @@ public:
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     std::unique_ptr<Layer> clone() const override;
     void releaseCache() override { input_ = {}; output_ = {}; }
+    bool foldsProducerRelu() const override { return true; }
+    void foldProducerRelu() override { reluMask_ = true; }
 
 private:
     Kind kind_;
     std::int64_t size_, stride_;
     std::int64_t channels_ = 0, height_ = 0, width_ = 0, outHeight_ = 0, outWidth_ = 0;
     kernels::PoolingShape shapeFor(std::int64_t batch) const;
+    bool reluMask_ = false;  // the previous layer's ReLU derivative is folded into backward
     kernels::PoolingMode mode() const;
 
     Tensor input_, output_;  // kept from a training forward for the backward pass
