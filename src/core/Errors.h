@@ -6,6 +6,7 @@
 // setting writes it as {field} (a field of a configuration struct, e.g. "{learningRate} must be
 // positive"). what() spells each as the bare field name, which is what a library user set;
 // launch/ respells them as the flags the user typed (launch/SettingNames.h).
+#include <algorithm>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -13,11 +14,31 @@
 
 namespace cohort {
 
+// The message as one line of text whatever it quotes from the input (a newline inside a JSON key,
+// a control character in a header field): control characters shown as \n, \r, \t or \xNN, and a
+// quoted value that runs on cut to 2,000 characters in all.
+inline std::string oneLineMessage(std::string_view text) {
+    static const char* digits = "0123456789abcdef";
+    constexpr std::size_t kLongest = 2000;
+    std::string out;
+    out.reserve(std::min(text.size(), kLongest) + 16);
+    for (const char c : text) {
+        if (out.size() >= kLongest) return out + "...";
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\t') out += "\\t";
+        else if (byte < 0x20 || byte == 0x7f) out += {'\\', 'x', digits[byte >> 4], digits[byte & 15]};
+        else out += c;
+    }
+    return out;
+}
+
 // Bad input from the user: a flag, a config value, a data file. The message is one line that
 // names the cause (which file/setting/value) and, where there is one, the fix.
 class InputError : public std::runtime_error {
 public:
-    explicit InputError(const std::string& message) : std::runtime_error(message) {}
+    explicit InputError(const std::string& message) : std::runtime_error(oneLineMessage(message)) {}
 };
 
 // A message whose text names settings as {field}.
