@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -163,20 +164,18 @@ parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const Run
     const train::CheckpointFile file = train::decodeCheckpoint(bytes, resolvedPath);
     const auto theirs = settingsByKey(file.value("settings", resolvedPath));
     const auto mine = settingsByKey(trainingSettings(options, setup));
-    for (const auto& [key, value] : mine) {
+    // Every key either side wrote: some settings are written only when used (--outer-optimizer).
+    std::set<std::string> keys;
+    for (const auto& [key, value] : mine) keys.insert(key);
+    for (const auto& [key, value] : theirs) keys.insert(key);
+    for (const std::string& key : keys) {
         if (mayDiffer(key)) continue;
-        const auto found = theirs.find(key);
-        const std::string checkpointValue = found == theirs.end() ? "(absent)" : "'" + found->second + "'";
-        if (found == theirs.end() || found->second != value) {
-            throw InputError("cannot resume from " + resolvedPath + ": " + describeSetting(key) + " differs (the checkpoint has " +
-                             checkpointValue + ", this run '" + value + "'); resume with the settings it was written with");
-        }
-    }
-    for (const auto& [key, value] : theirs) {  // settings written only when used (--outer-optimizer)
-        if (!mayDiffer(key) && !mine.contains(key)) {
-            throw InputError("cannot resume from " + resolvedPath + ": " + describeSetting(key) + " differs (the checkpoint has '" +
-                             value + "', this run does not set it); resume with the settings it was written with");
-        }
+        const auto checkpoint = theirs.find(key), run = mine.find(key);
+        if (checkpoint != theirs.end() && run != mine.end() && checkpoint->second == run->second) continue;
+        const std::string checkpointValue = checkpoint == theirs.end() ? "(absent)" : "'" + checkpoint->second + "'";
+        const std::string runValue = run == mine.end() ? "this run does not set it" : "this run '" + run->second + "'";
+        throw InputError("cannot resume from " + resolvedPath + ": " + describeSetting(key) + " differs (the checkpoint has " +
+                         checkpointValue + ", " + runValue + "); resume with the settings it was written with");
     }
     try {
         return parallel::TrainingSnapshot::fromCheckpoint(

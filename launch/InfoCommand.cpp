@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "kernels/Backend.h"
-#include "launch/Commands.h"
 #include "kernels/cpu/OpenBlasCore.h"
+#include "launch/Commands.h"
 #include "launch/RunSetup.h"
 #include "memory/Memory.h"
 #include "parallel/CommunicatorFactory.h"

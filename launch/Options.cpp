@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "src/core/Errors.h"
@@ -19,14 +20,20 @@ namespace po = boost::program_options;
 namespace cohort::launch {
 namespace {
 
+// The texts Boost substitutes into its message template ("value", "option", ...), which it keeps
+// protected.
+std::map<std::string, std::string>& substitutions(po::error_with_option_name& error) {
+    struct Access : po::error_with_option_name {
+        using po::error_with_option_name::m_substitutions;
+    };
+    return error.*(&Access::m_substitutions);
+}
+
 // Boost substitutes the offending text into its message template in a loop that never ends when
 // the text itself holds a placeholder ("--lr %value%" hung before any message). Every substituted
 // text's '%' becomes "%25" before what() is first called.
 void defusePlaceholders(po::error_with_option_name& error) {
-    struct Access : po::error_with_option_name {
-        using po::error_with_option_name::m_substitutions;
-    };
-    for (auto& [key, text] : error.*(&Access::m_substitutions)) {
+    for (auto& [key, text] : substitutions(error)) {
         std::string safe;
         for (const char c : text) safe += c == '%' ? std::string("%25") : std::string(1, c);
         text = safe;
@@ -35,12 +42,11 @@ void defusePlaceholders(po::error_with_option_name& error) {
 
 // Boost says only "the argument ('X') for option '--name' is invalid"; when X is a number, the
 // message says what is wrong with it (out of range, or a fraction where a count belongs).
-std::string explainInvalidValue(const po::invalid_option_value& error) {
+std::string explainInvalidValue(po::invalid_option_value& error) {
     const std::string text = error.what();
-    const std::size_t open = text.find("('");
-    const std::size_t close = open == std::string::npos ? open : text.find("')", open);
-    if (close == std::string::npos) return text;
-    const std::string value = text.substr(open + 2, close - open - 2);
+    const auto found = substitutions(error).find("value");
+    if (found == substitutions(error).end()) return text;
+    const std::string& value = found->second;
     errno = 0;
     char* end = nullptr;
     const double number = std::strtod(value.c_str(), &end);

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/OpenBlasCore.h"
 #include "launch/Commands.h"
 #include "launch/ConfigurationAgreement.h"
 #include "launch/Flags.h"
 #include "launch/MpiEnvironment.h"
-#include "kernels/cpu/OpenBlasCore.h"
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
 
@@ -26,8 +26,6 @@ std::string oneLine(std::string text) {
     return text;
 }
 
-}  // namespace
-
 // OpenBLAS chose its kernels when it loaded; if it fell back to generic ones on a CPU it does not
 // know (kernels/cpu/OpenBlasCore.h), start again with OPENBLAS_CORETYPE naming the kernel set
 // this CPU supports. Once: the variable, set or inherited, is never overridden.
@@ -38,6 +36,8 @@ void matchOpenBlasToTheCpu(char** argv) {
     ::setenv("OPENBLAS_CORETYPE", core.recommended.c_str(), 1);
     ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the generic kernels
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
     using namespace cohort;

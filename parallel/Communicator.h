@@ -7,7 +7,6 @@
 // processes. After it, all replicas hold bitwise-identical values. abort() makes every pending
 // and future call throw BarrierAborted, so one failed worker never leaves the others waiting.
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -77,10 +76,24 @@ std::unique_ptr<Communicator> makeLocalCommunicator(int workers);
 // The step every in-memory averaging shares (the local communicator, the fused update-and-
 // average): `slices[r]` is replica r's copy of one slice of `count` elements; their mean is
 // computed into slices[self] (sources summed in replica order) and copied into the others;
-// `onMean`, when given, runs on the mean in slices[self] before it is copied (the outer step).
+// `onMean()` runs on the mean in slices[self] before it is copied (the outer step). A template,
+// so the per-block callback costs no allocation.
+template <typename OnMean>
 void averageSliceIntoEveryReplica(kernels::Backend& backend, kernels::DType dtype, std::int64_t count,
-                                  void* const* slices, int replicas, int self,
-                                  const std::function<void()>& onMean = nullptr);
+                                  void* const* slices, int replicas, int self, OnMean&& onMean) {
+    void* target = slices[self];
+    backend.average(dtype, count, slices, replicas, target);
+    onMean();
+    const std::size_t bytes = std::size_t(count) * kernels::sizeOf(dtype);
+    for (int r = 0; r < replicas; ++r) {
+        if (r != self) backend.copy(bytes, target, slices[r]);
+    }
+}
+
+inline void averageSliceIntoEveryReplica(kernels::Backend& backend, kernels::DType dtype, std::int64_t count,
+                                         void* const* slices, int replicas, int self) {
+    averageSliceIntoEveryReplica(backend, dtype, count, slices, replicas, self, [] {});
+}
 
 // Local averaging first, then across processes through `processes` (host-staged), then a local
 // broadcast. Requires the same number of workers on every process.

@@ -21,12 +21,10 @@ void UpdateAndAverage::averageInto(int localWorker, kernels::Backend& backend, s
                      : static_cast<char*>(replicas_[r].parameters);
     };
     for (std::size_t r = 0; r < replicas_.size(); ++r) slices_[r] = base(r) + byteOffset;
-    std::function<void()> outerStep;
-    if (outer_ && !state) {
-        const auto first = std::int64_t(byteOffset / element);
-        outerStep = [&, first] { outer_->step(backend, replicas_[std::size_t(localWorker)].parameters, first, first + count); };
-    }
-    averageSliceIntoEveryReplica(backend, dtype_, count, slices_.data(), int(replicas_.size()), localWorker, outerStep);
+    const auto first = std::int64_t(byteOffset / element);
+    averageSliceIntoEveryReplica(backend, dtype_, count, slices_.data(), int(replicas_.size()), localWorker, [&] {
+        if (outer_ && !state) outer_->step(backend, replicas_[std::size_t(localWorker)].parameters, first, first + count);
+    });
 }
 
 void UpdateAndAverage::run(int localWorker, kernels::Backend& backend, std::int64_t begin, std::int64_t end) {

@@ -9,17 +9,6 @@
 
 namespace cohort::parallel {
 
-void averageSliceIntoEveryReplica(kernels::Backend& backend, kernels::DType dtype, std::int64_t count,
-                                  void* const* slices, int replicas, int self, const std::function<void()>& onMean) {
-    void* target = slices[self];
-    backend.average(dtype, count, slices, replicas, target);
-    if (onMean) onMean();
-    const std::size_t bytes = std::size_t(count) * kernels::sizeOf(dtype);
-    for (int r = 0; r < replicas; ++r) {
-        if (r != self) backend.copy(bytes, target, slices[r]);
-    }
-}
-
 void Communicator::forEachSlice(int, kernels::Backend&, std::int64_t, SliceWork&) {
     throw std::logic_error(name() + " does not share replica memory: forEachSlice is not available");
 }

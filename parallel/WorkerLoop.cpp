@@ -98,7 +98,7 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
     // parameters are the anchor). A state shared by the replicas is set by worker 0 alone; the
     // others first touch it after the first averaging point's barrier.
     const bool sharesMemory = config.workers > 1 && job.communicator.sharesReplicaMemory();
-    outerShared_ = me_.outer && sharesMemory;
+    outerShared_ = me_.outer && config.workers > 1 && job.workers[1]->outer == job.workers[0]->outer;  // ParallelWrapper's choice
     if (me_.outer && (index_ == 0 || !outerShared_)) {
         me_.outer->reset(*backend_, me_.model->parameters(),
                          fit.resume ? fit.resume->outerVelocity : std::vector<unsigned char>{});

@@ -124,9 +124,8 @@ public:
             dispatchActivation(activation, [&](auto kind) {
                 constexpr Activation A = decltype(kind)::value;
                 if constexpr (A == Activation::Relu) {
-                    // A select, not a product with 0 or 1: no floating-point operation touches
-                    // the gradient, so subnormal gradients (common behind a convolution) cost
-                    // nothing, where multiplying each took a microcode assist.
+                    // A select, as the pooling that folds a ReLU's backward into its own does
+                    // (PoolingShape::reluMask): the fused and unfused paths agree bit for bit.
 #pragma omp parallel for schedule(static) if (count >= kParallelElements)
                     for (std::int64_t i = 0; i < count; ++i) gradIn[i] = out[i] > T(0) ? gradOut[i] : T(0);
                 } else {

@@ -4,13 +4,11 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "kernels/ShapeChecks.h"
-
-#include <algorithm>
-#include <stdexcept>
 #include <initializer_list>
 #include <utility>
 #include <vector>
+
+#include "kernels/ShapeChecks.h"
 
 namespace cohort::kernels::cpu_detail {
 namespace {
@@ -64,6 +62,11 @@ struct Staged {
     void point(const void* user, void* workspace) {
         plain.set_data_handle(const_cast<void*>(user));
         if (reordered) chosen.set_data_handle(static_cast<char*>(workspace) + offset);
+    }
+
+    // Moves the data the way it flows (an input into oneDNN's layout, an output out of it).
+    void convert(dnnl::stream& stream) const {
+        if (reordered) run(reorder, stream, reorderArgs);
     }
 };
 
@@ -193,10 +196,6 @@ struct DnnlConvolutions::Impl {
         entry.forward = std::move(forward);
         entry.backward = std::move(backward);
     }
-
-    void toChosen(Staged& staged) {
-        if (staged.reordered) run(staged.reorder, stream, staged.reorderArgs);
-    }
 };
 
 DnnlConvolutions::DnnlConvolutions() : impl_(std::make_unique<Impl>()) {}
@@ -219,10 +218,10 @@ void DnnlConvolutions::forward(const ConvolutionShape& shape, const float* x, co
     // (Offsets were worked out with the plan: primitive_desc queries build vectors on the heap.)
     plan.scratchpad.set_data_handle(static_cast<char*>(workspace) + plan.scratchpadOffset);
     plan.bias.set_data_handle(bias != nullptr ? const_cast<float*>(bias) : plan.zeroBias.data());
-    impl_->toChosen(*plan.x);
-    impl_->toChosen(*plan.weights);
+    plan.x->convert(impl_->stream);
+    plan.weights->convert(impl_->stream);
     run(plan.primitive, impl_->stream, plan.args);
-    if (plan.y->reordered) run(plan.y->reorder, impl_->stream, plan.y->reorderArgs);
+    plan.y->convert(impl_->stream);
     impl_->stream.wait();
 }
 
@@ -246,15 +245,15 @@ void DnnlConvolutions::backward(const ConvolutionShape& shape, const float* x, c
     plan.dx->point(dx, workspace);
     plan.scratchpad.set_data_handle(static_cast<char*>(workspace) + plan.scratchpadOffset);
     plan.dbias.set_data_handle(dbias != nullptr ? dbias : plan.unusedBiasGradient.data());
-    if (!reuseX) impl_->toChosen(*plan.x);
-    impl_->toChosen(*plan.dyForWeights);
+    if (!reuseX) plan.x->convert(impl_->stream);
+    plan.dyForWeights->convert(impl_->stream);
     run(plan.weightsPrimitive, impl_->stream, plan.weightsArgs);
-    if (plan.dweights->reordered) run(plan.dweights->reorder, impl_->stream, plan.dweights->reorderArgs);
+    plan.dweights->convert(impl_->stream);
     if (dx != nullptr) {
-        if (plan.ownDyForData) impl_->toChosen(*plan.ownDyForData);
-        impl_->toChosen(*plan.weights);
+        if (plan.ownDyForData) plan.ownDyForData->convert(impl_->stream);
+        plan.weights->convert(impl_->stream);
         run(plan.dataPrimitive, impl_->stream, plan.dataArgs);
-        if (plan.dx->reordered) run(plan.dx->reorder, impl_->stream, plan.dx->reorderArgs);
+        plan.dx->convert(impl_->stream);
     }
     impl_->stream.wait();
 }
