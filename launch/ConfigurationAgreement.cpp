@@ -107,6 +107,38 @@ std::string describeFirstDifference(const std::string& rootSettings, const std::
     return "";
 }
 
+namespace {
+
+void broadcastText(parallel::ProcessGroup& processes, std::string& text, int from) {
+    std::uint64_t length = text.size();
+    processes.broadcast(&length, sizeof length, from);
+    text.resize(std::size_t(length));
+    if (length > 0) processes.broadcast(text.data(), std::size_t(length), from);
+}
+
+}  // namespace
+
+void agreeOnStartup(parallel::ProcessGroup& processes, const std::string& error, bool inputError) {
+    const int size = processes.size(), rank = processes.rank();
+    if (size <= 1) return;
+    // 0: ready, 1: bad input, 2: another failure (one slot per rank).
+    std::vector<double> failed(std::size_t(size), 0.0);
+    failed[std::size_t(rank)] = error.empty() ? 0.0 : inputError ? 1.0 : 2.0;
+    processes.allreduceSum(kernels::DType::Float64, failed.data(), size);
+    int first = -1, count = 0;
+    for (int r = 0; r < size; ++r) {
+        if (failed[std::size_t(r)] == 0.0) continue;
+        if (first < 0) first = r;
+        ++count;
+    }
+    if (first < 0) return;
+    std::string message = rank == first ? error : std::string();
+    broadcastText(processes, message, first);
+    throw AgreedFailure(processes.describeRank(first) + ": " + message +
+                            (count > 1 ? " (" + std::to_string(count) + " ranks failed to start)" : ""),
+                        failed[std::size_t(first)] == 1.0 ? 2 : 1);
+}
+
 void agreeOnSettings(parallel::ProcessGroup& processes, const std::string& settings) {
     const int size = processes.size(), rank = processes.rank();
     if (size <= 1) return;
@@ -124,17 +156,13 @@ void agreeOnSettings(parallel::ProcessGroup& processes, const std::string& setti
     }
     if (first < 0) return;
 
-    auto broadcastText = [&](std::string& text, int from) {
-        std::uint64_t length = text.size();
-        processes.broadcast(&length, sizeof length, from);
-        text.resize(std::size_t(length));
-        if (length > 0) processes.broadcast(text.data(), std::size_t(length), from);
-    };
     std::string rootSettings = rank == 0 ? settings : std::string();
-    broadcastText(rootSettings, 0);
+    broadcastText(processes, rootSettings, 0);
     std::string difference = rank == first ? describeFirstDifference(rootSettings, settings, rank) : std::string();
-    broadcastText(difference, first);
+    broadcastText(processes, difference, first);
     if (difference.empty()) difference = "rank " + std::to_string(first) + " differs from rank 0";
+    const std::string host = processes.hostOf(first), rootHost = processes.hostOf(0);
+    if (!host.empty()) difference += " (rank " + std::to_string(first) + " runs on " + host + ", rank 0 on " + rootHost + ")";
     throw ConfigurationMismatch("ranks disagree on the training configuration: " + difference +
                                 (count > 1 ? " (" + std::to_string(count) + " ranks differ from rank 0)" : "") +
                                 "; launch every rank with the same flags, config file and data");

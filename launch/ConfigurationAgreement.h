@@ -10,6 +10,7 @@
 // devices, prefetch, output files) are left out: they may differ between hosts.
 #include <cstdint>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include "launch/Options.h"
@@ -19,10 +20,20 @@
 
 namespace cohort::launch {
 
-// Raised on every rank together, so the job can end with MPI_Finalize and exit code 2.
-class ConfigurationMismatch : public InputError {
+// Raised on every rank together, so the job can end with MPI_Finalize (not MPI_Abort) and the
+// same exit code everywhere: 2 for bad input, 1 otherwise.
+class AgreedFailure : public std::runtime_error {
 public:
-    explicit ConfigurationMismatch(const std::string& message) : InputError(message) {}
+    AgreedFailure(const std::string& message, int exitCode) : std::runtime_error(message), exitCode_(exitCode) {}
+    int exitCode() const { return exitCode_; }
+
+private:
+    int exitCode_;
+};
+
+class ConfigurationMismatch : public AgreedFailure {
+public:
+    explicit ConfigurationMismatch(const std::string& message) : AgreedFailure(message, 2) {}
 };
 
 std::string trainingSettings(const RunOptions& options, const RunSetup& setup);
@@ -31,6 +42,11 @@ std::map<std::string, std::string> settingsByKey(const std::string& settings);
 std::uint64_t settingsHash(const std::string& settings);
 // "--lr: rank 1 has 0.02, rank 0 has 0.01" for the first differing line, or "" when equal.
 std::string describeFirstDifference(const std::string& rootSettings, const std::string& settings, int rank);
+// Collective over `processes`, before the settings are compared: each rank says whether its own
+// set-up (flags, data files, budgets) succeeded. When one failed, every rank throws the same
+// AgreedFailure naming the first failed rank, its host and its error ("rank 1 on host2: cannot
+// open ..."), with exit code 2 when that error was bad input, else 1. `error` is "" on success.
+void agreeOnStartup(parallel::ProcessGroup& processes, const std::string& error, bool inputError);
 // Collective over `processes`; returns when every rank has the same settings.
 void agreeOnSettings(parallel::ProcessGroup& processes, const std::string& settings);
 

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 
 #ifdef COHORT_WITH_MPI
@@ -144,6 +146,12 @@ void MpiEnvironment::abortJob(int exitCode) {
         int finalized = 0;
         MPI_Finalized(&finalized);
         if (!finalized) {
+            // MPI_Abort reports to the local daemon; one cut off from mpirun may never answer,
+            // so the rank leaves on its own after a moment whatever MPI_Abort does.
+            std::thread([exitCode] {
+                std::this_thread::sleep_for(std::chrono::seconds(2));
+                std::_Exit(exitCode);
+            }).detach();
             MPI_Abort(MPI_COMM_WORLD, exitCode);
             std::_Exit(exitCode);
         }

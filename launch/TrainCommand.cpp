@@ -111,17 +111,27 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     }
     if (!(options.mpiTimeout > 0.0)) throw InputError("--mpi-timeout must be > 0 seconds");
     RunSetup setup;
+    std::string setupError;  // under mpirun a rank's failed set-up is shared before anyone gives up
+    bool setupInputError = false;
     try {
         // Validates before training, the communicator's layout included.
         setup = prepareRun(options, ProcessPlacement{place.localRank, place.localSize, place.size});
     } catch (const memory::BudgetExceededError& error) {
-        throw InputError(messageInFlags(error));  // predictable before training: bad input, exit 2
+        if (place.size <= 1) throw InputError(messageInFlags(error));  // predictable before training: bad input, exit 2
+        setupError = messageInFlags(error);
+        setupInputError = true;
+    } catch (const std::exception& error) {
+        if (place.size <= 1) throw;
+        setupError = messageInFlags(error);
+        setupInputError = dynamic_cast<const InputError*>(&error) != nullptr;
     }
-    // Under mpirun: agree on the configuration and lay the job's replicas out by global index
-    // (rank r owns replicas r*W .. r*W+W-1); the communicator averages inside the process first,
-    // then across processes.
+    // Under mpirun: agree that every rank is ready (a host with other data or none names itself
+    // on every rank, instead of leaving the others to time out) and on the configuration, and
+    // lay the job's replicas out by global index (rank r owns replicas r*W .. r*W+W-1); the
+    // communicator averages inside the process first, then across processes.
     if (place.size > 1) {
         auto processes = mpi.processes(options.mpiTimeout);
+        agreeOnStartup(*processes, setupError, setupInputError);
         agreeOnSettings(*processes, trainingSettings(options, setup));
         setup.parallel.firstGlobalReplica = place.rank * setup.parallel.workers;
         setup.parallel.totalReplicas = place.size * setup.parallel.workers;

@@ -74,9 +74,9 @@ int main(int argc, char** argv) {
         if (subcommand == "evaluate") return launch::runEvaluate(*options);
         if (subcommand == "report") return launch::runReport(*options);
         throw InputError("subcommand '" + subcommand + "' is not available yet in this build");
-    } catch (const launch::ConfigurationMismatch& error) {
+    } catch (const launch::AgreedFailure& error) {  // every rank agreed: no MPI_Abort needed
         std::fprintf(stderr, "%s: error: %s\n", prefix.c_str(), oneLine(error.what()).c_str());
-        return 2;
+        return error.exitCode();
     } catch (const InputError& error) {
         return fail(error, 2);
     } catch (const std::exception& error) {

@@ -66,6 +66,16 @@ public:
     virtual void broadcast(void* buffer, std::size_t bytes, int root) = 0;
     virtual void barrier() = 0;
     virtual void abort(const std::string& reason) = 0;
+    // The host a rank runs on, for messages ("" when unknown).
+    virtual std::string hostOf(int rank) const {
+        (void)rank;
+        return "";
+    }
+    // "rank 1 on host2", or "rank 1" when the host is unknown.
+    std::string describeRank(int rank) const {
+        const std::string host = hostOf(rank);
+        return "rank " + std::to_string(rank) + (host.empty() ? "" : " on " + host);
+    }
 };
 
 // Threads of one process sharing memory: workers on the CPU, or workers sharing one GPU (the

@@ -113,6 +113,8 @@ teardown() {
 trap teardown EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
+trap 'exit 129' HUP
+trap '' PIPE
 
 # tc's token bucket: a burst of 4 ms at the link's rate (at least 64 KiB) and 50 ms of queue.
 shape() {  # NAMESPACE DEVICE
@@ -140,6 +142,11 @@ for i in $(seq 1 "$hosts"); do
     ip -n "$ns" link set lo up
     ip -n "$ns" addr add "10.77.0.$i/24" dev eth0
     ip -n "$ns" link set eth0 up
+    # A peer that stops answering is given up after about 13 s of retransmissions (Linux's default
+    # is 15 retries, about 15 minutes) and idle runtime connections are probed after 5 s, as
+    # cluster nodes are commonly tuned; the job's own --mpi-timeout acts well before either.
+    ip netns exec "$ns" sysctl -qw net.ipv4.tcp_retries2=5 net.ipv4.tcp_keepalive_time=5 \
+        net.ipv4.tcp_keepalive_intvl=1 net.ipv4.tcp_keepalive_probes=5
     shape "$ns" eth0
     shape "$switch" "port$i"
     echo "host$i slots=$slots" >>"$hostfile"
@@ -185,7 +192,7 @@ set +e
 for c in "${cuts[@]}"; do
     host=${c%@*} after=${c#*@}
     ( sleep "$after"; ip -n "$id-$host" link set eth0 down &&
-        echo "emulated-cluster: took $host's link down after $after s" >&2 ) &
+        echo "emulated-cluster: took $host's link down after $after s (at $(date +%s.%N))" >&2 ) &
     background+=($!)
 done
 
@@ -193,12 +200,17 @@ start=$(date +%s.%N)
 if [ "$run_mpirun" = 1 ]; then
     launcher=(mpirun --hostfile "$hostfile" -np "$np" --oversubscribe --bind-to none
               --mca plm_rsh_agent "$state/agent" --mca plm_rsh_no_tree_spawn 1
-              --mca btl self,vader,tcp --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0)
+              --mca btl self,vader,tcp --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0
+              --mca oob_tcp_keepalive_time 30 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 5)
     [ "$(id -u)" = 0 ] && launcher+=(--allow-run-as-root)
-    timeout -s KILL "$timeout_s" bash "$state/enter" host1 --exec "${launcher[@]}" "${mpirun_args[@]}" "$@"
+    timeout -s KILL "$timeout_s" bash "$state/enter" host1 --exec "${launcher[@]}" "${mpirun_args[@]}" "$@" &
 else
-    timeout -s KILL "$timeout_s" bash "$state/enter" host1 --exec "$@"
+    timeout -s KILL "$timeout_s" bash "$state/enter" host1 --exec "$@" &
 fi
+# In the background, so a signal to this script tears the cluster down at once (the trap runs
+# as soon as wait is interrupted).
+job=$!
+wait "$job"
 status=$?
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 # Daemons may take a moment to go after mpirun: give them 3 s before counting what is left.

@@ -16,6 +16,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kBarrierArriveTag = 7101;
 constexpr int kBarrierReleaseTag = 7102;
+constexpr int kRollCallTag = 7103;
+// How long rank 0 listens for roll-call tokens after a timed-out collective, and how long the
+// others try to deliver theirs (their own deadlines pass within moments of the root's).
+constexpr double kRollCallSeconds = 2.0;
+// Host names are exchanged in fixed-size slots.
+constexpr int kHostNameBytes = 64;
 // Ranks other than the root wait this much longer at a barrier, so the root (which can name the
 // missing ranks) reports first.
 constexpr double kFollowerGraceSeconds = 5.0;
@@ -39,6 +45,21 @@ MpiProcessGroup::MpiProcessGroup(MPI_Comm communicator, double timeoutSeconds, s
     COHORT_MPI_CHECK(MPI_Comm_set_errhandler(communicator_, MPI_ERRORS_RETURN));
     COHORT_MPI_CHECK(MPI_Comm_rank(communicator_, &rank_));
     COHORT_MPI_CHECK(MPI_Comm_size(communicator_, &size_));
+    // Every rank's host, for messages that name a lost rank. Bounded like every other wait.
+    std::vector<char> names(std::size_t(size_) * kHostNameBytes, '\0');
+    char mine[MPI_MAX_PROCESSOR_NAME] = {};
+    int length = 0;
+    COHORT_MPI_CHECK(MPI_Get_processor_name(mine, &length));
+    std::copy_n(mine, std::min(length, kHostNameBytes - 1), names.begin() + std::ptrdiff_t(rank_) * kHostNameBytes);
+    MPI_Request request = MPI_REQUEST_NULL;
+    COHORT_MPI_CHECK(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, names.data(), kHostNameBytes, MPI_CHAR,
+                                    communicator_, &request));
+    if (!waitAll(&request, 1, timeoutSeconds_)) throwTimeout("exchanging host names");
+    for (int r = 0; r < size_; ++r) hosts_.emplace_back(names.data() + std::ptrdiff_t(r) * kHostNameBytes);
+}
+
+std::string MpiProcessGroup::hostOf(int rank) const {
+    return rank >= 0 && std::size_t(rank) < hosts_.size() ? hosts_[std::size_t(rank)] : std::string();
 }
 
 MpiProcessGroup::~MpiProcessGroup() {
@@ -93,10 +114,46 @@ bool MpiProcessGroup::waitAll(MPI_Request* requests, int count, double timeoutSe
     return true;
 }
 
-void MpiProcessGroup::throwTimeout(const std::string& operation) const {
-    throw ProcessLostError("lost contact with the other MPI ranks: " + operation + " did not complete within " +
-                           formatSeconds(timeoutSeconds_) + " s on rank " + std::to_string(rank_) + " of " +
-                           std::to_string(size_) + " (a rank died or hangs; raise {timeoutSeconds} if ranks are only slow)");
+std::string MpiProcessGroup::rollCall(double seconds) {
+    std::vector<int> tokens(static_cast<std::size_t>(size_));
+    std::vector<MPI_Request> requests(std::size_t(size_ - 1), MPI_REQUEST_NULL);
+    for (int r = 1; r < size_; ++r) {
+        COHORT_MPI_CHECK(MPI_Irecv(&tokens[std::size_t(r)], 1, MPI_INT, r, kRollCallTag, communicator_,
+                                   &requests[std::size_t(r - 1)]));
+    }
+    waitAll(requests.data(), size_ - 1, seconds);
+    std::string missing;
+    int lost = 0;
+    for (int r = 1; r < size_; ++r) {
+        if (requests[std::size_t(r - 1)] == MPI_REQUEST_NULL) continue;
+        MPI_Cancel(&requests[std::size_t(r - 1)]);  // (left to MPI_Abort; the job is ending)
+        missing += (lost++ ? ", " : "") + describeRank(r);
+    }
+    return missing;
+}
+
+void MpiProcessGroup::throwTimeout(const std::string& operation) {
+    const std::string what = operation + " did not complete within " + formatSeconds(timeoutSeconds_) + " s on " +
+                             describeRank(rank_) + " of " + std::to_string(size_);
+    const std::string advice = "raise {timeoutSeconds} if ranks are only slow";
+    if (!hosts_.empty() && size_ > 1) {  // (the host names are known: the group is complete)
+        if (rank_ == 0) {
+            const std::string missing = rollCall(kRollCallSeconds);
+            if (!missing.empty()) {
+                throw ProcessLostError("lost " + missing + ": " + what + " (no answer since; the rank died, hangs or " +
+                                       "its host is unreachable; " + advice + ")");
+            }
+        } else {
+            int token = rank_;
+            MPI_Request request = MPI_REQUEST_NULL;
+            if (MPI_Isend(&token, 1, MPI_INT, 0, kRollCallTag, communicator_, &request) == MPI_SUCCESS &&
+                !waitAll(&request, 1, kRollCallSeconds)) {
+                throw ProcessLostError("lost contact with rank 0 on " + hostOf(0) + ": " + what +
+                                       " (rank 0 died, hangs or its host is unreachable; " + advice + ")");
+            }
+        }
+    }
+    throw ProcessLostError("lost contact with the other MPI ranks: " + what + " (a rank died or hangs; " + advice + ")");
 }
 
 void MpiProcessGroup::allreduceSum(kernels::DType dtype, void* buffer, std::int64_t count) {
@@ -138,14 +195,13 @@ void MpiProcessGroup::barrier() {
         }
         if (!waitAll(requests.data(), size_ - 1, timeoutSeconds_)) {
             std::string missing;
-            int lost = 0;
             for (int r = 1; r < size_; ++r) {
                 if (requests[std::size_t(r - 1)] == MPI_REQUEST_NULL) continue;
-                missing += (lost++ ? ", " : "") + std::to_string(r);
+                missing += (missing.empty() ? "" : ", ") + describeRank(r);
             }
-            throw ProcessLostError("lost rank" + std::string(lost > 1 ? "s " : " ") + missing + ": no answer at a barrier within " +
-                                   formatSeconds(timeoutSeconds_) + " s (rank 0 of " + std::to_string(size_) +
-                                   "; the rank died or hangs; raise {timeoutSeconds} if ranks are only slow)");
+            throw ProcessLostError("lost " + missing + ": no answer at a barrier within " + formatSeconds(timeoutSeconds_) +
+                                   " s (" + describeRank(0) + " of " + std::to_string(size_) +
+                                   "; the rank died, hangs or its host is unreachable; raise {timeoutSeconds} if ranks are only slow)");
         }
         for (int r = 1; r < size_; ++r) {
             COHORT_MPI_CHECK(MPI_Isend(&token, 1, MPI_INT, r, kBarrierReleaseTag, communicator_, &requests[std::size_t(r - 1)]));
@@ -157,9 +213,9 @@ void MpiProcessGroup::barrier() {
         COHORT_MPI_CHECK(MPI_Isend(&token, 1, MPI_INT, 0, kBarrierArriveTag, communicator_, &requests[0]));
         COHORT_MPI_CHECK(MPI_Irecv(&release, 1, MPI_INT, 0, kBarrierReleaseTag, communicator_, &requests[1]));
         if (!waitAll(requests, 2, timeoutSeconds_ + kFollowerGraceSeconds)) {
-            throw ProcessLostError("lost rank 0: no release from a barrier within " +
-                                   formatSeconds(timeoutSeconds_ + kFollowerGraceSeconds) + " s (rank " +
-                                   std::to_string(rank_) + " of " + std::to_string(size_) +
+            throw ProcessLostError("lost " + describeRank(0) + ": no release from a barrier within " +
+                                   formatSeconds(timeoutSeconds_ + kFollowerGraceSeconds) + " s (" +
+                                   describeRank(rank_) + " of " + std::to_string(size_) +
                                    "; rank 0 died or hangs; raise {timeoutSeconds} if ranks are only slow)");
         }
     }

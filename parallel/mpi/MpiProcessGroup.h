@@ -6,8 +6,11 @@
 // nonblocking (MPI_Iallreduce, MPI_Ibcast, point-to-point barrier tokens) and is polled with
 // MPI_Test* until it completes, its deadline passes (ProcessLostError) or abort() was called
 // (BarrierAborted). barrier() gathers one token per rank at rank 0 and releases them, so a
-// timed-out root names the ranks that never arrived ("lost rank 3"); the other ranks wait a
-// little longer than the root, so the root's diagnosis normally wins.
+// timed-out root names the ranks that never arrived ("lost rank 3 on host2"); the other ranks
+// wait a little longer than the root, so the root's diagnosis normally wins. A collective that
+// times out is followed by a short roll call: every rank that is still reachable sends rank 0 a
+// token, and rank 0 names the ranks (and hosts) it did not hear from. Each rank's host name is
+// gathered when the group is made.
 //
 // Threads: one thread at a time calls the collectives (MPI_THREAD_SERIALIZED is enough); abort()
 // may be called from any thread and only raises a flag — taking the job down (MPI_Abort) is the
@@ -18,6 +21,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "parallel/Communicator.h"
 #include "src/core/Errors.h"
@@ -47,6 +51,7 @@ public:
     void broadcast(void* buffer, std::size_t bytes, int root) override;
     void barrier() override;
     void abort(const std::string& reason) override;
+    std::string hostOf(int rank) const override;
 
     bool aborted() const { return aborted_.load(); }
     double timeoutSeconds() const { return timeoutSeconds_; }
@@ -56,13 +61,17 @@ private:
     // Polls until every request is complete; returns false when the deadline passed first
     // (unfinished requests are left non-null). Throws BarrierAborted after abort().
     bool waitAll(MPI_Request* requests, int count, double timeoutSeconds);
-    [[noreturn]] void throwTimeout(const std::string& operation) const;
+    // After a timed-out collective: the roll call, then ProcessLostError naming who is missing.
+    [[noreturn]] void throwTimeout(const std::string& operation);
+    // Rank 0: the ranks that sent no roll-call token within `seconds` ("" when all did).
+    std::string rollCall(double seconds);
 
     MPI_Comm communicator_ = MPI_COMM_NULL;
     int rank_ = 0;
     int size_ = 1;
     double timeoutSeconds_;
     std::string label_;
+    std::vector<std::string> hosts_;  // by rank
     std::atomic<bool> aborted_{false};
     mutable std::mutex reasonMutex_;
     std::string reason_;

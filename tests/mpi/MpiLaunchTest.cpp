@@ -174,6 +174,32 @@ TEST_F(MpiLaunch, ConfigurationMismatchStopsEveryRankWithExitCode2) {
     EXPECT_EQ(result.out.find("epoch 1/"), std::string::npos) << "training must not start:\n" << result.out;
 }
 
+TEST_F(MpiLaunch, ARankWithoutItsDataStopsEveryRankWithExitCode2NamingIt) {
+    // Rank 1 is pointed at an empty data directory (as a host without the data set would be):
+    // every rank ends with exit 2 and the same line naming rank 1, its host and the file, at
+    // once instead of after --mpi-timeout.
+    const std::string empty = scratch_.file("empty");
+    std::filesystem::create_directories(empty);
+    const std::string script = scratch_.file("per-rank-data.sh");
+    data::testing_support::writeText(script, "#!/bin/sh\ndir=" + scratch_.str() + "\n[ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && dir=" +
+                                                 empty + "\nexec \"$@\" --data-dir $dir\n");
+    std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+    const auto start = Clock::now();
+    const ProcessResult result = run(mpirun(2) + " " + script + " " + cohortBinary() + " train" + kSmall +
+                                         "--epochs 1 --mpi-timeout 60",
+                                     scratch_.str());
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 30.0) << "the ranks waited for a timeout";
+    EXPECT_EQ(result.exitCode, 2) << result.err;
+    for (const char* rank : {"cohort[rank 0]: error: ", "cohort[rank 1]: error: "}) {
+        const auto at = result.err.find(rank);
+        ASSERT_NE(at, std::string::npos) << rank << "\n" << result.err;
+        const std::string line = result.err.substr(at, result.err.find('\n', at) - at);
+        EXPECT_NE(line.find("rank 1 on "), std::string::npos) << line;
+        EXPECT_NE(line.find(empty), std::string::npos) << line;
+    }
+    EXPECT_EQ(result.err.find("MPI_ABORT"), std::string::npos) << "the ranks should end together:\n" << result.err;
+}
+
 // Processes whose command line mentions `token` (zombies excluded), with their MPI rank.
 std::vector<std::pair<pid_t, int>> processesMentioning(const std::string& token) {
     std::vector<std::pair<pid_t, int>> found;
