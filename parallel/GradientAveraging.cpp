@@ -4,10 +4,15 @@
 
 namespace cohort::parallel {
 
-GradientAveraging::GradientAveraging(Communicator& communicator, int worker, kernels::Backend& backend, nn::Model& model,
-                                     std::int64_t bucketBytes, bool overlap, TraceRecorder* trace)
-    : communicator_(communicator), worker_(worker), backend_(backend), model_(model),
-      buckets_(planGradientBuckets(model, bucketBytes)), overlap_(overlap), trace_(trace) {
+GradientAveraging::GradientAveraging(Communicator& communicator, int worker, kernels::Backend& backend,
+                                     nn::Model& model, std::int64_t bucketBytes, bool overlap, TraceRecorder* trace)
+    : communicator_(communicator),
+      worker_(worker),
+      backend_(backend),
+      model_(model),
+      buckets_(planGradientBuckets(model, bucketBytes)),
+      overlap_(overlap),
+      trace_(trace) {
     if (!overlap_) return;
     if (trace_) trace_->reserveCommunicationTrack(worker_);
     thread_ = std::thread([this] { communicationThread(); });
@@ -93,8 +98,10 @@ void GradientAveraging::communicationThread() {
         } catch (...) {
             failure = std::current_exception();
         }
-        if (trace_) trace_->recordCommunication(worker_, SpanKind::GradientAveraging, epoch, iteration, begin,
-                                                std::chrono::steady_clock::now());
+        if (trace_) {
+            trace_->recordCommunication(worker_, SpanKind::GradientAveraging, epoch, iteration, begin,
+                                        std::chrono::steady_clock::now());
+        }
         lock.lock();
         if (failure) {
             failure_ = failure;

@@ -6,7 +6,9 @@
 namespace cohort::parallel {
 
 std::vector<GradientBucket> planGradientBuckets(const nn::Model& model, std::int64_t bucketBytes) {
-    if (bucketBytes < 1) throw std::invalid_argument("a gradient bucket must hold at least 1 byte, got " + std::to_string(bucketBytes));
+    if (bucketBytes < 1) {
+        throw std::invalid_argument("a gradient bucket must hold at least 1 byte, got " + std::to_string(bucketBytes));
+    }
     const auto element = std::int64_t(kernels::sizeOf(model.dtype()));
     const std::size_t layers = model.layerCount();
     // Layer i's block (with its alignment padding) ends where layer i + 1's begins.

@@ -23,7 +23,7 @@ struct GradientBucket {
     // The bucket's gradients are all written once backward() has passed this layer: its first
     // layer with parameters (firstLayer when it has none).
     std::size_t readyAfterLayer = 0;
-    std::int64_t begin = 0;      // in elements of the flat buffer
+    std::int64_t begin = 0;  // in elements of the flat buffer
     std::int64_t count = 0;
 };
 

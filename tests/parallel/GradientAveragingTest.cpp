@@ -45,7 +45,8 @@ Trained trainShared(std::unique_ptr<nn::Model> model, int workers, bool overlap,
     ParallelWrapper wrapper(*model, optimizerConfig, trainerConfig(2, 12), config);
     wrapper.fit(data);
     for (int w = 1; w < workers; ++w) {
-        EXPECT_EQ(bytesOf(wrapper.replica(w).parameters()), bytesOf(wrapper.replica(0).parameters())) << "replica " << w;
+        EXPECT_EQ(bytesOf(wrapper.replica(w).parameters()), bytesOf(wrapper.replica(0).parameters()))
+            << "replica " << w;
     }
     return {bytesOf(model->parameters()), bytesOf(wrapper.optimizer(0).state()), bytesOf(model->statistics())};
 }
@@ -53,13 +54,16 @@ Trained trainShared(std::unique_ptr<nn::Model> model, int workers, bool overlap,
 TEST(GradientAveraging, OverlappedEqualsAfterTheBackwardPassBitwiseForAnyBucketSize) {
     for (int workers : {2, 3}) {
         for (const bool batchNorm : {false, true}) {
-            auto build = [&] { return batchNorm ? testing_support::makeBatchNormModel() : testing_support::makeModel(0.25); };
+            auto build = [&] {
+                return batchNorm ? testing_support::makeBatchNormModel() : testing_support::makeModel(0.25);
+            };
             const auto kind = batchNorm ? optim::OptimizerKind::Sgd : optim::OptimizerKind::Adam;
             // One bucket for the whole buffer: the averaging before buckets.
             const Trained whole = trainShared(build(), workers, false, std::int64_t(1) << 30, kind);
             for (std::int64_t bytes : {std::int64_t(1), std::int64_t(512), std::int64_t(1) << 20}) {
-                const std::string what = std::to_string(workers) + " workers, " + (batchNorm ? "batch norm" : "dropout") +
-                                         ", buckets of " + std::to_string(bytes) + " bytes";
+                const std::string what = std::to_string(workers) + " workers, " +
+                                         (batchNorm ? "batch norm" : "dropout") + ", buckets of " +
+                                         std::to_string(bytes) + " bytes";
                 const Trained after = trainShared(build(), workers, false, bytes, kind);
                 const Trained overlapped = trainShared(build(), workers, true, bytes, kind);
                 EXPECT_EQ(overlapped.parameters, after.parameters) << what;
@@ -123,7 +127,8 @@ TEST(GradientAveraging, HandsEachBucketToTheCommunicationThreadAsSoonAsItsLayers
                 if (next < buckets.size() && layer == buckets[next].readyAfterLayer) {
                     ++next;
                     // Overlapped, the bucket is averaged while the pass is still at this layer.
-                    if (overlap) EXPECT_TRUE(communicator.waitForCalls(std::size_t(step) * buckets.size() + next)) << layer;
+                    if (overlap)
+                        EXPECT_TRUE(communicator.waitForCalls(std::size_t(step) * buckets.size() + next)) << layer;
                 }
             }
             averaging.finishStep();
@@ -143,12 +148,15 @@ TEST(GradientAveraging, HandsEachBucketToTheCommunicationThreadAsSoonAsItsLayers
 // Wraps the local communicator; worker `failing`'s average number `at` throws.
 class FailingCommunicator final : public Communicator {
 public:
-    FailingCommunicator(int workers, int failing, int at) : local_(makeLocalCommunicator(workers)), failing_(failing), at_(at) {}
+    FailingCommunicator(int workers, int failing, int at)
+        : local_(makeLocalCommunicator(workers)), failing_(failing), at_(at) {}
     std::string name() const override { return "failing " + local_->name(); }
     int localReplicas() const override { return local_->localReplicas(); }
     int totalReplicas() const override { return local_->totalReplicas(); }
-    void average(int worker, kernels::Backend& backend, kernels::DType dtype, void* buffer, std::int64_t count) override {
-        if (worker == failing_ && ++calls_ == at_) throw std::runtime_error("lost contact with the other ranks (injected)");
+    void average(int worker, kernels::Backend& backend, kernels::DType dtype, void* buffer,
+                 std::int64_t count) override {
+        if (worker == failing_ && ++calls_ == at_)
+            throw std::runtime_error("lost contact with the other ranks (injected)");
         local_->average(worker, backend, dtype, buffer, count);
     }
     void broadcast(int worker, kernels::Backend& backend, void* buffer, std::size_t bytes) override {

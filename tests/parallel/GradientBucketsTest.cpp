@@ -41,7 +41,8 @@ void expectWellFormed(const nn::Model& model, const std::vector<GradientBucket>&
         // Ready once backward() passed its first layer with parameters.
         EXPECT_GE(bucket.readyAfterLayer, bucket.firstLayer);
         EXPECT_LE(bucket.readyAfterLayer, bucket.lastLayer);
-        if (bucket.count > 0) EXPECT_GT(layerEnd(model, bucket.readyAfterLayer), model.parameterOffset(bucket.readyAfterLayer));
+        if (bucket.count > 0)
+            EXPECT_GT(layerEnd(model, bucket.readyAfterLayer), model.parameterOffset(bucket.readyAfterLayer));
         for (std::size_t layer = bucket.firstLayer; layer < bucket.readyAfterLayer; ++layer) {
             EXPECT_EQ(layerEnd(model, layer), model.parameterOffset(layer)) << "layer " << layer << " has parameters";
         }
@@ -60,8 +61,8 @@ std::unique_ptr<nn::Model> makeMixedModel() {
 }
 
 TEST(GradientBuckets, AreWholeLayersFromTheLastCoveringTheBufferExactly) {
-    for (auto* build : {+[] { return testing_support::makeModel(); }, +[] { return testing_support::makeBatchNormModel(); },
-                        +[] { return makeMixedModel(); }}) {
+    for (auto* build : {+[] { return testing_support::makeModel(); },
+                        +[] { return testing_support::makeBatchNormModel(); }, +[] { return makeMixedModel(); }}) {
         const auto model = build();
         for (std::int64_t bytes : {std::int64_t(1), std::int64_t(64), std::int64_t(400), std::int64_t(1500),
                                    std::int64_t(4096), std::int64_t(1) << 30}) {
