@@ -51,6 +51,12 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     line("averaging-frequency", std::to_string(setup.parallel.averagingFrequency));
     line("average-updaters", setup.parallel.averageUpdaters ? "true" : "false");
     line("training-mode", options.trainingMode);
+    // Each gradient bucket is one allreduce across processes: ranks must cut the same buckets
+    // (and with 3 or more, MPI's summation order may depend on the sizes). Overlapping or not
+    // changes nothing and may differ.
+    if (setup.parallel.trainingMode == parallel::TrainingMode::SharedGradients) {
+        line("bucket-size", std::to_string(setup.parallel.gradientBucketBytes));
+    }
     if (setup.parallel.outer.enabled()) {  // (absent for plain averaging, as before the outer optimizer)
         line("outer-optimizer", options.outerOptimizer);
         line("outer-lr", number(setup.parallel.outer.learningRate));

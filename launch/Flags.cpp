@@ -32,6 +32,8 @@ constexpr std::pair<std::string_view, std::string_view> kFlags[] = {
     {"prefetchBuffer", "--prefetch-buffer"},
     {"threadsPerWorker", "--threads-per-worker"},
     {"trainingMode", "--training-mode"},
+    {"gradientBucketBytes", "--bucket-size"},
+    {"overlapGradientAveraging", "--overlap-gradients"},
     {"outerOptimizer", "--outer-optimizer"},
     {"outerLearningRate", "--outer-lr"},
     {"outerMomentum", "--outer-momentum"},

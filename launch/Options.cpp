@@ -93,6 +93,8 @@ po::options_description trainOptions(RunOptions& o) {
         ("averaging-frequency", po::value(&o.averagingFrequency)->default_value(o.averagingFrequency), "average the replicas every K iterations of each worker (>= 1)")
         ("average-updaters", po::value(&o.averageUpdaters)->default_value(o.averageUpdaters), "also average optimizer state (true|false)")
         ("training-mode", po::value(&o.trainingMode)->default_value(o.trainingMode), "averaging | shared-gradients (gradient allreduce every step)")
+        ("overlap-gradients", po::value(&o.overlapGradients)->default_value(o.overlapGradients), "shared gradients, CPU workers: average the gradients in buckets while the backward pass goes on (true|false; false averages the same buckets after it, bitwise the same result)")
+        ("bucket-size", po::value(&o.bucketSize)->default_value(o.bucketSize), "shared gradients: gradients are averaged in buckets of whole layers, from the last layer, each at least this size (e.g. 256K, 4M); every rank must use the same")
         ("outer-optimizer", po::value(&o.outerOptimizer)->default_value(o.outerOptimizer), "at each averaging point, step from the last point's parameters along the replicas' mean change (DiLoCo): none (take the mean) | sgd | nesterov")
         ("outer-lr", po::value(&o.outerLearningRate)->default_value(o.outerLearningRate), "outer learning rate (> 0; sgd with 1 is plain averaging)")
         ("outer-momentum", po::value(&o.outerMomentum)->default_value(o.outerMomentum), "outer Nesterov momentum, in [0, 1)")

@@ -34,6 +34,8 @@ struct RunOptions {
     int averagingFrequency = 1;
     bool averageUpdaters = true;
     std::string trainingMode = "averaging";
+    bool overlapGradients = true;   // shared gradients: average buckets during the backward pass
+    std::string bucketSize = "1M";  // shared gradients: bytes per gradient bucket, at least
     std::string outerOptimizer = "none";
     double outerLearningRate = 0.7;
     double outerMomentum = 0.9;

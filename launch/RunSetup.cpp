@@ -18,20 +18,27 @@
 
 namespace cohort::launch {
 
+namespace {
+
+// A size flag's bytes (> 0), or InputError naming the flag.
+std::int64_t byteSizeFlag(const std::string& text, const char* flag, const char* examples) {
+    try {
+        const std::int64_t bytes = memory::parseByteSize(text);
+        if (bytes <= 0) throw std::invalid_argument("zero");
+        return bytes;
+    } catch (const std::exception&) {
+        throw InputError(std::string("bad ") + flag + " '" + text + "': expected a size like " + examples);
+    }
+}
+
+}  // namespace
+
 void applyMemoryFlags(const RunOptions& options) {
     if (options.scopeChecks) memory::setScopePanicChecks(true);
-    auto parse = [](const std::string& text, const char* flag) -> std::int64_t {
-        try {
-            const std::int64_t bytes = memory::parseByteSize(text);
-            if (bytes <= 0) throw std::invalid_argument("zero");
-            return bytes;
-        } catch (const std::exception&) {
-            throw InputError(std::string("bad ") + flag + " '" + text + "': expected a size like 512M or 8G");
-        }
-    };
     auto& budget = memory::MemoryBudget::global();
-    budget.setMaxBytes(options.maxBytes.empty() ? 0 : parse(options.maxBytes, "--maxbytes"));
-    budget.setMaxPhysicalBytes(options.maxPhysicalBytes.empty() ? 0 : parse(options.maxPhysicalBytes, "--maxphysicalbytes"));
+    budget.setMaxBytes(options.maxBytes.empty() ? 0 : byteSizeFlag(options.maxBytes, "--maxbytes", "512M or 8G"));
+    budget.setMaxPhysicalBytes(
+        options.maxPhysicalBytes.empty() ? 0 : byteSizeFlag(options.maxPhysicalBytes, "--maxphysicalbytes", "512M or 8G"));
 }
 
 data::DatasetSplits loadData(const RunOptions& options) {
@@ -175,6 +182,8 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     parallel.averageUpdaters = options.averageUpdaters;
     parallel.allowTf32 = options.tf32;
     parallel.trainingMode = parseTrainingMode(options.trainingMode);
+    parallel.overlapGradientAveraging = options.overlapGradients;
+    parallel.gradientBucketBytes = byteSizeFlag(options.bucketSize, "--bucket-size", "256K or 4M");
     parallel.outer = {parseOuterOptimizerKind(options.outerOptimizer), options.outerLearningRate, options.outerMomentum};
     parallel.prefetchBuffer = options.prefetchBuffer;
     parallel.reportScoreAfterAveraging = options.reportScoreAfterAveraging;

@@ -26,16 +26,18 @@ std::string traceEvents(const parallel::TraceRecorder& recorder, const TraceLabe
     const std::string pid = std::to_string(labels.rank);
     add("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":" + pid + ",\"args\":{\"name\":" +
         jsonString("rank " + pid + " on " + labels.host) + "}}");
-    for (int worker = 0; worker < recorder.workers(); ++worker) {
-        const std::string tid = std::to_string(worker);
-        add("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" + pid + ",\"tid\":" + tid + ",\"args\":{\"name\":" +
-            jsonString("worker " + tid + " (" + labels.device + ")") + "}}");
-        add("{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":" + pid + ",\"tid\":" + tid +
-            ",\"args\":{\"sort_index\":" + tid + "}}");
-        for (const parallel::Span& span : recorder.spans(worker)) {
+    // One thread per track: the workers' (tid = worker), then their communication threads'
+    // (tid = workers + worker) where they have one.
+    auto addTrack = [&](int tid, const std::string& name, const std::vector<parallel::Span>& spans, std::int64_t dropped) {
+        const std::string id = std::to_string(tid);
+        add("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" + pid + ",\"tid\":" + id + ",\"args\":{\"name\":" +
+            jsonString(name) + "}}");
+        add("{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":" + pid + ",\"tid\":" + id +
+            ",\"args\":{\"sort_index\":" + id + "}}");
+        for (const parallel::Span& span : spans) {
             const std::string common = "\"name\":\"" + std::string(parallel::toString(span.kind)) + "\",\"cat\":\"" +
                                        (span.kind == parallel::SpanKind::EpochEnd ? "epoch" : "worker") +
-                                       "\",\"pid\":" + pid + ",\"tid\":" + tid + ",\"ts\":" + microseconds(span.begin) +
+                                       "\",\"pid\":" + pid + ",\"tid\":" + id + ",\"ts\":" + microseconds(span.begin) +
                                        ",\"args\":{\"epoch\":" + std::to_string(span.epoch) +
                                        ",\"iteration\":" + std::to_string(span.iteration) + "}";
             if (span.kind == parallel::SpanKind::EpochEnd) {
@@ -44,11 +46,21 @@ std::string traceEvents(const parallel::TraceRecorder& recorder, const TraceLabe
                 add("{" + common + ",\"ph\":\"X\",\"dur\":" + microseconds(span.end - span.begin) + "}");
             }
         }
-        if (recorder.dropped(worker) > 0) {
-            add("{\"name\":\"trace full\",\"ph\":\"i\",\"s\":\"t\",\"pid\":" + pid + ",\"tid\":" + tid +
-                ",\"ts\":" + microseconds(recorder.spans(worker).empty() ? 0.0 : recorder.spans(worker).back().end) +
-                ",\"args\":{\"spans_not_kept\":" + std::to_string(recorder.dropped(worker)) + "}}");
+        if (dropped > 0) {
+            add("{\"name\":\"trace full\",\"ph\":\"i\",\"s\":\"t\",\"pid\":" + pid + ",\"tid\":" + id +
+                ",\"ts\":" + microseconds(spans.empty() ? 0.0 : spans.back().end) +
+                ",\"args\":{\"spans_not_kept\":" + std::to_string(dropped) + "}}");
         }
+    };
+    const int workers = recorder.workers();
+    for (int worker = 0; worker < workers; ++worker) {
+        addTrack(worker, "worker " + std::to_string(worker) + " (" + labels.device + ")", recorder.spans(worker),
+                 recorder.dropped(worker));
+    }
+    for (int worker = 0; worker < workers; ++worker) {
+        if (!recorder.hasCommunicationTrack(worker)) continue;
+        addTrack(workers + worker, "worker " + std::to_string(worker) + " communication", recorder.communicationSpans(worker),
+                 recorder.communicationDropped(worker));
     }
     return events;
 }

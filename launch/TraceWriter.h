@@ -2,7 +2,9 @@
 // --trace PATH: the workers' spans (parallel/TraceRecorder) as Chrome trace-event JSON, which
 // chrome://tracing and Perfetto load: one process per rank (pid = rank), one thread per worker
 // (tid = worker), complete events ("ph": "X") for data wait, compute, averaging wait, averaging,
-// evaluation and snapshots, instant events ("ph": "i") for epoch ends. Under mpirun every rank's
+// evaluation and snapshots, instant events ("ph": "i") for epoch ends; with overlapped gradient
+// averaging, one more thread per worker (tid = workers + worker) with its communication thread's
+// "gradient averaging" spans. Under mpirun every rank's
 // tracks are gathered to rank 0, which writes the file; times are microseconds since each rank's
 // start of training (taken right after the ranks met, so the ranks' clocks line up to the skew of
 // one barrier). Written at the end of the run (stopped or failed runs included), atomically.

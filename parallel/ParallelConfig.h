@@ -37,6 +37,16 @@ struct ParallelConfig {
     // with the averaging (parallel/FusedAveraging.h). Same result bit for bit; off for tests
     // that compare the two.
     bool fuseUpdateWithAveraging = true;
+    // Shared-gradients mode: the gradients are averaged in buckets of whole layers, filled from
+    // the last layer backwards until each holds at least `gradientBucketBytes` (the first layers'
+    // bucket holds what is left; parallel/GradientBuckets.h). Every process must use the same
+    // size: under mpirun each bucket is one allreduce.
+    std::int64_t gradientBucketBytes = std::int64_t(1) << 20;
+    // Shared-gradients mode, CPU workers: a bucket is averaged by the worker's communication
+    // thread as soon as the backward pass has written it, while the pass goes on with the layers
+    // before it (parallel/GradientAveraging.h). Off: the same buckets one after the other once
+    // the pass is over. The same result bit for bit either way.
+    bool overlapGradientAveraging = true;
     // Job layout under mpirun: this process's first global replica index and the job's total.
     int firstGlobalReplica = 0;
     int totalReplicas = 0;            // 0: workers (single process)

@@ -58,6 +58,9 @@ void ParallelConfig::validate() const {
             throw SettingError("{outerMomentum} must be in [0, 1), got " + std::to_string(outer.momentum));
         }
     }
+    if (gradientBucketBytes < 1) {
+        throw SettingError("{gradientBucketBytes} must be at least 1 byte, got " + std::to_string(gradientBucketBytes));
+    }
     if (prefetchBuffer < 0) throw SettingError("{prefetchBuffer} must be >= 0, got " + std::to_string(prefetchBuffer));
     if (threadsPerWorker < 0) {
         throw SettingError("{threadsPerWorker} must be >= 0, got " + std::to_string(threadsPerWorker));
@@ -216,9 +219,12 @@ train::RunSummary ParallelWrapper::fit(const data::DatasetSplits& data, Parallel
             failure.record(index, message, std::move(cause), std::move(context), rootCause);
             communicator_->abort("worker " + std::to_string(index) + " failed: " + message + context);
         };
+        // The loop outlives a failure until the communicator is aborted: its communication
+        // thread may be waiting on the others.
+        std::unique_ptr<WorkerLoop> loop;
         try {
-            WorkerLoop loop(index, job, fit);
-            loop.run();
+            loop = std::make_unique<WorkerLoop>(index, job, fit);
+            loop->run();
         } catch (const BarrierAborted& aborted) {
             fail(aborted.what(), nullptr, {}, false);
         } catch (const std::exception& error) {
@@ -228,6 +234,10 @@ train::RunSummary ParallelWrapper::fit(const data::DatasetSplits& data, Parallel
             fail(error.what(), std::current_exception(), context, true);
         } catch (...) {
             fail("unknown exception", nullptr, {}, true);
+        }
+        try {
+            loop.reset();
+        } catch (...) {
         }
         try {
             memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();

@@ -9,6 +9,7 @@
 
 #include "parallel/DeviceStaging.h"
 #include "parallel/FusedAveraging.h"
+#include "parallel/GradientAveraging.h"
 #include "parallel/OuterOptimizer.h"
 #include "parallel/PrefetchBuffer.h"
 #include "src/core/Errors.h"
@@ -140,6 +141,16 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
         }
         fusedWork_ = std::make_unique<UpdateAndAverage>(std::move(replicas), dtype, me_.model->parameterCount(),
                                                         config.averageUpdaters, outerShared_ ? me_.outer.get() : nullptr);
+    }
+
+    // Shared gradients: averaged bucket by bucket, overlapped with the backward pass by a
+    // communication thread on CPU workers (GPU workers would need a stream of their own for it:
+    // they average the same buckets after the pass); one replica has nothing to overlap.
+    if (config.trainingMode == TrainingMode::SharedGradients) {
+        const bool overlap = config.overlapGradientAveraging && !me_.location.isDevice() && config.totalReplicas > 1;
+        gradientAveraging_ = std::make_unique<GradientAveraging>(job.communicator, index_, *backend_, *me_.model,
+                                                                 config.gradientBucketBytes, overlap, config.trace.get());
+        if (overlap) trainingStep_->setGradientListener(gradientAveraging_.get());
     }
 }
 
@@ -342,10 +353,12 @@ void WorkerLoop::step(PrefetchedBatch& batch) {
     learningRate_ = learningRates_.at(step.iteration());
     if (config.trainingMode == TrainingMode::SharedGradients) {
         // This step is a sync point: worker 0 votes before the gradient average it must join.
+        // From here to finishStep() the gradient averages may run on the communication thread,
+        // which then takes this worker's place in the communicator.
         if (index_ == 0 && config.totalReplicas > 1) castStopVote(fit_.stopVotes[step.iteration() % 2]);
+        gradientAveraging_->beginStep(me_.epoch, step.iteration() + 1);
         step.computeGradients(staged.input, staged.labels, rows);
-        job_.communicator.average(index_, *backend_, me_.model->dtype(), me_.model->gradients().raw(),
-                                  me_.model->parameterCount());
+        gradientAveraging_->finishStep();
         step.applyUpdate(learningRate_);
     } else if (fuseUpdates_ && (step.iteration() + 1) % config.averagingFrequency == 0) {
         step.computeGradients(staged.input, staged.labels, rows);

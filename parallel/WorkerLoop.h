@@ -8,7 +8,8 @@
 //     nextBatch()     the worker's next batch from its prefetch buffer (parallel/EpochSchedule:
 //                     round r of epoch e is batch r*R + g of the epoch's shuffled order).
 //     step()          forward, backward and update in the training mode's way: shared
-//                     gradients average the gradients before the update; with the fused
+//                     gradients average the gradients before the update (bucket by bucket,
+//                     overlapped with the backward pass: parallel/GradientAveraging); with the fused
 //                     update-and-average the step before an averaging point computes gradients
 //                     only and the update happens at the point.
 //     averagingPoint() every K iterations and at the end of an epoch: the replicas meet and
@@ -52,6 +53,7 @@
 namespace cohort::parallel {
 
 class DeviceStaging;
+class GradientAveraging;
 class PrefetchBuffer;
 class OuterState;
 class UpdateAndAverage;
@@ -165,6 +167,9 @@ private:
     std::int64_t lastSnapshot_ = 0;       // iteration of the last snapshot (or of the start)
     bool pointStop_ = false;              // the stop decision of the last averaging point
     std::int64_t roundsDone_ = 0;         // rounds of the epoch before the current step
+    // Shared gradients: the step's gradient average. Last, so its thread ends before anything
+    // above goes.
+    std::unique_ptr<GradientAveraging> gradientAveraging_;
 };
 
 }  // namespace cohort::parallel

@@ -152,10 +152,11 @@ Tensor Model::forward(const Tensor& input, ExecutionContext& context) {
     return activation;
 }
 
-void Model::backward(const Tensor& gradOutput, ExecutionContext& context) {
+void Model::backward(const Tensor& gradOutput, ExecutionContext& context, GradientListener* listener) {
     Tensor gradient = gradOutput;
     for (std::size_t i = layers_.size(); i-- > 0;) {
         gradient = layers_[i]->backward(gradient, context, i > 0);
+        if (listener) listener->gradientsWritten(i);
     }
 }
 

@@ -22,6 +22,16 @@ struct NamedSlice {
     std::int64_t count = 0;
 };
 
+// Told by Model::backward() as soon as a layer's parameter gradients are written (in the order
+// of the backend's work: a device backend may still be computing them), from the last layer to
+// the first, on the thread that runs backward(). For overlapping the gradient averaging with the
+// rest of the backward pass (parallel/GradientAveraging).
+class GradientListener {
+public:
+    virtual ~GradientListener() = default;
+    virtual void gradientsWritten(std::size_t layer) = 0;
+};
+
 class Model {
 public:
     // Builds the layers for per-sample input `inputSample`, allocates the flat buffers in
@@ -44,8 +54,9 @@ public:
 
     // Forward through every layer; the output lives in the current workspace scope.
     Tensor forward(const Tensor& input, ExecutionContext& context);
-    // Backward from the gradient of the loss w.r.t. the output; fills gradients().
-    void backward(const Tensor& gradOutput, ExecutionContext& context);
+    // Backward from the gradient of the loss w.r.t. the output; fills gradients(). `listener`, when
+    // given, hears of every layer once its parameter gradients are written.
+    void backward(const Tensor& gradOutput, ExecutionContext& context, GradientListener* listener = nullptr);
     void releaseCaches();
 
     Tensor& parameters() { return parameters_; }

@@ -93,7 +93,7 @@ void TrainingStep::computeGradients(const Tensor& input, const std::int32_t* lab
     ++iteration_;
 }
 
-void TrainingStep::runBody(const Tensor& input, const std::int32_t* labels, void* slot) {
+void TrainingStep::runBody(const Tensor& input, const std::int32_t* labels, void* slot, bool recording) {
     auto& manager = memory::WorkspaceManager::forCurrentThread();
     nn::ExecutionContext context{&backend_, true, seed_, std::uint64_t(iteration_)};
     if (captureActive() && stepCounter_.raw()) context.stepCounter = static_cast<const std::uint64_t*>(stepCounter_.raw());
@@ -105,7 +105,7 @@ void TrainingStep::runBody(const Tensor& input, const std::int32_t* labels, void
         if (nested) gradients = manager.getAndActivateWorkspace(activationsWorkspaceConfig(model_.location()), kGradientsWorkspace);
         Tensor gradOutput;
         loss_.compute(output, labels, Tensor(), context, slot, &gradOutput, correctSlot);
-        model_.backward(gradOutput, context);
+        model_.backward(gradOutput, context, recording ? nullptr : gradientListener_);
         model_.releaseCaches();
     };
     if (mode_ == WorkspaceMode::Enabled) {
@@ -188,7 +188,7 @@ void TrainingStep::computeCaptured(const Tensor& input, const std::int32_t* labe
     const std::uint64_t allocationsBefore = memory::systemAllocationCountOnThisThread();
     backend_.beginCapture();
     try {
-        runBody(fixedInput, static_cast<const std::int32_t*>(fixedLabels_.raw()), record(kSlots));
+        runBody(fixedInput, static_cast<const std::int32_t*>(fixedLabels_.raw()), record(kSlots), true);
     } catch (const std::exception& error) {
         failure = error.what();
     }

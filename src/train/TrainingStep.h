@@ -73,6 +73,10 @@ public:
     // Forward, loss and backward for `batch` samples: fills model.gradients(). `input` is a
     // [batch, ...] tensor and `labels` int32 values, both in the model's location.
     void computeGradients(const Tensor& input, const std::int32_t* labels, std::int64_t batch);
+    // Passed to Model::backward() by the steps that run normally (null: none). A recorded step
+    // (a capture, a replay) tells it nothing: whoever listens takes the layers it has not heard
+    // of as written once computeGradients() returned and the backend was synchronised.
+    void setGradientListener(nn::GradientListener* listener) { gradientListener_ = listener; }
     // Optimizer update with the given learning rate.
     void applyUpdate(double learningRate);
     void run(const Tensor& input, const std::int32_t* labels, std::int64_t batch, double learningRate) {
@@ -112,7 +116,7 @@ private:
         bool operator==(const MemorySignature&) const = default;
     };
     MemorySignature signature() const;
-    void runBody(const Tensor& input, const std::int32_t* labels, void* record);
+    void runBody(const Tensor& input, const std::int32_t* labels, void* record, bool recording = false);
     void computeCaptured(const Tensor& input, const std::int32_t* labels, std::int64_t batch);
     void stageFixedInputs(const Tensor& input, const std::int32_t* labels, std::int64_t batch);
     void abandonCapture(const std::string& why);
@@ -126,6 +130,7 @@ private:
     WorkspaceMode mode_;
     std::uint64_t seed_;
     std::int64_t iteration_ = 0;
+    nn::GradientListener* gradientListener_ = nullptr;
 
     // Records of 16 bytes, one per step until the next flush: the loss sum (model dtype) at byte 0,
     // the correct count (int64) at byte 8. Record kSlots is the fixed one a captured step writes.
