@@ -198,6 +198,9 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
     averaging.sync = parallel::averagingPointCost(localPoint, parameterBytes, stateBytes, statisticsBytes);
     averaging.link = link;
     averaging.algorithm = flags.algorithm;
+    // The probed sizes price the messages of a plan for the job that was probed.
+    const bool readOffProbe = options.planProbe && hosts == processes->size();
+    if (readOffProbe) averaging.probed = probe;
     parallel::ScalingInputs planned = averaging;
     if (flags.mode == parallel::TrainingMode::SharedGradients) {
         planned.mode = parallel::TrainingMode::SharedGradients;
@@ -215,7 +218,7 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
     const int recommended = parallel::smallestAveragingFrequency(averaging, options.planTargetFraction);
     const parallel::ScalingPrediction atRecommended = parallel::predict(averaging, recommended);
     const int replicas = averaging.replicas();
-    const double linkPoint = parallel::linkSeconds(planned.sync, link, flags.algorithm, hosts);
+    const double linkPoint = parallel::linkSeconds(planned.sync, link, flags.algorithm, hosts, planned.probed);
 
     std::vector<std::string> advice;
     if (replicas > 1) {
@@ -261,7 +264,7 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
             {"step_source", stepSource},
             {"link", {{"source", linkSource}, {"latency_seconds", link.latencySeconds},
                       {"bandwidth_bytes_per_second", link.bytesPerSecond}, {"probe_processes", options.planProbe ? processes->size() : 0},
-                      {"probe", probeJson}}},
+                      {"probe_read_off", readOffProbe}, {"probe", probeJson}}},
             {"averaging_point", {{"bytes", parameterBytes + (planned.mode == parallel::TrainingMode::SharedGradients ? 0 : stateBytes + statisticsBytes)},
                                  {"parameter_bytes", parameterBytes}, {"state_bytes", stateBytes}, {"statistics_bytes", statisticsBytes},
                                  {"local_seconds", planned.sync.localSeconds}, {"local_source", localGiven ? "given" : "measured"},
@@ -284,8 +287,8 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
                 ranksPerHost, ranksPerHost == 1 ? "" : "es", threadsPerWorker, threadsPerWorker == 1 ? "" : "s",
                 options.trainingMode.c_str());
     std::printf("  step:     %s (%s%s)\n", formatDuration(planned.stepSeconds).c_str(), stepSource,
-                measuring.measureSteps ? (", " + std::to_string(workers * measuring.processesOnThisMachine) +
-                                          " workers at once, median of " + std::to_string(options.benchRepeats) + " x " +
+                measuring.measureSteps ? (", slowest of " + std::to_string(workers * measuring.processesOnThisMachine) +
+                                          " stepping at once, median of " + std::to_string(options.benchRepeats) + " x " +
                                           std::to_string(options.benchSteps) + " steps").c_str()
                                        : "");
     if (options.planProbe) {
@@ -297,8 +300,9 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
         }
     }
     if (hosts > 1 || options.planProbe) {
-        std::printf("  link:     alpha %s, beta %s (%s); %s allreduce\n", formatDuration(link.latencySeconds).c_str(),
-                    formatBandwidth(link.bytesPerSecond).c_str(), linkSource, parallel::toString(flags.algorithm));
+        std::printf("  link:     alpha %s, beta %s (%s); %s allreduce%s\n", formatDuration(link.latencySeconds).c_str(),
+                    formatBandwidth(link.bytesPerSecond).c_str(), linkSource, parallel::toString(flags.algorithm),
+                    readOffProbe ? "; messages priced from the probed times" : "");
     }
     const bool shared = planned.mode == parallel::TrainingMode::SharedGradients;
     if (replicas > 1) {

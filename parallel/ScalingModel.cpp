@@ -104,10 +104,29 @@ SyncCost sharedGradientsStepCost(double localSeconds, std::int64_t gradientBytes
     return cost;
 }
 
-double linkSeconds(const SyncCost& cost, const LinkModel& link, AllreduceAlgorithm algorithm, int processes) {
+double allreduceSeconds(const LinkModel& link, AllreduceAlgorithm algorithm, int processes, double bytes,
+                        const std::vector<LinkSample>& probed) {
+    if (processes <= 1) return 0.0;
+    if (probed.empty()) return allreduceSeconds(link, algorithm, processes, bytes);
+    std::vector<LinkSample> sorted = probed;
+    std::sort(sorted.begin(), sorted.end(), [](const LinkSample& a, const LinkSample& b) { return a.bytes < b.bytes; });
+    if (bytes <= sorted.front().bytes) return sorted.front().seconds;
+    if (bytes >= sorted.back().bytes) {
+        return sorted.back().seconds + allreduceCoefficients(algorithm, processes).byteTerms * (bytes - sorted.back().bytes) /
+                                           link.bytesPerSecond;
+    }
+    const auto above = std::upper_bound(sorted.begin(), sorted.end(), bytes,
+                                        [](double n, const LinkSample& sample) { return n < sample.bytes; });
+    const LinkSample& low = *(above - 1);
+    const LinkSample& high = *above;
+    return low.seconds + (high.seconds - low.seconds) * (bytes - low.bytes) / (high.bytes - low.bytes);
+}
+
+double linkSeconds(const SyncCost& cost, const LinkModel& link, AllreduceAlgorithm algorithm, int processes,
+                   const std::vector<LinkSample>& probed) {
     if (processes <= 1) return 0.0;
     double seconds = 2.0 * link.latencySeconds * cost.barriers;
-    for (const double bytes : cost.allreduceBytes) seconds += allreduceSeconds(link, algorithm, processes, bytes);
+    for (const double bytes : cost.allreduceBytes) seconds += allreduceSeconds(link, algorithm, processes, bytes, probed);
     return seconds;
 }
 
@@ -127,7 +146,7 @@ void ScalingInputs::validate() const {
 
 double secondsPerSync(const ScalingInputs& inputs) {
     if (inputs.replicas() == 1) return 0.0;
-    return inputs.sync.localSeconds + linkSeconds(inputs.sync, inputs.link, inputs.algorithm, inputs.processes);
+    return inputs.sync.localSeconds + linkSeconds(inputs.sync, inputs.link, inputs.algorithm, inputs.processes, inputs.probed);
 }
 
 ScalingPrediction predict(const ScalingInputs& inputs, int averagingFrequency) {

@@ -67,8 +67,16 @@ SyncCost averagingPointCost(double localSeconds, std::int64_t parameterBytes, st
                             std::int64_t statisticsBytes);
 // The collectives of one shared-gradients step: the stop vote and the gradients.
 SyncCost sharedGradientsStepCost(double localSeconds, std::int64_t gradientBytes);
-// The across-process part of `cost`.
-double linkSeconds(const SyncCost& cost, const LinkModel& link, AllreduceAlgorithm algorithm, int processes);
+// One allreduce of `bytes`: read off `probed` (timed allreduces over these `processes`, any order)
+// when it covers the size — linear between the two neighbouring sizes, the smallest size's time
+// below it, the largest's plus the model's slope above it — else the model. The link is seldom
+// as straight as the fit (caches, the transport's protocol switches), and the probed sizes are
+// the truth for the P that was probed.
+double allreduceSeconds(const LinkModel& link, AllreduceAlgorithm algorithm, int processes, double bytes,
+                        const std::vector<LinkSample>& probed);
+// The across-process part of `cost` (allreduces priced as above).
+double linkSeconds(const SyncCost& cost, const LinkModel& link, AllreduceAlgorithm algorithm, int processes,
+                   const std::vector<LinkSample>& probed = {});
 
 struct ScalingInputs {
     int processes = 1;              // P
@@ -79,6 +87,7 @@ struct ScalingInputs {
     SyncCost sync;                  // one averaging point, or one shared-gradients step
     LinkModel link;                 // needed when processes > 1
     AllreduceAlgorithm algorithm = AllreduceAlgorithm::Binomial;
+    std::vector<LinkSample> probed; // allreduces timed over exactly `processes` processes (may be empty)
 
     int replicas() const { return processes * workers; }
     void validate() const;

@@ -47,6 +47,7 @@ TEST_F(PlanProbe, TwoRanksOverTcpFitAPositiveLinkAndPrintOnePlan) {
     EXPECT_EQ(plan["inputs"]["ranks_per_host"], 2);
     EXPECT_EQ(plan["link"]["source"], "probe");
     EXPECT_EQ(plan["link"]["probe_processes"], 2);
+    EXPECT_EQ(plan["link"]["probe_read_off"], true);
     EXPECT_GT(plan["link"]["latency_seconds"].get<double>(), 0.0);
     EXPECT_GT(plan["link"]["bandwidth_bytes_per_second"].get<double>(), 0.0);
     ASSERT_GE(plan["link"]["probe"].size(), 5u);
@@ -62,7 +63,8 @@ TEST_F(PlanProbe, TheTableShowsTheProbeAndTheFit) {
     const ProcessResult result = probe("--workers 2", false);
     ASSERT_EQ(result.exitCode, 0) << result.out << "\nstderr: " << result.err;
     EXPECT_NE(result.out.find("probe:    allreduce over 2 ranks"), std::string::npos) << result.out;
-    EXPECT_NE(result.out.find("(probe); binomial allreduce"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("(probe); binomial allreduce; messages priced from the probed times"), std::string::npos)
+        << result.out;
     EXPECT_NE(result.out.find("recommendation: --averaging-frequency "), std::string::npos) << result.out;
     // Rank 0 alone prints.
     EXPECT_EQ(result.out.find("plan: "), result.out.rfind("plan: ")) << result.out;

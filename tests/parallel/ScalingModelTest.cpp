@@ -77,6 +77,21 @@ TEST(ScalingModel, FitRefusesWhatCannotBeFitted) {
     EXPECT_THROW(fitLinkModel({{8, 1e-5}, {1e6, 1e-3}}, AllreduceAlgorithm::Binomial, 1), SettingError);
 }
 
+TEST(ScalingModel, ProbedSizesAreReadOffWhereTheyCoverTheMessage) {
+    const LinkModel link{10e-6, 1e9};
+    const std::vector<LinkSample> probed{{1e6, 0.004}, {8, 30e-6}, {4e6, 0.020}};  // any order
+    const auto at = [&](double bytes) { return allreduceSeconds(link, AllreduceAlgorithm::Binomial, 2, bytes, probed); };
+    EXPECT_DOUBLE_EQ(at(1), 30e-6);                          // below: the smallest size's time
+    EXPECT_DOUBLE_EQ(at(1e6), 0.004);                        // a probed size: its time
+    EXPECT_DOUBLE_EQ(at(2.5e6), 0.012);                      // between: linear
+    EXPECT_DOUBLE_EQ(at(5e6), 0.020 + 2.0 * 1e6 / 1e9);      // above: the largest plus the model's slope
+    EXPECT_DOUBLE_EQ(allreduceSeconds(link, AllreduceAlgorithm::Binomial, 2, 5e6, {}),
+                     allreduceSeconds(link, AllreduceAlgorithm::Binomial, 2, 5e6));
+    // A point: barrier 2 alpha from the fit, the rest read off.
+    const SyncCost cost = averagingPointCost(0.0, 1'000'000, 0, 0);
+    EXPECT_DOUBLE_EQ(linkSeconds(cost, link, AllreduceAlgorithm::Binomial, 2, probed), 20e-6 + 30e-6 + 0.004);
+}
+
 TEST(ScalingModel, AnAveragingPointSendsTheVoteTheBuffersAndOneBarrier) {
     const SyncCost cost = averagingPointCost(0.001, 1000, 2000, 40);
     EXPECT_EQ(cost.barriers, 1);
