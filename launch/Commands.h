@@ -10,6 +10,7 @@ namespace cohort::launch {
 int runTrain(const RunOptions& options, MpiEnvironment& mpi);
 int runInfo(const RunOptions& options, MpiEnvironment& mpi);
 int runBench(const RunOptions& options);
+int runPlan(const RunOptions& options, MpiEnvironment& mpi);
 int runEvaluate(const RunOptions& options);
 int runReport(const RunOptions& options);
 

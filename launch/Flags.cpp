@@ -48,6 +48,13 @@ constexpr std::pair<std::string_view, std::string_view> kFlags[] = {
     // memory::MemoryBudget
     {"maxBytes", "--maxbytes"},
     {"maxPhysicalBytes", "--maxphysicalbytes"},
+    // parallel::ScalingInputs (cohort plan)
+    {"processes", "--hosts"},
+    {"stepSeconds", "--step-ms"},
+    {"localAveragingSeconds", "--local-averaging-ms"},
+    {"latencySeconds", "--latency"},
+    {"bytesPerSecond", "--bandwidth"},
+    {"targetFraction", "--target-fraction"},
     // parallel::MpiProcessGroup
     {"timeoutSeconds", "--mpi-timeout"},
 };

@@ -158,6 +158,31 @@ po::options_description evaluateOptions(RunOptions& o) {
     return all;
 }
 
+// `cohort plan`: its own flags, the step's timing (as bench), then train's flags (the model, batch,
+// optimizer, workers and averaging the plan is for).
+po::options_description planOptions(RunOptions& o) {
+    po::options_description plan("Plan");
+    plan.add_options()
+        ("hosts", po::value(&o.planHosts)->default_value(o.planHosts), "processes of the planned job, one per host in the usual layout (0: the mpirun size, else 1)")
+        ("ranks-per-host", po::value(&o.planRanksPerHost)->default_value(o.planRanksPerHost), "of those processes, how many share one machine's cores (0: under mpirun, this job's ranks on this host; else 1); "
+                                                                                              "without mpirun, the step is measured with this many groups of --workers at once")
+        ("latency", po::value(&o.planLatency), "link latency alpha of one message, with its unit: 50us, 0.2ms (with --bandwidth, instead of --probe)")
+        ("bandwidth", po::value(&o.planBandwidth), "link bandwidth beta, with its unit: 1gbit, 10gbit (bits/s) or 125MB, 1GiB (bytes/s)")
+        ("probe", po::bool_switch(&o.planProbe), "under mpirun: time the allreduce averaging uses between this job's ranks (8 B to --probe-largest) and fit alpha and beta to it")
+        ("probe-largest", po::value(&o.planProbeLargest)->default_value(o.planProbeLargest), "the largest allreduce --probe times (e.g. 4MiB, 64MiB)")
+        ("allreduce", po::value(&o.planAllreduce)->default_value(o.planAllreduce), "the allreduce algorithm the link model counts: binomial (Open MPI's nonblocking in-place allreduce, what cohort's processes get) | ring")
+        ("step-ms", po::value(&o.planStepMilliseconds)->default_value(o.planStepMilliseconds), "milliseconds of one training step of one worker (0: measured, the --workers running at once)")
+        ("local-averaging-ms", po::value<double>(), "milliseconds of an averaging point's in-process part (the replicas averaged in memory); measured unless given")
+        ("target-fraction", po::value(&o.planTargetFraction)->default_value(o.planTargetFraction), "recommend the smallest --averaging-frequency whose averaging takes at most this fraction of the time, in (0, 1)")
+        ("json", po::bool_switch(&o.planJson), "print the plan as one JSON object instead of a table")
+        ("steps", po::value(&o.benchSteps)->default_value(o.benchSteps), "timed training steps per repeat (>= 1)")
+        ("warmup", po::value(&o.benchWarmup)->default_value(o.benchWarmup), "untimed steps first (workspaces learn, caches warm)")
+        ("repeats", po::value(&o.benchRepeats)->default_value(o.benchRepeats), "repeats; the median is used (>= 1)");
+    po::options_description all;
+    all.add(plan).add(trainOptions(o));
+    return all;
+}
+
 po::options_description infoOptions() {
     po::options_description all("Info");
     all.add_options()("help,h", "show this help");
@@ -175,6 +200,7 @@ po::options_description optionsFor(const std::string& subcommand, RunOptions& o)
         all.add(trainOptions(o));
         return all;
     }
+    if (subcommand == "plan") return planOptions(o);
     if (subcommand == "evaluate") return evaluateOptions(o);
     if (subcommand == "report") {
         po::options_description all("Report");
@@ -196,6 +222,7 @@ std::string usageText() {
            "  evaluate  accuracy, loss and confusion matrix of a saved model\n"
            "  info      version, backends, devices and memory limits\n"
            "  bench     timed training steps on random data (no data loading)\n"
+           "  plan      predicted samples/s and averaging cost for hosts x workers x K, and the K to use\n"
            "  report    an HTML report of a run from its --metrics file: cohort report run.jsonl -o run.html\n"
            "run 'cohort <subcommand> --help' for its flags\n";
 }
@@ -242,11 +269,12 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
         }
         // `train` and `bench` flags the user left at their defaults take the architecture's
         // recommendation, so bench times the configuration train would run.
-        if ((subcommand == "train" || subcommand == "bench") && options.modelFile.empty()) {
+        if ((subcommand == "train" || subcommand == "bench" || subcommand == "plan") && options.modelFile.empty()) {
             const nn::RecommendedSettings recommended = nn::recommendedSettings(options.model);
             if (values["dropout"].defaulted()) options.dropout = recommended.dropout;
             if (values["batch-size"].defaulted()) options.batchSize = recommended.batchSize;
         }
+        if (subcommand == "plan") options.averagingFrequencyGiven = !values["averaging-frequency"].defaulted();
     } catch (po::invalid_option_value& error) {
         defusePlaceholders(error);
         throw InputError(explainInvalidValue(error) + "; run 'cohort " + subcommand + " --help'");
@@ -257,6 +285,7 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
         throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");
     }
     if (values.count("lr")) options.learningRate = values["lr"].as<double>();
+    if (values.count("local-averaging-ms")) options.planLocalAveragingMilliseconds = values["local-averaging-ms"].as<double>();
     // Every flag value is checked whether or not this run uses it.
     if (options.logLevel != "error" && options.logLevel != "warn" && options.logLevel != "info" && options.logLevel != "debug") {
         throw InputError("unknown --log-level '" + options.logLevel + "'; choose error, warn, info or debug");

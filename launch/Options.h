@@ -80,6 +80,19 @@ struct RunOptions {
     int benchSteps = 50;
     int benchWarmup = 10;
     int benchRepeats = 5;
+    // plan (docs/PLANNER.md)
+    int planHosts = 0;               // processes of the planned job (0: the mpirun size, else 1)
+    int planRanksPerHost = 0;        // of them on one machine, sharing its cores (0: as under mpirun, else 1)
+    std::string planLatency;         // --latency 50us
+    std::string planBandwidth;       // --bandwidth 1gbit
+    bool planProbe = false;          // time the link between the ranks of this mpirun job
+    std::string planProbeLargest = "16M";  // the largest allreduce the probe times
+    double planStepMilliseconds = 0.0;       // > 0: the step's time, not measured
+    std::optional<double> planLocalAveragingMilliseconds;  // the in-process part of an averaging point, not measured
+    double planTargetFraction = 0.10;
+    std::string planAllreduce = "binomial";
+    bool planJson = false;
+    bool averagingFrequencyGiven = false;  // --averaging-frequency given (plan predicts that K too)
 };
 
 // Parses `arguments` (without the program name and subcommand) for `subcommand`. Returns

@@ -67,10 +67,11 @@ int main(int argc, char** argv) {
     try {
         const auto options = launch::parseOptions(subcommand, arguments);
         if (!options) return 0;  // --help
-        if (subcommand == "train" || subcommand == "info") mpi.emplace(true);
+        if (subcommand == "train" || subcommand == "info" || subcommand == "plan") mpi.emplace(true);
         if (subcommand == "train") return launch::runTrain(*options, *mpi);
         if (subcommand == "info") return launch::runInfo(*options, *mpi);
         if (subcommand == "bench") return launch::runBench(*options);
+        if (subcommand == "plan") return launch::runPlan(*options, *mpi);
         if (subcommand == "evaluate") return launch::runEvaluate(*options);
         if (subcommand == "report") return launch::runReport(*options);
         throw InputError("subcommand '" + subcommand + "' is not available yet in this build");
