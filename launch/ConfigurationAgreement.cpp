@@ -53,8 +53,10 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     line("training-mode", options.trainingMode);
     // Each gradient bucket is one allreduce across processes: ranks must cut the same buckets
     // (and with 3 or more, MPI's summation order may depend on the sizes). Overlapping or not
-    // changes nothing and may differ.
-    if (setup.parallel.trainingMode == parallel::TrainingMode::SharedGradients) {
+    // changes nothing and may differ. Absent at the default size, so checkpoints written before
+    // buckets existed still resume (one process or two sum in the same order either way).
+    if (setup.parallel.trainingMode == parallel::TrainingMode::SharedGradients &&
+        setup.parallel.gradientBucketBytes != parallel::ParallelConfig{}.gradientBucketBytes) {
         line("bucket-size", std::to_string(setup.parallel.gradientBucketBytes));
     }
     if (setup.parallel.outer.enabled()) {  // (absent for plain averaging, as before the outer optimizer)
