@@ -22,6 +22,7 @@
 #include "data/DataTestSupport.h"
 #include "launch/CohortProcess.h"
 #include "launch/MnistFixture.h"
+#include "mpi/Mpirun.h"
 #include "src/train/CheckpointFile.h"
 
 namespace cohort {
@@ -29,6 +30,9 @@ namespace {
 
 using data::testing_support::ScratchDirectory;
 using testing_support::cohortBinary;
+using testing_support::cohortHasMpi;
+using testing_support::findMpirun;
+using testing_support::mpirun;
 using testing_support::ProcessResult;
 using testing_support::slurp;
 using testing_support::writeFixture;
@@ -36,30 +40,6 @@ using Clock = std::chrono::steady_clock;
 
 // Small and single-threaded, so 4 ranks stay quick on a 2-core machine.
 const std::string kSmall = " --device cpu --threads-per-worker 1 --hidden 32 --batch-size 16 --optimizer sgd ";
-
-std::string findMpirun() {
-    const char* path = std::getenv("PATH");
-    std::istringstream directories(path ? path : "");
-    for (std::string directory; std::getline(directories, directory, ':');) {
-        const std::filesystem::path candidate = std::filesystem::path(directory) / "mpirun";
-        if (!directory.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    }
-    return "";
-}
-
-bool cohortHasMpi() {
-    const ProcessResult info = testing_support::runCohort("info");
-    return info.out.find(", mpi") != std::string::npos;
-}
-
-// mpirun with what a shared 2-core CI machine needs; `tcp` forces the transport that crosses
-// nodes, kept on the loopback interface.
-std::string mpirun(int processes, bool tcp = false) {
-    std::string command = findMpirun() + " -np " + std::to_string(processes) + " --oversubscribe --bind-to none";
-    if (::geteuid() == 0) command += " --allow-run-as-root";
-    if (tcp) command += " --mca btl self,tcp --mca btl_tcp_if_include lo";
-    return command;
-}
 
 // Runs a shell command line (bounded by `timeout`, so a hang fails the test instead of ctest).
 ProcessResult run(const std::string& commandLine, const std::string& scratch) {
