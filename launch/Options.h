@@ -45,6 +45,7 @@ struct RunOptions {
     std::int64_t batchSize = nn::RecommendedSettings{}.batchSize;
     std::string optimizer = "adam";
     std::optional<double> learningRate;
+    std::string lrScaling = "none";  // none | linear | sqrt | auto, by the job's replica count
     double momentum = 0.9;
     double weightDecay = 0.0;
     std::string lrSchedule = "cosine";

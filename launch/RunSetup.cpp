@@ -154,6 +154,7 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.trainer.validate();
     setup.scheduleText = options.lrSchedule + " learning rate";
     setup.optimizer = optimizerFrom(options);
+    setup.lrScaling = optim::resolveScaling(parseLearningRateScaling(options.lrScaling), setup.optimizer.kind);
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
     setup.modelDescription = modelDescriptionFrom(options);
     if (!setup.modelDescription) setup.architecture = architectureFrom(options);
@@ -181,6 +182,16 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     parallel.totalReplicas = std::max(1, placement.processes) * parallel.workers;  // under mpirun, every process's
     setup.resuming = !options.resumePath.empty();
     parallel.validate();
+    // Scaled by the job's replicas, known here: the placement counts every process under mpirun.
+    setup.baseLearningRate = setup.optimizer.learningRate;
+    setup.lrScale = optim::learningRateScale(setup.lrScaling, setup.optimizer.kind, parallel.totalReplicas);
+    setup.optimizer.learningRate = setup.baseLearningRate * setup.lrScale;
+    if (setup.lrScaling != optim::LearningRateScaling::None) {
+        char scaled[120];
+        std::snprintf(scaled, sizeof scaled, ", lr %g x %g (%s scaling, %d replica(s))", setup.baseLearningRate,
+                      setup.lrScale, optim::toString(setup.lrScaling), parallel.totalReplicas);
+        setup.scheduleText += scaled;
+    }
 
     setup.data = loadData(options);
     const auto& sampleShape = setup.data.train.sampleShape;
