@@ -110,6 +110,7 @@ po::options_description trainOptions(RunOptions& o) {
         ("weight-decay", po::value(&o.weightDecay)->default_value(o.weightDecay), "L2 for sgd/nesterov, decoupled (AdamW) for adam; >= 0")
         ("lr-schedule", po::value(&o.lrSchedule)->default_value(o.lrSchedule), "constant | cosine (decay to 0 over the run)")
         ("warmup-steps", po::value(&o.warmupSteps)->default_value(o.warmupSteps), "linear learning-rate warm-up steps")
+        ("warmup-epochs", po::value(&o.warmupEpochs)->default_value(o.warmupEpochs), "linear learning-rate warm-up over this many epochs (fractions allowed; the steps follow from the job's replicas), instead of --warmup-steps")
         ("seed", po::value(&o.seed)->default_value(o.seed), "seed for initialisation, shuffling and dropout");
     po::options_description memory("Memory");
     memory.add_options()

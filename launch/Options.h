@@ -50,6 +50,7 @@ struct RunOptions {
     double weightDecay = 0.0;
     std::string lrSchedule = "cosine";
     std::int64_t warmupSteps = 0;
+    double warmupEpochs = 0.0;  // the warm-up in epochs of the job's rounds, instead of warmupSteps
     std::uint64_t seed = 1;
     std::string workspaceMode = "enabled";
     std::string maxBytes;

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <limits>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
 #include "memory/Memory.h"
 #include "launch/Flags.h"
 #include "parallel/CommunicatorFactory.h"
+#include "parallel/EpochSchedule.h"
 #include "parallel/PrefetchBuffer.h"
 #include "src/core/Errors.h"
 #include "src/core/FileKind.h"
@@ -152,6 +154,12 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.trainer.schedule = parseScheduleKind(options.lrSchedule);
     setup.trainer.warmupSteps = options.warmupSteps;
     setup.trainer.validate();
+    if (!(options.warmupEpochs >= 0.0) || !std::isfinite(options.warmupEpochs)) {
+        throw InputError("--warmup-epochs must be >= 0, got " + std::to_string(options.warmupEpochs));
+    }
+    if (options.warmupEpochs > 0.0 && options.warmupSteps > 0) {
+        throw InputError("--warmup-steps and --warmup-epochs both set the warm-up; give one of them");
+    }
     setup.scheduleText = options.lrSchedule + " learning rate";
     setup.optimizer = optimizerFrom(options);
     setup.lrScaling = optim::resolveScaling(parseLearningRateScaling(options.lrScaling), setup.optimizer.kind);
@@ -194,6 +202,11 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     }
 
     setup.data = loadData(options);
+    if (options.warmupEpochs > 0.0) {  // in the job's rounds, which the replicas and the data decide
+        const parallel::EpochSchedule rounds(setup.data.train.count, std::size_t(setup.trainer.batchSize), parallel.totalReplicas);
+        setup.trainer.warmupSteps = std::max<std::int64_t>(1, std::llround(options.warmupEpochs * double(rounds.rounds)));
+    }
+    if (setup.trainer.warmupSteps > 0) setup.scheduleText += ", warm-up " + std::to_string(setup.trainer.warmupSteps) + " steps";
     const auto& sampleShape = setup.data.train.sampleShape;
     Shape inputSample(std::vector<std::int64_t>(sampleShape.begin(), sampleShape.end()));
     try {

@@ -240,6 +240,29 @@ TEST(CommandLine, LearningRateScalingMultipliesTheRateByTheJobsReplicas) {
                               "lr 0.01 x 4 (linear scaling, 4 replica(s))"), 0.04);
 }
 
+// --warmup-epochs becomes the steps of that many epochs of the job's rounds: 600 samples in
+// batches of 32 are 19 batches, 9 rounds of 2 replicas; it is stored as those steps.
+TEST(CommandLine, WarmupInEpochsIsThatManyOfTheJobsRounds) {
+    expectInputError("train --warmup-epochs -1", "--warmup-epochs must be >= 0");
+    expectInputError("train --warmup-epochs 1 --warmup-steps 10", "give one of them");
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 600, 100, true);
+    const std::string common = "train --data-dir " + scratch.str() + kSmall + " --epochs 1 --metrics ";
+    const auto epochs = runCohort(common + scratch.file("epochs.jsonl") + " --workers 2 --warmup-epochs 1");
+    ASSERT_EQ(epochs.exitCode, 0) << epochs.err;
+    EXPECT_NE(epochs.out.find("cosine learning rate, warm-up 9 steps"), std::string::npos) << epochs.out;
+    const auto half = runCohort(common + scratch.file("half.jsonl") + " --warmup-epochs 0.5 --workers 1");
+    EXPECT_NE(half.out.find("warm-up 10 steps"), std::string::npos) << half.out;  // 19 rounds of 1 replica
+    const auto steps = runCohort(common + scratch.file("steps.jsonl") + " --workers 2 --warmup-steps 9");
+    ASSERT_EQ(steps.exitCode, 0) << steps.err;
+    auto record = [&](const std::string& name) {  // the run record, which holds the settings
+        const std::string metrics = testing_support::slurp(scratch.file(name));
+        return metrics.substr(0, metrics.find('\n'));
+    };
+    EXPECT_NE(record("epochs.jsonl").find("\"warmup-steps\":\"9\""), std::string::npos) << record("epochs.jsonl");
+    EXPECT_EQ(lastEpochValue(scratch.file("epochs.jsonl"), "train_loss"), lastEpochValue(scratch.file("steps.jsonl"), "train_loss"));
+}
+
 // A checkpoint written before --lr-scaling existed has no lr-scaling setting: it resumes without
 // the flag (or with none), and a run that scales is refused naming the flag.
 TEST(CommandLine, CheckpointsWithoutLearningRateScalingStillResume) {
