@@ -234,8 +234,10 @@ TEST(CommandLine, LearningRateScalingMultipliesTheRateByTheJobsReplicas) {
     EXPECT_DOUBLE_EQ(usedRate("--optimizer sgd --lr 0.05 --workers 2 --lr-scaling linear",
                               "lr 0.05 x 2 (linear scaling, 2 replica(s))"), 0.1);
     EXPECT_DOUBLE_EQ(usedRate("--optimizer sgd --lr 0.05 --workers 2", "sgd(lr=0.05,"), 0.05);
-    EXPECT_DOUBLE_EQ(usedRate("--lr 0.001 --workers 4 --lr-scaling auto",
+    EXPECT_DOUBLE_EQ(usedRate("--lr 0.001 --workers 4 --lr-scaling sqrt",
                               "lr 0.001 x 2 (sqrt scaling, 4 replica(s))"), 0.002);
+    EXPECT_DOUBLE_EQ(usedRate("--lr 0.001 --workers 4 --lr-scaling auto",
+                              "lr 0.001 x 4 (linear scaling, 4 replica(s))"), 0.004);
     EXPECT_DOUBLE_EQ(usedRate("--optimizer nesterov --lr 0.01 --workers 4 --lr-scaling auto",
                               "lr 0.01 x 4 (linear scaling, 4 replica(s))"), 0.04);
 }
