@@ -63,7 +63,7 @@ def main():
         values = [accuracy(args.cohort, common + flags, seed) for seed in seeds]
         mean = statistics.mean(values)
         baseline = mean if baseline is None else baseline
-        delta = "—" if mean == baseline and replicas == "1" else f"{mean - baseline:+.2f}"
+        delta = "—" if mean == baseline and replicas == "1" else f"{mean - baseline:+.2f}".replace("-", "−")
         print(f"| {replicas} | {mode} | {scaling} | {warmup or '—'} | {mean:.2f} | {delta} | "
               + " / ".join(f"{v:.2f}" for v in values) + " |", flush=True)
 

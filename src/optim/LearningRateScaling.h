@@ -3,9 +3,9 @@
 // on R times the samples per round, so each round should move further: the standard remedies
 // multiply the peak learning rate by R (linear, for SGD: Goyal et al. 2017) or by sqrt(R)
 // (square root, the rule derived for Adam: Malladi et al. 2022). Auto is the one that measured
-// best for the optimizer (docs/BENCHMARKS.md): linear for all three, Adam included, with a
-// warm-up. A pure function of its arguments, so every process of a job, a resume and a planner
-// compute the same factor.
+// best for the optimizer, with a warm-up (docs/BENCHMARKS.md): linear for SGD and Adam, square
+// root for Nesterov. A pure function of its arguments, so every process of a job, a resume and
+// a planner compute the same factor.
 #include "src/optim/Optimizer.h"
 
 namespace cohort::optim {
@@ -13,7 +13,7 @@ namespace cohort::optim {
 enum class LearningRateScaling { None, Linear, SquareRoot, Auto };
 const char* toString(LearningRateScaling scaling);  // "none", "linear", "sqrt", "auto"
 
-// Auto made concrete (linear for SGD, Nesterov and Adam); the others unchanged.
+// Auto made concrete (linear for SGD and Adam, square root for Nesterov); the others unchanged.
 LearningRateScaling resolveScaling(LearningRateScaling scaling, OptimizerKind optimizer);
 
 // The factor the learning rate is multiplied by for a job of `replicas` replicas (1 for None

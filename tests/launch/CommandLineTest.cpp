@@ -239,7 +239,7 @@ TEST(CommandLine, LearningRateScalingMultipliesTheRateByTheJobsReplicas) {
     EXPECT_DOUBLE_EQ(usedRate("--lr 0.001 --workers 4 --lr-scaling auto",
                               "lr 0.001 x 4 (linear scaling, 4 replica(s))"), 0.004);
     EXPECT_DOUBLE_EQ(usedRate("--optimizer nesterov --lr 0.01 --workers 4 --lr-scaling auto",
-                              "lr 0.01 x 4 (linear scaling, 4 replica(s))"), 0.04);
+                              "lr 0.01 x 2 (sqrt scaling, 4 replica(s))"), 0.02);
 }
 
 // --warmup-epochs becomes the steps of that many epochs of the job's rounds: 600 samples in
