@@ -67,7 +67,10 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     line("epochs", std::to_string(setup.trainer.epochs));
     line("batch-size", std::to_string(setup.trainer.batchSize));
     line("optimizer", options.optimizer);
-    line("lr", number(setup.optimizer.learningRate));
+    line("lr", number(setup.baseLearningRate));
+    if (setup.lrScaling != optim::LearningRateScaling::None) {  // (absent without scaling, as before --lr-scaling)
+        line("lr-scaling", std::string(optim::toString(setup.lrScaling)) + " x" + number(setup.lrScale));
+    }
     line("momentum", number(setup.optimizer.momentum));
     line("weight-decay", number(setup.optimizer.weightDecay));
     line("lr-schedule", options.lrSchedule);

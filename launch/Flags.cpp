@@ -98,6 +98,13 @@ optim::ScheduleKind parseScheduleKind(const std::string& text) {
     return parseChoice<optim::ScheduleKind>(text, "--lr-schedule", {{"constant", optim::ScheduleKind::Constant}, {"cosine", optim::ScheduleKind::Cosine}});
 }
 
+optim::LearningRateScaling parseLearningRateScaling(const std::string& text) {
+    return parseChoice<optim::LearningRateScaling>(text, "--lr-scaling", {{"none", optim::LearningRateScaling::None},
+                                                   {"linear", optim::LearningRateScaling::Linear},
+                                                   {"sqrt", optim::LearningRateScaling::SquareRoot},
+                                                   {"auto", optim::LearningRateScaling::Auto}});
+}
+
 std::vector<std::int64_t> parseHiddenSizes(const std::string& text) {
     const auto sizes = parseIntegerList(text);
     const bool valid = sizes && std::all_of(sizes->begin(), sizes->end(),

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "parallel/ParallelConfig.h"
+#include "src/optim/LearningRateScaling.h"
 #include "src/optim/LearningRateSchedule.h"
 #include "src/optim/Optimizer.h"
 #include "src/train/TrainingStep.h"
@@ -25,6 +26,7 @@ parallel::TrainingMode parseTrainingMode(const std::string& text);       // --tr
 parallel::OuterOptimizerKind parseOuterOptimizerKind(const std::string& text);  // --outer-optimizer
 optim::OptimizerKind parseOptimizerKind(const std::string& text);        // --optimizer sgd|nesterov|adam
 optim::ScheduleKind parseScheduleKind(const std::string& text);          // --lr-schedule constant|cosine
+optim::LearningRateScaling parseLearningRateScaling(const std::string& text);  // --lr-scaling none|linear|sqrt|auto
 std::vector<std::int64_t> parseHiddenSizes(const std::string& text);     // --hidden 1024,1024
 
 // The flag that sets `setting` ("learningRate" -> "--lr"); the setting itself when no flag does.

@@ -107,10 +107,12 @@ po::options_description trainOptions(RunOptions& o) {
         ("batch-size", po::value(&o.batchSize)->default_value(o.batchSize, "128, lenet 64"), "samples per step (>= 1)")
         ("optimizer", po::value(&o.optimizer)->default_value(o.optimizer), "sgd | nesterov | adam")
         ("lr", po::value<double>(), "learning rate (> 0) [adam 0.001, sgd/nesterov 0.05]")
+        ("lr-scaling", po::value(&o.lrScaling)->default_value(o.lrScaling), "multiply --lr by a function of the job's replicas R (mpirun processes x workers): none | linear (R) | sqrt (sqrt R) | auto (what measured best for the optimizer: linear for sgd and adam, sqrt for nesterov); use with a warm-up (--warmup-epochs 1)")
         ("momentum", po::value(&o.momentum)->default_value(o.momentum), "Nesterov momentum, in [0, 1)")
         ("weight-decay", po::value(&o.weightDecay)->default_value(o.weightDecay), "L2 for sgd/nesterov, decoupled (AdamW) for adam; >= 0")
         ("lr-schedule", po::value(&o.lrSchedule)->default_value(o.lrSchedule), "constant | cosine (decay to 0 over the run)")
         ("warmup-steps", po::value(&o.warmupSteps)->default_value(o.warmupSteps), "linear learning-rate warm-up steps")
+        ("warmup-epochs", po::value(&o.warmupEpochs)->default_value(o.warmupEpochs), "linear learning-rate warm-up over this many epochs (fractions allowed; the steps follow from the job's replicas), instead of --warmup-steps")
         ("seed", po::value(&o.seed)->default_value(o.seed), "seed for initialisation, shuffling and dropout");
     po::options_description memory("Memory");
     memory.add_options()

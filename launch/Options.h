@@ -47,10 +47,12 @@ struct RunOptions {
     std::int64_t batchSize = nn::RecommendedSettings{}.batchSize;
     std::string optimizer = "adam";
     std::optional<double> learningRate;
+    std::string lrScaling = "none";  // none | linear | sqrt | auto, by the job's replica count
     double momentum = 0.9;
     double weightDecay = 0.0;
     std::string lrSchedule = "cosine";
     std::int64_t warmupSteps = 0;
+    double warmupEpochs = 0.0;  // the warm-up in epochs of the job's rounds, instead of warmupSteps
     std::uint64_t seed = 1;
     std::string workspaceMode = "enabled";
     std::string maxBytes;

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <limits>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
 #include "memory/Memory.h"
 #include "launch/Flags.h"
 #include "parallel/CommunicatorFactory.h"
+#include "parallel/EpochSchedule.h"
 #include "parallel/PrefetchBuffer.h"
 #include "src/core/Errors.h"
 #include "src/core/FileKind.h"
@@ -159,8 +161,15 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.trainer.schedule = parseScheduleKind(options.lrSchedule);
     setup.trainer.warmupSteps = options.warmupSteps;
     setup.trainer.validate();
+    if (!(options.warmupEpochs >= 0.0) || !std::isfinite(options.warmupEpochs)) {
+        throw InputError("--warmup-epochs must be >= 0, got " + std::to_string(options.warmupEpochs));
+    }
+    if (options.warmupEpochs > 0.0 && options.warmupSteps > 0) {
+        throw InputError("--warmup-steps and --warmup-epochs both set the warm-up; give one of them");
+    }
     setup.scheduleText = options.lrSchedule + " learning rate";
     setup.optimizer = optimizerFrom(options);
+    setup.lrScaling = optim::resolveScaling(parseLearningRateScaling(options.lrScaling), setup.optimizer.kind);
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
     setup.modelDescription = modelDescriptionFrom(options);
     if (!setup.modelDescription) setup.architecture = architectureFrom(options);
@@ -190,8 +199,23 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     parallel.totalReplicas = std::max(1, placement.processes) * parallel.workers;  // under mpirun, every process's
     setup.resuming = !options.resumePath.empty();
     parallel.validate();
+    // Scaled by the job's replicas, known here: the placement counts every process under mpirun.
+    setup.baseLearningRate = setup.optimizer.learningRate;
+    setup.lrScale = optim::learningRateScale(setup.lrScaling, setup.optimizer.kind, parallel.totalReplicas);
+    setup.optimizer.learningRate = setup.baseLearningRate * setup.lrScale;
+    if (setup.lrScaling != optim::LearningRateScaling::None) {
+        char scaled[120];
+        std::snprintf(scaled, sizeof scaled, ", lr %g x %g (%s scaling, %d replica(s))", setup.baseLearningRate,
+                      setup.lrScale, optim::toString(setup.lrScaling), parallel.totalReplicas);
+        setup.scheduleText += scaled;
+    }
 
     setup.data = loadData(options);
+    if (options.warmupEpochs > 0.0) {  // in the job's rounds, which the replicas and the data decide
+        const parallel::EpochSchedule rounds(setup.data.train.count, std::size_t(setup.trainer.batchSize), parallel.totalReplicas);
+        setup.trainer.warmupSteps = std::max<std::int64_t>(1, std::llround(options.warmupEpochs * double(rounds.rounds)));
+    }
+    if (setup.trainer.warmupSteps > 0) setup.scheduleText += ", warm-up " + std::to_string(setup.trainer.warmupSteps) + " steps";
     const auto& sampleShape = setup.data.train.sampleShape;
     Shape inputSample(std::vector<std::int64_t>(sampleShape.begin(), sampleShape.end()));
     try {

@@ -12,6 +12,7 @@
 #include "src/nn/Architectures.h"
 #include "src/nn/Model.h"
 #include "src/nn/ModelDescription.h"
+#include "src/optim/LearningRateScaling.h"
 #include "src/optim/Optimizer.h"
 #include "src/train/Trainer.h"
 #include "parallel/ParallelWrapper.h"
@@ -33,7 +34,12 @@ struct RunSetup {
     std::optional<nn::ModelDescription> modelDescription;  // --model-file, which replaces them
     std::unique_ptr<nn::Model> model;       // the root model, on the host
     parallel::ParallelConfig parallel;
-    optim::OptimizerConfig optimizer;
+    optim::OptimizerConfig optimizer;       // its learning rate is --lr times lrScale
+    // --lr-scaling made concrete for the job's replica count (never Auto; under mpirun every
+    // process's replicas count): the factor, and --lr (or the optimizer's default) before it.
+    optim::LearningRateScaling lrScaling = optim::LearningRateScaling::None;
+    double lrScale = 1.0;
+    double baseLearningRate = 0.0;
     train::TrainerConfig trainer;
     std::string scheduleText;
     bool resuming = false;  // --resume: the run starts from a snapshot, held while it trains

@@ -206,6 +206,88 @@ TEST(CommandLine, SameSeedSameLossesOtherSeedOtherLosses) {
     EXPECT_GT(std::stod(metrics.substr(done + key.size(), 8)), 0.9) << metrics;
 }
 
+// The value of `key` (a number) in the last epoch event of a --metrics file.
+double lastEpochValue(const std::string& metricsPath, const std::string& key) {
+    const std::string metrics = testing_support::slurp(metricsPath);
+    const auto epoch = metrics.rfind("\"event\":\"epoch\"");
+    const auto at = metrics.find("\"" + key + "\":", epoch);
+    if (epoch == std::string::npos || at == std::string::npos) return -1.0;
+    return std::stod(metrics.substr(at + key.size() + 3));
+}
+
+TEST(CommandLine, LearningRateScalingMultipliesTheRateByTheJobsReplicas) {
+    expectInputError("train --lr-scaling cubic", "unknown --lr-scaling 'cubic'; choose none, linear, sqrt or auto");
+    expectInputError("train --lr-scaling", "lr-scaling");
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 600, 100, true);
+    const std::string common = "train --data-dir " + scratch.str() + kSmall + " --epochs 1 --lr-schedule constant ";
+    // The rate the workers' optimizers were given: the schedule's value, in each epoch event.
+    auto usedRate = [&](const std::string& flags, const std::string& expectedLine) {
+        const std::string path = scratch.file("run" + std::to_string(std::hash<std::string>{}(flags)) + ".jsonl");
+        const auto result = runCohort(common + flags + " --metrics " + path);
+        EXPECT_EQ(result.exitCode, 0) << flags << "\n" << result.err;
+        EXPECT_NE(result.out.find(expectedLine), std::string::npos) << flags << "\n" << result.out;
+        return lastEpochValue(path, "learning_rate");
+    };
+    EXPECT_DOUBLE_EQ(usedRate("--optimizer sgd --lr 0.05 --workers 1 --lr-scaling linear",
+                              "lr 0.05 x 1 (linear scaling, 1 replica(s))"), 0.05);
+    EXPECT_DOUBLE_EQ(usedRate("--optimizer sgd --lr 0.05 --workers 2 --lr-scaling linear",
+                              "lr 0.05 x 2 (linear scaling, 2 replica(s))"), 0.1);
+    EXPECT_DOUBLE_EQ(usedRate("--optimizer sgd --lr 0.05 --workers 2", "sgd(lr=0.05,"), 0.05);
+    EXPECT_DOUBLE_EQ(usedRate("--lr 0.001 --workers 4 --lr-scaling sqrt",
+                              "lr 0.001 x 2 (sqrt scaling, 4 replica(s))"), 0.002);
+    EXPECT_DOUBLE_EQ(usedRate("--lr 0.001 --workers 4 --lr-scaling auto",
+                              "lr 0.001 x 4 (linear scaling, 4 replica(s))"), 0.004);
+    EXPECT_DOUBLE_EQ(usedRate("--optimizer nesterov --lr 0.01 --workers 4 --lr-scaling auto",
+                              "lr 0.01 x 2 (sqrt scaling, 4 replica(s))"), 0.02);
+}
+
+// --warmup-epochs becomes the steps of that many epochs of the job's rounds: 600 samples in
+// batches of 32 are 19 batches, 9 rounds of 2 replicas; it is stored as those steps.
+TEST(CommandLine, WarmupInEpochsIsThatManyOfTheJobsRounds) {
+    expectInputError("train --warmup-epochs -1", "--warmup-epochs must be >= 0");
+    expectInputError("train --warmup-epochs 1 --warmup-steps 10", "give one of them");
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 600, 100, true);
+    const std::string common = "train --data-dir " + scratch.str() + kSmall + " --epochs 1 --metrics ";
+    const auto epochs = runCohort(common + scratch.file("epochs.jsonl") + " --workers 2 --warmup-epochs 1");
+    ASSERT_EQ(epochs.exitCode, 0) << epochs.err;
+    EXPECT_NE(epochs.out.find("cosine learning rate, warm-up 9 steps"), std::string::npos) << epochs.out;
+    const auto half = runCohort(common + scratch.file("half.jsonl") + " --warmup-epochs 0.5 --workers 1");
+    EXPECT_NE(half.out.find("warm-up 10 steps"), std::string::npos) << half.out;  // 19 rounds of 1 replica
+    const auto steps = runCohort(common + scratch.file("steps.jsonl") + " --workers 2 --warmup-steps 9");
+    ASSERT_EQ(steps.exitCode, 0) << steps.err;
+    auto record = [&](const std::string& name) {  // the run record, which holds the settings
+        const std::string metrics = testing_support::slurp(scratch.file(name));
+        return metrics.substr(0, metrics.find('\n'));
+    };
+    EXPECT_NE(record("epochs.jsonl").find("\"warmup-steps\":\"9\""), std::string::npos) << record("epochs.jsonl");
+    EXPECT_EQ(lastEpochValue(scratch.file("epochs.jsonl"), "train_loss"), lastEpochValue(scratch.file("steps.jsonl"), "train_loss"));
+}
+
+// A checkpoint written before --lr-scaling existed has no lr-scaling setting: it resumes without
+// the flag (or with none), and a run that scales is refused naming the flag.
+TEST(CommandLine, CheckpointsWithoutLearningRateScalingStillResume) {
+    ScratchDirectory scratch;
+    writeFixture(scratch.str(), 600, 100, true);
+    const std::string common = "train --data-dir " + scratch.str() + kSmall + " --workers 2 ";
+    const std::string directory = scratch.file("checkpoints");
+    const auto written = runCohort(common + "--epochs 1 --checkpoint-dir " + directory);
+    ASSERT_EQ(written.exitCode, 0) << written.err;
+    const auto plain = runCohort(common + "--epochs 1 --resume " + directory);
+    EXPECT_EQ(plain.exitCode, 0) << plain.err;
+    const auto none = runCohort(common + "--epochs 1 --lr-scaling none --resume " + directory);
+    EXPECT_EQ(none.exitCode, 0) << none.err;
+    expectInputError(common + "--epochs 1 --lr-scaling sqrt --resume " + directory,
+                     "--lr-scaling differs (the checkpoint has (absent), this run 'sqrt x1.4142135623730951')");
+    // Written with scaling, it resumes with the same scaling only.
+    const std::string scaled = scratch.file("scaled");
+    ASSERT_EQ(runCohort(common + "--epochs 1 --lr-scaling linear --checkpoint-dir " + scaled).exitCode, 0);
+    EXPECT_EQ(runCohort(common + "--epochs 1 --lr-scaling linear --resume " + scaled).exitCode, 0);
+    expectInputError(common + "--epochs 1 --resume " + scaled,
+                     "--lr-scaling differs (the checkpoint has 'linear x2', this run does not set it)");
+}
+
 TEST(CommandLine, ConfigFileSuppliesFlagsAndCommandLineWins) {
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 64, 16, false);
@@ -293,7 +375,7 @@ TEST(CommandLine, HelpDocumentsEveryFlagAndInfoRuns) {
     const auto help = runCohort("train --help");
     EXPECT_EQ(help.exitCode, 0);
     for (const char* flag : {"--model", "--model-file", "--hidden", "--data", "--data-dir", "--device", "--epochs",
-                             "--batch-size", "--optimizer", "--lr", "--momentum", "--weight-decay", "--seed", "--metrics",
+                             "--batch-size", "--optimizer", "--lr", "--lr-scaling", "--momentum", "--weight-decay", "--seed", "--metrics",
                              "--threads-per-worker", "--config", "--workspace-mode", "--maxbytes",
                              "--maxphysicalbytes"}) {
         EXPECT_NE(help.out.find(flag), std::string::npos) << flag;

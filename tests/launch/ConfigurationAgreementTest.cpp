@@ -27,10 +27,11 @@ TEST(ConfigurationAgreement, SettingsTextHasResolvedValuesAndLeavesOutPerHostFla
     options.dataDir = "/somewhere/only/on/this/host";
     options.threadsPerWorker = 3;
     RunSetup setup;
-    setup.optimizer.learningRate = 0.05;
+    setup.baseLearningRate = 0.05;
     setup.parallel.workers = 2;
     const std::string text = trainingSettings(options, setup);
     EXPECT_NE(text.find("lr=0.05\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("lr-scaling"), std::string::npos) << text;  // absent without scaling, as before the flag
     EXPECT_NE(text.find("workers=2\n"), std::string::npos) << text;
     EXPECT_EQ(text.find("/somewhere"), std::string::npos) << text;
     EXPECT_EQ(text.find("threads"), std::string::npos) << text;

@@ -133,6 +133,19 @@ TEST_F(MpiLaunch, AnOuterOptimizerAcrossProcessesMatchesOneProcess) {
     EXPECT_NE(single, train(1, 4, 3));  // and it is not plain averaging
 }
 
+// --lr-scaling counts the job's replicas, not this process's: -np 2 --workers 1 is 2 replicas.
+TEST_F(MpiLaunch, LearningRateScalingCountsEveryProcesssReplicas) {
+    const std::string scaling = "--lr 0.05 --lr-schedule constant --lr-scaling linear";  // kSmall trains sgd
+    const auto single = train(1, 2, 3, false, scaling);
+    expectSameLosses(single, train(2, 1, 3, false, scaling), "linear scaling, -np 2 --workers 1 vs --workers 2");
+    char name[64];
+    std::snprintf(name, sizeof name, "p2w1k3%zu", scaling.size());
+    const std::string record = slurp(metrics(name));
+    EXPECT_NE(record.find("\"lr-scaling\":\"linear x2\""), std::string::npos) << record;
+    EXPECT_NE(record.find("\"learning_rate\":0.1}"), std::string::npos) << record;
+    EXPECT_NE(single, train(1, 2, 3, false, "--lr 0.05 --lr-schedule constant"));
+}
+
 TEST_F(MpiLaunch, FourProcessesOverTcpMatchOneProcessOfFourWorkers) {
     const auto single = train(1, 4, 3);
     expectSameLosses(single, train(4, 1, 3, true), "-np 4 over btl tcp vs --workers 4, K=3");
