@@ -23,6 +23,7 @@
 #include "memory/Memory.h"
 #include "parallel/ScalingModel.h"
 #include "src/core/Errors.h"
+#include "src/optim/LearningRateScaling.h"
 
 namespace cohort::launch {
 namespace {
@@ -222,9 +223,17 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
 
     std::vector<std::string> advice;
     if (replicas > 1) {
+        const optim::OptimizerKind optimizerKind = recipe.optimizer.kind;
+        const double factor = optim::learningRateScale(optim::LearningRateScaling::Auto, optimizerKind, replicas);
+        char factorText[32];
+        std::snprintf(factorText, sizeof factorText, "%.3g", factor);
+        const std::string scalingAdvice =
+            std::string(optim::toString(optim::resolveScaling(optim::LearningRateScaling::Auto, optimizerKind))) +
+            " for " + optim::toString(optimizerKind) + ": --lr x " + factorText;
         advice.push_back("with " + std::to_string(replicas) + " replicas a step sees " + std::to_string(replicas) + " x " +
                          std::to_string(recipe.batchSize) + " = " + std::to_string(std::int64_t(replicas) * recipe.batchSize) +
-                         " samples: scale the learning rate with --lr-scaling auto (linear for sgd and nesterov, square root for adam)");
+                         " samples: scale the learning rate with --lr-scaling auto --warmup-epochs 1 (" + scalingAdvice +
+                         "; README, More replicas: scaling the learning rate)");
         if (recommended >= 25) {
             advice.push_back("averaging every " + std::to_string(recommended) + " steps or more: --outer-optimizer nesterov "
                              "--outer-lr 0.7 --average-updaters false recovers accuracy lost to rare averaging "
