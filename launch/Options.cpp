@@ -176,6 +176,7 @@ po::options_description planOptions(RunOptions& o) {
         ("step-ms", po::value(&o.planStepMilliseconds)->default_value(o.planStepMilliseconds), "milliseconds of one training step of one worker (0: measured, the --workers running at once)")
         ("local-averaging-ms", po::value<double>(), "milliseconds of an averaging point's in-process part (the replicas averaged in memory); measured unless given")
         ("target-fraction", po::value(&o.planTargetFraction)->default_value(o.planTargetFraction), "recommend the smallest --averaging-frequency whose averaging takes at most this fraction of the time, in (0, 1)")
+        ("train-samples", po::value(&o.planTrainSamples)->default_value(o.planTrainSamples), "training samples per epoch, for the averaging at each epoch's end (-1: counted from --data; 0: leave epoch ends out)")
         ("json", po::bool_switch(&o.planJson), "print the plan as one JSON object instead of a table")
         ("steps", po::value(&o.benchSteps)->default_value(o.benchSteps), "timed training steps per repeat (>= 1)")
         ("warmup", po::value(&o.benchWarmup)->default_value(o.benchWarmup), "untimed steps first (workspaces learn, caches warm)")

@@ -92,6 +92,7 @@ struct RunOptions {
     double planStepMilliseconds = 0.0;       // > 0: the step's time, not measured
     std::optional<double> planLocalAveragingMilliseconds;  // the in-process part of an averaging point, not measured
     double planTargetFraction = 0.10;
+    std::int64_t planTrainSamples = -1;    // training samples per epoch (-1: counted from --data; 0: leave epoch ends out)
     std::string planAllreduce = "binomial";
     bool planJson = false;
     bool averagingFrequencyGiven = false;  // --averaging-frequency given (plan predicts that K too)

@@ -190,7 +190,19 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
                                                measured.statisticsAveragingSeconds;
     const double localGradients = localGiven ? localPoint : measured.parameterAveragingSeconds;
 
+    // Rounds per epoch, as parallel/EpochSchedule counts them: each epoch's end is an averaging point.
+    std::int64_t trainSamples = options.planTrainSamples;
+    if (trainSamples < -1) throw InputError("--train-samples must be >= 0 (or -1: counted from --data), got " + std::to_string(trainSamples));
+    if (trainSamples == -1) trainSamples = std::int64_t(loadData(options).train.count);
+    const std::int64_t batchesPerEpoch = (trainSamples + recipe.batchSize - 1) / recipe.batchSize;
+    const std::int64_t replicasPlanned = std::int64_t(hosts) * workers;
+
     parallel::ScalingInputs averaging;
+    averaging.roundsPerEpoch = replicasPlanned > 1 ? batchesPerEpoch / replicasPlanned : batchesPerEpoch;
+    if (trainSamples > 0 && averaging.roundsPerEpoch < 1) {
+        throw InputError("--train-samples " + std::to_string(trainSamples) + " gives no full round of " +
+                         std::to_string(replicasPlanned) + " replicas x --batch-size " + std::to_string(recipe.batchSize));
+    }
     averaging.processes = hosts;
     averaging.workers = workers;
     averaging.batchSize = recipe.batchSize;
@@ -268,7 +280,8 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
                         {"batch_size", recipe.batchSize}, {"threads_per_worker", threadsPerWorker},
                         {"training_mode", options.trainingMode}, {"average_updaters", options.averageUpdaters},
                         {"averaging_frequency", options.averagingFrequencyGiven ? Json(options.averagingFrequency) : Json()},
-                        {"target_fraction", options.planTargetFraction}, {"allreduce", parallel::toString(flags.algorithm)}}},
+                        {"target_fraction", options.planTargetFraction}, {"allreduce", parallel::toString(flags.algorithm)},
+                        {"train_samples", trainSamples}, {"rounds_per_epoch", averaging.roundsPerEpoch}}},
             {"step_seconds", planned.stepSeconds},
             {"step_source", stepSource},
             {"link", {{"source", linkSource}, {"latency_seconds", link.latencySeconds},
@@ -295,6 +308,11 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
                 hosts, hosts == 1 ? "" : "s", workers, workers == 1 ? "" : "s", replicas, replicas == 1 ? "" : "s",
                 ranksPerHost, ranksPerHost == 1 ? "" : "es", threadsPerWorker, threadsPerWorker == 1 ? "" : "s",
                 options.trainingMode.c_str());
+    if (averaging.roundsPerEpoch > 0) {
+        std::printf("  epoch:    %lld training samples = %lld rounds of %d replica%s (each epoch's end is also averaged)\n",
+                    static_cast<long long>(trainSamples), static_cast<long long>(averaging.roundsPerEpoch), replicas,
+                    replicas == 1 ? "" : "s");
+    }
     std::printf("  step:     %s (%s%s)\n", formatDuration(planned.stepSeconds).c_str(), stepSource,
                 measuring.measureSteps ? (", slowest of " + std::to_string(workers * measuring.processesOnThisMachine) +
                                           " stepping at once, median of " + std::to_string(options.benchRepeats) + " x " +
@@ -337,9 +355,12 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
         std::printf("  overlapped with the backward pass, at best %s samples/s\n",
                     withThousands(parallel::overlappedSamplesPerSecondBound(planned)).c_str());
     }
-    std::printf("\nrecommendation: --averaging-frequency %d: averaging %s of the time (target %s), %s samples/s\n", recommended,
+    std::printf("\nrecommendation: --averaging-frequency %d: averaging %s of the time (target %s), %s samples/s%s\n", recommended,
                 percent(atRecommended.averagingFraction).c_str(), percent(options.planTargetFraction).c_str(),
-                withThousands(atRecommended.samplesPerSecond).c_str());
+                withThousands(atRecommended.samplesPerSecond).c_str(),
+                atRecommended.averagingFraction > options.planTargetFraction
+                    ? " (the target cannot be met: this averages once an epoch, at its end, the least there is)"
+                    : "");
     for (const std::string& line : advice) std::printf("advice: %s\n", line.c_str());
     return 0;
 }

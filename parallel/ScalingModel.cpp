@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 
 #include "src/core/Errors.h"
@@ -157,11 +158,21 @@ ScalingPrediction predict(const ScalingInputs& inputs, int averagingFrequency) {
     ScalingPrediction prediction;
     prediction.averagingFrequency = inputs.mode == TrainingMode::SharedGradients ? 1 : averagingFrequency;
     prediction.secondsPerAveragingPoint = secondsPerSync(inputs);
-    const double syncPerStep = prediction.secondsPerAveragingPoint / prediction.averagingFrequency;
+    const double points = inputs.mode == TrainingMode::SharedGradients
+                              ? 1.0
+                              : pointsPerRound(inputs.roundsPerEpoch, prediction.averagingFrequency);
+    const double syncPerStep = prediction.secondsPerAveragingPoint * points;
     const double perStep = inputs.stepSeconds + syncPerStep;
     prediction.samplesPerSecond = double(inputs.replicas()) * double(inputs.batchSize) / perStep;
     prediction.averagingFraction = syncPerStep / perStep;
     return prediction;
+}
+
+double pointsPerRound(std::int64_t roundsPerEpoch, int averagingFrequency) {
+    const double k = double(averagingFrequency);
+    if (roundsPerEpoch <= 0) return 1.0 / k;
+    const double shared = double(std::gcd(roundsPerEpoch, std::int64_t(averagingFrequency)));
+    return 1.0 / k + (1.0 - shared / k) / double(roundsPerEpoch);
 }
 
 double overlappedSamplesPerSecondBound(const ScalingInputs& inputs) {
@@ -182,8 +193,22 @@ int smallestAveragingFrequency(const ScalingInputs& inputs, double targetFractio
                            std::to_string(targetFraction));
     }
     int frequency = std::max(1, int(std::ceil(bound)));
-    // Rounding: the closed form may land one off; the prediction itself decides.
+    // Rounding: the closed form (which leaves out epoch ends) may land off; the prediction decides.
     while (frequency > 1 && predict(inputs, frequency - 1).averagingFraction <= targetFraction) --frequency;
+    if (inputs.roundsPerEpoch > 0) {
+        // Epoch ends average whatever K is: the fraction falls towards theirs and not below. When
+        // theirs alone is over the target, averaging once an epoch (K = its rounds) is the least.
+        const double atEpochEnds = point / double(inputs.roundsPerEpoch);
+        if (atEpochEnds / (inputs.stepSeconds + atEpochEnds) > targetFraction) {
+            return int(std::min<std::int64_t>(inputs.roundsPerEpoch, 1000000000));
+        }
+        // The fraction is not monotonic in K (gcd); the first K that meets the target is the answer.
+        frequency = 1;
+        while (predict(inputs, frequency).averagingFraction > targetFraction) {
+            if (++frequency > 100000000) throw SettingError("no averaging frequency below 10^8 keeps averaging under {targetFraction}");
+        }
+        return frequency;
+    }
     while (predict(inputs, frequency).averagingFraction > targetFraction) ++frequency;
     return frequency;
 }

@@ -88,6 +88,9 @@ struct ScalingInputs {
     LinkModel link;                 // needed when processes > 1
     AllreduceAlgorithm algorithm = AllreduceAlgorithm::Binomial;
     std::vector<LinkSample> probed; // allreduces timed over exactly `processes` processes (may be empty)
+    // Rounds (steps of every replica) in an epoch; 0: epochs long enough that their ends do not
+    // count. Averaging also happens at each epoch's end that is not already a point.
+    std::int64_t roundsPerEpoch = 0;
 
     int replicas() const { return processes * workers; }
     void validate() const;
@@ -103,12 +106,18 @@ struct ScalingPrediction {
 // t_point: the in-process part plus the link's; 0 with one replica.
 double secondsPerSync(const ScalingInputs& inputs);
 ScalingPrediction predict(const ScalingInputs& inputs, int averagingFrequency);
+// Averaging points per round at averaging frequency K: one every K rounds (the iteration count
+// runs on across epochs), plus one at every epoch end that is not a multiple of K; over many
+// epochs that is 1/K + (1 − gcd(rounds, K)/K) / rounds (1/K when roundsPerEpoch is 0).
+double pointsPerRound(std::int64_t roundsPerEpoch, int averagingFrequency);
 // Shared gradients whose average overlaps the backward pass: at best a step costs
 // max(t_step, t_point), so samples/s ≤ R·B / max(t_step, t_point).
 double overlappedSamplesPerSecondBound(const ScalingInputs& inputs);
 // The smallest K whose averaging fraction is at most `targetFraction` (in (0, 1)): K ≥
-// (1 − f)·t_point / (f·t_step). 1 when there is nothing to average, and with shared gradients
-// (which have no K).
+// (1 − f)·t_point / (f·t_step) in steady state. 1 when there is nothing to average, and with
+// shared gradients (which have no K). When the averaging at epoch ends alone exceeds the target,
+// the rounds of an epoch (averaging once an epoch, the least there is; the caller sees the
+// prediction's fraction over the target).
 int smallestAveragingFrequency(const ScalingInputs& inputs, double targetFraction);
 
 }  // namespace cohort::parallel

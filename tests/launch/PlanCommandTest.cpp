@@ -14,7 +14,8 @@ using testing_support::ProcessResult;
 using testing_support::runCohort;
 
 // MLP 784-32-10: 25,450 parameters in a flat buffer of 25,456 (101,824 bytes), Adam state twice that.
-const std::string kModel = "plan --device cpu --hidden 32 --batch-size 100 --optimizer adam ";
+// Epochs long enough that their ends do not count (--train-samples 0), unless a test says otherwise.
+const std::string kModel = "plan --device cpu --hidden 32 --batch-size 100 --optimizer adam --train-samples 0 ";
 const std::string kGiven = kModel + "--hosts 2 --workers 2 --step-ms 10 --local-averaging-ms 1 --latency 50us --bandwidth 1gbit ";
 
 nlohmann::json planJson(const std::string& flags) {
@@ -91,6 +92,29 @@ TEST(PlanCommand, SharedGradientsSynchroniseEveryStep) {
     const double sync = 0.001 + 4 * 50e-6 + 2.0 * (8 + 101'824) / 125e6;
     EXPECT_NEAR(plan["rows"][0]["samples_per_second"].get<double>(), 400 / (0.010 + sync), 1e-6);
     EXPECT_NEAR(plan["overlapped_samples_per_second_bound"].get<double>(), 400 / std::max(0.010, sync), 1e-6);
+}
+
+TEST(PlanCommand, EpochEndsAreAveragingPointsToo) {
+    // 1,000 samples = 10 batches of 100 = 2 rounds of 4 replicas; at K = 7 every epoch's end is
+    // a point and a multiple of 7 falls in one epoch in 7: 1/7 + (1 - 1/7)/2 points per round.
+    const std::string given = "plan --device cpu --hidden 32 --batch-size 100 --optimizer adam --hosts 2 --workers 2 "
+                              "--step-ms 10 --local-averaging-ms 1 --latency 50us --bandwidth 1gbit ";
+    const nlohmann::json steady = planJson(given + "--train-samples 0 --averaging-frequency 7");
+    const nlohmann::json epochs = planJson(given + "--train-samples 1000 --averaging-frequency 7");
+    EXPECT_EQ(epochs["inputs"]["rounds_per_epoch"], 2);
+    const double point = steady["averaging_point"]["seconds"].get<double>();
+    auto rowAt = [](const nlohmann::json& plan, int k) {
+        for (const auto& row : plan["rows"]) {
+            if (row["averaging_frequency"] == k) return row;
+        }
+        return nlohmann::json();
+    };
+    const double perRound = 1.0 / 7 + (1.0 - 1.0 / 7) / 2;
+    EXPECT_NEAR(rowAt(epochs, 7)["samples_per_second"].get<double>(), 400 / (0.010 + point * perRound), 1e-6);
+    EXPECT_NEAR(rowAt(steady, 7)["samples_per_second"].get<double>(), 400 / (0.010 + point / 7), 1e-6);
+    // With K = 2 every epoch's end already is a point.
+    EXPECT_NEAR(rowAt(epochs, 2)["samples_per_second"].get<double>(), 400 / (0.010 + point / 2), 1e-6);
+    expectInputError(given + "--train-samples 300", "no full round");
 }
 
 TEST(PlanCommand, MeasuredPlanPrintsATableAndARecommendation) {

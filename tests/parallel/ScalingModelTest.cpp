@@ -71,6 +71,25 @@ TEST(ScalingModel, FitWeighsEverySizeByItsRelativeError) {
     EXPECT_NEAR(fitted.bytesPerSecond / truth.bytesPerSecond, 1.0, 0.15);
 }
 
+TEST(ScalingModel, EpochEndsAddTheirPointsUnlessTheyAreMultiplesOfK) {
+    EXPECT_DOUBLE_EQ(pointsPerRound(0, 25), 1.0 / 25);                           // steady state
+    EXPECT_DOUBLE_EQ(pointsPerRound(40, 5), 1.0 / 5);                            // every end is a multiple
+    EXPECT_DOUBLE_EQ(pointsPerRound(39, 25), 1.0 / 25 + (1.0 - 1.0 / 25) / 39);  // 2 or 3 points an epoch
+    EXPECT_DOUBLE_EQ(pointsPerRound(30, 20), 1.0 / 20 + (1.0 - 10.0 / 20) / 30); // every other end coincides
+    EXPECT_DOUBLE_EQ(pointsPerRound(39, 1), 1.0);
+    // Over 25 epochs of 39 rounds at K = 25: 39 multiples of 25 and 24 other epoch ends.
+    EXPECT_NEAR(pointsPerRound(39, 25) * 39 * 25, 39 + 24, 1e-9);
+    // The recommendation accounts for them, and says when epoch ends alone exceed the target.
+    ScalingInputs inputs = twoHostsTwoWorkers();
+    const int steady = smallestAveragingFrequency(inputs, 0.10);
+    inputs.roundsPerEpoch = 1000;
+    EXPECT_GE(smallestAveragingFrequency(inputs, 0.10), steady);
+    EXPECT_LE(predict(inputs, smallestAveragingFrequency(inputs, 0.10)).averagingFraction, 0.10);
+    inputs.roundsPerEpoch = 3;  // the epoch ends alone are over 10%: once an epoch is the least
+    EXPECT_EQ(smallestAveragingFrequency(inputs, 0.10), 3);
+    EXPECT_GT(predict(inputs, 3).averagingFraction, 0.10);
+}
+
 TEST(ScalingModel, FitRefusesWhatCannotBeFitted) {
     EXPECT_THROW(fitLinkModel({{8, 1e-5}}, AllreduceAlgorithm::Binomial, 2), SettingError);
     EXPECT_THROW(fitLinkModel({{8, 1e-3}, {1e6, 1e-4}}, AllreduceAlgorithm::Binomial, 2), SettingError);  // shrinks with size
