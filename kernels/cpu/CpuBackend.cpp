@@ -126,8 +126,17 @@ public:
                 if constexpr (A == Activation::Relu) {
                     // A select, as the pooling that folds a ReLU's backward into its own does
                     // (PoolingShape::reluMask): the fused and unfused paths agree bit for bit.
+                    // Local restrict copies and an unconditional load let the loop vectorise
+                    // as a blend; through the lambda's captures it was a branch per element,
+                    // mispredicted half the time on ReLU outputs.
+                    const T* __restrict y0 = out;
+                    const T* __restrict dy0 = gradOut;
+                    T* __restrict dx0 = gradIn;
 #pragma omp parallel for schedule(static) if (count >= kParallelElements)
-                    for (std::int64_t i = 0; i < count; ++i) gradIn[i] = out[i] > T(0) ? gradOut[i] : T(0);
+                    for (std::int64_t i = 0; i < count; ++i) {
+                        const T g = dy0[i];
+                        dx0[i] = y0[i] > T(0) ? g : T(0);
+                    }
                 } else {
 #pragma omp parallel for schedule(static) if (count >= kParallelElements)
                     for (std::int64_t i = 0; i < count; ++i) gradIn[i] = gradOut[i] * derivativeFromOutput<A>(out[i]);
