@@ -1,7 +1,9 @@
 // The CPU backend's optimizer update loops.
 #include "kernels/cpu/CpuOptimizers.h"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/DTypeDispatch.h"
 #include "kernels/cpu/ParallelThreshold.h"
@@ -62,6 +64,33 @@ void outerUpdate(DType dtype, std::int64_t count, double learningRate, double mo
     });
 }
 
+namespace {
+
+// One block of Adam. The float version is compiled for AVX-512 and AVX2 as well as the baseline
+// and the best the CPU has is picked at load time (GCC's target_clones): the update streams four
+// arrays and is a tenth of the MLP's CPU step. The file is built without floating-point
+// contraction, so every clone rounds exactly as the baseline does and results do not depend on
+// the CPU.
+template <typename T>
+void adamBlock(std::int64_t begin, std::int64_t end, const T* __restrict g, T* __restrict m, T* __restrict v,
+               T* __restrict p, T b1, T b2, T eps, T lr, T decay, T correction1, T correction2) {
+    for (std::int64_t i = begin; i < end; ++i) {
+        m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+        v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+        const T mHat = m[i] * correction1;
+        const T vHat = v[i] * correction2;
+        p[i] -= decay * p[i] + lr * mHat / (std::sqrt(vHat) + eps);
+    }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void adamBlockFloat(
+    std::int64_t begin, std::int64_t end, const float* __restrict g, float* __restrict m, float* __restrict v,
+    float* __restrict p, float b1, float b2, float eps, float lr, float decay, float correction1, float correction2) {
+    adamBlock<float>(begin, end, g, m, v, p, b1, b2, eps, lr, decay, correction1, correction2);
+}
+
+}  // namespace
+
 void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const void* gradient, void* firstMoment,
                 void* secondMoment, void* parameters) {
     dispatch(dtype, [&](auto zero) {
@@ -74,13 +103,17 @@ void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const v
         const T lr = T(hyper.learningRate), decay = T(hyper.learningRate * hyper.weightDecay);
         const T correction1 = T(1.0 / (1.0 - std::pow(hyper.beta1, double(hyper.step))));
         const T correction2 = T(1.0 / (1.0 - std::pow(hyper.beta2, double(hyper.step))));
+        // Blocks of 4096 elements, handed out statically: each element is written by one thread.
+        constexpr std::int64_t kBlock = 4096;
+        const std::int64_t blocks = (count + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (count >= kParallelElements)
-        for (std::int64_t i = 0; i < count; ++i) {
-            m[i] = b1 * m[i] + (T(1) - b1) * g[i];
-            v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
-            const T mHat = m[i] * correction1;
-            const T vHat = v[i] * correction2;
-            p[i] -= decay * p[i] + lr * mHat / (std::sqrt(vHat) + eps);
+        for (std::int64_t b = 0; b < blocks; ++b) {
+            const std::int64_t begin = b * kBlock, end = std::min(count, begin + kBlock);
+            if constexpr (std::is_same_v<T, float>) {
+                adamBlockFloat(begin, end, g, m, v, p, b1, b2, eps, lr, decay, correction1, correction2);
+            } else {
+                adamBlock<T>(begin, end, g, m, v, p, b1, b2, eps, lr, decay, correction1, correction2);
+            }
         }
     });
 }
