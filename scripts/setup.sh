@@ -14,11 +14,13 @@ cd "$(dirname "$0")/.."
 # chromium renders one in a test (headless); bsdutils has script(1) for the progress-line test.
 # clang-14 with libclang-rt-14-dev (libFuzzer, ASan, UBSan) and libomp-14-dev build the sanitizer
 # and fuzzing tree (scripts/sanitize-check.sh). libdnnl-dev (oneDNN) runs the CPU backend's float
-# convolutions (optional to the build: without it they take the own im2col path).
+# convolutions (optional to the build: without it they take the own im2col path). iproute2 (ip,
+# tc), util-linux (unshare) and procps (pgrep) build the emulated cluster (scripts/emulated-cluster.sh).
 packages=(build-essential cmake ninja-build pkg-config zlib1g-dev libopenblas-openmp-dev
           libboost-program-options-dev libopenmpi-dev openmpi-bin libgtest-dev libgmock-dev
           libbenchmark-dev dataset-fashion-mnist heaptrack nlohmann-json3-dev python3-numpy
-          libjs-chart.js chromium bsdutils clang-14 libclang-rt-14-dev libomp-14-dev libdnnl-dev)
+          libjs-chart.js chromium bsdutils clang-14 libclang-rt-14-dev libomp-14-dev libdnnl-dev
+          iproute2 util-linux procps)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
