@@ -65,7 +65,10 @@ double parseDurationSeconds(const std::string& text, const std::string& flag) {
 }
 
 double parseBandwidthBytesPerSecond(const std::string& text, const std::string& flag) {
-    auto [number, unit] = splitNumber(text, flag, kBandwidthForms);
+    // (Not a structured binding: clang before 16 cannot capture one in the lambda below.)
+    const auto split = splitNumber(text, flag, kBandwidthForms);
+    const double number = split.first;
+    std::string unit = split.second;
     const auto endsWith = [&](const std::string& suffix) {
         return unit.size() > suffix.size() && lower(unit.substr(unit.size() - suffix.size())) == suffix;
     };

@@ -213,9 +213,10 @@ job=$!
 wait "$job"
 status=$?
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-# Daemons may take a moment to go after mpirun: give them 3 s before counting what is left.
+# Daemons may take a while to go after mpirun: one cut off from it ends when its own TCP gives
+# up on mpirun (about 13 s, above). Give them 30 s before counting what is left.
 left=$(leftover_count)
-for _ in $(seq 1 30); do
+for _ in $(seq 1 300); do
     [ "$left" = 0 ] && break
     sleep 0.1
     left=$(leftover_count)

@@ -17,14 +17,18 @@ using Clock = std::chrono::steady_clock;
 constexpr int kBarrierArriveTag = 7101;
 constexpr int kBarrierReleaseTag = 7102;
 constexpr int kRollCallTag = 7103;
-// How long rank 0 listens for roll-call tokens after a timed-out collective, and how long the
-// others try to deliver theirs (their own deadlines pass within moments of the root's).
+// How long rank 0 listens for roll-call tokens after a timed-out collective (the others' own
+// deadlines pass within moments of the root's), and how long the others try to deliver theirs
+// (a token that cannot leave in a second will not: the link is gone). With the barrier's grace
+// below and the abort's two seconds (launch/MpiEnvironment), every rank is gone within the
+// timeout + 5 s.
 constexpr double kRollCallSeconds = 2.0;
+constexpr double kRollCallSendSeconds = 1.0;
 // Host names are exchanged in fixed-size slots.
 constexpr int kHostNameBytes = 64;
 // Ranks other than the root wait this much longer at a barrier, so the root (which can name the
 // missing ranks) reports first.
-constexpr double kFollowerGraceSeconds = 5.0;
+constexpr double kFollowerGraceSeconds = 3.0;
 // How long a wait keeps testing without sleeping.
 constexpr auto kSpinPeriod = std::chrono::milliseconds(20);
 // MPI counts are ints: larger buffers go in chunks.
@@ -147,7 +151,7 @@ void MpiProcessGroup::throwTimeout(const std::string& operation) {
             int token = rank_;
             MPI_Request request = MPI_REQUEST_NULL;
             if (MPI_Isend(&token, 1, MPI_INT, 0, kRollCallTag, communicator_, &request) == MPI_SUCCESS &&
-                !waitAll(&request, 1, kRollCallSeconds)) {
+                !waitAll(&request, 1, kRollCallSendSeconds)) {
                 throw ProcessLostError("lost contact with rank 0 on " + hostOf(0) + ": " + what +
                                        " (rank 0 died, hangs or its host is unreachable; " + advice + ")");
             }
