@@ -83,7 +83,20 @@ void adamBlock(std::int64_t begin, std::int64_t end, const T* __restrict g, T* _
     }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void adamBlockFloat(
+// ThreadSanitizer's runtime is not up yet when the clones' resolver runs (an ifunc, at load
+// time): its builds keep the baseline alone.
+#if defined(__SANITIZE_THREAD__)
+#define COHORT_CPU_CLONES
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COHORT_CPU_CLONES
+#endif
+#endif
+#ifndef COHORT_CPU_CLONES
+#define COHORT_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
+COHORT_CPU_CLONES void adamBlockFloat(
     std::int64_t begin, std::int64_t end, const float* __restrict g, float* __restrict m, float* __restrict v,
     float* __restrict p, float b1, float b2, float eps, float lr, float decay, float correction1, float correction2) {
     adamBlock<float>(begin, end, g, m, v, p, b1, b2, eps, lr, decay, correction1, correction2);
