@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +20,7 @@
 #include "launch/PlanMeasurement.h"
 #include "launch/RunSetup.h"
 #include "memory/Memory.h"
+#include "parallel/EpochSchedule.h"
 #include "parallel/ScalingModel.h"
 #include "src/core/Errors.h"
 #include "src/optim/LearningRateScaling.h"
@@ -79,11 +79,7 @@ PlanFlags checkFlags(const RunOptions& options) {
         flags.link = parallel::LinkModel{parseDurationSeconds(options.planLatency, "--latency"),
                                          parseBandwidthBytesPerSecond(options.planBandwidth, "--bandwidth")};
     }
-    try {
-        flags.probeLargest = memory::parseByteSize(options.planProbeLargest);
-    } catch (const std::invalid_argument&) {
-        throw InputError("bad --probe-largest '" + options.planProbeLargest + "': expected a size such as 4M or 64M");
-    }
+    flags.probeLargest = byteSizeFlag(options.planProbeLargest, "--probe-largest", "4M or 64M");
     if (flags.probeLargest < 1024 || flags.probeLargest > (std::int64_t(1) << 30)) {
         throw InputError("--probe-largest must be between 1K and 1G, got " + options.planProbeLargest);
     }
@@ -144,9 +140,7 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
                                 ProcessPlacement{place.localRank, place.localSize, place.size});
     }
     const int workers = options.workers > 0 ? options.workers : (location.isDevice() ? int(devices.size()) : 1);
-    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-    const int threadsPerWorker = options.threadsPerWorker > 0 ? options.threadsPerWorker
-                                                              : std::max(1, cores / (workers * ranksPerHost));
+    const int threadsPerWorker = threadsPerWorkerFor(options.threadsPerWorker, workers, ranksPerHost);
 
     // The link first, while nothing else runs.
     std::shared_ptr<parallel::ProcessGroup> processes = mpi.processes(options.mpiTimeout);
@@ -194,11 +188,11 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
     std::int64_t trainSamples = options.planTrainSamples;
     if (trainSamples < -1) throw InputError("--train-samples must be >= 0 (or -1: counted from --data), got " + std::to_string(trainSamples));
     if (trainSamples == -1) trainSamples = std::int64_t(loadData(options).train.count);
-    const std::int64_t batchesPerEpoch = (trainSamples + recipe.batchSize - 1) / recipe.batchSize;
-    const std::int64_t replicasPlanned = std::int64_t(hosts) * workers;
+    const int replicasPlanned = hosts * workers;
+    const parallel::EpochSchedule schedule(std::size_t(trainSamples), std::size_t(recipe.batchSize), replicasPlanned);
 
     parallel::ScalingInputs averaging;
-    averaging.roundsPerEpoch = replicasPlanned > 1 ? batchesPerEpoch / replicasPlanned : batchesPerEpoch;
+    averaging.roundsPerEpoch = std::int64_t(schedule.rounds);
     if (trainSamples > 0 && averaging.roundsPerEpoch < 1) {
         throw InputError("--train-samples " + std::to_string(trainSamples) + " gives no full round of " +
                          std::to_string(replicasPlanned) + " replicas x --batch-size " + std::to_string(recipe.batchSize));

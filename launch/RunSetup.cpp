@@ -20,9 +20,6 @@
 
 namespace cohort::launch {
 
-namespace {
-
-// A size flag's bytes (> 0), or InputError naming the flag.
 std::int64_t byteSizeFlag(const std::string& text, const char* flag, const char* examples) {
     try {
         const std::int64_t bytes = memory::parseByteSize(text);
@@ -33,7 +30,11 @@ std::int64_t byteSizeFlag(const std::string& text, const char* flag, const char*
     }
 }
 
-}  // namespace
+int threadsPerWorkerFor(int requested, int workers, int processesOnMachine) {
+    if (requested > 0) return requested;
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    return std::max(1, cores / (std::max(1, workers) * std::max(1, processesOnMachine)));
+}
 
 void applyMemoryFlags(const RunOptions& options) {
     if (options.scopeChecks) memory::setScopePanicChecks(true);
@@ -182,10 +183,7 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     if (setup.location.isDevice()) parallel.devices = chooseDevices(options.devices, kernels::cudaDeviceCount(), placement);
     parallel.workers = options.workers > 0 ? options.workers
                                            : (setup.location.isDevice() ? int(parallel.devices.size()) : 1);
-    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-    parallel.threadsPerWorker = options.threadsPerWorker > 0
-                                    ? options.threadsPerWorker
-                                    : std::max(1, cores / (parallel.workers * std::max(1, placement.localSize)));
+    parallel.threadsPerWorker = threadsPerWorkerFor(options.threadsPerWorker, parallel.workers, placement.localSize);
     parallel::checkLayout(parallel.workers, parallel.devices, placement.processes);
     parallel.averagingFrequency = options.averagingFrequency;
     parallel.averageUpdaters = options.averageUpdaters;

@@ -57,6 +57,11 @@ std::unique_ptr<nn::Model> buildModelFrom(const nn::ArchitectureConfig& architec
                                           const Shape& inputSample, int classes, MemoryLocation location);
 // Applies --scope-checks, --maxbytes, --maxphysicalbytes and validates training flags.
 void applyMemoryFlags(const RunOptions& options);
+// A size flag's bytes (> 0), or InputError naming the flag and giving `examples` ("512M or 8G").
+std::int64_t byteSizeFlag(const std::string& text, const char* flag, const char* examples);
+// --threads-per-worker, or (when 0) this machine's cores shared by `workers` workers in each of
+// `processesOnMachine` processes, at least 1.
+int threadsPerWorkerFor(int requested, int workers, int processesOnMachine);
 data::DatasetSplits loadData(const RunOptions& options);
 RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement = {});
 // The evaluation batch for a model: ~64 MiB of activations and working memory, between the
