@@ -242,6 +242,11 @@ TEST(CommandLine, LearningRateScalingMultipliesTheRateByTheJobsReplicas) {
                               "lr 0.01 x 2 (sqrt scaling, 4 replica(s))"), 0.02);
 }
 
+TEST(CommandLine, BadBucketSizesAreRefusedNamingTheFlag) {
+    expectInputError("train --training-mode shared-gradients --bucket-size 0", "bad --bucket-size '0': expected a size like");
+    expectInputError("train --training-mode shared-gradients --bucket-size 4parsecs", "bad --bucket-size '4parsecs'");
+}
+
 // --warmup-epochs becomes the steps of that many epochs of the job's rounds: 600 samples in
 // batches of 32 are 19 batches, 9 rounds of 2 replicas; it is stored as those steps.
 TEST(CommandLine, WarmupInEpochsIsThatManyOfTheJobsRounds) {

@@ -44,6 +44,8 @@ TEST(PlanCommand, BadFlagsAreOneLineWithExitTwo) {
     expectInputError(kModel + "--averaging-frequency 0", "--averaging-frequency must be at least 1");
     expectInputError(kModel + "--hosts 2 --ranks-per-host 3 --latency 50us --bandwidth 1gbit", "--ranks-per-host 3");
     expectInputError(kModel + "--probe-largest 12parsecs", "--probe-largest");
+    expectInputError(kModel + "--probe-largest 0", "bad --probe-largest '0'");
+    expectInputError("plan --device cpu --hidden 32 --train-samples=-2", "--train-samples must be >= 0");
 }
 
 TEST(PlanCommand, GivenStepAndLinkGiveTheModelsNumbersExactly) {
