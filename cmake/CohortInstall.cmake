@@ -30,10 +30,18 @@ install(TARGETS ${COHORT_EXPORTED_LIBRARIES} EXPORT cohortTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
-# The CLI. Its CUDA/NCCL/MPI libraries are found by path at build time: keep those directories
-# as its RPATH so the installed binary runs without LD_LIBRARY_PATH.
+# The CLI and the CUDA modules (P/lib/cohort/libcohort_cuda_*.so, where memory/CudaModule.cpp looks
+# from P/bin). Their libraries (MPI; CUDA, cuDNN and NCCL for the modules) are found by path at
+# build time: keep those directories as their RPATH so the installed files run without
+# LD_LIBRARY_PATH.
 set_target_properties(cohort PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
 install(TARGETS cohort RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+get_property(COHORT_CUDA_MODULE_TARGETS GLOBAL PROPERTY COHORT_CUDA_MODULE_TARGETS)
+if(COHORT_CUDA_MODULE_TARGETS)
+  install(TARGETS ${COHORT_CUDA_MODULE_TARGETS} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/cohort)
+endif()
+# The symbols an executable exports for the module (cohort::config's link options name this file).
+install(FILES ${PROJECT_SOURCE_DIR}/cmake/cohort-exports.list DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/cohort)
 
 # Public headers, folder layout kept. Not installed: the .cuh files (included only by .cu/.cpp
 # files of kernels/cuda), memory/cuda/ (internal to memory/, needs the CUDA headers),
@@ -55,22 +63,12 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/parallel/ DESTINATION ${COHORT_INSTALL_I
 
 install(EXPORT cohortTargets NAMESPACE cohort:: DESTINATION ${COHORT_INSTALL_CMAKEDIR})
 
-# Libraries the exported targets name by absolute path (OpenBLAS, oneDNN, cuDNN, NCCL): the package
+# Libraries the exported targets name by absolute path (OpenBLAS, oneDNN): the package
 # config checks that they are still there, so a missing one is a clear find_package error
 # rather than a link failure.
 set(COHORT_ABSOLUTE_LIBRARIES ${COHORT_OPENBLAS_LIBRARY})
 if(COHORT_HAVE_DNNL)
   list(APPEND COHORT_ABSOLUTE_LIBRARIES ${COHORT_DNNL_LIBRARY})
-endif()
-if(COHORT_HAVE_CUDNN)
-  list(APPEND COHORT_ABSOLUTE_LIBRARIES ${COHORT_CUDNN_LIBRARY})
-endif()
-if(COHORT_HAVE_NCCL)
-  list(APPEND COHORT_ABSOLUTE_LIBRARIES ${COHORT_NCCL_LIBRARY})
-endif()
-set(COHORT_CUDA_TOOLKIT_ROOT "")
-if(COHORT_HAVE_CUDA)
-  get_filename_component(COHORT_CUDA_TOOLKIT_ROOT "${CUDAToolkit_BIN_DIR}" DIRECTORY)
 endif()
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/cohortConfig.cmake.in

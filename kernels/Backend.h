@@ -237,11 +237,16 @@ public:
 // (0: leave the process default).
 std::unique_ptr<Backend> makeCpuBackend(int threads = 0);
 
-// CUDA backends, one per worker (own stream and library handles). Throw std::runtime_error when
-// the build has no CUDA or the ordinal is not visible.
-bool cudaCompiledIn();
-int cudaDeviceCount();  // 0 without CUDA or without a visible device
+// CUDA backends, one per worker (own stream and library handles), from the CUDA module, which is
+// loaded on the first of these calls that needs it (memory/CudaModule.h). makeCudaBackend throws
+// std::runtime_error when the build has no CUDA, the module cannot load or the ordinal is not
+// visible.
+bool cudaCompiledIn();  // the build has a CUDA module
+int cudaDeviceCount();  // 0 without CUDA, a driver, a loadable module or a visible device
 std::string cudaDeviceName(int device);  // e.g. "NVIDIA H100 80GB HBM3"
 std::unique_ptr<Backend> makeCudaBackend(int device, bool allowTf32 = false);
+// The CUDA libraries the loaded module uses, one "name version file" line each; "" when the module
+// is not loaded (it is not loaded by this call).
+std::string cudaLibraries();
 
 }  // namespace cohort::kernels

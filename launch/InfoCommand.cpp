@@ -11,8 +11,10 @@
 #include "kernels/cpu/OpenBlasCore.h"
 #include "launch/Commands.h"
 #include "launch/RunSetup.h"
+#include "memory/CudaModule.h"
 #include "memory/Memory.h"
 #include "parallel/CommunicatorFactory.h"
+#include "parallel/NcclCommunicator.h"
 
 namespace cohort::launch {
 
@@ -56,10 +58,36 @@ void printProcesses(MpiEnvironment& mpi, int gpus) {
     }
 }
 
+// The CUDA modules: where they are, whether this process loaded them (only with a driver, or
+// when asked), and the CUDA libraries they resolved.
+void printCuda(const RunOptions& options, int gpus) {
+    if (!kernels::cudaCompiledIn()) {
+        std::printf("cuda devices: %d (built without CUDA)\n", gpus);
+        return;
+    }
+    std::string driver;
+    const bool hasDriver = memory::nvidiaDriverPresent(&driver);
+    if (!hasDriver && !options.infoLoadCuda) {
+        std::printf("cuda: not loaded (no NVIDIA driver: %s; --load-cuda loads the modules anyway)\n", driver.c_str());
+    } else {
+        std::printf("cuda: %s\n", hasDriver ? ("driver " + driver).c_str() : "no driver, modules loaded for --load-cuda");
+        for (const auto module : {memory::CudaModule::Memory, memory::CudaModule::Kernels, memory::CudaModule::Nccl}) {
+            const memory::CudaModuleStatus& status = memory::loadCudaModule(module);
+            std::printf("  %s: %s\n", memory::moduleFile(module), status.loaded ? status.path.c_str() : status.error.c_str());
+        }
+        const std::string libraries = kernels::cudaLibraries() + parallel::ncclLibraries();
+        for (std::size_t start = 0; start < libraries.size();) {
+            const std::size_t end = libraries.find('\n', start);
+            std::printf("  %s\n", libraries.substr(start, end - start).c_str());
+            start = end == std::string::npos ? libraries.size() : end + 1;
+        }
+    }
+    std::printf("cuda devices: %d\n", gpus);
+}
+
 }  // namespace
 
 int runInfo(const RunOptions& options, MpiEnvironment& mpi) {
-    (void)options;
     const int gpus = kernels::cudaDeviceCount();
     if (mpi.placement().rank != 0) {  // rank-aware output: rank 0 prints for the job
         printProcesses(mpi, gpus);
@@ -84,7 +112,7 @@ int runInfo(const RunOptions& options, MpiEnvironment& mpi) {
                 blas.recommended.empty() ? "" : (" (generic: this CPU runs " + blas.recommended + ")").c_str());
     std::printf("cpu: %u hardware threads, OpenMP max threads %d\n", std::thread::hardware_concurrency(),
                 omp_get_max_threads());
-    std::printf("cuda devices: %d%s\n", gpus, kernels::cudaCompiledIn() ? "" : " (built without CUDA)");
+    printCuda(options, gpus);
     const auto& budget = memory::MemoryBudget::global();
     std::printf("memory: maxbytes %s, maxphysicalbytes %s, resident now %s\n",
                 budget.maxBytes() ? memory::formatBytes(budget.maxBytes()).c_str() : "unlimited",

@@ -186,9 +186,12 @@ po::options_description planOptions(RunOptions& o) {
     return all;
 }
 
-po::options_description infoOptions() {
+po::options_description infoOptions(RunOptions& o) {
     po::options_description all("Info");
-    all.add_options()("help,h", "show this help");
+    all.add_options()("help,h", "show this help")
+        ("load-cuda", po::bool_switch(&o.infoLoadCuda),
+         "load the CUDA module even without an NVIDIA driver, and list the CUDA libraries it resolved "
+         "(checks that they are found; without this, info loads CUDA only when a driver is present)");
     return all;
 }
 
@@ -213,7 +216,7 @@ po::options_description optionsFor(const std::string& subcommand, RunOptions& o)
             ("help,h", "show this help");
         return all;
     }
-    if (subcommand == "info") return infoOptions();
+    if (subcommand == "info") return infoOptions(o);
     throw InputError("unknown subcommand '" + subcommand + "'; run 'cohort --help'");
 }
 

@@ -96,6 +96,8 @@ struct RunOptions {
     std::string planAllreduce = "binomial";
     bool planJson = false;
     bool averagingFrequencyGiven = false;  // --averaging-frequency given (plan predicts that K too)
+    // info
+    bool infoLoadCuda = false;  // load the CUDA module without a driver, to list its libraries
 };
 
 // Parses `arguments` (without the program name and subcommand) for `subcommand`. Returns

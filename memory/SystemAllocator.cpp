@@ -1,5 +1,5 @@
 // The process-wide system allocators and their counters. Host memory comes from aligned_alloc;
-// pinned-host and device memory from memory/cuda (only when built with CUDA).
+// pinned-host and device memory from memory/cuda, in the CUDA module (loaded on first use).
 #include "memory/SystemAllocator.h"
 
 #include <unistd.h>
@@ -10,9 +10,8 @@
 #include <string>
 
 #include "memory/CountedAllocator.h"
-#ifdef COHORT_WITH_CUDA
+#include "memory/CudaModule.h"
 #include "memory/cuda/CudaAllocators.h"
-#endif
 
 namespace cohort::memory {
 namespace {
@@ -54,13 +53,16 @@ protected:
     void rawDeallocate(void* pointer, std::size_t) override { std::free(pointer); }
 };
 
-#ifndef COHORT_WITH_CUDA
-[[noreturn]] void throwWithoutCuda(MemoryLocation location) {
-    throw std::runtime_error("cannot allocate " + toString(location) +
-                             " memory: cohort was built without CUDA (reconfigure with the CUDA "
-                             "toolkit installed and -DCOHORT_ENABLE_CUDA=ON, or run on the host)");
+// The CUDA module's allocators; throws std::runtime_error saying why when there are none.
+const detail::CudaMemoryEntry& cudaMemory(MemoryLocation location) {
+    if (!cudaModuleBuilt()) {
+        throw std::runtime_error("cannot allocate " + toString(location) +
+                                 " memory: cohort was built without CUDA (reconfigure with the CUDA "
+                                 "toolkit installed and -DCOHORT_ENABLE_CUDA=ON, or run on the host)");
+    }
+    return *static_cast<const detail::CudaMemoryEntry*>(
+        requireCudaModuleEntry(CudaModule::Memory, detail::kCudaMemoryEntryName, "allocating " + toString(location) + " memory"));
 }
-#endif
 
 }  // namespace
 
@@ -112,29 +114,18 @@ SystemAllocator& systemAllocator(MemoryLocation location) {
             static HostAllocator host;
             return host;
         }
-        case MemoryKind::PinnedHost:
-#ifdef COHORT_WITH_CUDA
-            return detail::pinnedHostAllocator();
-#else
-            throwWithoutCuda(location);
-#endif
-        case MemoryKind::Device:
-#ifdef COHORT_WITH_CUDA
-            return detail::deviceAllocator(location.device);
-#else
-            throwWithoutCuda(location);
-#endif
+        case MemoryKind::PinnedHost: return cudaMemory(location).pinnedHostAllocator();
+        case MemoryKind::Device: return cudaMemory(location).deviceAllocator(location.device);
     }
     throw std::invalid_argument("unknown memory kind " +
                                 std::to_string(static_cast<int>(location.kind)));
 }
 
 int visibleCudaDevices() {
-#ifdef COHORT_WITH_CUDA
-    return detail::cudaDeviceCount();
-#else
-    return 0;
-#endif
+    // Without a driver there is no device, and the CUDA libraries are not worth mapping to hear it.
+    if (!cudaModuleBuilt() || !nvidiaDriverPresent()) return 0;
+    const auto* entry = static_cast<const detail::CudaMemoryEntry*>(cudaModuleEntry(CudaModule::Memory, detail::kCudaMemoryEntryName));
+    return entry ? entry->deviceCount() : 0;
 }
 
 AllocationCounters allocationCounters() {

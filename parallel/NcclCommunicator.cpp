@@ -1,6 +1,8 @@
 // The in-process NCCL communicator (see parallel/NcclCommunicator.h). Compiled only with NCCL.
 #include "parallel/NcclCommunicator.h"
 
+#include <dlfcn.h>
+
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -11,6 +13,7 @@
 
 #include "parallel/AbortableBarrier.h"
 #include "parallel/NcclCheck.h"
+#include "parallel/NcclEntry.h"
 
 namespace cohort::parallel {
 namespace {
@@ -197,8 +200,35 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Communicator> makeNcclCommunicator(const std::vector<int>& workerDevices, double timeoutSeconds) {
+namespace nccl_detail {
+
+std::unique_ptr<Communicator> makeInProcess(const std::vector<int>& workerDevices, double timeoutSeconds) {
     return std::make_unique<NcclCommunicator>(workerDevices, timeoutSeconds);
 }
 
+namespace {
+
+std::string libraries() {
+    int version = 0;
+    if (ncclGetVersion(&version) != ncclSuccess) version = 0;
+    Dl_info info{};
+    const bool found = dladdr(reinterpret_cast<const void*>(&ncclGetVersion), &info) != 0 && info.dli_fname;
+    // NCCL >= 2.9 encodes major * 10000 + minor * 100 + patch.
+    return "nccl " + std::to_string(version / 10000) + "." + std::to_string(version % 10000 / 100) + "." +
+           std::to_string(version % 100) + " " + (found ? info.dli_fname : "(unknown file)") + "\n";
+}
+
+}  // namespace
+}  // namespace nccl_detail
+
 }  // namespace cohort::parallel
+
+extern "C" __attribute__((visibility("default"))) const void* cohort_cuda_nccl_entry() {
+    using namespace cohort::parallel::nccl_detail;
+#ifdef COHORT_WITH_MPI
+    static const NcclEntry entry{cohort::memory::kCudaModuleAbi, &makeInProcess, &makeOverMpi, &libraries};
+#else
+    static const NcclEntry entry{cohort::memory::kCudaModuleAbi, &makeInProcess, nullptr, &libraries};
+#endif
+    return &entry;
+}

@@ -24,9 +24,10 @@
 // any NCCL failure the destructor aborts the remaining NCCL communicators instead of destroying
 // them. Replicas live on different GPUs: sharesReplicaMemory() is false.
 //
-// The implementation is compiled only with NCCL (COHORT_WITH_NCCL). This header works in every
-// build: without NCCL, ncclCommunicatorCompiledIn() is false and makeNcclCommunicator() checks the
-// layout, then throws std::runtime_error saying NCCL is missing.
+// The implementation is compiled only with NCCL (COHORT_WITH_NCCL), into the CUDA module
+// (memory/CudaModule.h), loaded when the first NCCL communicator is made. This header works in
+// every build: without NCCL, ncclCommunicatorCompiledIn() is false and makeNcclCommunicator() checks
+// the layout, then throws std::runtime_error saying NCCL is missing.
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -73,12 +74,15 @@ constexpr bool ncclCommunicatorCompiledIn() { return true; }
 // Throws std::invalid_argument for a bad layout (before any CUDA call), std::runtime_error when
 // CUDA or NCCL fails to set up.
 std::unique_ptr<Communicator> makeNcclCommunicator(const std::vector<int>& workerDevices, double timeoutSeconds = 60.0);
+// "nccl 2.28.3 FILE" lines when the CUDA module is loaded (it is not loaded by this call), else "".
+std::string ncclLibraries();
 #else
 constexpr bool ncclCommunicatorCompiledIn() { return false; }
 inline std::unique_ptr<Communicator> makeNcclCommunicator(const std::vector<int>& workerDevices, double = 60.0) {
     workersPerDevice(workerDevices);
     throw std::runtime_error("the in-process NCCL communicator needs NCCL, and this cohort was built without it");
 }
+inline std::string ncclLibraries() { return ""; }
 #endif
 
 }  // namespace cohort::parallel

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "kernels/cuda/CudaCheck.cuh"
+#include "kernels/cuda/CudaEntry.h"
 #include "kernels/cuda/CudaKernels.cuh"
 #include "kernels/cuda/CudnnBatchNorm.cuh"
 #include "kernels/cuda/CudnnContext.cuh"
@@ -505,9 +506,10 @@ private:
 
 }  // namespace
 
-bool cudaCompiledIn() { return true; }
+namespace cuda_detail {
+namespace {
 
-int cudaDeviceCount() {
+int visibleDevices() {
     int count = 0;
     // Without a driver or a device this fails; that is an answer (0), not an error.
     if (cudaGetDeviceCount(&count) != cudaSuccess) {
@@ -517,7 +519,7 @@ int cudaDeviceCount() {
     return count;
 }
 
-std::string cudaDeviceName(int device) {
+std::string deviceName(int device) {
     cudaDeviceProp properties{};
     if (cudaGetDeviceProperties(&properties, device) != cudaSuccess) {
         (void)cudaGetLastError();
@@ -526,8 +528,8 @@ std::string cudaDeviceName(int device) {
     return properties.name;
 }
 
-std::unique_ptr<Backend> makeCudaBackend(int device, bool allowTf32) {
-    const int visible = cudaDeviceCount();
+std::unique_ptr<Backend> makeBackend(int device, bool allowTf32) {
+    const int visible = visibleDevices();
     if (device < 0 || device >= visible) {
         throw std::runtime_error("no CUDA device: ordinal " + std::to_string(device) +
                                  " requested, " + std::to_string(visible) +
@@ -537,4 +539,13 @@ std::unique_ptr<Backend> makeCudaBackend(int device, bool allowTf32) {
     return std::make_unique<CudaStreamBackend>(device, allowTf32);
 }
 
+}  // namespace
+}  // namespace cuda_detail
+
 }  // namespace cohort::kernels
+
+extern "C" __attribute__((visibility("default"))) const void* cohort_cuda_kernels_entry() {
+    using namespace cohort::kernels::cuda_detail;
+    static const CudaKernelsEntry entry{cohort::memory::kCudaModuleAbi, &deviceName, &makeBackend, &libraryVersions};
+    return &entry;
+}

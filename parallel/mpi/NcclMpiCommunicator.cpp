@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "parallel/NcclCheck.h"
+#include "parallel/NcclEntry.h"
 
 namespace cohort::parallel {
 namespace {
@@ -106,8 +107,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Communicator> makeNcclMpiCommunicator(int workers, int device, std::shared_ptr<MpiProcessGroup> processes) {
-    return std::make_unique<NcclMpiCommunicator>(workers, device, std::move(processes));
+std::unique_ptr<Communicator> nccl_detail::makeOverMpi(int workers, int device, std::shared_ptr<ProcessGroup> processes) {
+    auto mpi = std::dynamic_pointer_cast<MpiProcessGroup>(processes);
+    if (!mpi) throw std::logic_error("NCCL over MPI needs an MPI process group");
+    return std::make_unique<NcclMpiCommunicator>(workers, device, std::move(mpi));
 }
 
 }  // namespace cohort::parallel

@@ -3,6 +3,7 @@
 // builds with the CUDA toolkit.
 #ifdef COHORT_WITH_CUDA
 #include "kernels/cuda/CudaBackend.h"
+#include "memory/CudaModule.h"
 
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
@@ -644,6 +645,18 @@ TEST(CudaBackend, RejectsAnOrdinalThatIsNotVisible) {
     EXPECT_THROW(makeCudaBackend(-1), std::runtime_error);
     auto cpu = makeCpuBackend(1);
     EXPECT_EQ(asCudaBackend(*cpu), nullptr);
+}
+
+// The kernels module loads in a program that links kernels/ and below, but not parallel/ (the
+// executable exports what it calls back into), and names the CUDA libraries it resolved. Needs
+// the CUDA libraries, not a device.
+TEST(CudaBackend, KernelsModuleLoadsAndNamesItsLibraries) {
+    EXPECT_EQ(cudaLibraries(), "") << "not loaded yet, and cudaLibraries() does not load it";
+    const memory::CudaModuleStatus& status = memory::loadCudaModule(memory::CudaModule::Kernels);
+    ASSERT_TRUE(status.loaded) << status.error;
+    const std::string libraries = cudaLibraries();
+    EXPECT_NE(libraries.find("cudart "), std::string::npos) << libraries;
+    EXPECT_NE(libraries.find("libcublas.so"), std::string::npos) << libraries;
 }
 
 }  // namespace

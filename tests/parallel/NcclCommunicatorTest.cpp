@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/Backend.h"
+#include "memory/CudaModule.h"
 #include "parallel/AbortableBarrier.h"
 #include "parallel/NcclCommunicator.h"
 
@@ -67,6 +68,18 @@ TEST(NcclCommunicatorLayout, FactoryReportsWhetherNcclIsBuiltIn) {
 }
 
 #ifdef COHORT_WITH_NCCL
+
+// The NCCL module loads in the parallel layer's test program (the executable exports what it calls
+// back into: Communicator::forEachSlice, makeLocalCommunicator, MpiProcessGroup) and names NCCL.
+// Needs the CUDA and NCCL libraries, not a device.
+TEST(NcclCommunicatorLayout, NcclModuleLoadsAndNamesNccl) {
+    EXPECT_EQ(ncclLibraries(), "") << "not loaded yet, and ncclLibraries() does not load it";
+    const memory::CudaModuleStatus& status = memory::loadCudaModule(memory::CudaModule::Nccl);
+    ASSERT_TRUE(status.loaded) << status.error;
+    const std::string libraries = ncclLibraries();
+    EXPECT_EQ(libraries.rfind("nccl 2.", 0), 0u) << libraries;
+    EXPECT_NE(libraries.find("libnccl.so"), std::string::npos) << libraries;
+}
 
 #define COHORT_SKIP_WITHOUT_GPU()                                                \
     do {                                                                         \
