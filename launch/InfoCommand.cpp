@@ -70,7 +70,7 @@ void printCuda(const RunOptions& options, int gpus) {
     if (!hasDriver && !options.infoLoadCuda) {
         std::printf("cuda: not loaded (no NVIDIA driver: %s; --load-cuda loads the modules anyway)\n", driver.c_str());
     } else {
-        std::printf("cuda: %s\n", hasDriver ? ("driver " + driver).c_str() : "no driver, modules loaded for --load-cuda");
+        std::printf("cuda: %s\n", hasDriver ? ("driver " + driver).c_str() : "no driver; the modules, loaded for --load-cuda:");
         for (const auto module : {memory::CudaModule::Memory, memory::CudaModule::Kernels, memory::CudaModule::Nccl}) {
             const memory::CudaModuleStatus& status = memory::loadCudaModule(module);
             std::printf("  %s: %s\n", memory::moduleFile(module), status.loaded ? status.path.c_str() : status.error.c_str());
