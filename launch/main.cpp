@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "kernels/cpu/OpenBlasCore.h"
-#include "launch/Commands.h"
-#include "launch/ConfigurationAgreement.h"
-#include "launch/Flags.h"
-#include "launch/MpiEnvironment.h"
+#include "launch/commands/Commands.h"
+#include "launch/job/ConfigurationAgreement.h"
+#include "launch/options/Flags.h"
+#include "launch/job/MpiEnvironment.h"
 #include "memory/Memory.h"
 #include "src/core/Errors.h"
 

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "launch/Options.h"
+#include "launch/options/Options.h"
 #include "tests/fuzz/FuzzSupport.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,0 +1,53 @@
+#include "launch/job/Signals.h"
+
+#include <unistd.h>
+
+#include <atomic>
+
+namespace cohort::launch {
+namespace {
+
+std::atomic<int> received{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the handler may only touch a lock-free atomic");
+
+extern "C" void onStopSignal(int signal) {
+    int none = 0;
+    if (!received.compare_exchange_strong(none, signal)) {
+        // A second signal: the user does not want to wait for the step to finish.
+        static const char message[] = "cohort: second signal, exiting at once\n";
+        const ssize_t ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
+        (void)ignored;
+        ::_exit(128 + signal);
+    }
+}
+
+}  // namespace
+
+StopOnSignals::StopOnSignals() {
+    received.store(0);
+    struct sigaction action {};
+    action.sa_handler = onStopSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &action, &previousInterrupt_);
+    sigaction(SIGTERM, &action, &previousTerminate_);
+}
+
+StopOnSignals::~StopOnSignals() {
+    sigaction(SIGINT, &previousInterrupt_, nullptr);
+    sigaction(SIGTERM, &previousTerminate_, nullptr);
+}
+
+bool StopOnSignals::requested() { return received.load(std::memory_order_relaxed) != 0; }
+int StopOnSignals::signal() { return received.load(std::memory_order_relaxed); }
+int StopOnSignals::exitCode() { return 128 + signal(); }
+std::string StopOnSignals::name() {
+    switch (signal()) {
+        case SIGINT: return "SIGINT";
+        case SIGTERM: return "SIGTERM";
+        case 0: return "";
+    }
+    return "signal " + std::to_string(signal());
+}
+
+}  // namespace cohort::launch

@@ -1,0 +1,305 @@
+#include "launch/options/Options.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "src/core/Errors.h"
+#include "src/core/FileKind.h"
+#include "src/core/IntegerList.h"
+#include "src/nn/Architectures.h"
+
+namespace po = boost::program_options;
+
+namespace cohort::launch {
+namespace {
+
+// The texts Boost substitutes into its message template ("value", "option", ...), which it keeps
+// protected.
+std::map<std::string, std::string>& substitutions(po::error_with_option_name& error) {
+    struct Access : po::error_with_option_name {
+        using po::error_with_option_name::m_substitutions;
+    };
+    return error.*(&Access::m_substitutions);
+}
+
+// Boost substitutes the offending text into its message template in a loop that never ends when
+// the text itself holds a placeholder ("--lr %value%" hung before any message). Every substituted
+// text's '%' becomes "%25" before what() is first called.
+void defusePlaceholders(po::error_with_option_name& error) {
+    for (auto& [key, text] : substitutions(error)) {
+        std::string safe;
+        for (const char c : text) safe += c == '%' ? std::string("%25") : std::string(1, c);
+        text = safe;
+    }
+}
+
+// Boost says only "the argument ('X') for option '--name' is invalid"; when X is a number, the
+// message says what is wrong with it (out of range, or a fraction where a count belongs).
+std::string explainInvalidValue(po::invalid_option_value& error) {
+    const std::string text = error.what();
+    const auto found = substitutions(error).find("value");
+    if (found == substitutions(error).end()) return text;
+    const std::string& value = found->second;
+    errno = 0;
+    char* end = nullptr;
+    const double number = std::strtod(value.c_str(), &end);
+    const bool range = errno == ERANGE;
+    if (value.empty() || end != value.c_str() + value.size() || std::isspace(static_cast<unsigned char>(value[0]))) {
+        return text;  // not a number: Boost's words are right
+    }
+    const std::string head = "the argument ('" + value + "') for option '" + error.get_option_name() + "' ";
+    if (range || std::isinf(number)) return head + "is out of range (too large or too small to represent)";
+    if (std::isnan(number)) return head + "is not a number";
+    if (number != std::floor(number)) return head + "must be a whole number";
+    return head + "is out of range for this flag";
+}
+
+po::options_description trainOptions(RunOptions& o) {
+    po::options_description model("Model");
+    model.add_options()
+        ("model", po::value(&o.model)->default_value(o.model), "architecture: mlp | lenet (conv 5x5x20, pool 2, conv 5x5x50, pool 2, dense 500, dense 10)")
+        ("hidden", po::value(&o.hidden)->default_value(o.hidden), "MLP hidden layer sizes, comma separated")
+        ("dropout", po::value(&o.dropout)->default_value(o.dropout, "0.2, lenet 0"), "dropout rate after each hidden dense layer (lenet: after dense 500), in [0, 1)")
+        ("activation", po::value(&o.activation)->default_value(o.activation), "hidden activation: relu | tanh | sigmoid")
+        ("model-file", po::value(&o.modelFile), "JSON model description instead of --model/--hidden/--dropout/--activation: "
+                                                "{\"layers\": [{\"type\": \"conv2d\", \"filters\": 20, \"kernel\": 5, \"activation\": \"relu\"}, "
+                                                "{\"type\": \"maxpool2d\", \"size\": 2}, {\"type\": \"flatten\"}, "
+                                                "{\"type\": \"dense\", \"units\": \"classes\"}]}; types conv2d (filters, kernel, "
+                                                "stride 1, padding 0, activation identity), maxpool2d | avgpool2d (size, stride = size), "
+                                                "batchnorm (momentum 0.1, epsilon 1e-5), flatten, dense (units or \"classes\", "
+                                                "activation identity), dropout (rate), activation (function); see "
+                                                "examples/models/ and docs/MODEL-FILES.md");
+    po::options_description data("Data");
+    data.add_options()
+        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic")
+        ("data-dir", po::value(&o.dataDir), "directory of the data set's files [fashion-mnist: /usr/share/datasets/fashion-mnist]");
+    po::options_description device("Device");
+    device.add_options()
+        ("device", po::value(&o.device)->default_value(o.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
+        ("devices", po::value(&o.devices), "CUDA devices to use, e.g. 0,1 [all visible]")
+        ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads per worker (0: cores / workers)")
+        ("cuda-graphs", po::value(&o.cudaGraphs)->default_value(o.cudaGraphs), "on a GPU, capture the training step once as a CUDA graph and replay it (true|false; false for debugging)")
+        ("tf32", po::bool_switch(&o.tf32), "on a GPU, let fp32 GEMMs and convolutions use TF32 tensor cores (faster, ~1e-3 relative error)");
+    po::options_description parallel("Parallel training");
+    parallel.add_options()
+        ("workers", po::value(&o.workers)->default_value(o.workers), "training threads in this process, round-robin over devices (0: one per GPU, or 1 on the CPU)")
+        ("averaging-frequency", po::value(&o.averagingFrequency)->default_value(o.averagingFrequency), "average the replicas every K iterations of each worker (>= 1)")
+        ("average-updaters", po::value(&o.averageUpdaters)->default_value(o.averageUpdaters), "also average optimizer state (true|false)")
+        ("training-mode", po::value(&o.trainingMode)->default_value(o.trainingMode), "averaging | shared-gradients (gradient allreduce every step)")
+        ("overlap-gradients", po::value(&o.overlapGradients)->default_value(o.overlapGradients), "shared gradients, CPU workers: average the gradients in buckets while the backward pass goes on (true|false; false averages the same buckets after it, bitwise the same result)")
+        ("bucket-size", po::value(&o.bucketSize)->default_value(o.bucketSize), "shared gradients: gradients are averaged in buckets of whole layers, from the last layer, each at least this size (e.g. 256K, 4M); every rank must use the same")
+        ("outer-optimizer", po::value(&o.outerOptimizer)->default_value(o.outerOptimizer), "at each averaging point, step from the last point's parameters along the replicas' mean change (DiLoCo): none (take the mean) | sgd | nesterov")
+        ("outer-lr", po::value(&o.outerLearningRate)->default_value(o.outerLearningRate), "outer learning rate (> 0; sgd with 1 is plain averaging)")
+        ("outer-momentum", po::value(&o.outerMomentum)->default_value(o.outerMomentum), "outer Nesterov momentum, in [0, 1)")
+        ("prefetch-buffer", po::value(&o.prefetchBuffer)->default_value(o.prefetchBuffer), "batches each worker's loader prepares ahead (0: load synchronously)")
+        ("report-score-after-averaging", po::value(&o.reportScoreAfterAveraging)->default_value(o.reportScoreAfterAveraging), "log the replicas' mean loss at each averaging point (true|false)")
+        ("mpi-timeout", po::value(&o.mpiTimeout)->default_value(o.mpiTimeout), "under mpirun: seconds a rank waits for the others before declaring one lost and ending the job");
+    po::options_description training("Training");
+    training.add_options()
+        ("epochs", po::value(&o.epochs)->default_value(o.epochs), "passes over the training set (>= 1)")
+        ("batch-size", po::value(&o.batchSize)->default_value(o.batchSize, "128, lenet 64"), "samples per step (>= 1)")
+        ("optimizer", po::value(&o.optimizer)->default_value(o.optimizer), "sgd | nesterov | adam")
+        ("lr", po::value<double>(), "learning rate (> 0) [adam 0.001, sgd/nesterov 0.05]")
+        ("lr-scaling", po::value(&o.lrScaling)->default_value(o.lrScaling), "multiply --lr by a function of the job's replicas R (mpirun processes x workers): none | linear (R) | sqrt (sqrt R) | auto (what measured best for the optimizer: linear for sgd and adam, sqrt for nesterov); use with a warm-up (--warmup-epochs 1)")
+        ("momentum", po::value(&o.momentum)->default_value(o.momentum), "Nesterov momentum, in [0, 1)")
+        ("weight-decay", po::value(&o.weightDecay)->default_value(o.weightDecay), "L2 for sgd/nesterov, decoupled (AdamW) for adam; >= 0")
+        ("lr-schedule", po::value(&o.lrSchedule)->default_value(o.lrSchedule), "constant | cosine (decay to 0 over the run)")
+        ("warmup-steps", po::value(&o.warmupSteps)->default_value(o.warmupSteps), "linear learning-rate warm-up steps")
+        ("warmup-epochs", po::value(&o.warmupEpochs)->default_value(o.warmupEpochs), "linear learning-rate warm-up over this many epochs (fractions allowed; the steps follow from the job's replicas), instead of --warmup-steps")
+        ("seed", po::value(&o.seed)->default_value(o.seed), "seed for initialisation, shuffling and dropout");
+    po::options_description memory("Memory");
+    memory.add_options()
+        ("workspace-mode", po::value(&o.workspaceMode)->default_value(o.workspaceMode), "enabled | none (plain allocations, for debugging)")
+        ("maxbytes", po::value(&o.maxBytes), "budget for tensor data per location, e.g. 512M, 8G [unlimited]")
+        ("maxphysicalbytes", po::value(&o.maxPhysicalBytes), "budget for the whole process's resident memory [unlimited]")
+        ("scope-checks", po::bool_switch(&o.scopeChecks), "check every op for leaked/outdated workspace pointers");
+    po::options_description checkpoints("Checkpoints");
+    checkpoints.add_options()
+        ("checkpoint-dir", po::value(&o.checkpointDir), "write checkpoints into this directory: at every epoch end, every --checkpoint-every iterations, and when stopped by SIGINT/SIGTERM")
+        ("checkpoint-every", po::value(&o.checkpointEvery)->default_value(o.checkpointEvery), "iterations between checkpoints, taken at the next averaging point (0: epoch ends only)")
+        ("keep-checkpoints", po::value(&o.keepCheckpoints)->default_value(o.keepCheckpoints), "newest checkpoints kept in --checkpoint-dir (>= 1)")
+        ("save", po::value(&o.savePath), "write the trained model (a checkpoint of the run's end) to this file, for 'cohort evaluate --load'")
+        ("resume", po::value(&o.resumePath), "continue the run of this checkpoint file, or of the newest valid one in this directory; the result is bitwise the uninterrupted run's");
+    po::options_description output("Output");
+    output.add_options()
+        ("metrics", po::value(&o.metricsPath), "write JSON Lines metrics to this file (every event and field: docs/METRICS.md)")
+        ("report", po::value(&o.reportPath), "write a self-contained HTML report (charts of loss, accuracy, throughput, each worker's time, averaging, memory), rewritten at every epoch end")
+        ("trace", po::value(&o.tracePath), "write a Chrome trace (chrome://tracing, Perfetto) of every worker's data waits, steps, averaging and evaluation")
+        ("trace-steps", po::value(&o.traceSteps)->default_value(o.traceSteps), "steps per worker the trace keeps (later ones are counted, not kept)")
+        ("quiet", po::bool_switch(&o.quiet), "print only errors")
+        ("log-level", po::value(&o.logLevel)->default_value(o.logLevel), "error | warn | info | debug")
+        ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
+        ("help,h", "show this help");
+    po::options_description all;
+    all.add(model).add(data).add(device).add(parallel).add(training).add(memory).add(checkpoints).add(output);
+    return all;
+}
+
+po::options_description evaluateOptions(RunOptions& o) {
+    po::options_description all("Evaluate");
+    all.add_options()
+        ("load", po::value(&o.loadPath), "checkpoint to evaluate (from --save or --checkpoint-dir); required")
+        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic")
+        ("data-dir", po::value(&o.dataDir), "directory of the data set's files [fashion-mnist: /usr/share/datasets/fashion-mnist]")
+        ("seed", po::value(&o.seed)->default_value(o.seed), "seed of --data synthetic")
+        ("device", po::value(&o.device)->default_value(o.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
+        ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads (0: all cores)")
+        ("batch-size", po::value(&o.evaluationBatch)->default_value(o.evaluationBatch), "samples per evaluation batch (0: the training run's, so its numbers are reproduced exactly)")
+        ("format", po::value(&o.format)->default_value(o.format), "stdout: table | json")
+        ("metrics", po::value(&o.metricsPath), "also write the result as a JSON Lines 'evaluation' event to this file")
+        ("quiet", po::bool_switch(&o.quiet), "print only errors")
+        ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
+        ("help,h", "show this help");
+    return all;
+}
+
+// `cohort plan`: its own flags, the step's timing (as bench), then train's flags (the model, batch,
+// optimizer, workers and averaging the plan is for).
+po::options_description planOptions(RunOptions& o) {
+    po::options_description plan("Plan");
+    plan.add_options()
+        ("hosts", po::value(&o.planHosts)->default_value(o.planHosts), "processes of the planned job, one per host in the usual layout (0: the mpirun size, else 1)")
+        ("ranks-per-host", po::value(&o.planRanksPerHost)->default_value(o.planRanksPerHost), "of those processes, how many share one machine's cores (0: under mpirun, this job's ranks on this host; else 1); "
+                                                                                              "without mpirun, the step is measured with this many groups of --workers at once")
+        ("latency", po::value(&o.planLatency), "link latency alpha of one message, with its unit: 50us, 0.2ms (with --bandwidth, instead of --probe)")
+        ("bandwidth", po::value(&o.planBandwidth), "link bandwidth beta, with its unit: 1gbit, 10gbit (bits/s) or 125MB, 1GiB (bytes/s)")
+        ("probe", po::bool_switch(&o.planProbe), "under mpirun: time the allreduce averaging uses between this job's ranks (8 B to --probe-largest) and fit alpha and beta to it")
+        ("probe-largest", po::value(&o.planProbeLargest)->default_value(o.planProbeLargest), "the largest allreduce --probe times (e.g. 4MiB, 64MiB)")
+        ("allreduce", po::value(&o.planAllreduce)->default_value(o.planAllreduce), "the allreduce algorithm the link model counts: binomial (Open MPI's nonblocking in-place allreduce, what cohort's processes get) | ring")
+        ("step-ms", po::value(&o.planStepMilliseconds)->default_value(o.planStepMilliseconds), "milliseconds of one training step of one worker (0: measured, the --workers running at once)")
+        ("local-averaging-ms", po::value<double>(), "milliseconds of an averaging point's in-process part (the replicas averaged in memory); measured unless given")
+        ("target-fraction", po::value(&o.planTargetFraction)->default_value(o.planTargetFraction), "recommend the smallest --averaging-frequency whose averaging takes at most this fraction of the time, in (0, 1)")
+        ("train-samples", po::value(&o.planTrainSamples)->default_value(o.planTrainSamples), "training samples per epoch, for the averaging at each epoch's end (-1: counted from --data; 0: leave epoch ends out)")
+        ("json", po::bool_switch(&o.planJson), "print the plan as one JSON object instead of a table")
+        ("steps", po::value(&o.benchSteps)->default_value(o.benchSteps), "timed training steps per repeat (>= 1)")
+        ("warmup", po::value(&o.benchWarmup)->default_value(o.benchWarmup), "untimed steps first (workspaces learn, caches warm)")
+        ("repeats", po::value(&o.benchRepeats)->default_value(o.benchRepeats), "repeats; the median is used (>= 1)");
+    po::options_description all;
+    all.add(plan).add(trainOptions(o));
+    return all;
+}
+
+po::options_description infoOptions(RunOptions& o) {
+    po::options_description all("Info");
+    all.add_options()("help,h", "show this help")
+        ("load-cuda", po::bool_switch(&o.infoLoadCuda),
+         "load the CUDA module even without an NVIDIA driver, and list the CUDA libraries it resolved "
+         "(checks that they are found; without this, info loads CUDA only when a driver is present)");
+    return all;
+}
+
+po::options_description optionsFor(const std::string& subcommand, RunOptions& o) {
+    if (subcommand == "train") return trainOptions(o);
+    if (subcommand == "bench") {
+        po::options_description all("Bench");
+        all.add_options()
+            ("steps", po::value(&o.benchSteps)->default_value(o.benchSteps), "timed training steps per repeat (>= 1)")
+            ("warmup", po::value(&o.benchWarmup)->default_value(o.benchWarmup), "untimed steps first (workspaces learn, caches warm)")
+            ("repeats", po::value(&o.benchRepeats)->default_value(o.benchRepeats), "repeats; the median is reported (>= 1)");
+        all.add(trainOptions(o));
+        return all;
+    }
+    if (subcommand == "plan") return planOptions(o);
+    if (subcommand == "evaluate") return evaluateOptions(o);
+    if (subcommand == "report") {
+        po::options_description all("Report");
+        all.add_options()
+            ("metrics-file", po::value(&o.reportInput), "the --metrics file of a run (finished, stopped, failed or still running)")
+            ("output,o", po::value(&o.outputPath)->default_value("report.html"), "the HTML file to write")
+            ("help,h", "show this help");
+        return all;
+    }
+    if (subcommand == "info") return infoOptions(o);
+    throw InputError("unknown subcommand '" + subcommand + "'; run 'cohort --help'");
+}
+
+}  // namespace
+
+std::string usageText() {
+    return "usage: cohort <subcommand> [flags]\n"
+           "  train     train a model (default: MLP on Fashion-MNIST)\n"
+           "  evaluate  accuracy, loss and confusion matrix of a saved model\n"
+           "  info      version, backends, devices and memory limits\n"
+           "  bench     timed training steps on random data (no data loading)\n"
+           "  plan      predicted samples/s and averaging cost for hosts x workers x K, and the K to use\n"
+           "  report    an HTML report of a run from its --metrics file: cohort report run.jsonl -o run.html\n"
+           "run 'cohort <subcommand> --help' for its flags\n";
+}
+
+std::string helpText(const std::string& subcommand) {
+    RunOptions ignored;
+    std::ostringstream text;
+    text << "usage: cohort " << subcommand << " [flags]\n" << optionsFor(subcommand, ignored);
+    return text.str();
+}
+
+std::optional<RunOptions> parseOptions(const std::string& subcommand, const std::vector<std::string>& arguments) {
+    RunOptions options;
+    const po::options_description description = optionsFor(subcommand, options);
+    po::variables_map values;
+    try {
+        // No positional arguments (a stray word such as "--tf32 yes" or "--epochs 2 3" is an error,
+        // not ignored), except report's metrics file.
+        po::positional_options_description positionals;
+        if (subcommand == "report") positionals.add("metrics-file", 1);
+        po::store(po::command_line_parser(arguments).options(description).positional(positionals).run(), values);
+        if (values.count("help")) {
+            std::cout << helpText(subcommand);
+            return std::nullopt;
+        }
+        if (values.count("config")) {
+            const std::string path = values["config"].as<std::string>();
+            options.configPath = path;
+            if (const std::string why = whyNotRegularFile(path); !why.empty()) {
+                throw InputError("cannot read --config file " + path + ": it " + why);
+            }
+            std::ifstream file(path);
+            if (!file) throw InputError("cannot read --config file " + path);
+            po::store(po::parse_config_file(file, description, false), values);
+        }
+        po::notify(values);
+        if (!options.modelFile.empty()) {
+            for (const char* replaced : {"model", "hidden", "dropout", "activation"}) {
+                if (values.count(replaced) && !values[replaced].defaulted()) {
+                    throw InputError(std::string("--model-file replaces --model, --hidden, --dropout and --activation; "
+                                                 "remove --") + replaced + " (from the command line or the --config file)");
+                }
+            }
+        }
+        // `train` and `bench` flags the user left at their defaults take the architecture's
+        // recommendation, so bench times the configuration train would run.
+        if ((subcommand == "train" || subcommand == "bench" || subcommand == "plan") && options.modelFile.empty()) {
+            const nn::RecommendedSettings recommended = nn::recommendedSettings(options.model);
+            if (values["dropout"].defaulted()) options.dropout = recommended.dropout;
+            if (values["batch-size"].defaulted()) options.batchSize = recommended.batchSize;
+        }
+        if (subcommand == "plan") options.averagingFrequencyGiven = !values["averaging-frequency"].defaulted();
+    } catch (po::invalid_option_value& error) {
+        defusePlaceholders(error);
+        throw InputError(explainInvalidValue(error) + "; run 'cohort " + subcommand + " --help'");
+    } catch (po::error_with_option_name& error) {
+        defusePlaceholders(error);
+        throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");
+    } catch (const po::error& error) {
+        throw InputError(std::string(error.what()) + "; run 'cohort " + subcommand + " --help'");
+    }
+    if (values.count("lr")) options.learningRate = values["lr"].as<double>();
+    if (values.count("local-averaging-ms")) options.planLocalAveragingMilliseconds = values["local-averaging-ms"].as<double>();
+    // Every flag value is checked whether or not this run uses it.
+    if (options.logLevel != "error" && options.logLevel != "warn" && options.logLevel != "info" && options.logLevel != "debug") {
+        throw InputError("unknown --log-level '" + options.logLevel + "'; choose error, warn, info or debug");
+    }
+    if (!options.devices.empty() && !parseIntegerList(options.devices)) {
+        throw InputError("bad --devices '" + options.devices + "': expected device ordinals like 0,1");
+    }
+    return options;
+}
+
+}  // namespace cohort::launch

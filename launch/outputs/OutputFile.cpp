@@ -1,0 +1,120 @@
+#include "launch/outputs/OutputFile.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "src/core/AtomicFile.h"
+#include "src/core/Errors.h"
+
+namespace cohort::launch {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool isRegularOrAbsent(const std::string& path) {
+    std::error_code error;
+    const fs::file_status status = fs::status(path, error);
+    return !fs::exists(status) || fs::is_regular_file(status);
+}
+
+void addFilesOf(const std::string& directory, std::vector<std::string>& files) {
+    std::error_code error;
+    if (directory.empty() || !fs::is_directory(directory, error)) return;
+    for (const auto& entry : fs::directory_iterator(directory, error)) {
+        if (entry.is_regular_file(error)) files.push_back(entry.path().string());
+    }
+}
+
+}  // namespace
+
+OutputFile::OutputFile(std::string path, std::string flag) : path_(std::move(path)), flag_(std::move(flag)) {
+    if (path_.empty()) return;
+    if (isRegularOrAbsent(path_)) {
+        temporary_ = temporaryPathBeside(path_, "partial");
+        file_ = std::fopen(temporary_.c_str(), "w");
+        if (!file_) {
+            const int error = errno;
+            temporary_.clear();
+            throw InputError("cannot write " + flag_ + " file " + path_ + ": " + std::strerror(error));
+        }
+    } else {
+        // A FIFO nobody reads would block open() forever: open it without waiting (ENXIO when
+        // there is no reader), then write to it normally. Devices and terminals open at once.
+        const int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) {
+            const int error = errno;
+            throw InputError("cannot write " + flag_ + " file " + path_ + ": " +
+                             (error == ENXIO ? std::string("it is a FIFO that no process reads") : std::strerror(error)));
+        }
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        file_ = ::fdopen(fd, "w");
+        if (!file_) {
+            ::close(fd);
+            throw InputError("cannot write " + flag_ + " file " + path_ + ": " + std::strerror(errno));
+        }
+    }
+}
+
+OutputFile::~OutputFile() {
+    if (file_) std::fclose(file_);
+    if (!temporary_.empty()) ::unlink(temporary_.c_str());  // never replaced the old file
+}
+
+void OutputFile::fail(const std::string& what, int error) {
+    throw std::runtime_error("cannot write " + flag_ + " file " + path_ + ": " + what + std::strerror(error));
+}
+
+void OutputFile::writeLine(const std::string& line, bool replaces) {
+    if (!file_) return;
+    errno = 0;
+    if (std::fputs(line.c_str(), file_) < 0 || std::fputc('\n', file_) == EOF || std::fflush(file_) != 0) fail("", errno);
+    if (replaces && !temporary_.empty()) {  // the first line: the old file may go now
+        if (std::rename(temporary_.c_str(), path_.c_str()) != 0) fail("rename: ", errno);
+        temporary_.clear();
+    }
+}
+
+void writeFileAtomically(const std::string& path, const std::string& text, const std::string& flag) {
+    if (!isRegularOrAbsent(path)) {  // a device or a pipe: written directly, never renamed over
+        OutputFile direct(path, flag);
+        direct.writeLine(text);
+        return;
+    }
+    replaceFileAtomically(path, text.data(), text.size(), flag + " file " + path);
+}
+
+std::vector<std::string> runInputs(const RunOptions& options) {
+    std::vector<std::string> inputs;
+    std::string dataDirectory = options.dataDir;
+    if (dataDirectory.empty() && options.data == "fashion-mnist") dataDirectory = "/usr/share/datasets/fashion-mnist";
+    if (dataDirectory.empty() && options.data == "mnist") dataDirectory = "/usr/share/datasets/mnist";
+    addFilesOf(dataDirectory, inputs);
+    for (const std::string* file : {&options.configPath, &options.modelFile, &options.resumePath, &options.loadPath}) {
+        if (!file->empty()) inputs.push_back(*file);
+    }
+    addFilesOf(options.resumePath, inputs);
+    addFilesOf(options.checkpointDir, inputs);
+    return inputs;
+}
+
+void refuseInputAsOutput(const std::string& output, const std::string& flag, const std::vector<std::string>& inputs) {
+    if (output.empty()) return;
+    std::error_code error;
+    if (fs::is_directory(output, error)) throw InputError(flag + " " + output + " is a directory; name a file");
+    for (const std::string& input : inputs) {
+        const bool same = fs::exists(output, error) && fs::exists(input, error) ? fs::equivalent(output, input, error)
+                                                                               : fs::weakly_canonical(output, error) ==
+                                                                                     fs::weakly_canonical(input, error);
+        if (same) {
+            throw InputError(flag + " " + output + " is one of this run's inputs (" + input +
+                             "); write it somewhere else");
+        }
+    }
+}
+
+}  // namespace cohort::launch

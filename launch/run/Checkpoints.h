@@ -1,0 +1,65 @@
+#pragma once
+// A run's checkpoints as the CLI keeps them: what a file holds beyond the training snapshot,
+// where files go, and which one a resumed run continues from.
+//
+// A checkpoint (src/train/CheckpointFile: safetensors layout, checksums, atomic writes) holds
+// the snapshot (parallel/TrainingSnapshot) and, in its metadata:
+//   settings          the resolved training settings (launch/ConfigurationAgreement's lines)
+//   model             how to build the model again: the architecture flags, or the text of
+//                     the --model-file
+//   evaluation_batch  the batch the run evaluated with (cohort evaluate reproduces it exactly)
+//   reason            periodic | epoch-end | run-end | stop;  cohort_version
+// docs/CHECKPOINTS.md describes the format for readers outside cohort.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "launch/options/Options.h"
+#include "launch/run/RunSetup.h"
+#include "parallel/Communicator.h"
+#include "parallel/ParallelListener.h"
+#include "parallel/TrainingSnapshot.h"
+#include "src/train/CheckpointFile.h"
+
+namespace cohort::launch {
+
+train::CheckpointFile runCheckpoint(const parallel::TrainingSnapshot& snapshot, const RunOptions& options,
+                                    const RunSetup& setup, parallel::SnapshotReason reason);
+
+// --checkpoint-dir: files named checkpoint-i<iteration>-e<epoch>.safetensors (so names sort by
+// progress), the newest `keep` kept.
+class CheckpointDirectory {
+public:
+    CheckpointDirectory(std::string directory, int keep);  // creates the directory; InputError if it cannot
+    // Writes `file` (atomically) and prunes; returns its path.
+    std::string write(const train::CheckpointFile& file, std::int64_t iteration, int epoch);
+    const std::string& path() const { return directory_; }
+
+private:
+    std::string directory_;
+    int keep_;
+};
+
+// The newest checkpoint in `directory` that reads back intact, and its bytes (a truncated or
+// corrupt newer one is skipped, and said so on stderr). Throws CheckpointError when there is none.
+struct CheckpointBytes {
+    std::string path;
+    std::vector<unsigned char> bytes;
+};
+CheckpointBytes newestValidCheckpoint(const std::string& directory);
+
+// --resume: the snapshot to continue from. Rank 0 reads the file (or the newest valid one of
+// the directory) and every process of the job gets its bytes (collective when `processes` has
+// several). Refused with InputError (exit 2) naming the first setting that differs from this
+// run's, or why the file cannot be used.
+parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const RunSetup& setup,
+                                            parallel::ProcessGroup* processes, std::string& resolvedPath);
+
+// cohort evaluate: the model a checkpoint was trained as, for per-sample input `inputSample`
+// and `classes` outputs, with the checkpoint's parameters and statistics.
+std::unique_ptr<nn::Model> modelFromCheckpoint(const train::CheckpointFile& file, const std::string& source,
+                                               const Shape& inputSample, int classes);
+std::int64_t evaluationBatchOf(const train::CheckpointFile& file);
+
+}  // namespace cohort::launch

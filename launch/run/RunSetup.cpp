@@ -1,0 +1,307 @@
+#include "launch/run/RunSetup.h"
+
+#include <cstdio>
+#include <algorithm>
+#include <limits>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "memory/Memory.h"
+#include "launch/options/Flags.h"
+#include "parallel/CommunicatorFactory.h"
+#include "parallel/EpochSchedule.h"
+#include "parallel/PrefetchBuffer.h"
+#include "src/core/Errors.h"
+#include "src/core/FileKind.h"
+#include "src/core/IntegerList.h"
+#include "src/data/Data.h"
+
+namespace cohort::launch {
+
+std::int64_t byteSizeFlag(const std::string& text, const char* flag, const char* examples) {
+    try {
+        const std::int64_t bytes = memory::parseByteSize(text);
+        if (bytes <= 0) throw std::invalid_argument("zero");
+        return bytes;
+    } catch (const std::exception&) {
+        throw InputError(std::string("bad ") + flag + " '" + text + "': expected a size like " + examples);
+    }
+}
+
+int threadsPerWorkerFor(int requested, int workers, int processesOnMachine) {
+    if (requested > 0) return requested;
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    return std::max(1, cores / (std::max(1, workers) * std::max(1, processesOnMachine)));
+}
+
+void applyMemoryFlags(const RunOptions& options) {
+    if (options.scopeChecks) memory::setScopePanicChecks(true);
+    auto& budget = memory::MemoryBudget::global();
+    budget.setMaxBytes(options.maxBytes.empty() ? 0 : byteSizeFlag(options.maxBytes, "--maxbytes", "512M or 8G"));
+    budget.setMaxPhysicalBytes(
+        options.maxPhysicalBytes.empty() ? 0 : byteSizeFlag(options.maxPhysicalBytes, "--maxphysicalbytes", "512M or 8G"));
+}
+
+data::DatasetSplits loadData(const RunOptions& options) {
+    data::DatasetSplits splits;
+    if (options.data == "fashion-mnist" || options.data == "mnist") {
+        const std::string directory = !options.dataDir.empty() ? options.dataDir
+                                      : options.data == "fashion-mnist" ? "/usr/share/datasets/fashion-mnist"
+                                                                        : "/usr/share/datasets/mnist";
+        splits = data::loadMnistFormat(directory, options.data);
+    } else if (options.data == "cifar10") {
+        splits = data::loadCifar10(!options.dataDir.empty() ? options.dataDir : "/usr/share/datasets/cifar10");
+    } else if (options.data == "csv") {
+        // --data-dir holds train.csv and test.csv: label in the first column, then the features.
+        if (options.dataDir.empty()) throw InputError("--data csv needs --data-dir with train.csv and test.csv");
+        if (const std::string why = whyNotDirectory(options.dataDir); !why.empty())
+            throw InputError("--data-dir " + options.dataDir + " " + why + "; --data csv reads DIR/train.csv and DIR/test.csv");
+        splits = data::loadCsv(options.dataDir + "/train.csv", options.dataDir + "/test.csv", 0);
+    } else if (options.data == "synthetic") {
+        // Learnable class prototypes plus noise, 1x28x28, 10 classes: for benchmarks and smoke tests.
+        splits = data::splitTrainTest(data::makeSynthetic(12000, {1, 28, 28}, 10, options.seed), 2000.0 / 12000.0,
+                                      options.seed);
+    } else {
+        throw InputError("unknown --data '" + options.data + "'; choose fashion-mnist, mnist, cifar10, csv or synthetic");
+    }
+    data::normalizeWithTrainStatistics(splits);
+    return splits;
+}
+
+memory::MemoryLocation chooseLocation(const RunOptions& options) {
+    if (options.device == "cpu") return memory::MemoryLocation::host();
+    if (options.device == "cuda") {
+        if (kernels::cudaDeviceCount() == 0) {
+            throw InputError(kernels::cudaCompiledIn() ? "no CUDA device: --device cuda needs a visible GPU; use --device cpu"
+                                                       : "no CUDA device: this cohort was built without CUDA; use --device cpu");
+        }
+        return memory::MemoryLocation::onDevice(0);
+    }
+    if (options.device == "auto") {
+        if (kernels::cudaDeviceCount() > 0) return memory::MemoryLocation::onDevice(0);
+        if (!options.quiet) std::printf("no CUDA device found: training on the CPU\n");
+        return memory::MemoryLocation::host();
+    }
+    throw InputError("unknown --device '" + options.device + "'; choose auto, cpu or cuda");
+}
+
+std::vector<int> parseDevices(const std::string& text, int visible) {
+    std::vector<int> devices;
+    if (text.empty()) {
+        for (int d = 0; d < visible; ++d) devices.push_back(d);
+        return devices;
+    }
+    const auto ordinals = parseIntegerList(text);
+    if (!ordinals) throw InputError("bad --devices '" + text + "': expected device ordinals like 0,1");
+    for (const std::int64_t value : *ordinals) {
+        if (value >= visible) {
+            throw InputError("--devices names GPU " + std::to_string(value) + " but only " + std::to_string(visible) +
+                             " are visible");
+        }
+        devices.push_back(int(value));
+    }
+    return devices;
+}
+
+std::vector<int> chooseDevices(const std::string& text, int visible, const ProcessPlacement& placement) {
+    if (!text.empty() || placement.localSize <= 1 || visible <= 0) return parseDevices(text, visible);
+    const int perProcess = std::max(1, visible / placement.localSize);
+    std::vector<int> devices;
+    for (int i = 0; i < perProcess; ++i) devices.push_back((placement.localRank * perProcess + i) % visible);
+    return devices;
+}
+
+optim::OptimizerConfig optimizerFrom(const RunOptions& options) {
+    optim::OptimizerConfig optimizer;
+    optimizer.kind = parseOptimizerKind(options.optimizer);
+    optimizer.learningRate = options.learningRate.value_or(optimizer.kind == optim::OptimizerKind::Adam ? 1e-3 : 0.05);
+    optimizer.momentum = options.momentum;
+    optimizer.weightDecay = options.weightDecay;
+    optimizer.validate();
+    return optimizer;
+}
+
+nn::ArchitectureConfig architectureFrom(const RunOptions& options) {
+    nn::ArchitectureConfig architecture;
+    architecture.name = options.model;
+    architecture.hidden = parseHiddenSizes(options.hidden);
+    architecture.dropout = options.dropout;
+    architecture.activation = options.activation;
+    if (!(options.dropout >= 0.0 && options.dropout < 1.0)) {
+        throw InputError("--dropout must be in [0, 1), got " + std::to_string(options.dropout));
+    }
+    nn::buildLayers(architecture, 10);  // validates --model/--activation before any data is loaded
+    return architecture;
+}
+
+std::optional<nn::ModelDescription> modelDescriptionFrom(const RunOptions& options) {
+    if (options.modelFile.empty()) return std::nullopt;
+    nn::ModelDescription description = nn::readModelDescriptionFile(options.modelFile);
+    description.buildLayers(10);  // the classes come with the data; the layers' own checks run now
+    return description;
+}
+
+std::unique_ptr<nn::Model> buildModelFrom(const nn::ArchitectureConfig& architecture,
+                                          const std::optional<nn::ModelDescription>& description,
+                                          const Shape& inputSample, int classes, MemoryLocation location) {
+    if (description) return description->buildModel(inputSample, classes, DType::Float32, location);
+    return nn::buildModel(architecture, inputSample, classes, DType::Float32, location);
+}
+
+RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement) {
+    RunSetup setup;
+    applyMemoryFlags(options);
+    // Flags first (cheap), data second, so a typo never waits for a data load.
+    setup.trainer.epochs = options.epochs;
+    setup.trainer.batchSize = options.batchSize;
+    setup.trainer.seed = options.seed;
+    setup.trainer.workspaceMode = parseWorkspaceMode(options.workspaceMode);
+    setup.trainer.captureSteps = options.cudaGraphs;
+    setup.trainer.schedule = parseScheduleKind(options.lrSchedule);
+    setup.trainer.warmupSteps = options.warmupSteps;
+    setup.trainer.validate();
+    if (!(options.warmupEpochs >= 0.0) || !std::isfinite(options.warmupEpochs)) {
+        throw InputError("--warmup-epochs must be >= 0, got " + std::to_string(options.warmupEpochs));
+    }
+    if (options.warmupEpochs > 0.0 && options.warmupSteps > 0) {
+        throw InputError("--warmup-steps and --warmup-epochs both set the warm-up; give one of them");
+    }
+    setup.scheduleText = options.lrSchedule + " learning rate";
+    setup.optimizer = optimizerFrom(options);
+    setup.lrScaling = optim::resolveScaling(parseLearningRateScaling(options.lrScaling), setup.optimizer.kind);
+    if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
+    setup.modelDescription = modelDescriptionFrom(options);
+    if (!setup.modelDescription) setup.architecture = architectureFrom(options);
+    setup.location = chooseLocation(options);
+
+    auto& parallel = setup.parallel;
+    if (options.workers < 0) {
+        throw InputError("--workers must be >= 0 (0: one per GPU, or 1 on the CPU), got " + std::to_string(options.workers));
+    }
+    if (setup.location.isDevice()) parallel.devices = chooseDevices(options.devices, kernels::cudaDeviceCount(), placement);
+    parallel.workers = options.workers > 0 ? options.workers
+                                           : (setup.location.isDevice() ? int(parallel.devices.size()) : 1);
+    parallel.threadsPerWorker = threadsPerWorkerFor(options.threadsPerWorker, parallel.workers, placement.localSize);
+    parallel::checkLayout(parallel.workers, parallel.devices, placement.processes);
+    parallel.averagingFrequency = options.averagingFrequency;
+    parallel.averageUpdaters = options.averageUpdaters;
+    parallel.allowTf32 = options.tf32;
+    parallel.trainingMode = parseTrainingMode(options.trainingMode);
+    parallel.overlapGradientAveraging = options.overlapGradients;
+    parallel.gradientBucketBytes = byteSizeFlag(options.bucketSize, "--bucket-size", "256K or 4M");
+    parallel.outer = {parseOuterOptimizerKind(options.outerOptimizer), options.outerLearningRate, options.outerMomentum};
+    parallel.prefetchBuffer = options.prefetchBuffer;
+    parallel.reportScoreAfterAveraging = options.reportScoreAfterAveraging;
+    parallel.totalReplicas = std::max(1, placement.processes) * parallel.workers;  // under mpirun, every process's
+    setup.resuming = !options.resumePath.empty();
+    parallel.validate();
+    // Scaled by the job's replicas, known here: the placement counts every process under mpirun.
+    setup.baseLearningRate = setup.optimizer.learningRate;
+    setup.lrScale = optim::learningRateScale(setup.lrScaling, setup.optimizer.kind, parallel.totalReplicas);
+    setup.optimizer.learningRate = setup.baseLearningRate * setup.lrScale;
+    if (setup.lrScaling != optim::LearningRateScaling::None) {
+        char scaled[120];
+        std::snprintf(scaled, sizeof scaled, ", lr %g x %g (%s scaling, %d replica(s))", setup.baseLearningRate,
+                      setup.lrScale, optim::toString(setup.lrScaling), parallel.totalReplicas);
+        setup.scheduleText += scaled;
+    }
+
+    setup.data = loadData(options);
+    if (options.warmupEpochs > 0.0) {  // in the job's rounds, which the replicas and the data decide
+        const parallel::EpochSchedule rounds(setup.data.train.count, std::size_t(setup.trainer.batchSize), parallel.totalReplicas);
+        setup.trainer.warmupSteps = std::max<std::int64_t>(1, std::llround(options.warmupEpochs * double(rounds.rounds)));
+    }
+    if (setup.trainer.warmupSteps > 0) setup.scheduleText += ", warm-up " + std::to_string(setup.trainer.warmupSteps) + " steps";
+    const auto& sampleShape = setup.data.train.sampleShape;
+    Shape inputSample(std::vector<std::int64_t>(sampleShape.begin(), sampleShape.end()));
+    try {
+        setup.model = buildModelFrom(setup.architecture, setup.modelDescription, inputSample, setup.data.train.numClasses,
+                                     MemoryLocation::host());
+    } catch (const memory::OutOfMemoryError& error) {
+        throw InputError("the model's parameters alone need " + memory::formatBytes(std::int64_t(error.bytes())) +
+                         ", more than this machine can allocate; make it smaller (" +
+                         (setup.modelDescription ? "the layers of --model-file" : "--hidden") + ", or the data's " +
+                         std::to_string(setup.data.train.numClasses) + " classes)");
+    }
+    setup.model->initialize(options.seed);
+    setup.trainer.evaluationBatchSize = evaluationBatchFor(*setup.model, setup.trainer.batchSize);
+    checkMemoryFits(setup);
+    return setup;
+}
+
+std::int64_t evaluationBatchFor(const nn::Model& model, std::int64_t trainingBatch) {
+    // Evaluation keeps no gradients, so it takes larger batches than training; but a
+    // convolution's working memory grows with the batch. Aim at ~64 MiB of activations and
+    // working memory, between the training batch and 1,000 samples.
+    constexpr std::int64_t kTargetBytes = std::int64_t(64) << 20, kLargest = 1000;
+    const std::int64_t perSample = std::max<std::int64_t>(
+        1, (model.activationElementsPerSample() + model.workingElementsPerSample()) * std::int64_t(sizeof(float)));
+    return std::clamp(kTargetBytes / perSample, std::min(trainingBatch, kLargest), kLargest);
+}
+
+namespace {
+
+std::int64_t residentMargin(const RunSetup& setup) {
+    // Host memory that no prediction counts: the BLAS library's per-thread packing buffers,
+    // oneDNN's primitives, thread stacks, the C library's small blocks. Measured on the CPU
+    // (docs/BAD-INPUT.md#budgets): at most 3 MiB beyond the prediction, up to 16 BLAS threads;
+    // allowed: 8 MiB, and 2 MiB per BLAS thread and per loader thread. A GPU worker's CUDA
+    // libraries load kernels and keep host state as they are first used (after this check):
+    // 256 MiB each, an allowance.
+    constexpr std::int64_t MiB = std::int64_t(1) << 20;
+    const std::int64_t workers = setup.parallel.workers;
+    const std::int64_t threads = memory::saturatingMultiply(workers, std::int64_t(setup.parallel.threadsPerWorker) + 1);
+    std::int64_t margin = memory::saturatingAdd(8 * MiB, memory::saturatingMultiply(threads, 2 * MiB));
+    if (setup.location.isDevice()) margin = memory::saturatingAdd(margin, memory::saturatingMultiply(workers, 256 * MiB));
+    return margin;
+}
+
+}  // namespace
+
+void checkMemoryFits(const RunSetup& setup) {
+    const nn::Model& model = *setup.model;
+    const parallel::ParallelConfig& parallel = setup.parallel;
+    // Convolutions ask a backend of the workers' kind for their working memory (cuDNN's or
+    // oneDNN's choice, or the CPU's im2col); one of its own, so that what it prepares for the
+    // question goes with it.
+    const std::unique_ptr<kernels::Backend> backend = setup.location.isDevice()
+                                                          ? kernels::makeCudaBackend(setup.location.device, parallel.allowTf32)
+                                                          : kernels::makeCpuBackend(0);
+    const memory::MemoryDemand demand =
+        parallel::ParallelWrapper::memoryFor(model, setup.optimizer, setup.trainer, parallel, setup.data, setup.resuming, *backend);
+    const std::int64_t margin = residentMargin(setup);
+    const std::int64_t workers = parallel.workers;
+    const std::int64_t batch = setup.trainer.batchSize;
+    const std::string what = "the training job (predicted before training: " + std::to_string(workers) +
+                             " replica(s) with activations for batch " + std::to_string(batch) + ")";
+    auto& budget = memory::MemoryBudget::global();
+    // Without a budget the machine is the limit: a run that cannot fit in its physical memory is
+    // refused now, naming what makes it large, not by the operating system minutes later.
+    const std::int64_t physical = memory::physicalMemoryBytes();
+    const std::int64_t needed = memory::saturatingAdd(
+        memory::saturatingAdd(memory::MemoryBudget::residentBytes(), demand.residentGrowth()), margin);
+    if (physical > 0 && budget.maxBytes() == 0 && needed > physical) {
+        // One replica's parts, where they live, for the message.
+        const std::int64_t element = std::int64_t(kernels::sizeOf(model.dtype()));
+        const std::int64_t rows = std::clamp<std::int64_t>(std::int64_t(setup.data.train.count), 1, batch);
+        const memory::MemoryDemand step = train::TrainingStep::memoryFor(
+            model, setup.location, rows, setup.trainer.workspaceMode, setup.trainer.captureSteps && setup.location.isDevice(), *backend);
+        const memory::MemoryDemand prefetch = parallel::PrefetchBuffer::memoryFor(
+            parallel.prefetchBuffer, std::size_t(batch), setup.data.train.featureSize,
+            setup.location.isDevice() ? MemoryLocation::pinnedHost() : MemoryLocation::host());
+        const std::int64_t stateElements = optim::stateElementCount(setup.optimizer.kind, model.parameterCount());
+        const std::int64_t parameters = memory::saturatingMultiply(
+            memory::saturatingAdd(memory::saturatingMultiply(model.parameterCount(), 2), stateElements), element);
+        throw InputError(what + " needs about " + memory::formatBytes(needed) + " of host memory (per replica: " +
+                         memory::formatBytes(parameters) + " parameters, gradients and optimizer state, " +
+                         memory::formatBytes(step.total()) + " of activations for --batch-size " + std::to_string(batch) +
+                         ", " + memory::formatBytes(prefetch.total()) + " for --prefetch-buffer " +
+                         std::to_string(parallel.prefetchBuffer) + "), more than this machine's " +
+                         memory::formatBytes(physical) + "; lower --batch-size, --prefetch-buffer, --workers or the model's size");
+    }
+    budget.checkWouldFit(demand, margin, what);
+}
+
+}  // namespace cohort::launch
