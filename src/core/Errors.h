@@ -5,7 +5,7 @@
 // Layers below launch/ name configuration fields, never flags: a message that refers to a
 // setting writes it as {field} (a field of a configuration struct, e.g. "{learningRate} must be
 // positive"). what() spells each as the bare field name, which is what a library user set;
-// launch/ respells them as the flags the user typed (launch/SettingNames.h).
+// launch/ respells them as the flags the user typed (launch/options/Flags.h).
 #include <algorithm>
 #include <functional>
 #include <stdexcept>

@@ -1,6 +1,6 @@
 // A --model-file: JSON nesting and size limits, the layer schema, and the (unconfigured) layers it
 // describes for 10 classes. Parameters are not allocated here: sizes no machine holds are the
-// run's memory prediction's to refuse (tests/launch/BadInputTest.cpp).
+// run's memory prediction's to refuse (tests/launch/commands/BadInputTest.cpp).
 #include <cstdint>
 #include <string>
 
