@@ -74,50 +74,9 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
       learningRates_{job.trainer.schedule, job.optimizer.learningRate,
                      std::int64_t(schedule_.rounds) * job.trainer.epochs, job.trainer.warmupSteps, 0.0} {
     const ParallelConfig& config = job.parallel;
-    if (config.threadsPerWorker > 0) omp_set_num_threads(config.threadsPerWorker);
-    backend_ = me_.location.isDevice() ? kernels::makeCudaBackend(me_.location.device, config.allowTf32)
-                                       : kernels::makeCpuBackend(config.threadsPerWorker);
-    trainingStep_ = std::make_unique<train::TrainingStep>(*me_.model, *me_.optimizer, loss_, *backend_,
-                                                          job.trainer.workspaceMode,
-                                                          kernels::deriveSeed(job.trainer.seed, std::uint64_t(globalReplica_)));
-    trainingStep_->setIteration(me_.optimizer->stepCount());
-    trainingStep_->setCapture(job.trainer.captureSteps);
-
-    // CPU workers read their loss records every step: a NaN is caught at once, at no cost.
-    if (!me_.location.isDevice()) trainingStep_->setRecordBatch(1);
-
-    if (fit.resume) {
-        restore(*fit.resume);  // the replicas' buffers were restored by ParallelWrapper
-    } else {
-        // Every replica starts from global replica 0's parameters and batch-norm statistics.
-        Tensor& parameters = me_.model->parameters();
-        job.communicator.broadcast(index_, *backend_, parameters.raw(), parameters.byteCount());
-        Tensor& statistics = me_.model->statistics();
-        if (statistics.elementCount() > 0) job.communicator.broadcast(index_, *backend_, statistics.raw(), statistics.byteCount());
-    }
-    // The outer optimizer's anchor is where every replica starts (or resumes: at a sync point the
-    // parameters are the anchor). A state shared by the replicas is set by worker 0 alone; the
-    // others first touch it after the first averaging point's barrier.
-    const bool sharesMemory = config.workers > 1 && job.communicator.sharesReplicaMemory();
-    outerShared_ = me_.outer && config.workers > 1 && job.workers[1]->outer == job.workers[0]->outer;  // ParallelWrapper's choice
-    if (me_.outer && (index_ == 0 || !outerShared_)) {
-        me_.outer->reset(*backend_, me_.model->parameters(),
-                         fit.resume ? fit.resume->outerVelocity : std::vector<unsigned char>{});
-        backend_->synchronize();
-    }
-
-    const auto batchSize = std::size_t(job.trainer.batchSize);
-    const memory::MemoryLocation stagingLocation =
-        me_.location.isDevice() ? memory::MemoryLocation::pinnedHost() : memory::MemoryLocation::host();
-    prefetch_ = std::make_unique<PrefetchBuffer>(config.prefetchBuffer, batchSize, fit.data->train.featureSize, stagingLocation,
-                                                 [this](std::int64_t sequence, data::Batch& batch) {
-                                                     return batches_.fill(sequence, batch);
-                                                 });
-    stager_ = std::make_unique<train::BatchStager>(*me_.model, std::int64_t(batchSize));
-    if (me_.location.isDevice() && me_.model->dtype() == DType::Float32) {
-        deviceStaging_ = std::make_unique<DeviceStaging>(*me_.model, std::int64_t(batchSize), *backend_, *prefetch_,
-                                                         config.prefetchBuffer < 2);
-    }
+    createTrainingStep();
+    startReplica();
+    createBatchPipeline();
     if (reports_) {
         evaluator_ = std::make_unique<train::Evaluator>(*me_.model, *backend_, job.trainer.evaluationBatchSize,
                                                         job.trainer.workspaceMode);
@@ -129,26 +88,97 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
     sampleEvery_ = std::max<std::int64_t>(1, std::int64_t(schedule_.rounds) / config.averagingFrequency / 10);
     lastAveraged_ = trainingStep_->iteration();
     lastSnapshot_ = trainingStep_->iteration();
+    createFusedWork();
+    createGradientAveraging();
+}
 
-    // Fused update-and-average (every replica in this process's memory): the step before an
-    // averaging point computes gradients only; the point applies every replica's update.
-    // A shared outer state is stepped inside the same pass, block by block, fused updates or not.
+// The worker's backend, made on its own thread, and the training step that runs on it.
+void WorkerLoop::createTrainingStep() {
+    const ParallelConfig& config = job_.parallel;
+    if (config.threadsPerWorker > 0) omp_set_num_threads(config.threadsPerWorker);
+    backend_ = me_.location.isDevice() ? kernels::makeCudaBackend(me_.location.device, config.allowTf32)
+                                       : kernels::makeCpuBackend(config.threadsPerWorker);
+    const std::uint64_t seed = kernels::deriveSeed(job_.trainer.seed, std::uint64_t(globalReplica_));
+    trainingStep_ = std::make_unique<train::TrainingStep>(*me_.model, *me_.optimizer, loss_, *backend_,
+                                                          job_.trainer.workspaceMode, seed);
+    trainingStep_->setIteration(me_.optimizer->stepCount());
+    trainingStep_->setCapture(job_.trainer.captureSteps);
+
+    // CPU workers read their loss records every step: a NaN is caught at once, at no cost.
+    if (!me_.location.isDevice()) trainingStep_->setRecordBatch(1);
+}
+
+// Where the replica starts: the resumed snapshot's position, or global replica 0's parameters;
+// and the outer optimizer's anchor there.
+void WorkerLoop::startReplica() {
+    const ParallelConfig& config = job_.parallel;
+    if (fit_.resume) {
+        restore(*fit_.resume);  // the replicas' buffers were restored by ParallelWrapper
+    } else {
+        // Every replica starts from global replica 0's parameters and batch-norm statistics.
+        Tensor& parameters = me_.model->parameters();
+        job_.communicator.broadcast(index_, *backend_, parameters.raw(), parameters.byteCount());
+        Tensor& statistics = me_.model->statistics();
+        if (statistics.elementCount() > 0) {
+            job_.communicator.broadcast(index_, *backend_, statistics.raw(), statistics.byteCount());
+        }
+    }
+    // The outer optimizer's anchor is where every replica starts (or resumes: at a sync point the
+    // parameters are the anchor). A state shared by the replicas is set by worker 0 alone; the
+    // others first touch it after the first averaging point's barrier (sharing is ParallelWrapper's choice).
+    outerShared_ = me_.outer && config.workers > 1 && job_.workers[1]->outer == job_.workers[0]->outer;
+    if (me_.outer && (index_ == 0 || !outerShared_)) {
+        me_.outer->reset(*backend_, me_.model->parameters(),
+                         fit_.resume ? fit_.resume->outerVelocity : std::vector<unsigned char>{});
+        backend_->synchronize();
+    }
+}
+
+// The stream of batches: the prefetch buffer filled from batches_ and the staging of its batches
+// for the step (on a GPU, copies on the staging stream).
+void WorkerLoop::createBatchPipeline() {
+    const ParallelConfig& config = job_.parallel;
+    const auto batchSize = std::size_t(job_.trainer.batchSize);
+    const memory::MemoryLocation stagingLocation =
+        me_.location.isDevice() ? memory::MemoryLocation::pinnedHost() : memory::MemoryLocation::host();
+    prefetch_ = std::make_unique<PrefetchBuffer>(config.prefetchBuffer, batchSize, fit_.data->train.featureSize,
+                                                 stagingLocation, [this](std::int64_t sequence, data::Batch& batch) {
+                                                     return batches_.fill(sequence, batch);
+                                                 });
+    stager_ = std::make_unique<train::BatchStager>(*me_.model, std::int64_t(batchSize));
+    if (me_.location.isDevice() && me_.model->dtype() == DType::Float32) {
+        deviceStaging_ = std::make_unique<DeviceStaging>(*me_.model, std::int64_t(batchSize), *backend_, *prefetch_,
+                                                         config.prefetchBuffer < 2);
+    }
+}
+
+// Fused update-and-average (every replica in this process's memory): the step before an
+// averaging point computes gradients only; the point applies every replica's update.
+// A shared outer state is stepped inside the same pass, block by block, fused updates or not.
+void WorkerLoop::createFusedWork() {
+    const ParallelConfig& config = job_.parallel;
+    const bool sharesMemory = config.workers > 1 && job_.communicator.sharesReplicaMemory();
     fuseUpdates_ = config.fuseUpdateWithAveraging && config.trainingMode == TrainingMode::Averaging && sharesMemory;
     if (fuseUpdates_ || outerShared_) {
         std::vector<ReplicaBuffers> replicas;
-        for (const auto& worker : job.workers) {
-            replicas.push_back({worker->model->parameters().raw(), worker->model->gradients().raw(), worker->optimizer.get()});
+        for (const auto& worker : job_.workers) {
+            replicas.push_back(
+                {worker->model->parameters().raw(), worker->model->gradients().raw(), worker->optimizer.get()});
         }
-        fusedWork_ = std::make_unique<UpdateAndAverage>(std::move(replicas), dtype, me_.model->parameterCount(),
-                                                        config.averageUpdaters, outerShared_ ? me_.outer.get() : nullptr);
+        fusedWork_ = std::make_unique<UpdateAndAverage>(std::move(replicas), me_.model->dtype(),
+                                                        me_.model->parameterCount(), config.averageUpdaters,
+                                                        outerShared_ ? me_.outer.get() : nullptr);
     }
+}
 
-    // Shared gradients: averaged bucket by bucket, overlapped with the backward pass by a
-    // communication thread on CPU workers (GPU workers would need a stream of their own for it:
-    // they average the same buckets after the pass); one replica has nothing to overlap.
+// Shared gradients: averaged bucket by bucket, overlapped with the backward pass by a
+// communication thread on CPU workers (GPU workers would need a stream of their own for it:
+// they average the same buckets after the pass); one replica has nothing to overlap.
+void WorkerLoop::createGradientAveraging() {
+    const ParallelConfig& config = job_.parallel;
     if (config.trainingMode == TrainingMode::SharedGradients) {
         const bool overlap = config.overlapGradientAveraging && !me_.location.isDevice() && config.totalReplicas > 1;
-        gradientAveraging_ = std::make_unique<GradientAveraging>(job.communicator, index_, *backend_, *me_.model,
+        gradientAveraging_ = std::make_unique<GradientAveraging>(job_.communicator, index_, *backend_, *me_.model,
                                                                  config.gradientBucketBytes, overlap, config.trace.get());
         if (overlap) trainingStep_->setGradientListener(gradientAveraging_.get());
     }

@@ -113,6 +113,12 @@ public:
     void run();  // every epoch (from the resume point); returns early when the run is stopped
 
 private:
+    // The constructor's steps, in its order.
+    void createTrainingStep();
+    void startReplica();
+    void createBatchPipeline();
+    void createFusedWork();
+    void createGradientAveraging();
     bool nextBatch(PrefetchedBatch& batch);
     void step(PrefetchedBatch& batch);
     bool atAveragingPoint() const;

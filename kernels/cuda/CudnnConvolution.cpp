@@ -244,28 +244,41 @@ const CudnnConvolution::Selection& CudnnConvolution::select(DType dtype, const C
     }
     // A miss: cuDNN ranks under the wanted math type (describe() left it on the descriptor); each
     // candidate's workspace is asked under the math type it would run with.
+    Selection chosen;
+    chosen.dtype = dtype;
+    chosen.shape = shape;
+    chooseForward(chosen, operation);
+    chooseBackwardData(chosen, operation);
+    chooseBackwardFilter(chosen, operation);
+    selections_.push_back(chosen);
+    return selections_.back();
+}
+
+// One pass: cuDNN's ranking under the wanted math type, then the first usable candidate, which
+// runs under runMath(); the descriptor is left under the wanted math type.
+template <typename Perf, typename CandidateCount, typename Rank, typename WorkspaceSize>
+auto CudnnConvolution::choose(DType dtype, const ConvolutionShape& shape, const char* operation, const char* pass,
+                              CandidateCount candidateCount, Rank rank, WorkspaceSize workspaceSize) {
     const cudnnMathType_t math = wantedMath(dtype);
     const auto acceptable = [&](cudnnMathType_t candidate) { return acceptableMath(dtype, candidate); };
-    // One pass: cuDNN's ranking under the wanted math type, then the first usable candidate, which
-    // runs under runMath(); the descriptor is left under the wanted math type.
-    auto pick = [&](auto perfType, const char* pass, auto candidateCount, auto rank, auto workspaceSize) {
-        using Perf = decltype(perfType);
-        std::vector<Perf> ranked(std::size_t(std::max(candidateCount(), 1)));
-        const int returned = rank(ranked);
-        const auto bytesOf = [&](const Perf& candidate, std::size_t* bytes) {
-            COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, runMath(dtype, candidate.mathType)));
-            return workspaceSize(candidate.algo, bytes);
-        };
-        Choice<decltype(Perf{}.algo)> choice;
-        std::string refusal;
-        const bool found = chooseFirstUsable(ranked, returned, acceptable, bytesOf, choice, refusal);
-        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, math));
-        if (!found) throwNoAlgorithm(operation, pass, dtype, shape, math, returned, refusal);
-        choice.math = runMath(dtype, choice.math);
-        return choice;
+    std::vector<Perf> ranked(std::size_t(std::max(candidateCount(), 1)));
+    const int returned = rank(ranked);
+    const auto bytesOf = [&](const Perf& candidate, std::size_t* bytes) {
+        COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, runMath(dtype, candidate.mathType)));
+        return workspaceSize(candidate.algo, bytes);
     };
-    const auto forward = pick(
-        cudnnConvolutionFwdAlgoPerf_t{}, "forward",
+    Choice<decltype(Perf{}.algo)> choice;
+    std::string refusal;
+    const bool found = chooseFirstUsable(ranked, returned, acceptable, bytesOf, choice, refusal);
+    COHORT_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution_, math));
+    if (!found) throwNoAlgorithm(operation, pass, dtype, shape, math, returned, refusal);
+    choice.math = runMath(dtype, choice.math);
+    return choice;
+}
+
+void CudnnConvolution::chooseForward(Selection& chosen, const char* operation) {
+    const auto forward = choose<cudnnConvolutionFwdAlgoPerf_t>(
+        chosen.dtype, chosen.shape, operation, "forward",
         [&] {
             int most = 0;
             COHORT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(handle_, &most));
@@ -281,8 +294,14 @@ const CudnnConvolution::Selection& CudnnConvolution::select(DType dtype, const C
             return cudnnGetConvolutionForwardWorkspaceSize(handle_, input_, filter_, convolution_, output_, algorithm,
                                                            bytes);
         });
-    const auto backwardData = pick(
-        cudnnConvolutionBwdDataAlgoPerf_t{}, "backward-data",
+    chosen.forward = forward.algorithm;
+    chosen.forwardMath = forward.math;
+    chosen.forwardBytes = forward.bytes;
+}
+
+void CudnnConvolution::chooseBackwardData(Selection& chosen, const char* operation) {
+    const auto backwardData = choose<cudnnConvolutionBwdDataAlgoPerf_t>(
+        chosen.dtype, chosen.shape, operation, "backward-data",
         [&] {
             int most = 0;
             COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(handle_, &most));
@@ -298,8 +317,14 @@ const CudnnConvolution::Selection& CudnnConvolution::select(DType dtype, const C
             return cudnnGetConvolutionBackwardDataWorkspaceSize(handle_, filter_, output_, convolution_, input_,
                                                                 algorithm, bytes);
         });
-    const auto backwardFilter = pick(
-        cudnnConvolutionBwdFilterAlgoPerf_t{}, "backward-filter",
+    chosen.backwardData = backwardData.algorithm;
+    chosen.backwardDataMath = backwardData.math;
+    chosen.backwardDataBytes = backwardData.bytes;
+}
+
+void CudnnConvolution::chooseBackwardFilter(Selection& chosen, const char* operation) {
+    const auto backwardFilter = choose<cudnnConvolutionBwdFilterAlgoPerf_t>(
+        chosen.dtype, chosen.shape, operation, "backward-filter",
         [&] {
             int most = 0;
             COHORT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(handle_, &most));
@@ -315,21 +340,9 @@ const CudnnConvolution::Selection& CudnnConvolution::select(DType dtype, const C
             return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle_, input_, output_, convolution_, filter_,
                                                                   algorithm, bytes);
         });
-
-    Selection chosen;
-    chosen.dtype = dtype;
-    chosen.shape = shape;
-    chosen.forward = forward.algorithm;
-    chosen.forwardMath = forward.math;
-    chosen.forwardBytes = forward.bytes;
-    chosen.backwardData = backwardData.algorithm;
-    chosen.backwardDataMath = backwardData.math;
-    chosen.backwardDataBytes = backwardData.bytes;
     chosen.backwardFilter = backwardFilter.algorithm;
     chosen.backwardFilterMath = backwardFilter.math;
     chosen.backwardFilterBytes = backwardFilter.bytes;
-    selections_.push_back(chosen);
-    return selections_.back();
 }
 
 std::size_t CudnnConvolution::workspaceBytes(DType dtype, const ConvolutionShape& shape, ConvolutionPass pass) {

@@ -86,6 +86,16 @@ private:
     void describe(DType dtype, const ConvolutionShape& shape, const char* operation);
     // The cached selection for (dtype, shape), made now on a miss; describe() must have run.
     const Selection& select(DType dtype, const ConvolutionShape& shape, const char* operation);
+    // select()'s three passes, each recording its algorithm, math type and workspace in `chosen`
+    // (whose dtype and shape are set).
+    void chooseForward(Selection& chosen, const char* operation);
+    void chooseBackwardData(Selection& chosen, const char* operation);
+    void chooseBackwardFilter(Selection& chosen, const char* operation);
+    // One pass, given its cuDNN calls (candidate count, ranking, workspace size); defined and used
+    // in CudnnConvolution.cpp only.
+    template <typename Perf, typename CandidateCount, typename Rank, typename WorkspaceSize>
+    auto choose(DType dtype, const ConvolutionShape& shape, const char* operation, const char* pass,
+                CandidateCount candidateCount, Rank rank, WorkspaceSize workspaceSize);
     cudnnMathType_t wantedMath(DType dtype) const;
     bool acceptableMath(DType dtype, cudnnMathType_t math) const;
     cudnnMathType_t runMath(DType dtype, cudnnMathType_t reported) const;  // what an accepted candidate runs under

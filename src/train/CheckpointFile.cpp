@@ -118,7 +118,10 @@ std::vector<unsigned char> encodeCheckpoint(const CheckpointFile& file) {
     return bytes;
 }
 
-CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const std::string& source) {
+namespace {
+
+// The header's length, from the file's first 8 bytes (little-endian), checked against the file.
+std::uint64_t headerLength(const std::vector<unsigned char>& bytes, const std::string& source) {
     if (bytes.size() < 8) corrupt(source, "truncated (" + std::to_string(bytes.size()) + " bytes, not even a header length)");
     std::uint64_t length = 0;
     for (int i = 0; i < 8; ++i) length |= std::uint64_t(bytes[std::size_t(i)]) << (8 * i);
@@ -126,7 +129,11 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
     if (length > bytes.size() - 8) {
         corrupt(source, "truncated (header of " + std::to_string(length) + " bytes, file of " + std::to_string(bytes.size()) + ")");
     }
-    std::string text(reinterpret_cast<const char*>(bytes.data()) + 8, std::size_t(length));
+    return length;
+}
+
+// The header as a JSON object with a __metadata__ object.
+Json parseHeader(const std::string& text, const std::string& source) {
     try {
         checkJsonNesting(text, "its header");
     } catch (const InputError& error) {
@@ -141,12 +148,21 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
     if (!header.is_object() || !header.contains("__metadata__") || !header["__metadata__"].is_object()) {
         corrupt(source, "not a cohort checkpoint (no __metadata__)");
     }
-    CheckpointFile file;
+    return header;
+}
+
+std::map<std::string, std::string> readMetadata(const Json& header, const std::string& source) {
     std::map<std::string, std::string> metadata;
     for (const auto& [key, value] : header["__metadata__"].items()) {
         if (!value.is_string()) corrupt(source, "metadata '" + key + "' is not a string");
         metadata[key] = value.get<std::string>();
     }
+    return metadata;
+}
+
+// A cohort checkpoint of a format version this build reads. A missing key reads as empty (operator[]
+// adds it; decodeCheckpoint leaves both keys out of the file's metadata).
+void checkFormat(std::map<std::string, std::string>& metadata, const std::string& source) {
     if (metadata["format"] != kFormat) corrupt(source, "not a cohort checkpoint (format '" + metadata["format"] + "')");
     int version = 0;
     try {
@@ -159,14 +175,19 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
                             "; this one reads up to " + std::to_string(kCheckpointFormatVersion) + ")");
     }
     if (version < 1) corrupt(source, "format version " + std::to_string(version) + " is not one cohort wrote");
+}
+
+// crc32.header is the checksum of the header with its own 8 digits written as zeros.
+void checkHeaderChecksum(std::string text, const std::string& source) {
     const std::size_t digits = headerCrcDigits(text);
     if (digits == std::string::npos) corrupt(source, "its header has no crc32.header");
     const std::string stored = text.substr(digits, 8);
     text.replace(digits, 8, "00000000");
     if (hex32(crc(text.data(), text.size())) != stored) corrupt(source, "header checksum mismatch (the file is corrupt)");
+}
 
-    const std::uint64_t dataBytes = bytes.size() - 8 - length;
-    std::uint64_t expected = 0;  // safetensors: tensors are contiguous, in offset order
+// The tensors' names by their first data offset, each entry checked for its fields.
+std::vector<std::pair<std::uint64_t, std::string>> tensorsInOffsetOrder(const Json& header, const std::string& source) {
     std::vector<std::pair<std::uint64_t, std::string>> order;
     for (const auto& [name, entry] : header.items()) {
         if (name == "__metadata__") continue;
@@ -180,24 +201,45 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
         order.emplace_back(offsets[0].get<std::uint64_t>(), name);
     }
     std::sort(order.begin(), order.end());
-    for (const auto& [begin, name] : order) {
+    return order;
+}
+
+kernels::DType tensorDtype(const Json& entry, const std::string& name, const std::string& source) {
+    const std::string dtype = entry["dtype"].is_string() ? entry["dtype"].get<std::string>() : "";
+    if (dtype == "F32") return kernels::DType::Float32;
+    if (dtype == "F64") return kernels::DType::Float64;
+    corrupt(source, "tensor '" + name + "' has dtype '" + dtype + "' (cohort writes F32 and F64)");
+}
+
+// Fills `shape` and returns its element count; each extent and the count stay within 2^40.
+std::uint64_t readShape(const Json& entry, const std::string& name, const std::string& source,
+                        std::vector<std::int64_t>& shape) {
+    if (!entry["shape"].is_array()) corrupt(source, "tensor '" + name + "' has a bad shape");
+    std::uint64_t elements = 1;
+    for (const auto& extent : entry["shape"]) {
+        if (!extent.is_number_unsigned() || extent.get<std::uint64_t>() > (1ull << 40)) {
+            corrupt(source, "tensor '" + name + "' has a bad shape");
+        }
+        shape.push_back(extent.get<std::int64_t>());
+        elements *= extent.get<std::uint64_t>();
+        if (elements > (1ull << 40)) corrupt(source, "tensor '" + name + "' has a bad shape");
+    }
+    return elements;
+}
+
+// Every tensor, in offset order, from the `dataBytes` bytes at `data` that follow the header:
+// safetensors' tensors are contiguous, and each must match its shape and its checksum.
+std::vector<CheckpointTensor> readTensors(const Json& header, const std::map<std::string, std::string>& metadata,
+                                          const unsigned char* data, std::uint64_t dataBytes,
+                                          const std::string& source) {
+    std::vector<CheckpointTensor> tensors;
+    std::uint64_t expected = 0;
+    for (const auto& [begin, name] : tensorsInOffsetOrder(header, source)) {
         const auto& entry = header[name];
         CheckpointTensor tensor;
         tensor.name = name;
-        const std::string dtype = entry["dtype"].is_string() ? entry["dtype"].get<std::string>() : "";
-        if (dtype == "F32") tensor.dtype = kernels::DType::Float32;
-        else if (dtype == "F64") tensor.dtype = kernels::DType::Float64;
-        else corrupt(source, "tensor '" + name + "' has dtype '" + dtype + "' (cohort writes F32 and F64)");
-        if (!entry["shape"].is_array()) corrupt(source, "tensor '" + name + "' has a bad shape");
-        std::uint64_t elements = 1;
-        for (const auto& extent : entry["shape"]) {
-            if (!extent.is_number_unsigned() || extent.get<std::uint64_t>() > (1ull << 40)) {
-                corrupt(source, "tensor '" + name + "' has a bad shape");
-            }
-            tensor.shape.push_back(extent.get<std::int64_t>());
-            elements *= extent.get<std::uint64_t>();
-            if (elements > (1ull << 40)) corrupt(source, "tensor '" + name + "' has a bad shape");
-        }
+        tensor.dtype = tensorDtype(entry, name, source);
+        const std::uint64_t elements = readShape(entry, name, source, tensor.shape);
         const std::uint64_t end = entry["data_offsets"][1].get<std::uint64_t>();
         if (begin != expected || end < begin || end - begin != elements * kernels::sizeOf(tensor.dtype)) {
             corrupt(source, "tensor '" + name + "' has data_offsets that do not match its shape or its neighbours");
@@ -207,18 +249,32 @@ CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const s
                                 std::to_string(dataBytes) + " bytes of data)");
         }
         expected = end;
-        const auto* data = bytes.data() + 8 + length + begin;
-        tensor.bytes.assign(data, data + (end - begin));
+        tensor.bytes.assign(data + begin, data + end);
         const auto sum = metadata.find("crc32." + name);
         if (sum == metadata.end()) corrupt(source, "tensor '" + name + "' has no checksum");
         if (hex32(crc(tensor.bytes.data(), tensor.bytes.size())) != sum->second) {
             corrupt(source, "checksum mismatch in tensor '" + name + "' (the file is corrupt)");
         }
-        file.tensors.push_back(std::move(tensor));
+        tensors.push_back(std::move(tensor));
     }
     if (expected != dataBytes) {
         corrupt(source, std::to_string(dataBytes - expected) + " bytes after the last tensor (the file is corrupt)");
     }
+    return tensors;
+}
+
+}  // namespace
+
+CheckpointFile decodeCheckpoint(const std::vector<unsigned char>& bytes, const std::string& source) {
+    const std::uint64_t length = headerLength(bytes, source);
+    std::string text(reinterpret_cast<const char*>(bytes.data()) + 8, std::size_t(length));
+    const Json header = parseHeader(text, source);
+    std::map<std::string, std::string> metadata = readMetadata(header, source);
+    checkFormat(metadata, source);
+    checkHeaderChecksum(std::move(text), source);
+
+    CheckpointFile file;
+    file.tensors = readTensors(header, metadata, bytes.data() + 8 + length, bytes.size() - 8 - length, source);
     for (auto& [key, value] : metadata) {
         if (key == "format" || key == "format_version" || key.rfind("crc32.", 0) == 0) continue;
         file.metadata[key] = value;
