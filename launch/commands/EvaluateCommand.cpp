@@ -47,9 +47,6 @@ nlohmann::json resultJson(const std::string& checkpoint, const RunOptions& optio
 
 int runEvaluate(const RunOptions& options) {
     if (options.loadPath.empty()) throw InputError("cohort evaluate needs --load PATH (a checkpoint from --save or --checkpoint-dir)");
-    if (options.format != "table" && options.format != "json") {
-        throw InputError("unknown --format '" + options.format + "'; choose table or json");
-    }
     if (options.evaluationBatch < 0) throw InputError("--batch-size must be >= 0, got " + std::to_string(options.evaluationBatch));
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
     refuseInputAsOutput(options.metricsPath, "--metrics", runInputs(options));
@@ -70,7 +67,7 @@ int runEvaluate(const RunOptions& options) {
     const nlohmann::json json = resultJson(options.loadPath, options, result);
     MetricsWriter metrics(options.metricsPath);
     metrics.writeRaw(json.dump());
-    if (options.format == "json") {
+    if (options.jsonFormat) {
         std::printf("%s\n", json.dump().c_str());
     } else if (!options.quiet) {
         std::printf("model: %s\n", evaluated.describe().c_str());

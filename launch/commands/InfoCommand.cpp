@@ -34,7 +34,7 @@ void printProcesses(MpiEnvironment& mpi, int gpus) {
         return;
     }
     auto processes = mpi.processes(RunOptions{}.mpiTimeout);
-    const std::vector<int> devices = gpus > 0 ? chooseDevices("", gpus, ProcessPlacement{place.localRank, place.localSize})
+    const std::vector<int> devices = gpus > 0 ? chooseDevices({}, gpus, ProcessPlacement{place.localRank, place.localSize})
                                               : std::vector<int>{};
     const parallel::TopologyDescription topology = parallel::describeTopology(mpi.layout(1, devices));
     const parallel::CrossProcessAveraging crossProcess = parallel::planCommunication(topology).crossProcess;

@@ -67,22 +67,15 @@ PlanFlags checkFlags(const RunOptions& options) {
                          std::to_string(*options.planLocalAveragingMilliseconds));
     }
     PlanFlags flags;
-    if (options.planAllreduce == "ring") flags.algorithm = parallel::AllreduceAlgorithm::Ring;
-    else if (options.planAllreduce != "binomial") {
-        throw InputError("unknown --allreduce '" + options.planAllreduce + "'; choose binomial or ring");
-    }
-    flags.mode = parseTrainingMode(options.trainingMode);
-    const bool latency = !options.planLatency.empty(), bandwidth = !options.planBandwidth.empty();
+    flags.algorithm = options.planAllreduce;
+    flags.mode = options.trainingMode;
+    const bool latency = options.planLatencySeconds.has_value(), bandwidth = options.planBandwidthBytesPerSecond.has_value();
     if (latency != bandwidth) throw InputError("give both --latency and --bandwidth (the link model needs both), or --probe");
     if (latency) {
         if (options.planProbe) throw InputError("give either --probe or --latency and --bandwidth, not both");
-        flags.link = parallel::LinkModel{parseDurationSeconds(options.planLatency, "--latency"),
-                                         parseBandwidthBytesPerSecond(options.planBandwidth, "--bandwidth")};
+        flags.link = parallel::LinkModel{*options.planLatencySeconds, *options.planBandwidthBytesPerSecond};
     }
-    flags.probeLargest = byteSizeFlag(options.planProbeLargest, "--probe-largest", "4M or 64M");
-    if (flags.probeLargest < 1024 || flags.probeLargest > (std::int64_t(1) << 30)) {
-        throw InputError("--probe-largest must be between 1K and 1G, got " + options.planProbeLargest);
-    }
+    flags.probeLargest = options.planProbeLargest;
     return flags;
 }
 
@@ -272,7 +265,7 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
             {"optimizer", measured.optimizerText},
             {"inputs", {{"hosts", hosts}, {"ranks_per_host", ranksPerHost}, {"workers", workers}, {"replicas", replicas},
                         {"batch_size", recipe.batchSize}, {"threads_per_worker", threadsPerWorker},
-                        {"training_mode", options.trainingMode}, {"average_updaters", options.averageUpdaters},
+                        {"training_mode", flagValue(options.trainingMode)}, {"average_updaters", options.averageUpdaters},
                         {"averaging_frequency", options.averagingFrequencyGiven ? Json(options.averagingFrequency) : Json()},
                         {"target_fraction", options.planTargetFraction}, {"allreduce", parallel::toString(flags.algorithm)},
                         {"train_samples", trainSamples}, {"rounds_per_epoch", averaging.roundsPerEpoch}}},
@@ -301,7 +294,7 @@ int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
     std::printf("  job:      %d host%s x %d worker%s = %d replica%s (%d process%s per machine, %d BLAS thread%s per worker), %s\n",
                 hosts, hosts == 1 ? "" : "s", workers, workers == 1 ? "" : "s", replicas, replicas == 1 ? "" : "s",
                 ranksPerHost, ranksPerHost == 1 ? "" : "es", threadsPerWorker, threadsPerWorker == 1 ? "" : "s",
-                options.trainingMode.c_str());
+                flagValue(options.trainingMode));
     if (averaging.roundsPerEpoch > 0) {
         std::printf("  epoch:    %lld training samples = %lld rounds of %d replica%s (each epoch's end is also averaged)\n",
                     static_cast<long long>(trainSamples), static_cast<long long>(averaging.roundsPerEpoch), replicas,

@@ -177,11 +177,11 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
                     static_cast<long long>(setup.model->parameterCount()));
         std::printf("%d worker(s) on %s, %d BLAS thread(s) each, %s, averaging every %d, %s; %s, %s\n",
                     setup.parallel.workers, memory::toString(setup.location).c_str(), setup.parallel.threadsPerWorker,
-                    options.trainingMode.c_str(), setup.parallel.averagingFrequency,
+                    flagValue(options.trainingMode), setup.parallel.averagingFrequency,
                     wrapper.communicator().name().c_str(), setup.optimizer.describe().c_str(),
                     setup.scheduleText.c_str());
         if (setup.parallel.outer.enabled()) {
-            std::printf("outer optimizer: %s, lr %g%s\n", options.outerOptimizer.c_str(), setup.parallel.outer.learningRate,
+            std::printf("outer optimizer: %s, lr %g%s\n", flagValue(options.outerOptimizer), setup.parallel.outer.learningRate,
                         setup.parallel.outer.kind == parallel::OuterOptimizerKind::Nesterov
                             ? (", momentum " + std::to_string(setup.parallel.outer.momentum)).c_str() : "");
         }

@@ -23,7 +23,7 @@ StepRecipe stepRecipeFrom(const RunOptions& options) {
     recipe.description = modelDescriptionFrom(options);
     if (!recipe.description) recipe.architecture = architectureFrom(options);
     recipe.optimizer = optimizerFrom(options);
-    recipe.workspaceMode = parseWorkspaceMode(options.workspaceMode);
+    recipe.workspaceMode = options.workspaceMode;
     recipe.batchSize = options.batchSize;
     recipe.seed = options.seed;
     recipe.cudaGraphs = options.cudaGraphs;

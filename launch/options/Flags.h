@@ -29,6 +29,19 @@ optim::ScheduleKind parseScheduleKind(const std::string& text);          // --lr
 optim::LearningRateScaling parseLearningRateScaling(const std::string& text);  // --lr-scaling none|linear|sqrt|auto
 std::vector<std::int64_t> parseHiddenSizes(const std::string& text);     // --hidden 1024,1024
 
+// A size flag's bytes (> 0), or InputError naming the flag and giving `examples` ("512M or 8G").
+std::int64_t byteSizeFlag(const std::string& text, const char* flag, const char* examples);
+
+// The flag value that names a choice ("shared-gradients"), the inverse of the parsers above: what
+// the settings text, the console and the metrics print.
+const char* flagValue(train::WorkspaceMode value);
+const char* flagValue(parallel::TrainingMode value);
+const char* flagValue(parallel::OuterOptimizerKind value);
+const char* flagValue(optim::OptimizerKind value);
+const char* flagValue(optim::ScheduleKind value);
+const char* flagValue(optim::LearningRateScaling value);
+std::string flagValue(const std::vector<std::int64_t>& sizes);  // "1024,1024"
+
 // The flag that sets `setting` ("learningRate" -> "--lr"); the setting itself when no flag does.
 std::string flagFor(std::string_view setting);
 

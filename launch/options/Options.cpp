@@ -1,5 +1,6 @@
 #include "launch/options/Options.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -10,6 +11,8 @@
 #include <map>
 #include <sstream>
 
+#include "launch/options/Flags.h"
+#include "launch/options/LinkUnits.h"
 #include "src/core/Errors.h"
 #include "src/core/FileKind.h"
 #include "src/core/IntegerList.h"
@@ -61,11 +64,33 @@ std::string explainInvalidValue(po::invalid_option_value& error) {
     return head + "is out of range for this flag";
 }
 
-po::options_description trainOptions(RunOptions& o) {
+// The flags whose text becomes a typed value of RunOptions (typedFlags below): Boost fills these,
+// with the defaults the help shows, and nothing outside this file ever sees them.
+struct FlagText {
+    std::string hidden = "1024,1024";
+    std::string device = "auto";
+    std::string devices;
+    std::string trainingMode = "averaging";
+    std::string bucketSize = "1M";
+    std::string outerOptimizer = "none";
+    std::string optimizer = "adam";
+    std::string lrScaling = "none";
+    std::string lrSchedule = "cosine";
+    std::string workspaceMode = "enabled";
+    std::string maxBytes;
+    std::string maxPhysicalBytes;
+    std::string format = "table";
+    std::string planLatency;
+    std::string planBandwidth;
+    std::string planProbeLargest = "16M";
+    std::string planAllreduce = "binomial";
+};
+
+po::options_description trainOptions(RunOptions& o, FlagText& t) {
     po::options_description model("Model");
     model.add_options()
         ("model", po::value(&o.model)->default_value(o.model), "architecture: mlp | lenet (conv 5x5x20, pool 2, conv 5x5x50, pool 2, dense 500, dense 10)")
-        ("hidden", po::value(&o.hidden)->default_value(o.hidden), "MLP hidden layer sizes, comma separated")
+        ("hidden", po::value(&t.hidden)->default_value(t.hidden), "MLP hidden layer sizes, comma separated")
         ("dropout", po::value(&o.dropout)->default_value(o.dropout, "0.2, lenet 0"), "dropout rate after each hidden dense layer (lenet: after dense 500), in [0, 1)")
         ("activation", po::value(&o.activation)->default_value(o.activation), "hidden activation: relu | tanh | sigmoid")
         ("model-file", po::value(&o.modelFile), "JSON model description instead of --model/--hidden/--dropout/--activation: "
@@ -82,8 +107,8 @@ po::options_description trainOptions(RunOptions& o) {
         ("data-dir", po::value(&o.dataDir), "directory of the data set's files [fashion-mnist: /usr/share/datasets/fashion-mnist]");
     po::options_description device("Device");
     device.add_options()
-        ("device", po::value(&o.device)->default_value(o.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
-        ("devices", po::value(&o.devices), "CUDA devices to use, e.g. 0,1 [all visible]")
+        ("device", po::value(&t.device)->default_value(t.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
+        ("devices", po::value(&t.devices), "CUDA devices to use, e.g. 0,1 [all visible]")
         ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads per worker (0: cores / workers)")
         ("cuda-graphs", po::value(&o.cudaGraphs)->default_value(o.cudaGraphs), "on a GPU, capture the training step once as a CUDA graph and replay it (true|false; false for debugging)")
         ("tf32", po::bool_switch(&o.tf32), "on a GPU, let fp32 GEMMs and convolutions use TF32 tensor cores (faster, ~1e-3 relative error)");
@@ -92,10 +117,10 @@ po::options_description trainOptions(RunOptions& o) {
         ("workers", po::value(&o.workers)->default_value(o.workers), "training threads in this process, round-robin over devices (0: one per GPU, or 1 on the CPU)")
         ("averaging-frequency", po::value(&o.averagingFrequency)->default_value(o.averagingFrequency), "average the replicas every K iterations of each worker (>= 1)")
         ("average-updaters", po::value(&o.averageUpdaters)->default_value(o.averageUpdaters), "also average optimizer state (true|false)")
-        ("training-mode", po::value(&o.trainingMode)->default_value(o.trainingMode), "averaging | shared-gradients (gradient allreduce every step)")
+        ("training-mode", po::value(&t.trainingMode)->default_value(t.trainingMode), "averaging | shared-gradients (gradient allreduce every step)")
         ("overlap-gradients", po::value(&o.overlapGradients)->default_value(o.overlapGradients), "shared gradients, CPU workers: average the gradients in buckets while the backward pass goes on (true|false; false averages the same buckets after it, bitwise the same result)")
-        ("bucket-size", po::value(&o.bucketSize)->default_value(o.bucketSize), "shared gradients: gradients are averaged in buckets of whole layers, from the last layer, each at least this size (e.g. 256K, 4M); every rank must use the same")
-        ("outer-optimizer", po::value(&o.outerOptimizer)->default_value(o.outerOptimizer), "at each averaging point, step from the last point's parameters along the replicas' mean change (DiLoCo): none (take the mean) | sgd | nesterov")
+        ("bucket-size", po::value(&t.bucketSize)->default_value(t.bucketSize), "shared gradients: gradients are averaged in buckets of whole layers, from the last layer, each at least this size (e.g. 256K, 4M); every rank must use the same")
+        ("outer-optimizer", po::value(&t.outerOptimizer)->default_value(t.outerOptimizer), "at each averaging point, step from the last point's parameters along the replicas' mean change (DiLoCo): none (take the mean) | sgd | nesterov")
         ("outer-lr", po::value(&o.outerLearningRate)->default_value(o.outerLearningRate), "outer learning rate (> 0; sgd with 1 is plain averaging)")
         ("outer-momentum", po::value(&o.outerMomentum)->default_value(o.outerMomentum), "outer Nesterov momentum, in [0, 1)")
         ("prefetch-buffer", po::value(&o.prefetchBuffer)->default_value(o.prefetchBuffer), "batches each worker's loader prepares ahead (0: load synchronously)")
@@ -105,20 +130,20 @@ po::options_description trainOptions(RunOptions& o) {
     training.add_options()
         ("epochs", po::value(&o.epochs)->default_value(o.epochs), "passes over the training set (>= 1)")
         ("batch-size", po::value(&o.batchSize)->default_value(o.batchSize, "128, lenet 64"), "samples per step (>= 1)")
-        ("optimizer", po::value(&o.optimizer)->default_value(o.optimizer), "sgd | nesterov | adam")
+        ("optimizer", po::value(&t.optimizer)->default_value(t.optimizer), "sgd | nesterov | adam")
         ("lr", po::value<double>(), "learning rate (> 0) [adam 0.001, sgd/nesterov 0.05]")
-        ("lr-scaling", po::value(&o.lrScaling)->default_value(o.lrScaling), "multiply --lr by a function of the job's replicas R (mpirun processes x workers): none | linear (R) | sqrt (sqrt R) | auto (what measured best for the optimizer: linear for sgd and adam, sqrt for nesterov); use with a warm-up (--warmup-epochs 1)")
+        ("lr-scaling", po::value(&t.lrScaling)->default_value(t.lrScaling), "multiply --lr by a function of the job's replicas R (mpirun processes x workers): none | linear (R) | sqrt (sqrt R) | auto (what measured best for the optimizer: linear for sgd and adam, sqrt for nesterov); use with a warm-up (--warmup-epochs 1)")
         ("momentum", po::value(&o.momentum)->default_value(o.momentum), "Nesterov momentum, in [0, 1)")
         ("weight-decay", po::value(&o.weightDecay)->default_value(o.weightDecay), "L2 for sgd/nesterov, decoupled (AdamW) for adam; >= 0")
-        ("lr-schedule", po::value(&o.lrSchedule)->default_value(o.lrSchedule), "constant | cosine (decay to 0 over the run)")
+        ("lr-schedule", po::value(&t.lrSchedule)->default_value(t.lrSchedule), "constant | cosine (decay to 0 over the run)")
         ("warmup-steps", po::value(&o.warmupSteps)->default_value(o.warmupSteps), "linear learning-rate warm-up steps")
         ("warmup-epochs", po::value(&o.warmupEpochs)->default_value(o.warmupEpochs), "linear learning-rate warm-up over this many epochs (fractions allowed; the steps follow from the job's replicas), instead of --warmup-steps")
         ("seed", po::value(&o.seed)->default_value(o.seed), "seed for initialisation, shuffling and dropout");
     po::options_description memory("Memory");
     memory.add_options()
-        ("workspace-mode", po::value(&o.workspaceMode)->default_value(o.workspaceMode), "enabled | none (plain allocations, for debugging)")
-        ("maxbytes", po::value(&o.maxBytes), "budget for tensor data per location, e.g. 512M, 8G [unlimited]")
-        ("maxphysicalbytes", po::value(&o.maxPhysicalBytes), "budget for the whole process's resident memory [unlimited]")
+        ("workspace-mode", po::value(&t.workspaceMode)->default_value(t.workspaceMode), "enabled | none (plain allocations, for debugging)")
+        ("maxbytes", po::value(&t.maxBytes), "budget for tensor data per location, e.g. 512M, 8G [unlimited]")
+        ("maxphysicalbytes", po::value(&t.maxPhysicalBytes), "budget for the whole process's resident memory [unlimited]")
         ("scope-checks", po::bool_switch(&o.scopeChecks), "check every op for leaked/outdated workspace pointers");
     po::options_description checkpoints("Checkpoints");
     checkpoints.add_options()
@@ -142,17 +167,17 @@ po::options_description trainOptions(RunOptions& o) {
     return all;
 }
 
-po::options_description evaluateOptions(RunOptions& o) {
+po::options_description evaluateOptions(RunOptions& o, FlagText& t) {
     po::options_description all("Evaluate");
     all.add_options()
         ("load", po::value(&o.loadPath), "checkpoint to evaluate (from --save or --checkpoint-dir); required")
         ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic")
         ("data-dir", po::value(&o.dataDir), "directory of the data set's files [fashion-mnist: /usr/share/datasets/fashion-mnist]")
         ("seed", po::value(&o.seed)->default_value(o.seed), "seed of --data synthetic")
-        ("device", po::value(&o.device)->default_value(o.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
+        ("device", po::value(&t.device)->default_value(t.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
         ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads (0: all cores)")
         ("batch-size", po::value(&o.evaluationBatch)->default_value(o.evaluationBatch), "samples per evaluation batch (0: the training run's, so its numbers are reproduced exactly)")
-        ("format", po::value(&o.format)->default_value(o.format), "stdout: table | json")
+        ("format", po::value(&t.format)->default_value(t.format), "stdout: table | json")
         ("metrics", po::value(&o.metricsPath), "also write the result as a JSON Lines 'evaluation' event to this file")
         ("quiet", po::bool_switch(&o.quiet), "print only errors")
         ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
@@ -162,17 +187,17 @@ po::options_description evaluateOptions(RunOptions& o) {
 
 // `cohort plan`: its own flags, the step's timing (as bench), then train's flags (the model, batch,
 // optimizer, workers and averaging the plan is for).
-po::options_description planOptions(RunOptions& o) {
+po::options_description planOptions(RunOptions& o, FlagText& t) {
     po::options_description plan("Plan");
     plan.add_options()
         ("hosts", po::value(&o.planHosts)->default_value(o.planHosts), "processes of the planned job, one per host in the usual layout (0: the mpirun size, else 1)")
         ("ranks-per-host", po::value(&o.planRanksPerHost)->default_value(o.planRanksPerHost), "of those processes, how many share one machine's cores (0: under mpirun, this job's ranks on this host; else 1); "
                                                                                               "without mpirun, the step is measured with this many groups of --workers at once")
-        ("latency", po::value(&o.planLatency), "link latency alpha of one message, with its unit: 50us, 0.2ms (with --bandwidth, instead of --probe)")
-        ("bandwidth", po::value(&o.planBandwidth), "link bandwidth beta, with its unit: 1gbit, 10gbit (bits/s) or 125MB, 1GiB (bytes/s)")
+        ("latency", po::value(&t.planLatency), "link latency alpha of one message, with its unit: 50us, 0.2ms (with --bandwidth, instead of --probe)")
+        ("bandwidth", po::value(&t.planBandwidth), "link bandwidth beta, with its unit: 1gbit, 10gbit (bits/s) or 125MB, 1GiB (bytes/s)")
         ("probe", po::bool_switch(&o.planProbe), "under mpirun: time the allreduce averaging uses between this job's ranks (8 B to --probe-largest) and fit alpha and beta to it")
-        ("probe-largest", po::value(&o.planProbeLargest)->default_value(o.planProbeLargest), "the largest allreduce --probe times (e.g. 4MiB, 64MiB)")
-        ("allreduce", po::value(&o.planAllreduce)->default_value(o.planAllreduce), "the allreduce algorithm the link model counts: binomial (Open MPI's nonblocking in-place allreduce, what cohort's processes get) | ring")
+        ("probe-largest", po::value(&t.planProbeLargest)->default_value(t.planProbeLargest), "the largest allreduce --probe times (e.g. 4MiB, 64MiB)")
+        ("allreduce", po::value(&t.planAllreduce)->default_value(t.planAllreduce), "the allreduce algorithm the link model counts: binomial (Open MPI's nonblocking in-place allreduce, what cohort's processes get) | ring")
         ("step-ms", po::value(&o.planStepMilliseconds)->default_value(o.planStepMilliseconds), "milliseconds of one training step of one worker (0: measured, the --workers running at once)")
         ("local-averaging-ms", po::value<double>(), "milliseconds of an averaging point's in-process part (the replicas averaged in memory); measured unless given")
         ("target-fraction", po::value(&o.planTargetFraction)->default_value(o.planTargetFraction), "recommend the smallest --averaging-frequency whose averaging takes at most this fraction of the time, in (0, 1)")
@@ -182,7 +207,7 @@ po::options_description planOptions(RunOptions& o) {
         ("warmup", po::value(&o.benchWarmup)->default_value(o.benchWarmup), "untimed steps first (workspaces learn, caches warm)")
         ("repeats", po::value(&o.benchRepeats)->default_value(o.benchRepeats), "repeats; the median is used (>= 1)");
     po::options_description all;
-    all.add(plan).add(trainOptions(o));
+    all.add(plan).add(trainOptions(o, t));
     return all;
 }
 
@@ -195,19 +220,19 @@ po::options_description infoOptions(RunOptions& o) {
     return all;
 }
 
-po::options_description optionsFor(const std::string& subcommand, RunOptions& o) {
-    if (subcommand == "train") return trainOptions(o);
+po::options_description optionsFor(const std::string& subcommand, RunOptions& o, FlagText& t) {
+    if (subcommand == "train") return trainOptions(o, t);
     if (subcommand == "bench") {
         po::options_description all("Bench");
         all.add_options()
             ("steps", po::value(&o.benchSteps)->default_value(o.benchSteps), "timed training steps per repeat (>= 1)")
             ("warmup", po::value(&o.benchWarmup)->default_value(o.benchWarmup), "untimed steps first (workspaces learn, caches warm)")
             ("repeats", po::value(&o.benchRepeats)->default_value(o.benchRepeats), "repeats; the median is reported (>= 1)");
-        all.add(trainOptions(o));
+        all.add(trainOptions(o, t));
         return all;
     }
-    if (subcommand == "plan") return planOptions(o);
-    if (subcommand == "evaluate") return evaluateOptions(o);
+    if (subcommand == "plan") return planOptions(o, t);
+    if (subcommand == "evaluate") return evaluateOptions(o, t);
     if (subcommand == "report") {
         po::options_description all("Report");
         all.add_options()
@@ -218,6 +243,70 @@ po::options_description optionsFor(const std::string& subcommand, RunOptions& o)
     }
     if (subcommand == "info") return infoOptions(o);
     throw InputError("unknown subcommand '" + subcommand + "'; run 'cohort --help'");
+}
+
+DeviceChoice parseDevice(const std::string& text) {
+    if (text == "auto") return DeviceChoice::Auto;
+    if (text == "cpu") return DeviceChoice::Cpu;
+    if (text == "cuda") return DeviceChoice::Cuda;
+    throw InputError("unknown --device '" + text + "'; choose auto, cpu or cuda");
+}
+
+std::vector<int> parseDeviceList(const std::string& text) {
+    std::vector<int> devices;
+    if (text.empty()) return devices;
+    const auto ordinals = parseIntegerList(text);
+    const bool valid = ordinals && std::all_of(ordinals->begin(), ordinals->end(), [](std::int64_t value) { return value < (1 << 20); });
+    if (!valid) throw InputError("bad --devices '" + text + "': expected device ordinals like 0,1");
+    for (const std::int64_t value : *ordinals) devices.push_back(int(value));
+    return devices;
+}
+
+parallel::AllreduceAlgorithm parseAllreduce(const std::string& text) {
+    if (text == "binomial") return parallel::AllreduceAlgorithm::Binomial;
+    if (text == "ring") return parallel::AllreduceAlgorithm::Ring;
+    throw InputError("unknown --allreduce '" + text + "'; choose binomial or ring");
+}
+
+void checkChoices(const RunOptions& options, const FlagText& text) {
+    if (options.logLevel != "error" && options.logLevel != "warn" && options.logLevel != "info" && options.logLevel != "debug") {
+        throw InputError("unknown --log-level '" + options.logLevel + "'; choose error, warn, info or debug");
+    }
+    if (options.data != "fashion-mnist" && options.data != "mnist" && options.data != "cifar10" && options.data != "csv" &&
+        options.data != "synthetic") {
+        throw InputError("unknown --data '" + options.data + "'; choose fashion-mnist, mnist, cifar10, csv or synthetic");
+    }
+    if (text.format != "table" && text.format != "json") {
+        throw InputError("unknown --format '" + text.format + "'; choose table or json");
+    }
+}
+
+// Every flag's text as the typed value the rest of cohort takes, in the order the flags are
+// documented; each parser throws InputError naming its flag.
+void typedFlags(const FlagText& text, RunOptions& options) {
+    checkChoices(options, text);
+    options.hidden = parseHiddenSizes(text.hidden);
+    options.device = parseDevice(text.device);
+    options.devices = parseDeviceList(text.devices);
+    options.trainingMode = parseTrainingMode(text.trainingMode);
+    options.bucketBytes = byteSizeFlag(text.bucketSize, "--bucket-size", "256K or 4M");
+    options.outerOptimizer = parseOuterOptimizerKind(text.outerOptimizer);
+    options.optimizer = parseOptimizerKind(text.optimizer);
+    options.lrScaling = parseLearningRateScaling(text.lrScaling);
+    options.lrSchedule = parseScheduleKind(text.lrSchedule);
+    options.workspaceMode = parseWorkspaceMode(text.workspaceMode);
+    options.maxBytes = text.maxBytes.empty() ? 0 : byteSizeFlag(text.maxBytes, "--maxbytes", "512M or 8G");
+    options.maxPhysicalBytes = text.maxPhysicalBytes.empty() ? 0 : byteSizeFlag(text.maxPhysicalBytes, "--maxphysicalbytes", "512M or 8G");
+    options.jsonFormat = text.format == "json";
+    if (!text.planLatency.empty()) options.planLatencySeconds = parseDurationSeconds(text.planLatency, "--latency");
+    if (!text.planBandwidth.empty()) {
+        options.planBandwidthBytesPerSecond = parseBandwidthBytesPerSecond(text.planBandwidth, "--bandwidth");
+    }
+    options.planProbeLargest = byteSizeFlag(text.planProbeLargest, "--probe-largest", "4M or 64M");
+    if (options.planProbeLargest < 1024 || options.planProbeLargest > (std::int64_t(1) << 30)) {
+        throw InputError("--probe-largest must be between 1K and 1G, got " + text.planProbeLargest);
+    }
+    options.planAllreduce = parseAllreduce(text.planAllreduce);
 }
 
 }  // namespace
@@ -235,14 +324,16 @@ std::string usageText() {
 
 std::string helpText(const std::string& subcommand) {
     RunOptions ignored;
+    FlagText ignoredText;
     std::ostringstream text;
-    text << "usage: cohort " << subcommand << " [flags]\n" << optionsFor(subcommand, ignored);
+    text << "usage: cohort " << subcommand << " [flags]\n" << optionsFor(subcommand, ignored, ignoredText);
     return text.str();
 }
 
 std::optional<RunOptions> parseOptions(const std::string& subcommand, const std::vector<std::string>& arguments) {
     RunOptions options;
-    const po::options_description description = optionsFor(subcommand, options);
+    FlagText text;
+    const po::options_description description = optionsFor(subcommand, options, text);
     po::variables_map values;
     try {
         // No positional arguments (a stray word such as "--tf32 yes" or "--epochs 2 3" is an error,
@@ -293,12 +384,7 @@ std::optional<RunOptions> parseOptions(const std::string& subcommand, const std:
     if (values.count("lr")) options.learningRate = values["lr"].as<double>();
     if (values.count("local-averaging-ms")) options.planLocalAveragingMilliseconds = values["local-averaging-ms"].as<double>();
     // Every flag value is checked whether or not this run uses it.
-    if (options.logLevel != "error" && options.logLevel != "warn" && options.logLevel != "info" && options.logLevel != "debug") {
-        throw InputError("unknown --log-level '" + options.logLevel + "'; choose error, warn, info or debug");
-    }
-    if (!options.devices.empty() && !parseIntegerList(options.devices)) {
-        throw InputError("bad --devices '" + options.devices + "': expected device ordinals like 0,1");
-    }
+    typedFlags(text, options);
     return options;
 }
 

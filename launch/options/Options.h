@@ -1,7 +1,9 @@
 #pragma once
 // The cohort command line (see docs/CLI.md and README): Boost.Program_options definitions for
 // each subcommand, an INI config file (--config) whose keys are the flag names, the command line
-// winning, and validation of every value into a RunOptions. Errors are InputError (exit 2).
+// winning, and every value parsed and validated into a typed RunOptions (enums, sizes, byte counts,
+// lists) before anything else happens: the code that sets a run up never sees flag text. Errors
+// are InputError (exit 2).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,23 +11,31 @@
 
 #include <boost/program_options.hpp>
 
+#include "parallel/ParallelConfig.h"
+#include "parallel/ScalingModel.h"
 #include "src/nn/Architectures.h"
+#include "src/optim/LearningRateScaling.h"
+#include "src/optim/LearningRateSchedule.h"
+#include "src/optim/Optimizer.h"
+#include "src/train/TrainingStep.h"
 
 namespace cohort::launch {
+
+enum class DeviceChoice { Auto, Cpu, Cuda };  // --device
 
 struct RunOptions {
     // model
     std::string model = "mlp";
-    std::string hidden = "1024,1024";
+    std::vector<std::int64_t> hidden = {1024, 1024};
     double dropout = nn::RecommendedSettings{}.dropout;  // lenet: see nn::recommendedSettings
     std::string activation = "relu";
     std::string modelFile;  // JSON layers (docs/MODEL-FILES.md); replaces the four above
     // data
-    std::string data = "fashion-mnist";
+    std::string data = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | csv | synthetic (checked)
     std::string dataDir;  // empty: the data set's default directory
     // device
-    std::string device = "auto";
-    std::string devices;     // "0,1"; empty: all visible
+    DeviceChoice device = DeviceChoice::Auto;
+    std::vector<int> devices;  // --devices 0,1; empty: all visible
     int threadsPerWorker = 0;
     bool cudaGraphs = true;  // capture the training step once and replay it (CUDA)
     bool tf32 = false;       // allow TF32 tensor cores for fp32 GEMMs and convolutions (CUDA)
@@ -33,10 +43,10 @@ struct RunOptions {
     int workers = 0;         // 0: one per GPU, or 1 on the CPU
     int averagingFrequency = 1;
     bool averageUpdaters = true;
-    std::string trainingMode = "averaging";
+    parallel::TrainingMode trainingMode = parallel::TrainingMode::Averaging;
     bool overlapGradients = true;   // shared gradients: average buckets during the backward pass
-    std::string bucketSize = "1M";  // shared gradients: bytes per gradient bucket, at least
-    std::string outerOptimizer = "none";
+    std::int64_t bucketBytes = std::int64_t(1) << 20;  // shared gradients: bytes per gradient bucket, at least
+    parallel::OuterOptimizerKind outerOptimizer = parallel::OuterOptimizerKind::None;
     double outerLearningRate = 0.7;
     double outerMomentum = 0.9;
     int prefetchBuffer = 4;
@@ -45,18 +55,18 @@ struct RunOptions {
     // training
     int epochs = 5;
     std::int64_t batchSize = nn::RecommendedSettings{}.batchSize;
-    std::string optimizer = "adam";
+    optim::OptimizerKind optimizer = optim::OptimizerKind::Adam;
     std::optional<double> learningRate;
-    std::string lrScaling = "none";  // none | linear | sqrt | auto, by the job's replica count
+    optim::LearningRateScaling lrScaling = optim::LearningRateScaling::None;  // by the job's replica count
     double momentum = 0.9;
     double weightDecay = 0.0;
-    std::string lrSchedule = "cosine";
+    optim::ScheduleKind lrSchedule = optim::ScheduleKind::Cosine;
     std::int64_t warmupSteps = 0;
     double warmupEpochs = 0.0;  // the warm-up in epochs of the job's rounds, instead of warmupSteps
     std::uint64_t seed = 1;
-    std::string workspaceMode = "enabled";
-    std::string maxBytes;
-    std::string maxPhysicalBytes;
+    train::WorkspaceMode workspaceMode = train::WorkspaceMode::Enabled;
+    std::int64_t maxBytes = 0;          // 0: unlimited
+    std::int64_t maxPhysicalBytes = 0;  // 0: unlimited
     // output
     std::string metricsPath;
     std::string configPath;  // --config, when given
@@ -76,7 +86,7 @@ struct RunOptions {
     // evaluate
     std::string loadPath;
     std::string outputPath;            // cohort report -o
-    std::string format = "table";      // evaluate's stdout: table | json
+    bool jsonFormat = false;           // evaluate's stdout: --format json (else table)
     std::int64_t evaluationBatch = 0;  // 0: the batch the training run evaluated with
     // bench
     int benchSteps = 50;
@@ -85,15 +95,15 @@ struct RunOptions {
     // plan (docs/PLANNER.md)
     int planHosts = 0;               // processes of the planned job (0: the mpirun size, else 1)
     int planRanksPerHost = 0;        // of them on one machine, sharing its cores (0: as under mpirun, else 1)
-    std::string planLatency;         // --latency 50us
-    std::string planBandwidth;       // --bandwidth 1gbit
+    std::optional<double> planLatencySeconds;         // --latency 50us
+    std::optional<double> planBandwidthBytesPerSecond;  // --bandwidth 1gbit
     bool planProbe = false;          // time the link between the ranks of this mpirun job
-    std::string planProbeLargest = "16M";  // the largest allreduce the probe times
+    std::int64_t planProbeLargest = std::int64_t(16) << 20;  // the largest allreduce the probe times (1K..1G)
     double planStepMilliseconds = 0.0;       // > 0: the step's time, not measured
     std::optional<double> planLocalAveragingMilliseconds;  // the in-process part of an averaging point, not measured
     double planTargetFraction = 0.10;
     std::int64_t planTrainSamples = -1;    // training samples per epoch (-1: counted from --data; 0: leave epoch ends out)
-    std::string planAllreduce = "binomial";
+    parallel::AllreduceAlgorithm planAllreduce = parallel::AllreduceAlgorithm::Binomial;
     bool planJson = false;
     bool averagingFrequencyGiven = false;  // --averaging-frequency given (plan predicts that K too)
     // info

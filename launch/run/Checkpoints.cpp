@@ -51,7 +51,7 @@ std::string modelRecipe(const RunOptions& options) {
         recipe["model_file"] = text.str();
     } else {
         recipe["model"] = options.model;
-        recipe["hidden"] = options.hidden;
+        recipe["hidden"] = flagValue(options.hidden);
         recipe["dropout"] = options.dropout;
         recipe["activation"] = options.activation;
     }

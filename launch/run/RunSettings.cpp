@@ -7,6 +7,8 @@
 #include <sstream>
 #include <vector>
 
+#include "launch/options/Flags.h"
+
 namespace cohort::launch {
 namespace {
 
@@ -37,7 +39,7 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     // text, so the same model written differently agrees) take their place.
     const bool fromFile = setup.modelDescription.has_value();
     line("model", fromFile ? "(--model-file)" : options.model);
-    line("hidden", fromFile ? "" : options.hidden);
+    line("hidden", fromFile ? "" : flagValue(options.hidden));
     line("dropout", fromFile ? "" : number(options.dropout));
     line("activation", fromFile ? "" : options.activation);
     line("model-file-layers", fromFile ? setup.modelDescription->text() : "");
@@ -51,7 +53,7 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     line("workers", std::to_string(setup.parallel.workers));
     line("averaging-frequency", std::to_string(setup.parallel.averagingFrequency));
     line("average-updaters", setup.parallel.averageUpdaters ? "true" : "false");
-    line("training-mode", options.trainingMode);
+    line("training-mode", flagValue(options.trainingMode));
     // Each gradient bucket is one allreduce across processes: ranks must cut the same buckets
     // (and with 3 or more, MPI's summation order may depend on the sizes). Overlapping or not
     // changes nothing and may differ. Absent at the default size, so checkpoints written before
@@ -61,20 +63,20 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
         line("bucket-size", std::to_string(setup.parallel.gradientBucketBytes));
     }
     if (setup.parallel.outer.enabled()) {  // (absent for plain averaging, as before the outer optimizer)
-        line("outer-optimizer", options.outerOptimizer);
+        line("outer-optimizer", flagValue(options.outerOptimizer));
         line("outer-lr", number(setup.parallel.outer.learningRate));
         line("outer-momentum", number(setup.parallel.outer.momentum));
     }
     line("epochs", std::to_string(setup.trainer.epochs));
     line("batch-size", std::to_string(setup.trainer.batchSize));
-    line("optimizer", options.optimizer);
+    line("optimizer", flagValue(options.optimizer));
     line("lr", number(setup.baseLearningRate));
     if (setup.lrScaling != optim::LearningRateScaling::None) {  // (absent without scaling, as before --lr-scaling)
         line("lr-scaling", std::string(optim::toString(setup.lrScaling)) + " x" + number(setup.lrScale));
     }
     line("momentum", number(setup.optimizer.momentum));
     line("weight-decay", number(setup.optimizer.weightDecay));
-    line("lr-schedule", options.lrSchedule);
+    line("lr-schedule", flagValue(options.lrSchedule));
     line("warmup-steps", std::to_string(setup.trainer.warmupSteps));
     line("seed", std::to_string(setup.trainer.seed));
     return text.str();

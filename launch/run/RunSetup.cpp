@@ -20,16 +20,6 @@
 
 namespace cohort::launch {
 
-std::int64_t byteSizeFlag(const std::string& text, const char* flag, const char* examples) {
-    try {
-        const std::int64_t bytes = memory::parseByteSize(text);
-        if (bytes <= 0) throw std::invalid_argument("zero");
-        return bytes;
-    } catch (const std::exception&) {
-        throw InputError(std::string("bad ") + flag + " '" + text + "': expected a size like " + examples);
-    }
-}
-
 int threadsPerWorkerFor(int requested, int workers, int processesOnMachine) {
     if (requested > 0) return requested;
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -39,9 +29,8 @@ int threadsPerWorkerFor(int requested, int workers, int processesOnMachine) {
 void applyMemoryFlags(const RunOptions& options) {
     if (options.scopeChecks) memory::setScopePanicChecks(true);
     auto& budget = memory::MemoryBudget::global();
-    budget.setMaxBytes(options.maxBytes.empty() ? 0 : byteSizeFlag(options.maxBytes, "--maxbytes", "512M or 8G"));
-    budget.setMaxPhysicalBytes(
-        options.maxPhysicalBytes.empty() ? 0 : byteSizeFlag(options.maxPhysicalBytes, "--maxphysicalbytes", "512M or 8G"));
+    budget.setMaxBytes(options.maxBytes);
+    budget.setMaxPhysicalBytes(options.maxPhysicalBytes);
 }
 
 data::DatasetSplits loadData(const RunOptions& options) {
@@ -63,50 +52,46 @@ data::DatasetSplits loadData(const RunOptions& options) {
         // Learnable class prototypes plus noise, 1x28x28, 10 classes: for benchmarks and smoke tests.
         splits = data::splitTrainTest(data::makeSynthetic(12000, {1, 28, 28}, 10, options.seed), 2000.0 / 12000.0,
                                       options.seed);
-    } else {
-        throw InputError("unknown --data '" + options.data + "'; choose fashion-mnist, mnist, cifar10, csv or synthetic");
+    } else {  // (the options room accepts only the names above)
+        throw std::logic_error("unknown data set '" + options.data + "'");
     }
     data::normalizeWithTrainStatistics(splits);
     return splits;
 }
 
 memory::MemoryLocation chooseLocation(const RunOptions& options) {
-    if (options.device == "cpu") return memory::MemoryLocation::host();
-    if (options.device == "cuda") {
-        if (kernels::cudaDeviceCount() == 0) {
-            throw InputError(kernels::cudaCompiledIn() ? "no CUDA device: --device cuda needs a visible GPU; use --device cpu"
-                                                       : "no CUDA device: this cohort was built without CUDA; use --device cpu");
-        }
-        return memory::MemoryLocation::onDevice(0);
+    switch (options.device) {
+        case DeviceChoice::Cpu: return memory::MemoryLocation::host();
+        case DeviceChoice::Cuda:
+            if (kernels::cudaDeviceCount() == 0) {
+                throw InputError(kernels::cudaCompiledIn() ? "no CUDA device: --device cuda needs a visible GPU; use --device cpu"
+                                                           : "no CUDA device: this cohort was built without CUDA; use --device cpu");
+            }
+            return memory::MemoryLocation::onDevice(0);
+        case DeviceChoice::Auto: break;
     }
-    if (options.device == "auto") {
-        if (kernels::cudaDeviceCount() > 0) return memory::MemoryLocation::onDevice(0);
-        if (!options.quiet) std::printf("no CUDA device found: training on the CPU\n");
-        return memory::MemoryLocation::host();
-    }
-    throw InputError("unknown --device '" + options.device + "'; choose auto, cpu or cuda");
+    if (kernels::cudaDeviceCount() > 0) return memory::MemoryLocation::onDevice(0);
+    if (!options.quiet) std::printf("no CUDA device found: training on the CPU\n");
+    return memory::MemoryLocation::host();
 }
 
-std::vector<int> parseDevices(const std::string& text, int visible) {
+std::vector<int> checkDevices(const std::vector<int>& requested, int visible) {
     std::vector<int> devices;
-    if (text.empty()) {
+    if (requested.empty()) {
         for (int d = 0; d < visible; ++d) devices.push_back(d);
         return devices;
     }
-    const auto ordinals = parseIntegerList(text);
-    if (!ordinals) throw InputError("bad --devices '" + text + "': expected device ordinals like 0,1");
-    for (const std::int64_t value : *ordinals) {
+    for (const int value : requested) {
         if (value >= visible) {
             throw InputError("--devices names GPU " + std::to_string(value) + " but only " + std::to_string(visible) +
                              " are visible");
         }
-        devices.push_back(int(value));
     }
-    return devices;
+    return requested;
 }
 
-std::vector<int> chooseDevices(const std::string& text, int visible, const ProcessPlacement& placement) {
-    if (!text.empty() || placement.localSize <= 1 || visible <= 0) return parseDevices(text, visible);
+std::vector<int> chooseDevices(const std::vector<int>& requested, int visible, const ProcessPlacement& placement) {
+    if (!requested.empty() || placement.localSize <= 1 || visible <= 0) return checkDevices(requested, visible);
     const int perProcess = std::max(1, visible / placement.localSize);
     std::vector<int> devices;
     for (int i = 0; i < perProcess; ++i) devices.push_back((placement.localRank * perProcess + i) % visible);
@@ -115,7 +100,7 @@ std::vector<int> chooseDevices(const std::string& text, int visible, const Proce
 
 optim::OptimizerConfig optimizerFrom(const RunOptions& options) {
     optim::OptimizerConfig optimizer;
-    optimizer.kind = parseOptimizerKind(options.optimizer);
+    optimizer.kind = options.optimizer;
     optimizer.learningRate = options.learningRate.value_or(optimizer.kind == optim::OptimizerKind::Adam ? 1e-3 : 0.05);
     optimizer.momentum = options.momentum;
     optimizer.weightDecay = options.weightDecay;
@@ -126,7 +111,7 @@ optim::OptimizerConfig optimizerFrom(const RunOptions& options) {
 nn::ArchitectureConfig architectureFrom(const RunOptions& options) {
     nn::ArchitectureConfig architecture;
     architecture.name = options.model;
-    architecture.hidden = parseHiddenSizes(options.hidden);
+    architecture.hidden = options.hidden;
     architecture.dropout = options.dropout;
     architecture.activation = options.activation;
     if (!(options.dropout >= 0.0 && options.dropout < 1.0)) {
@@ -157,9 +142,9 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     setup.trainer.epochs = options.epochs;
     setup.trainer.batchSize = options.batchSize;
     setup.trainer.seed = options.seed;
-    setup.trainer.workspaceMode = parseWorkspaceMode(options.workspaceMode);
+    setup.trainer.workspaceMode = options.workspaceMode;
     setup.trainer.captureSteps = options.cudaGraphs;
-    setup.trainer.schedule = parseScheduleKind(options.lrSchedule);
+    setup.trainer.schedule = options.lrSchedule;
     setup.trainer.warmupSteps = options.warmupSteps;
     setup.trainer.validate();
     if (!(options.warmupEpochs >= 0.0) || !std::isfinite(options.warmupEpochs)) {
@@ -168,9 +153,9 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     if (options.warmupEpochs > 0.0 && options.warmupSteps > 0) {
         throw InputError("--warmup-steps and --warmup-epochs both set the warm-up; give one of them");
     }
-    setup.scheduleText = options.lrSchedule + " learning rate";
+    setup.scheduleText = std::string(flagValue(options.lrSchedule)) + " learning rate";
     setup.optimizer = optimizerFrom(options);
-    setup.lrScaling = optim::resolveScaling(parseLearningRateScaling(options.lrScaling), setup.optimizer.kind);
+    setup.lrScaling = optim::resolveScaling(options.lrScaling, setup.optimizer.kind);
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
     setup.modelDescription = modelDescriptionFrom(options);
     if (!setup.modelDescription) setup.architecture = architectureFrom(options);
@@ -188,10 +173,10 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     parallel.averagingFrequency = options.averagingFrequency;
     parallel.averageUpdaters = options.averageUpdaters;
     parallel.allowTf32 = options.tf32;
-    parallel.trainingMode = parseTrainingMode(options.trainingMode);
+    parallel.trainingMode = options.trainingMode;
     parallel.overlapGradientAveraging = options.overlapGradients;
-    parallel.gradientBucketBytes = byteSizeFlag(options.bucketSize, "--bucket-size", "256K or 4M");
-    parallel.outer = {parseOuterOptimizerKind(options.outerOptimizer), options.outerLearningRate, options.outerMomentum};
+    parallel.gradientBucketBytes = options.bucketBytes;
+    parallel.outer = {options.outerOptimizer, options.outerLearningRate, options.outerMomentum};
     parallel.prefetchBuffer = options.prefetchBuffer;
     parallel.reportScoreAfterAveraging = options.reportScoreAfterAveraging;
     parallel.totalReplicas = std::max(1, placement.processes) * parallel.workers;  // under mpirun, every process's

@@ -57,8 +57,6 @@ std::unique_ptr<nn::Model> buildModelFrom(const nn::ArchitectureConfig& architec
                                           const Shape& inputSample, int classes, MemoryLocation location);
 // Applies --scope-checks, --maxbytes, --maxphysicalbytes and validates training flags.
 void applyMemoryFlags(const RunOptions& options);
-// A size flag's bytes (> 0), or InputError naming the flag and giving `examples` ("512M or 8G").
-std::int64_t byteSizeFlag(const std::string& text, const char* flag, const char* examples);
 // --threads-per-worker, or (when 0) this machine's cores shared by `workers` workers in each of
 // `processesOnMachine` processes, at least 1.
 int threadsPerWorkerFor(int requested, int workers, int processesOnMachine);
@@ -74,12 +72,12 @@ std::int64_t evaluationBatchFor(const nn::Model& model, std::int64_t trainingBat
 // plus its host side plus an allowance for library buffers; without a budget, InputError when
 // that is more than the machine's memory.
 void checkMemoryFits(const RunSetup& setup);
-// The device the flags ask for: "auto" falls back to the CPU (and says so unless quiet).
+// The device the flags ask for: auto falls back to the CPU (and says so unless quiet).
 memory::MemoryLocation chooseLocation(const RunOptions& options);
-// "0,1" -> {0, 1}; empty -> every visible device. Throws InputError for bad or absent ordinals.
-std::vector<int> parseDevices(const std::string& text, int visible);
+// --devices when given (InputError for an ordinal that is not visible); empty -> every visible device.
+std::vector<int> checkDevices(const std::vector<int>& requested, int visible);
 // --devices when given; otherwise this process's share of the visible GPUs by its local rank
 // (visible / localSize each, at least one, wrapping round when processes outnumber GPUs).
-std::vector<int> chooseDevices(const std::string& text, int visible, const ProcessPlacement& placement);
+std::vector<int> chooseDevices(const std::vector<int>& requested, int visible, const ProcessPlacement& placement);
 
 }  // namespace cohort::launch

@@ -39,7 +39,7 @@ TEST(ConfigurationAgreement, SettingsTextHasResolvedValuesAndLeavesOutPerHostFla
 
 TEST(ConfigurationAgreement, ModelFileLayersTakeThePlaceOfTheArchitectureFlags) {
     RunOptions options;
-    options.hidden = "77";
+    options.hidden = {77};
     options.modelFile = "/only/on/this/host/net.json";
     RunSetup setup;
     setup.modelDescription =
