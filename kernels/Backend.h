@@ -200,6 +200,9 @@ public:
         virtual void replay() = 0;
     };
     virtual bool canCapture() const { return false; }
+    // Counts the times the backend replaced an area of its own (scratch grown for a larger call).
+    // A recording made under another count refers to freed memory: the caller records again.
+    virtual std::uint64_t scratchGeneration() const { return 0; }
     virtual void beginCapture();
     // Ends the capture; returns nullptr when the recording cannot be replayed (the reason in
     // `whyNot` when given), in which case the caller runs the work normally.

@@ -448,6 +448,9 @@ public:
     }
 
     // CUDA graphs (CudaGraph.cuh): the stream's work between the two calls becomes one graph.
+    std::uint64_t scratchGeneration() const override {
+        return averageStaging_.generation() + batchNormDxScratch_.generation();
+    }
     bool canCapture() const override { return true; }
     void beginCapture() override {
         makeCurrent();

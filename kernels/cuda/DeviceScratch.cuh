@@ -8,6 +8,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 #include "kernels/cuda/CudaCheck.cuh"
@@ -28,6 +29,7 @@ public:
             if (void* old = std::exchange(pointer_, nullptr)) COHORT_CUDA_CHECK(cudaFree(old));
             COHORT_CUDA_CHECK(cudaMalloc(&pointer_, bytes));
             bytes_ = bytes;
+            ++generation_;
         }
         return pointer_;
     }
@@ -39,7 +41,11 @@ public:
         bytes_ = 0;
     }
 
+    // How many areas atLeast() has allocated: a new one means every earlier pointer is gone.
+    std::uint64_t generation() const { return generation_; }
+
 private:
+    std::uint64_t generation_ = 0;
     void* pointer_ = nullptr;
     std::size_t bytes_ = 0;
 };

@@ -14,6 +14,11 @@
 namespace cohort::parallel {
 namespace {
 
+// A collective's call on a non-blocking communicator: ncclInProgress means "being enqueued".
+void enqueued(ncclResult_t result) {
+    if (result != ncclInProgress) COHORT_NCCL_CHECK(result);
+}
+
 class NcclMpiCommunicator final : public Communicator {
 public:
     NcclMpiCommunicator(int workers, int device, std::shared_ptr<MpiProcessGroup> processes)
@@ -23,13 +28,15 @@ public:
         processes_->broadcast(&id, sizeof id, 0);
         COHORT_CUDA_CHECK(cudaSetDevice(device_));
         COHORT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-        COHORT_NCCL_CHECK(ncclCommInitRank(&nccl_, processes_->size(), id, processes_->rank()));
+        try {
+            initialize(id);
+        } catch (...) {
+            failed_ = true;  // a communicator that did not finish initialising is aborted, not destroyed
+            release();       // the destructor does not run for a constructor that throws
+            throw;
+        }
     }
-    ~NcclMpiCommunicator() override {
-        if (nccl_ && failed_) (void)ncclCommAbort(nccl_);
-        if (nccl_ && !failed_) (void)ncclCommDestroy(nccl_);
-        if (stream_) cudaStreamDestroy(stream_);
-    }
+    ~NcclMpiCommunicator() override { release(); }
 
     std::string name() const override { return local_->name() + " + nccl over mpi(" + std::to_string(processes_->size()) + " ranks)"; }
     int localReplicas() const override { return workers_; }
@@ -41,7 +48,7 @@ public:
         if (worker == 0) {
             crossProcess([&] {
                 const ncclDataType_t type = dtype == kernels::DType::Float32 ? ncclFloat32 : ncclFloat64;
-                COHORT_NCCL_CHECK(ncclAllReduce(buffer, buffer, std::size_t(count), type, ncclAvg, nccl_, stream_));
+                enqueued(ncclAllReduce(buffer, buffer, std::size_t(count), type, ncclAvg, nccl_, stream_));
             }, backend);
         }
         local_->broadcast(worker, backend, buffer, std::size_t(count) * kernels::sizeOf(dtype));
@@ -49,7 +56,7 @@ public:
 
     void broadcast(int worker, kernels::Backend& backend, void* buffer, std::size_t bytes) override {
         if (worker == 0) {
-            crossProcess([&] { COHORT_NCCL_CHECK(ncclBroadcast(buffer, buffer, bytes, ncclChar, 0, nccl_, stream_)); }, backend);
+            crossProcess([&] { enqueued(ncclBroadcast(buffer, buffer, bytes, ncclChar, 0, nccl_, stream_)); }, backend);
         }
         local_->broadcast(worker, backend, buffer, bytes);
     }
@@ -67,6 +74,59 @@ public:
     }
 
 private:
+    // A non-blocking communicator (every call returns at once; ncclCommGetAsyncError says when it is
+    // done), so that an initialisation a lost rank never joins ends within the job's timeout with
+    // ncclCommAbort instead of blocking in ncclCommInitRank for ever.
+    void initialize(const ncclUniqueId& id) {
+        ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+        config.blocking = 0;
+        const ncclResult_t started = ncclCommInitRankConfig(&nccl_, processes_->size(), id, processes_->rank(), &config);
+        if (started != ncclInProgress) COHORT_NCCL_CHECK(started);
+        awaitNccl("initialising NCCL across the MPI ranks");
+    }
+
+    // Polls the communicator until its last call has finished (not ncclInProgress), bounded by the
+    // job's timeout; throws on an NCCL error, an aborting job or the deadline.
+    void awaitNccl(const char* what) {
+        const auto deadline = deadlineFromNow();
+        for (;;) {
+            ncclResult_t state = ncclSuccess;
+            COHORT_NCCL_CHECK(ncclCommGetAsyncError(nccl_, &state));
+            if (state != ncclInProgress) {
+                COHORT_NCCL_CHECK(state);
+                return;
+            }
+            waitABit(deadline, what);
+        }
+    }
+
+    std::chrono::steady_clock::time_point deadlineFromNow() const {
+        return std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                      std::chrono::duration<double>(processes_->timeoutSeconds()));
+    }
+
+    void waitABit(std::chrono::steady_clock::time_point deadline, const char* what) const {
+        if (processes_->aborted()) throw std::runtime_error(std::string(what) + " abandoned: the job is aborting");
+        if (std::chrono::steady_clock::now() >= deadline) {
+            throw ProcessLostError("lost contact with the other MPI ranks: " + std::string(what) + " did not complete within " +
+                                   std::to_string(processes_->timeoutSeconds()) + " s");
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+
+    // After a failure the communicator is aborted at once, not at destruction: a collective kernel
+    // still spinning on the GPU for a peer that is gone would otherwise hang whatever synchronises
+    // the device next (the worker's teardown among them).
+    void release() {
+        if (nccl_) {
+            if (failed_) (void)ncclCommAbort(nccl_);
+            else (void)ncclCommDestroy(nccl_);
+            nccl_ = nullptr;
+        }
+        if (stream_) (void)cudaStreamDestroy(stream_);
+        stream_ = nullptr;
+    }
+
     // Enqueues `operation` after the worker's pending work and waits for it, bounded in time.
     template <typename Operation>
     void crossProcess(Operation operation, kernels::Backend& backend) {
@@ -74,23 +134,20 @@ private:
             backend.synchronize();
             COHORT_CUDA_CHECK(cudaSetDevice(device_));
             operation();
-            const auto deadline = std::chrono::steady_clock::now() +
-                                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                      std::chrono::duration<double>(processes_->timeoutSeconds()));
-            for (;;) {
-                if (COHORT_CUDA_QUERY_DONE(cudaStreamQuery(stream_))) break;
+            awaitNccl("an NCCL collective");  // enqueued (the communicator is non-blocking)
+            const auto deadline = deadlineFromNow();
+            while (!COHORT_CUDA_QUERY_DONE(cudaStreamQuery(stream_))) {
                 ncclResult_t asyncError = ncclSuccess;
                 COHORT_NCCL_CHECK(ncclCommGetAsyncError(nccl_, &asyncError));
                 COHORT_NCCL_CHECK(asyncError);
-                if (processes_->aborted()) throw std::runtime_error("NCCL collective abandoned: the job is aborting");
-                if (std::chrono::steady_clock::now() >= deadline) {
-                    throw ProcessLostError("lost contact with the other MPI ranks: an NCCL collective did not complete within " +
-                                           std::to_string(processes_->timeoutSeconds()) + " s");
-                }
-                std::this_thread::sleep_for(std::chrono::microseconds(20));
+                waitABit(deadline, "an NCCL collective");
             }
         } catch (const std::exception& error) {
             failed_ = true;
+            if (nccl_) {
+                (void)ncclCommAbort(nccl_);  // releases a kernel still waiting for a lost peer
+                nccl_ = nullptr;
+            }
             local_->abort(error.what());
             throw;
         }

@@ -126,6 +126,7 @@ TrainingStep::MemorySignature TrainingStep::signature() const {
     }
     if (const memory::Workspace* gradients = manager.find(kGradientsWorkspace)) result.gradients = gradients->placement();
     result.input = fixedInput_.raw();
+    result.backendScratch = backend_.scratchGeneration();
     return result;
 }
 
@@ -199,7 +200,7 @@ void TrainingStep::computeCaptured(const Tensor& input, const std::int32_t* labe
         why = failure;
     } else if (recording && !(signature() == before)) {
         recording.reset();
-        why = "the workspaces moved while the step was being captured";
+        why = "the workspaces or the backend's scratch moved while the step was being captured";
     } else if (recording && memory::systemAllocationCountOnThisThread() != allocationsBefore) {
         // Memory from the system allocator is freed when the step ends: a recording would keep
         // addresses that no longer belong to it.

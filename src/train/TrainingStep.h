@@ -109,10 +109,12 @@ public:
     const std::string& captureAbandoned() const { return captureAbandoned_; }
 
 private:
-    // Identity of the memory a recording refers to: the workspaces' blocks and the fixed buffers.
+    // Identity of the memory a recording refers to: the workspaces' blocks, the fixed buffers and
+    // the backend's own scratch areas (batch norm's stand-in dx, average()'s staging).
     struct MemorySignature {
         memory::WorkspacePlacement activations, gradients;
         const void* input = nullptr;
+        std::uint64_t backendScratch = 0;  // kernels::Backend::scratchGeneration()
         bool operator==(const MemorySignature&) const = default;
     };
     MemorySignature signature() const;

@@ -34,9 +34,11 @@ public:
     explicit RecordingBackend(Faults faults) : ForwardingBackend(kernels::makeCpuBackend(1)), faults_(faults) {}
 
     int recordings = 0;
+    std::uint64_t scratch = 0;  // scratchGeneration(): a test raises it as a grown scratch area would
 
     std::string name() const override { return "recording(" + ForwardingBackend::name() + ")"; }
     bool canCapture() const override { return true; }
+    std::uint64_t scratchGeneration() const override { return scratch; }
     void beginCapture() override {
         if (recording_) throw std::logic_error("already capturing");
         recording_ = true;
@@ -155,7 +157,8 @@ std::unique_ptr<nn::Model> makeModel(ModelKind kind) {
 }
 
 // Trains `batches` steps (each entry a batch size) on changing data; capture on or off.
-RunResult train(ModelKind kind, const std::vector<std::int64_t>& batches, kernels::Backend& backend, bool capture) {
+RunResult train(ModelKind kind, const std::vector<std::int64_t>& batches, kernels::Backend& backend, bool capture,
+                const std::function<void(std::size_t)>& afterStep = {}) {
     auto model = makeModel(kind);
     optim::OptimizerConfig adam;
     adam.kind = optim::OptimizerKind::Adam;
@@ -178,6 +181,7 @@ RunResult train(ModelKind kind, const std::vector<std::int64_t>& batches, kernel
             labels[std::size_t(r)] = data.labels[cursor];
         }
         step.run(input, labels.data(), batch, 1e-2 * (1.0 + 0.01 * double(i)));
+        if (afterStep) afterStep(i);
         if (i == batches.size() / 2) {
             const StepStatistics part = step.takeStatistics();
             result.totals.lossSum += part.lossSum;
@@ -252,6 +256,21 @@ TEST(StepCapture, AWorkspaceThatMovesDropsTheRecordingAndRecordsAgain) {
     expectBitwiseEqual(captured, reference(ModelKind::MlpWithDropout, batches));
     EXPECT_EQ(backend.recordings, 2);
     EXPECT_GT(captured.replays, 6);
+}
+
+TEST(StepCapture, ABackendScratchThatGrowsDropsTheRecordingAndRecordsAgain) {
+    // The backend replaced one of its own areas (a CUDA backend's batch-norm dx stand-in or
+    // average() staging, grown for a larger call): the recording refers to freed memory, so it is
+    // dropped and a new one made, as for a workspace that moves.
+    const std::vector<std::int64_t> batches = repeated(8, 16);
+    RecordingBackend backend;
+    const RunResult captured = train(ModelKind::MlpWithDropout, batches, backend, true, [&backend](std::size_t step) {
+        if (step == 7) ++backend.scratch;
+    });
+    expectBitwiseEqual(captured, reference(ModelKind::MlpWithDropout, batches));
+    EXPECT_EQ(backend.recordings, 2);
+    EXPECT_GT(captured.replays, 8);
+    EXPECT_TRUE(captured.abandoned.empty()) << captured.abandoned;
 }
 
 TEST(StepCapture, ABackendThatCannotFinishACaptureFallsBackAndSaysWhy) {
