@@ -2,8 +2,10 @@
 # Runs a command as on a machine that lacks some libraries or files: in a private mount namespace,
 # each PATH given is hidden for the command alone (an empty folder over a folder, an empty file
 # over a file, so the dynamic loader finds nothing usable there). The rest of the machine is as it
-# is; nothing outside the namespace changes.
-#   usage: scripts/without-libraries.sh PATH... -- COMMAND [ARGS...]
+# is; nothing outside the namespace changes. --bind SOURCE:TARGET first makes SOURCE (a folder)
+# also appear at TARGET (an existing folder), so that libraries can be moved to where another
+# machine keeps them before their usual place is hidden.
+#   usage: scripts/without-libraries.sh [--bind SOURCE:TARGET]... PATH... -- COMMAND [ARGS...]
 # Exit: the command's own status; 77 when the namespace cannot be made (needs root or unprivileged
 # user namespaces), with the reason on stderr. Paths that do not exist are skipped.
 set -euo pipefail
@@ -28,6 +30,7 @@ fi
 exec "${namespace[@]}" bash -c '
   set -e
   while [ "$1" != "--" ]; do
+    if [ "$1" = --bind ]; then mount --bind "${2%%:*}" "${2#*:}"; shift 2; continue; fi
     if [ -d "$1" ]; then mount -t tmpfs -o ro,size=4k hidden "$1"
     elif [ -e "$1" ]; then mount --bind /dev/null "$1"
     fi
