@@ -76,6 +76,14 @@ for tree in "$source" "$build"; do
   fi
 done
 "$cli" --version >"$work/version.log" 2>&1 || { cat "$work/version.log"; fail "installed cohort --version"; }
+# The CUDA modules, when built, are installed beside the libraries and the installed CLI loads them
+# from there (not from the build tree).
+if [ -n "$(find "$build/lib" -name 'libcohort_cuda_*.so' 2>/dev/null)" ]; then
+  module=$(find "$prefix" -name libcohort_cuda_kernels.so | head -n 1)
+  [ -n "$module" ] || fail "the CUDA modules were not installed"
+  "$cli" info --load-cuda >"$work/info.log" 2>&1 || { cat "$work/info.log"; fail "installed cohort info --load-cuda"; }
+  grep -q "libcohort_cuda_kernels.so: $module" "$work/info.log" || { cat "$work/info.log"; fail "the installed CLI did not load the installed kernels module"; }
+fi
 grep -qF "$version" "$work/version.log" || fail "installed cohort --version does not say $version: $(cat "$work/version.log")"
 echo "installed: $(head -n 1 "$work/version.log")"
 
