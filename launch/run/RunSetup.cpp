@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "memory/Memory.h"
-#include "launch/options/Flags.h"
 #include "parallel/CommunicatorFactory.h"
 #include "parallel/EpochSchedule.h"
 #include "parallel/PrefetchBuffer.h"
@@ -138,7 +137,7 @@ std::unique_ptr<nn::Model> buildModelFrom(const nn::ArchitectureConfig& architec
 RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement) {
     RunSetup setup;
     applyMemoryFlags(options);
-    // Flags first (cheap), data second, so a typo never waits for a data load.
+    // Settings first (cheap), data second, so a bad value never waits for a data load.
     setup.trainer.epochs = options.epochs;
     setup.trainer.batchSize = options.batchSize;
     setup.trainer.seed = options.seed;
@@ -153,7 +152,7 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     if (options.warmupEpochs > 0.0 && options.warmupSteps > 0) {
         throw InputError("--warmup-steps and --warmup-epochs both set the warm-up; give one of them");
     }
-    setup.scheduleText = std::string(flagValue(options.lrSchedule)) + " learning rate";
+    setup.scheduleText = std::string(optim::toString(options.lrSchedule)) + " learning rate";
     setup.optimizer = optimizerFrom(options);
     setup.lrScaling = optim::resolveScaling(options.lrScaling, setup.optimizer.kind);
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");

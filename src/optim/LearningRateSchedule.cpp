@@ -6,6 +6,8 @@
 
 namespace cohort::optim {
 
+const char* toString(ScheduleKind kind) { return kind == ScheduleKind::Constant ? "constant" : "cosine"; }
+
 double LearningRateSchedule::at(std::int64_t step) const {
     if (warmupSteps > 0 && step < warmupSteps) return baseRate * double(step + 1) / double(warmupSteps);
     if (kind == ScheduleKind::Constant) return baseRate;

@@ -8,6 +8,7 @@
 namespace cohort::optim {
 
 enum class ScheduleKind { Constant, Cosine };
+const char* toString(ScheduleKind kind);  // "constant", "cosine"
 
 struct LearningRateSchedule {
     ScheduleKind kind = ScheduleKind::Cosine;
