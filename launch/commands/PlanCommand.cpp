@@ -102,253 +102,432 @@ Json rowJson(const parallel::ScalingPrediction& row) {
                 {"seconds_per_averaging_point", row.secondsPerAveragingPoint}};
 }
 
-}  // namespace
+// The planned job: P hosts of `ranksPerHost` processes, each process running `workers` workers.
+struct PlanJob {
+    int hosts = 1;
+    int ranksPerHost = 1;
+    memory::MemoryLocation location;
+    std::vector<int> devices;  // this process's GPUs (empty on the CPU)
+    int workers = 1;
+    int threadsPerWorker = 1;
+};
 
-int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
-    RunOptions options = given;
-    options.quiet = options.quiet || options.planJson;  // stdout is the plan alone
-    const PlanFlags flags = checkFlags(options);
-    applyMemoryFlags(options);
-    const StepRecipe recipe = stepRecipeFrom(options);
-
+// The job the flags plan, checked against this process's place (under mpirun or alone).
+PlanJob planJob(const RunOptions& options, const PlanFlags& flags, MpiEnvironment& mpi) {
     const MpiPlacement& place = mpi.placement();
-    const int hosts = options.planHosts > 0 ? options.planHosts : place.size;
-    const int ranksPerHost = options.planRanksPerHost > 0 ? options.planRanksPerHost : place.localSize;
-    if (ranksPerHost > hosts) {
-        throw InputError("--ranks-per-host " + std::to_string(ranksPerHost) + " is more than the plan's " +
-                         std::to_string(hosts) + " processes (--hosts)");
+    PlanJob job;
+    job.hosts = options.planHosts > 0 ? options.planHosts : place.size;
+    job.ranksPerHost = options.planRanksPerHost > 0 ? options.planRanksPerHost : place.localSize;
+    if (job.ranksPerHost > job.hosts) {
+        throw InputError("--ranks-per-host " + std::to_string(job.ranksPerHost) + " is more than the plan's " +
+                         std::to_string(job.hosts) + " processes (--hosts)");
     }
     if (options.planProbe && !(mpi.active() && place.size >= 2)) {
-        throw InputError("--probe times the link between the ranks of an mpirun job: run it as 'mpirun -np 2 cohort plan "
-                         "--probe ...' (or more ranks), or give --latency and --bandwidth");
+        throw InputError("--probe times the link between the ranks of an mpirun job: run it as 'mpirun -np 2 cohort "
+                         "plan --probe ...' (or more ranks), or give --latency and --bandwidth");
     }
-    if (hosts > 1 && !flags.link && !options.planProbe) {
-        throw InputError("a plan for " + std::to_string(hosts) + " hosts needs the link between them: give --latency and "
-                         "--bandwidth (e.g. --latency 50us --bandwidth 1gbit), or run under mpirun with --probe");
+    if (job.hosts > 1 && !flags.link && !options.planProbe) {
+        throw InputError("a plan for " + std::to_string(job.hosts) + " hosts needs the link between them: give "
+                         "--latency and --bandwidth (e.g. --latency 50us --bandwidth 1gbit), or run under mpirun "
+                         "with --probe");
     }
-    const memory::MemoryLocation location = chooseLocation(options);
-    std::vector<int> devices;
-    if (location.isDevice()) {
-        devices = chooseDevices(options.devices, kernels::cudaDeviceCount(),
-                                ProcessPlacement{place.localRank, place.localSize, place.size});
+    job.location = chooseLocation(options);
+    if (job.location.isDevice()) {
+        job.devices = chooseDevices(options.devices, kernels::cudaDeviceCount(),
+                                    ProcessPlacement{place.localRank, place.localSize, place.size});
     }
-    const int workers = options.workers > 0 ? options.workers : (location.isDevice() ? int(devices.size()) : 1);
-    const int threadsPerWorker = threadsPerWorkerFor(options.threadsPerWorker, workers, ranksPerHost);
+    job.workers = options.workers > 0 ? options.workers : (job.location.isDevice() ? int(job.devices.size()) : 1);
+    job.threadsPerWorker = threadsPerWorkerFor(options.threadsPerWorker, job.workers, job.ranksPerHost);
+    return job;
+}
 
-    // The link first, while nothing else runs.
-    std::shared_ptr<parallel::ProcessGroup> processes = mpi.processes(options.mpiTimeout);
-    parallel::LinkModel link = flags.link.value_or(parallel::LinkModel{});
-    std::vector<parallel::LinkSample> probe;
+// The link between the hosts: given, or fitted to allreduces timed between this job's ranks.
+struct PlanLink {
+    parallel::LinkModel model;
+    std::vector<parallel::LinkSample> probe;  // empty without --probe
+    int processes = 1;                        // this job's, the ones the probe ran over
+};
+
+// Collective under --probe (every rank times the allreduces).
+PlanLink planLink(const RunOptions& options, const PlanFlags& flags, parallel::ProcessGroup& processes) {
+    PlanLink link{flags.link.value_or(parallel::LinkModel{}), {}, processes.size()};
     if (options.planProbe) {
-        probe = probeAllreduce(*processes, flags.probeLargest);
-        link = parallel::fitLinkModel(probe, flags.algorithm, processes->size());
+        link.probe = probeAllreduce(processes, flags.probeLargest);
+        link.model = parallel::fitLinkModel(link.probe, flags.algorithm, processes.size());
     }
+    return link;
+}
 
+// What this process times: its workers stepping and averaging as in a run of the planned job.
+WorkerMeasurementPlan measurementPlan(const RunOptions& options, const StepRecipe& recipe, const PlanJob& job,
+                                      bool underMpirun) {
     WorkerMeasurementPlan measuring;
     measuring.recipe = recipe;
-    for (int w = 0; w < workers; ++w) {
-        measuring.locations.push_back(location.isDevice() ? memory::MemoryLocation::onDevice(devices[std::size_t(w) % devices.size()])
-                                                          : location);
+    for (int w = 0; w < job.workers; ++w) {
+        measuring.locations.push_back(
+            job.location.isDevice() ? memory::MemoryLocation::onDevice(job.devices[std::size_t(w) % job.devices.size()])
+                                    : job.location);
     }
-    measuring.devices = devices;
+    measuring.devices = job.devices;
     // Under mpirun the ranks of a host measure at once; alone, this process runs the host's ranks' workers.
-    measuring.processesOnThisMachine = mpi.active() ? 1 : ranksPerHost;
-    measuring.threadsPerWorker = threadsPerWorker;
-    measuring.plannedProcesses = hosts;
+    measuring.processesOnThisMachine = underMpirun ? 1 : job.ranksPerHost;
+    measuring.threadsPerWorker = job.threadsPerWorker;
+    measuring.plannedProcesses = job.hosts;
     measuring.averageUpdaters = options.averageUpdaters;
     measuring.measureSteps = options.planStepMilliseconds == 0.0;
     measuring.measureAveraging = !options.planLocalAveragingMilliseconds;
     measuring.warmupSteps = options.benchWarmup;
     measuring.steps = options.benchSteps;
     measuring.repeats = options.benchRepeats;
+    return measuring;
+}
+
+// This process's workers measured, then each time the slowest rank's (collective, in this order on every rank).
+WorkerMeasurement measureSlowestRank(const WorkerMeasurementPlan& measuring, parallel::ProcessGroup& processes) {
     WorkerMeasurement measured = measureWorkers(measuring);
-    measured.stepSeconds = maxOverProcesses(*processes, measured.stepSeconds);
-    measured.parameterAveragingSeconds = maxOverProcesses(*processes, measured.parameterAveragingSeconds);
-    measured.stateAveragingSeconds = maxOverProcesses(*processes, measured.stateAveragingSeconds);
-    measured.statisticsAveragingSeconds = maxOverProcesses(*processes, measured.statisticsAveragingSeconds);
+    measured.stepSeconds = maxOverProcesses(processes, measured.stepSeconds);
+    measured.parameterAveragingSeconds = maxOverProcesses(processes, measured.parameterAveragingSeconds);
+    measured.stateAveragingSeconds = maxOverProcesses(processes, measured.stateAveragingSeconds);
+    measured.statisticsAveragingSeconds = maxOverProcesses(processes, measured.statisticsAveragingSeconds);
+    return measured;
+}
 
+// What one averaging point exchanges and what its in-process part costs (given or measured).
+struct AveragingPoint {
+    std::int64_t parameterBytes = 0;
+    std::int64_t stateBytes = 0;  // 0 when the optimizer state is not averaged
+    std::int64_t statisticsBytes = 0;
+    bool localGiven = false;      // --local-averaging-ms
+    double localPoint = 0.0;      // seconds of a point's in-process part
+    double localGradients = 0.0;  // seconds of a shared-gradients step's in-process part
+};
+
+AveragingPoint averagingPoint(const RunOptions& options, const WorkerMeasurement& measured) {
     const std::int64_t element = std::int64_t(sizeof(float));
-    const std::int64_t parameterBytes = measured.parameterCount * element;
-    const std::int64_t stateBytes = options.averageUpdaters ? measured.stateCount * element : 0;
-    const std::int64_t statisticsBytes = measured.statisticsCount * element;
-    const bool localGiven = options.planLocalAveragingMilliseconds.has_value();
-    const double localPoint = localGiven ? *options.planLocalAveragingMilliseconds / 1e3
-                                         : measured.parameterAveragingSeconds + measured.stateAveragingSeconds +
-                                               measured.statisticsAveragingSeconds;
-    const double localGradients = localGiven ? localPoint : measured.parameterAveragingSeconds;
+    AveragingPoint point;
+    point.parameterBytes = measured.parameterCount * element;
+    point.stateBytes = options.averageUpdaters ? measured.stateCount * element : 0;
+    point.statisticsBytes = measured.statisticsCount * element;
+    point.localGiven = options.planLocalAveragingMilliseconds.has_value();
+    point.localPoint = point.localGiven ? *options.planLocalAveragingMilliseconds / 1e3
+                                        : measured.parameterAveragingSeconds + measured.stateAveragingSeconds +
+                                              measured.statisticsAveragingSeconds;
+    point.localGradients = point.localGiven ? point.localPoint : measured.parameterAveragingSeconds;
+    return point;
+}
 
-    // Rounds per epoch, as parallel/EpochSchedule counts them: each epoch's end is an averaging point.
+// --train-samples, or -1: counted from --data.
+std::int64_t trainSamplesFor(const RunOptions& options) {
     std::int64_t trainSamples = options.planTrainSamples;
-    if (trainSamples < -1) throw InputError("--train-samples must be >= 0 (or -1: counted from --data), got " + std::to_string(trainSamples));
+    if (trainSamples < -1) {
+        throw InputError("--train-samples must be >= 0 (or -1: counted from --data), got " +
+                         std::to_string(trainSamples));
+    }
     if (trainSamples == -1) trainSamples = std::int64_t(loadData(options).train.count);
-    const int replicasPlanned = hosts * workers;
-    const parallel::EpochSchedule schedule(std::size_t(trainSamples), std::size_t(recipe.batchSize), replicasPlanned);
+    return trainSamples;
+}
 
+// The scaling model's inputs: averaging every K steps (what the recommendation prices), and the
+// mode planned (shared gradients, or the same averaging).
+struct PlanInputs {
+    std::int64_t trainSamples = 0;
     parallel::ScalingInputs averaging;
-    averaging.roundsPerEpoch = std::int64_t(schedule.rounds);
-    if (trainSamples > 0 && averaging.roundsPerEpoch < 1) {
-        throw InputError("--train-samples " + std::to_string(trainSamples) + " gives no full round of " +
-                         std::to_string(replicasPlanned) + " replicas x --batch-size " + std::to_string(recipe.batchSize));
-    }
-    averaging.processes = hosts;
-    averaging.workers = workers;
-    averaging.batchSize = recipe.batchSize;
-    averaging.stepSeconds = measuring.measureSteps ? measured.stepSeconds : options.planStepMilliseconds / 1e3;
-    averaging.mode = parallel::TrainingMode::Averaging;
-    averaging.sync = parallel::averagingPointCost(localPoint, parameterBytes, stateBytes, statisticsBytes);
-    averaging.link = link;
-    averaging.algorithm = flags.algorithm;
-    // The probed sizes price the messages of a plan for the job that was probed.
-    const bool readOffProbe = options.planProbe && hosts == processes->size();
-    if (readOffProbe) averaging.probed = probe;
-    parallel::ScalingInputs planned = averaging;
-    if (flags.mode == parallel::TrainingMode::SharedGradients) {
-        planned.mode = parallel::TrainingMode::SharedGradients;
-        planned.sync = parallel::sharedGradientsStepCost(localGradients, parameterBytes);
-    }
+    parallel::ScalingInputs planned;
+    bool readOffProbe = false;  // messages priced from the probed times
+};
 
+// Everything a plan prints, filled in step by step by runPlan.
+struct Plan {
+    PlanFlags flags;
+    StepRecipe recipe;
+    PlanJob job;
+    PlanLink link;
+    WorkerMeasurementPlan measuring;
+    WorkerMeasurement measured;
+    AveragingPoint point;
+    PlanInputs inputs;
+    std::vector<parallel::ScalingPrediction> rows;  // one per K of the table; one with shared gradients
+    int recommended = 1;                            // the smallest K that meets --target-fraction
+    parallel::ScalingPrediction atRecommended;
+    int replicas = 1;
+    double linkPoint = 0.0;  // link seconds of a point (a step with shared gradients)
+    std::vector<std::string> advice;
+
+    bool shared() const { return inputs.planned.mode == parallel::TrainingMode::SharedGradients; }
+};
+
+PlanInputs planInputs(const RunOptions& options, const Plan& plan) {
+    PlanInputs inputs;
+    inputs.trainSamples = trainSamplesFor(options);
+    // Rounds per epoch, as parallel/EpochSchedule counts them: each epoch's end is an averaging point.
+    const int replicasPlanned = plan.job.hosts * plan.job.workers;
+    const parallel::EpochSchedule schedule(std::size_t(inputs.trainSamples), std::size_t(plan.recipe.batchSize),
+                                           replicasPlanned);
+    parallel::ScalingInputs& averaging = inputs.averaging;
+    averaging.roundsPerEpoch = std::int64_t(schedule.rounds);
+    if (inputs.trainSamples > 0 && averaging.roundsPerEpoch < 1) {
+        throw InputError("--train-samples " + std::to_string(inputs.trainSamples) + " gives no full round of " +
+                         std::to_string(replicasPlanned) + " replicas x --batch-size " +
+                         std::to_string(plan.recipe.batchSize));
+    }
+    averaging.processes = plan.job.hosts;
+    averaging.workers = plan.job.workers;
+    averaging.batchSize = plan.recipe.batchSize;
+    averaging.stepSeconds =
+        plan.measuring.measureSteps ? plan.measured.stepSeconds : options.planStepMilliseconds / 1e3;
+    averaging.mode = parallel::TrainingMode::Averaging;
+    averaging.sync = parallel::averagingPointCost(plan.point.localPoint, plan.point.parameterBytes,
+                                                  plan.point.stateBytes, plan.point.statisticsBytes);
+    averaging.link = plan.link.model;
+    averaging.algorithm = plan.flags.algorithm;
+    // The probed sizes price the messages of a plan for the job that was probed.
+    inputs.readOffProbe = options.planProbe && plan.job.hosts == plan.link.processes;
+    if (inputs.readOffProbe) averaging.probed = plan.link.probe;
+    inputs.planned = averaging;
+    if (plan.flags.mode == parallel::TrainingMode::SharedGradients) {
+        inputs.planned.mode = parallel::TrainingMode::SharedGradients;
+        inputs.planned.sync = parallel::sharedGradientsStepCost(plan.point.localGradients, plan.point.parameterBytes);
+    }
+    return inputs;
+}
+
+// The table's rows, the recommended K and the link's part of a point.
+void predictPlan(const RunOptions& options, Plan& plan) {
+    const parallel::ScalingInputs& planned = plan.inputs.planned;
+    const parallel::ScalingInputs& averaging = plan.inputs.averaging;
     std::set<int> frequencies(kTableFrequencies.begin(), kTableFrequencies.end());
     if (options.averagingFrequencyGiven) frequencies.insert(options.averagingFrequency);
-    std::vector<parallel::ScalingPrediction> rows;
     if (planned.mode == parallel::TrainingMode::SharedGradients) {
-        rows.push_back(parallel::predict(planned, 1));
+        plan.rows.push_back(parallel::predict(planned, 1));
     } else {
-        for (const int k : frequencies) rows.push_back(parallel::predict(planned, k));
+        for (const int k : frequencies) plan.rows.push_back(parallel::predict(planned, k));
     }
-    const int recommended = parallel::smallestAveragingFrequency(averaging, options.planTargetFraction);
-    const parallel::ScalingPrediction atRecommended = parallel::predict(averaging, recommended);
-    const int replicas = averaging.replicas();
-    const double linkPoint = parallel::linkSeconds(planned.sync, link, flags.algorithm, hosts, planned.probed);
+    plan.recommended = parallel::smallestAveragingFrequency(averaging, options.planTargetFraction);
+    plan.atRecommended = parallel::predict(averaging, plan.recommended);
+    plan.replicas = averaging.replicas();
+    plan.linkPoint =
+        parallel::linkSeconds(planned.sync, plan.link.model, plan.flags.algorithm, plan.job.hosts, planned.probed);
+}
 
+// The learning-rate advice for `replicas` replicas stepping together.
+std::string learningRateAdvice(const StepRecipe& recipe, int replicas) {
+    const optim::OptimizerKind optimizerKind = recipe.optimizer.kind;
+    const double factor = optim::learningRateScale(optim::LearningRateScaling::Auto, optimizerKind, replicas);
+    char factorText[32];
+    std::snprintf(factorText, sizeof factorText, "%.3g", factor);
+    const std::string scalingAdvice =
+        std::string(optim::toString(optim::resolveScaling(optim::LearningRateScaling::Auto, optimizerKind))) +
+        " for " + optim::toString(optimizerKind) + ": --lr x " + factorText;
+    return "with " + std::to_string(replicas) + " replicas a step sees " + std::to_string(replicas) + " x " +
+           std::to_string(recipe.batchSize) + " = " + std::to_string(std::int64_t(replicas) * recipe.batchSize) +
+           " samples: scale the learning rate with --lr-scaling auto --warmup-epochs 1 (" + scalingAdvice +
+           "; README, More replicas: scaling the learning rate)";
+}
+
+// What to change in the training flags for the planned job, one line each.
+std::vector<std::string> planAdvice(const Plan& plan) {
     std::vector<std::string> advice;
-    if (replicas > 1) {
-        const optim::OptimizerKind optimizerKind = recipe.optimizer.kind;
-        const double factor = optim::learningRateScale(optim::LearningRateScaling::Auto, optimizerKind, replicas);
-        char factorText[32];
-        std::snprintf(factorText, sizeof factorText, "%.3g", factor);
-        const std::string scalingAdvice =
-            std::string(optim::toString(optim::resolveScaling(optim::LearningRateScaling::Auto, optimizerKind))) +
-            " for " + optim::toString(optimizerKind) + ": --lr x " + factorText;
-        advice.push_back("with " + std::to_string(replicas) + " replicas a step sees " + std::to_string(replicas) + " x " +
-                         std::to_string(recipe.batchSize) + " = " + std::to_string(std::int64_t(replicas) * recipe.batchSize) +
-                         " samples: scale the learning rate with --lr-scaling auto --warmup-epochs 1 (" + scalingAdvice +
-                         "; README, More replicas: scaling the learning rate)");
-        if (recommended >= 25) {
-            advice.push_back("averaging every " + std::to_string(recommended) + " steps or more: --outer-optimizer nesterov "
-                             "--outer-lr 0.7 --average-updaters false recovers accuracy lost to rare averaging "
-                             "(README, Choosing a training mode)");
+    if (plan.replicas > 1) {
+        advice.push_back(learningRateAdvice(plan.recipe, plan.replicas));
+        if (plan.recommended >= 25) {
+            advice.push_back("averaging every " + std::to_string(plan.recommended) +
+                             " steps or more: --outer-optimizer nesterov --outer-lr 0.7 --average-updaters false "
+                             "recovers accuracy lost to rare averaging (README, Choosing a training mode)");
         }
     } else {
         advice.push_back("one replica: nothing to average, every K predicts the same");
     }
-    if (planned.mode == parallel::TrainingMode::SharedGradients) {
+    if (plan.shared()) {
         advice.push_back("shared gradients average every step; averaging instead with --averaging-frequency " +
-                         std::to_string(recommended) + " keeps it at " + percent(atRecommended.averagingFraction) + " (" +
-                         withThousands(atRecommended.samplesPerSecond) + " samples/s)");
+                         std::to_string(plan.recommended) + " keeps it at " +
+                         percent(plan.atRecommended.averagingFraction) + " (" +
+                         withThousands(plan.atRecommended.samplesPerSecond) + " samples/s)");
     }
+    return advice;
+}
 
-    if (place.rank != 0) return 0;
-    const auto stepSource = measuring.measureSteps ? "measured" : "given";
-    const auto linkSource = options.planProbe ? "probe" : flags.link ? "given" : "none";
-    if (options.planJson) {
-        Json probeJson = Json::array();
-        for (const parallel::LinkSample& sample : probe) {
-            probeJson.push_back({{"bytes", sample.bytes},
-                                 {"seconds", sample.seconds},
-                                 {"model_seconds", parallel::allreduceSeconds(link, flags.algorithm, processes->size(), sample.bytes)}});
-        }
-        Json rowsJson = Json::array();
-        for (const auto& row : rows) rowsJson.push_back(rowJson(row));
-        Json out{
-            {"model", measured.modelText},
-            {"backend", measured.backendText},
-            {"optimizer", measured.optimizerText},
-            {"inputs", {{"hosts", hosts}, {"ranks_per_host", ranksPerHost}, {"workers", workers}, {"replicas", replicas},
-                        {"batch_size", recipe.batchSize}, {"threads_per_worker", threadsPerWorker},
-                        {"training_mode", flagValue(options.trainingMode)}, {"average_updaters", options.averageUpdaters},
-                        {"averaging_frequency", options.averagingFrequencyGiven ? Json(options.averagingFrequency) : Json()},
-                        {"target_fraction", options.planTargetFraction}, {"allreduce", parallel::toString(flags.algorithm)},
-                        {"train_samples", trainSamples}, {"rounds_per_epoch", averaging.roundsPerEpoch}}},
-            {"step_seconds", planned.stepSeconds},
-            {"step_source", stepSource},
-            {"link", {{"source", linkSource}, {"latency_seconds", link.latencySeconds},
-                      {"bandwidth_bytes_per_second", link.bytesPerSecond}, {"probe_processes", options.planProbe ? processes->size() : 0},
-                      {"probe_read_off", readOffProbe}, {"probe", probeJson}}},
-            {"averaging_point", {{"bytes", parameterBytes + (planned.mode == parallel::TrainingMode::SharedGradients ? 0 : stateBytes + statisticsBytes)},
-                                 {"parameter_bytes", parameterBytes}, {"state_bytes", stateBytes}, {"statistics_bytes", statisticsBytes},
-                                 {"local_seconds", planned.sync.localSeconds}, {"local_source", localGiven ? "given" : "measured"},
-                                 {"link_seconds", replicas > 1 ? linkPoint : 0.0}, {"seconds", parallel::secondsPerSync(planned)}}},
-            {"rows", rowsJson},
-            {"recommended_averaging_frequency", recommended},
-            {"recommended", rowJson(atRecommended)},
-            {"advice", advice}};
-        if (planned.mode == parallel::TrainingMode::SharedGradients) {
-            out["overlapped_samples_per_second_bound"] = parallel::overlappedSamplesPerSecondBound(planned);
-        }
-        std::printf("%s\n", out.dump(2).c_str());
-        return 0;
-    }
+const char* stepSource(const Plan& plan) { return plan.measuring.measureSteps ? "measured" : "given"; }
 
-    std::printf("plan: %s, batch %lld per worker, %s, %s\n", measured.modelText.c_str(),
-                static_cast<long long>(recipe.batchSize), measured.optimizerText.c_str(), measured.backendText.c_str());
-    std::printf("  job:      %d host%s x %d worker%s = %d replica%s (%d process%s per machine, %d BLAS thread%s per worker), %s\n",
-                hosts, hosts == 1 ? "" : "s", workers, workers == 1 ? "" : "s", replicas, replicas == 1 ? "" : "s",
-                ranksPerHost, ranksPerHost == 1 ? "" : "es", threadsPerWorker, threadsPerWorker == 1 ? "" : "s",
-                flagValue(options.trainingMode));
-    if (averaging.roundsPerEpoch > 0) {
-        std::printf("  epoch:    %lld training samples = %lld rounds of %d replica%s (each epoch's end is also averaged)\n",
-                    static_cast<long long>(trainSamples), static_cast<long long>(averaging.roundsPerEpoch), replicas,
-                    replicas == 1 ? "" : "s");
+const char* linkSource(const RunOptions& options, const Plan& plan) {
+    return options.planProbe ? "probe" : plan.flags.link ? "given" : "none";
+}
+
+Json inputsJson(const RunOptions& options, const Plan& plan) {
+    return {{"hosts", plan.job.hosts}, {"ranks_per_host", plan.job.ranksPerHost}, {"workers", plan.job.workers},
+            {"replicas", plan.replicas}, {"batch_size", plan.recipe.batchSize},
+            {"threads_per_worker", plan.job.threadsPerWorker}, {"training_mode", flagValue(options.trainingMode)},
+            {"average_updaters", options.averageUpdaters},
+            {"averaging_frequency", options.averagingFrequencyGiven ? Json(options.averagingFrequency) : Json()},
+            {"target_fraction", options.planTargetFraction}, {"allreduce", parallel::toString(plan.flags.algorithm)},
+            {"train_samples", plan.inputs.trainSamples}, {"rounds_per_epoch", plan.inputs.averaging.roundsPerEpoch}};
+}
+
+Json linkJson(const RunOptions& options, const Plan& plan) {
+    const PlanLink& link = plan.link;
+    Json probeJson = Json::array();
+    for (const parallel::LinkSample& sample : link.probe) {
+        const double model = parallel::allreduceSeconds(link.model, plan.flags.algorithm, link.processes, sample.bytes);
+        probeJson.push_back({{"bytes", sample.bytes}, {"seconds", sample.seconds}, {"model_seconds", model}});
     }
-    std::printf("  step:     %s (%s%s)\n", formatDuration(planned.stepSeconds).c_str(), stepSource,
-                measuring.measureSteps ? (", slowest of " + std::to_string(workers * measuring.processesOnThisMachine) +
-                                          " stepping at once, median of " + std::to_string(options.benchRepeats) + " x " +
-                                          std::to_string(options.benchSteps) + " steps").c_str()
-                                       : "");
+    return {{"source", linkSource(options, plan)}, {"latency_seconds", link.model.latencySeconds},
+            {"bandwidth_bytes_per_second", link.model.bytesPerSecond},
+            {"probe_processes", options.planProbe ? link.processes : 0}, {"probe_read_off", plan.inputs.readOffProbe},
+            {"probe", probeJson}};
+}
+
+Json averagingPointJson(const Plan& plan) {
+    const AveragingPoint& point = plan.point;
+    const parallel::ScalingInputs& planned = plan.inputs.planned;
+    return {{"bytes", point.parameterBytes + (plan.shared() ? 0 : point.stateBytes + point.statisticsBytes)},
+            {"parameter_bytes", point.parameterBytes}, {"state_bytes", point.stateBytes},
+            {"statistics_bytes", point.statisticsBytes}, {"local_seconds", planned.sync.localSeconds},
+            {"local_source", point.localGiven ? "given" : "measured"},
+            {"link_seconds", plan.replicas > 1 ? plan.linkPoint : 0.0}, {"seconds", parallel::secondsPerSync(planned)}};
+}
+
+// --json: the plan as one JSON document, the only thing on stdout.
+void printJson(const RunOptions& options, const Plan& plan) {
+    Json rowsJson = Json::array();
+    for (const auto& row : plan.rows) rowsJson.push_back(rowJson(row));
+    Json out{{"model", plan.measured.modelText},
+             {"backend", plan.measured.backendText},
+             {"optimizer", plan.measured.optimizerText},
+             {"inputs", inputsJson(options, plan)},
+             {"step_seconds", plan.inputs.planned.stepSeconds},
+             {"step_source", stepSource(plan)},
+             {"link", linkJson(options, plan)},
+             {"averaging_point", averagingPointJson(plan)},
+             {"rows", rowsJson},
+             {"recommended_averaging_frequency", plan.recommended},
+             {"recommended", rowJson(plan.atRecommended)},
+             {"advice", plan.advice}};
+    if (plan.shared()) {
+        out["overlapped_samples_per_second_bound"] = parallel::overlappedSamplesPerSecondBound(plan.inputs.planned);
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+}
+
+// The plan's first lines: the model, the job, an epoch and a step.
+void printJob(const RunOptions& options, const Plan& plan) {
+    const PlanJob& job = plan.job;
+    const int replicas = plan.replicas;
+    std::printf("plan: %s, batch %lld per worker, %s, %s\n", plan.measured.modelText.c_str(),
+                static_cast<long long>(plan.recipe.batchSize), plan.measured.optimizerText.c_str(),
+                plan.measured.backendText.c_str());
+    std::printf("  job:      %d host%s x %d worker%s = %d replica%s (%d process%s per machine, %d BLAS thread%s per "
+                "worker), %s\n",
+                job.hosts, job.hosts == 1 ? "" : "s", job.workers, job.workers == 1 ? "" : "s", replicas,
+                replicas == 1 ? "" : "s", job.ranksPerHost, job.ranksPerHost == 1 ? "" : "es", job.threadsPerWorker,
+                job.threadsPerWorker == 1 ? "" : "s", flagValue(options.trainingMode));
+    if (plan.inputs.averaging.roundsPerEpoch > 0) {
+        std::printf("  epoch:    %lld training samples = %lld rounds of %d replica%s (each epoch's end is also "
+                    "averaged)\n",
+                    static_cast<long long>(plan.inputs.trainSamples),
+                    static_cast<long long>(plan.inputs.averaging.roundsPerEpoch), replicas, replicas == 1 ? "" : "s");
+    }
+    const std::string howMeasured =
+        plan.measuring.measureSteps
+            ? ", slowest of " + std::to_string(job.workers * plan.measuring.processesOnThisMachine) +
+                  " stepping at once, median of " + std::to_string(options.benchRepeats) + " x " +
+                  std::to_string(options.benchSteps) + " steps"
+            : "";
+    std::printf("  step:     %s (%s%s)\n", formatDuration(plan.inputs.planned.stepSeconds).c_str(), stepSource(plan),
+                howMeasured.c_str());
+}
+
+// The probe against the fitted model, the link, and what one point (or step) exchanges and costs.
+void printLinkAndPoint(const RunOptions& options, const Plan& plan) {
+    const PlanLink& link = plan.link;
     if (options.planProbe) {
-        std::printf("  probe:    allreduce over %d ranks (median, slowest rank) against the fitted model:\n", processes->size());
-        for (const parallel::LinkSample& sample : probe) {
-            const double model = parallel::allreduceSeconds(link, flags.algorithm, processes->size(), sample.bytes);
-            std::printf("            %10s  %10s measured  %10s model\n", memory::formatBytes(std::int64_t(sample.bytes)).c_str(),
-                        formatDuration(sample.seconds).c_str(), formatDuration(model).c_str());
+        std::printf("  probe:    allreduce over %d ranks (median, slowest rank) against the fitted model:\n",
+                    link.processes);
+        for (const parallel::LinkSample& sample : link.probe) {
+            const double model =
+                parallel::allreduceSeconds(link.model, plan.flags.algorithm, link.processes, sample.bytes);
+            std::printf("            %10s  %10s measured  %10s model\n",
+                        memory::formatBytes(std::int64_t(sample.bytes)).c_str(), formatDuration(sample.seconds).c_str(),
+                        formatDuration(model).c_str());
         }
     }
-    if (hosts > 1 || options.planProbe) {
-        std::printf("  link:     alpha %s, beta %s (%s); %s allreduce%s\n", formatDuration(link.latencySeconds).c_str(),
-                    formatBandwidth(link.bytesPerSecond).c_str(), linkSource, parallel::toString(flags.algorithm),
-                    readOffProbe ? "; messages priced from the probed times" : "");
+    if (plan.job.hosts > 1 || options.planProbe) {
+        std::printf("  link:     alpha %s, beta %s (%s); %s allreduce%s\n",
+                    formatDuration(link.model.latencySeconds).c_str(),
+                    formatBandwidth(link.model.bytesPerSecond).c_str(), linkSource(options, plan),
+                    parallel::toString(plan.flags.algorithm),
+                    plan.inputs.readOffProbe ? "; messages priced from the probed times" : "");
     }
-    const bool shared = planned.mode == parallel::TrainingMode::SharedGradients;
-    if (replicas > 1) {
-        std::printf("  %s %s (parameters %s%s%s); in process %s (%s) + link %s = %s\n",
-                    shared ? "per step:" : "per point:",
-                    memory::formatBytes(shared ? parameterBytes : parameterBytes + stateBytes + statisticsBytes).c_str(),
-                    memory::formatBytes(parameterBytes).c_str(),
-                    !shared && stateBytes > 0 ? (", optimizer state " + memory::formatBytes(stateBytes)).c_str() : "",
-                    !shared && statisticsBytes > 0 ? (", statistics " + memory::formatBytes(statisticsBytes)).c_str() : "",
-                    formatDuration(planned.sync.localSeconds).c_str(), localGiven ? "given" : "measured",
-                    formatDuration(linkPoint).c_str(), formatDuration(parallel::secondsPerSync(planned)).c_str());
-    }
+    if (plan.replicas <= 1) return;
+    const AveragingPoint& point = plan.point;
+    const bool shared = plan.shared();
+    const std::int64_t bytes =
+        shared ? point.parameterBytes : point.parameterBytes + point.stateBytes + point.statisticsBytes;
+    const std::string state =
+        !shared && point.stateBytes > 0 ? ", optimizer state " + memory::formatBytes(point.stateBytes) : "";
+    const std::string statistics =
+        !shared && point.statisticsBytes > 0 ? ", statistics " + memory::formatBytes(point.statisticsBytes) : "";
+    std::printf("  %s %s (parameters %s%s%s); in process %s (%s) + link %s = %s\n", shared ? "per step:" : "per point:",
+                memory::formatBytes(bytes).c_str(), memory::formatBytes(point.parameterBytes).c_str(), state.c_str(),
+                statistics.c_str(), formatDuration(plan.inputs.planned.sync.localSeconds).c_str(),
+                point.localGiven ? "given" : "measured", formatDuration(plan.linkPoint).c_str(),
+                formatDuration(parallel::secondsPerSync(plan.inputs.planned)).c_str());
+}
+
+// The table of K, the recommendation and the advice.
+void printPredictions(const RunOptions& options, const Plan& plan) {
+    const bool shared = plan.shared();
     std::printf("\n  %5s  %12s  %10s  %14s\n", shared ? "" : "K", "samples/s", shared ? "gradients" : "averaging",
                 shared ? "s per step" : "s per point");
-    for (const auto& row : rows) {
+    for (const auto& row : plan.rows) {
         std::string note;
-        if (!shared && options.averagingFrequencyGiven && row.averagingFrequency == options.averagingFrequency) note += "  <- given";
+        if (!shared && options.averagingFrequencyGiven && row.averagingFrequency == options.averagingFrequency) {
+            note += "  <- given";
+        }
         std::printf("  %5s  %12s  %10s  %14.6f%s\n", shared ? "every" : std::to_string(row.averagingFrequency).c_str(),
                     withThousands(row.samplesPerSecond).c_str(), percent(row.averagingFraction).c_str(),
                     row.secondsPerAveragingPoint, note.c_str());
     }
     if (shared) {
         std::printf("  overlapped with the backward pass, at best %s samples/s\n",
-                    withThousands(parallel::overlappedSamplesPerSecondBound(planned)).c_str());
+                    withThousands(parallel::overlappedSamplesPerSecondBound(plan.inputs.planned)).c_str());
     }
-    std::printf("\nrecommendation: --averaging-frequency %d: averaging %s of the time (target %s), %s samples/s%s\n", recommended,
-                percent(atRecommended.averagingFraction).c_str(), percent(options.planTargetFraction).c_str(),
-                withThousands(atRecommended.samplesPerSecond).c_str(),
+    const parallel::ScalingPrediction& atRecommended = plan.atRecommended;
+    std::printf("\nrecommendation: --averaging-frequency %d: averaging %s of the time (target %s), %s samples/s%s\n",
+                plan.recommended, percent(atRecommended.averagingFraction).c_str(),
+                percent(options.planTargetFraction).c_str(), withThousands(atRecommended.samplesPerSecond).c_str(),
                 atRecommended.averagingFraction > options.planTargetFraction
                     ? " (the target cannot be met: this averages once an epoch, at its end, the least there is)"
                     : "");
-    for (const std::string& line : advice) std::printf("advice: %s\n", line.c_str());
+    for (const std::string& line : plan.advice) std::printf("advice: %s\n", line.c_str());
+}
+
+}  // namespace
+
+int runPlan(const RunOptions& given, MpiEnvironment& mpi) {
+    RunOptions options = given;
+    options.quiet = options.quiet || options.planJson;  // stdout is the plan alone
+    Plan plan;
+    plan.flags = checkFlags(options);
+    applyMemoryFlags(options);
+    plan.recipe = stepRecipeFrom(options);
+    plan.job = planJob(options, plan.flags, mpi);
+    // The link first, while nothing else runs.
+    std::shared_ptr<parallel::ProcessGroup> processes = mpi.processes(options.mpiTimeout);
+    plan.link = planLink(options, plan.flags, *processes);
+    plan.measuring = measurementPlan(options, plan.recipe, plan.job, mpi.active());
+    plan.measured = measureSlowestRank(plan.measuring, *processes);
+    plan.point = averagingPoint(options, plan.measured);
+    plan.inputs = planInputs(options, plan);
+    predictPlan(options, plan);
+    plan.advice = planAdvice(plan);
+
+    if (mpi.placement().rank != 0) return 0;
+    if (options.planJson) {
+        printJson(options, plan);
+        return 0;
+    }
+    printJob(options, plan);
+    printLinkAndPoint(options, plan);
+    printPredictions(options, plan);
     return 0;
 }
 

@@ -98,155 +98,224 @@ void validateCheckpointFlags(const RunOptions& options) {
     }
 }
 
+
+// Rank-aware output: only rank 0 prints progress and writes files.
+void leaveOutputsToRankZero(RunOptions& options) {
+    options.quiet = true;
+    options.metricsPath.clear();
+    options.savePath.clear();
+    options.checkpointDir.clear();
+}
+
+// A rank's failed set-up: under mpirun it is shared with the other ranks before anyone gives up.
+struct SetupFailure {
+    std::string message;  // empty: set up
+    bool input = false;   // bad input (exit 2)
+};
+
+// Validates before training, the communicator's layout included; alone, a failure is thrown at once.
+SetupFailure prepareThisRank(const RunOptions& options, const MpiPlacement& place, RunSetup& setup) {
+    try {
+        setup = prepareRun(options, ProcessPlacement{place.localRank, place.localSize, place.size});
+    } catch (const memory::BudgetExceededError& error) {
+        if (place.size <= 1) throw InputError(messageInFlags(error));  // predictable before training: bad input, exit 2
+        return {messageInFlags(error), true};
+    } catch (const std::exception& error) {
+        if (place.size <= 1) throw;
+        return {messageInFlags(error), dynamic_cast<const InputError*>(&error) != nullptr};
+    }
+    return {};
+}
+
+// Under mpirun: agree that every rank is ready (a host with other data or none names itself
+// on every rank, instead of leaving the others to time out) and on the configuration, and
+// lay the job's replicas out by global index (rank r owns replicas r*W .. r*W+W-1); the
+// communicator averages inside the process first, then across processes.
+void joinTheJob(MpiEnvironment& mpi, const RunOptions& options, const SetupFailure& failure, RunSetup& setup) {
+    const MpiPlacement& place = mpi.placement();
+    auto processes = mpi.processes(options.mpiTimeout);
+    agreeOnStartup(*processes, failure.message, failure.input);
+    agreeOnSettings(*processes, trainingSettings(options, setup));
+    setup.parallel.firstGlobalReplica = place.rank * setup.parallel.workers;
+    setup.parallel.totalReplicas = place.size * setup.parallel.workers;
+    setup.parallel.reportingProcess = place.rank == 0;
+}
+
+// With --checkpoint-dir every --checkpoint-every iterations and at each epoch's end, with --save at
+// the run's end.
+void scheduleSnapshots(RunSetup& setup, bool checkpointing, std::int64_t checkpointEvery, bool saving) {
+    setup.parallel.snapshotEvery = checkpointing ? checkpointEvery : 0;
+    setup.parallel.snapshotEveryEpoch = checkpointing;
+    setup.parallel.snapshotAtRunEnd = saving;
+}
+
+// --resume: the wrapper continues the run the snapshot was taken from (collective under mpirun);
+// returns the checkpoint it resumed from, or nothing.
+std::string resumeIfAsked(const RunOptions& options, const RunSetup& setup, MpiEnvironment& mpi,
+                          parallel::ParallelWrapper& wrapper) {
+    std::string resumedFrom;
+    if (options.resumePath.empty()) return resumedFrom;
+    parallel::TrainingSnapshot snapshot = snapshotToResume(
+        options, setup, mpi.placement().size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr, resumedFrom);
+    try {
+        wrapper.resume(std::move(snapshot));
+    } catch (const std::invalid_argument& error) {
+        throw InputError("cannot resume from " + resumedFrom + ": " + error.what());
+    }
+    return resumedFrom;
+}
+
+// The run's first lines: the job, the model, its workers, the data and where it resumes from.
+void printRunStart(const RunOptions& options, const RunSetup& setup, const MpiPlacement& place,
+                   const parallel::CommunicatorChoice& choice, const parallel::ParallelWrapper& wrapper,
+                   const std::string& resumedFrom) {
+    if (place.size > 1) {
+        std::printf("mpirun job: %d processes x %d workers = %d replicas; rank 0 on %s; across processes: %s\n",
+                    place.size, setup.parallel.workers, place.size * setup.parallel.workers, place.host.c_str(),
+                    parallel::toString(choice.plan.crossProcess).c_str());
+    }
+    std::printf("cohort %s: %s, %lld parameters\n", COHORT_VERSION, setup.model->describe().c_str(),
+                static_cast<long long>(setup.model->parameterCount()));
+    std::printf("%d worker(s) on %s, %d BLAS thread(s) each, %s, averaging every %d, %s; %s, %s\n",
+                setup.parallel.workers, memory::toString(setup.location).c_str(), setup.parallel.threadsPerWorker,
+                flagValue(options.trainingMode), setup.parallel.averagingFrequency,
+                wrapper.communicator().name().c_str(), setup.optimizer.describe().c_str(), setup.scheduleText.c_str());
+    if (setup.parallel.outer.enabled()) {
+        std::printf("outer optimizer: %s, lr %g%s\n", flagValue(options.outerOptimizer),
+                    setup.parallel.outer.learningRate,
+                    setup.parallel.outer.kind == parallel::OuterOptimizerKind::Nesterov
+                        ? (", momentum " + std::to_string(setup.parallel.outer.momentum)).c_str() : "");
+    }
+    std::printf("data: %s, %zu train / %zu test samples, batch %lld per worker\n", options.data.c_str(),
+                setup.data.train.count, setup.data.test.count, static_cast<long long>(options.batchSize));
+    if (!resumedFrom.empty()) std::printf("resuming from %s\n", resumedFrom.c_str());
+    std::fflush(stdout);
+}
+
+// Where each worker's time goes (--trace): bounded tracks, written when the run ends however it ends.
+std::shared_ptr<parallel::TraceRecorder> traceIfAsked(const std::string& tracePath, std::int64_t traceSteps,
+                                                      const RunSetup& setup, parallel::ParallelWrapper& wrapper) {
+    std::shared_ptr<parallel::TraceRecorder> trace;
+    if (tracePath.empty()) return trace;
+    trace = std::make_shared<parallel::TraceRecorder>(setup.parallel.workers, 4 * traceSteps + 64);
+    wrapper.setTrace(trace);
+    return trace;
+}
+
+// What the end of a run writes to, however it ends.
+struct RunEnd {
+    const MpiPlacement& place;
+    const std::string& tracePath;  // --trace as given: every rank writes its tracks
+    bool checkpointing;            // --checkpoint-dir given (the same on every rank)
+    MetricsWriter& metrics;
+    RunListener& listener;
+    ProgressLine& progress;
+    const parallel::TraceRecorder* trace;  // none without --trace
+    const TraceLabels& labels;
+};
+
+// The run's record ends with why, the report and the trace show how far it got, and the message
+// says where the run can be picked up again; thrown on as InputError (exit 2) or runtime_error.
+[[noreturn]] void reportFailure(const std::exception& error, const RunEnd& end) {
+    end.progress.clear();
+    const bool input = dynamic_cast<const InputError*>(&error) != nullptr;
+    std::string message = messageInFlags(error);
+    const std::string& checkpoint = end.listener.lastCheckpoint();
+    if (dynamic_cast<const parallel::WorkerError*>(&error)) {
+        const char* none = end.checkpointing ? "no checkpoint was written yet" : "no --checkpoint-dir";
+        message += "; " + (checkpoint.empty() ? std::string(none) : "last good checkpoint " + checkpoint);
+    }
+    try {
+        end.metrics.writeRaw("{\"event\":\"failed\",\"exit_code\":" + std::to_string(input ? 2 : 1) +
+                             ",\"error\":" + jsonString(message) + "}");
+        end.listener.writeReport();
+        // No collective after a failure: each rank writes its own tracks.
+        if (end.trace) {
+            writeTrace(end.place.rank == 0 ? end.tracePath : end.tracePath + ".rank" + std::to_string(end.place.rank),
+                       *end.trace, end.labels, nullptr);
+        }
+    } catch (const std::exception&) {
+        // the error being reported matters more than the files
+    }
+    if (input) throw InputError(message);
+    throw std::runtime_error(message);
+}
+
+train::RunSummary fitOrReportFailure(parallel::ParallelWrapper& wrapper, const data::DatasetSplits& data,
+                                     const RunEnd& end) {
+    try {
+        return wrapper.fit(data, &end.listener);
+    } catch (const std::exception& error) {
+        reportFailure(error, end);
+    }
+}
+
+// Stopped by a signal (here or, under mpirun, on another rank) at a sync point: records where and
+// returns the exit code.
+int reportStop(const RunEnd& end, const std::string& checkpointDir) {
+    const parallel::TrainingSnapshot& at = end.listener.stoppedAt();
+    const int code = StopOnSignals::signal() ? StopOnSignals::exitCode() : 128 + SIGTERM;
+    const std::string signal = StopOnSignals::signal() ? StopOnSignals::name() : "a signal to another rank";
+    end.metrics.writeRaw("{\"event\":\"stopped\",\"signal\":" + jsonString(signal) +
+                         ",\"exit_code\":" + std::to_string(code) + ",\"epoch\":" + std::to_string(at.epoch) +
+                         ",\"iteration\":" + std::to_string(at.iteration) +
+                         ",\"checkpoint\":" + jsonString(end.listener.lastCheckpoint()) + "}");
+    end.listener.writeReport();
+    end.progress.clear();
+    if (end.place.rank == 0) {
+        const std::string& checkpoint = end.listener.lastCheckpoint();
+        std::fprintf(stderr, "%s: stopped by %s at epoch %d, iteration %lld; %s\n", messagePrefix().c_str(),
+                     signal.c_str(), at.epoch + (at.atEpochEnd ? 0 : 1), static_cast<long long>(at.iteration),
+                     checkpoint.empty()
+                         ? "no checkpoint written (no --checkpoint-dir)"
+                         : ("checkpoint " + checkpoint + "; continue with --resume " + checkpointDir).c_str());
+    }
+    return code;
+}
+
 }  // namespace
 
 int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     const MpiPlacement& place = mpi.placement();
     RunOptions options = given;
     validateCheckpointFlags(options);
-    if (place.rank != 0) {  // rank-aware output: only rank 0 prints progress and writes files
-        options.quiet = true;
-        options.metricsPath.clear();
-        options.savePath.clear();
-        options.checkpointDir.clear();
-    }
+    if (place.rank != 0) leaveOutputsToRankZero(options);
     if (!(options.mpiTimeout > 0.0)) throw InputError("--mpi-timeout must be > 0 seconds");
     RunSetup setup;
-    std::string setupError;  // under mpirun a rank's failed set-up is shared before anyone gives up
-    bool setupInputError = false;
-    try {
-        // Validates before training, the communicator's layout included.
-        setup = prepareRun(options, ProcessPlacement{place.localRank, place.localSize, place.size});
-    } catch (const memory::BudgetExceededError& error) {
-        if (place.size <= 1) throw InputError(messageInFlags(error));  // predictable before training: bad input, exit 2
-        setupError = messageInFlags(error);
-        setupInputError = true;
-    } catch (const std::exception& error) {
-        if (place.size <= 1) throw;
-        setupError = messageInFlags(error);
-        setupInputError = dynamic_cast<const InputError*>(&error) != nullptr;
-    }
-    // Under mpirun: agree that every rank is ready (a host with other data or none names itself
-    // on every rank, instead of leaving the others to time out) and on the configuration, and
-    // lay the job's replicas out by global index (rank r owns replicas r*W .. r*W+W-1); the
-    // communicator averages inside the process first, then across processes.
-    if (place.size > 1) {
-        auto processes = mpi.processes(options.mpiTimeout);
-        agreeOnStartup(*processes, setupError, setupInputError);
-        agreeOnSettings(*processes, trainingSettings(options, setup));
-        setup.parallel.firstGlobalReplica = place.rank * setup.parallel.workers;
-        setup.parallel.totalReplicas = place.size * setup.parallel.workers;
-        setup.parallel.reportingProcess = place.rank == 0;
-    }
+    const SetupFailure failure = prepareThisRank(options, place, setup);
+    if (place.size > 1) joinTheJob(mpi, options, failure, setup);
     const parallel::CommunicatorChoice choice =
         parallel::makeCommunicator(mpi.layout(setup.parallel.workers, setup.parallel.devices));
     // Checkpoints (rank 0 writes; every rank takes part in the snapshot at the same sync point).
     std::optional<CheckpointDirectory> checkpoints;
     if (!options.checkpointDir.empty()) checkpoints.emplace(options.checkpointDir, options.keepCheckpoints);
     const bool checkpointing = !given.checkpointDir.empty();  // the same on every rank
-    setup.parallel.snapshotEvery = checkpointing ? options.checkpointEvery : 0;
-    setup.parallel.snapshotEveryEpoch = checkpointing;
-    setup.parallel.snapshotAtRunEnd = !given.savePath.empty();
+    scheduleSnapshots(setup, checkpointing, options.checkpointEvery, !given.savePath.empty());
     StopOnSignals signals;
     setup.parallel.stopRequested = [] { return StopOnSignals::requested(); };
-    parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel, choice.communicator);
-    std::string resumedFrom;
-    if (!options.resumePath.empty()) {
-        parallel::TrainingSnapshot snapshot =
-            snapshotToResume(options, setup, place.size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr, resumedFrom);
-        try {
-            wrapper.resume(std::move(snapshot));
-        } catch (const std::invalid_argument& error) {
-            throw InputError("cannot resume from " + resumedFrom + ": " + error.what());
-        }
-    }
-    if (place.rank != 0) {
-        options.reportPath.clear();
-    }
+    parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel,
+                                      choice.communicator);
+    const std::string resumedFrom = resumeIfAsked(options, setup, mpi, wrapper);
+    if (place.rank != 0) options.reportPath.clear();
     const std::string chartJs = options.reportPath.empty() ? std::string() : chartJsSource();  // before training
     MetricsWriter metrics(options.metricsPath);
     if (!options.reportPath.empty()) metrics.keepRecords();
     metrics.writeHeader(runRecord(options, setup, place, wrapper, resumedFrom));
-    if (!options.quiet) {
-        if (place.size > 1) {
-            std::printf("mpirun job: %d processes x %d workers = %d replicas; rank 0 on %s; across processes: %s\n",
-                        place.size, setup.parallel.workers, place.size * setup.parallel.workers, place.host.c_str(),
-                        parallel::toString(choice.plan.crossProcess).c_str());
-        }
-        std::printf("cohort %s: %s, %lld parameters\n", COHORT_VERSION, setup.model->describe().c_str(),
-                    static_cast<long long>(setup.model->parameterCount()));
-        std::printf("%d worker(s) on %s, %d BLAS thread(s) each, %s, averaging every %d, %s; %s, %s\n",
-                    setup.parallel.workers, memory::toString(setup.location).c_str(), setup.parallel.threadsPerWorker,
-                    flagValue(options.trainingMode), setup.parallel.averagingFrequency,
-                    wrapper.communicator().name().c_str(), setup.optimizer.describe().c_str(),
-                    setup.scheduleText.c_str());
-        if (setup.parallel.outer.enabled()) {
-            std::printf("outer optimizer: %s, lr %g%s\n", flagValue(options.outerOptimizer), setup.parallel.outer.learningRate,
-                        setup.parallel.outer.kind == parallel::OuterOptimizerKind::Nesterov
-                            ? (", momentum " + std::to_string(setup.parallel.outer.momentum)).c_str() : "");
-        }
-        std::printf("data: %s, %zu train / %zu test samples, batch %lld per worker\n", options.data.c_str(),
-                    setup.data.train.count, setup.data.test.count, static_cast<long long>(options.batchSize));
-        if (!resumedFrom.empty()) std::printf("resuming from %s\n", resumedFrom.c_str());
-        std::fflush(stdout);
-    }
+    if (!options.quiet) printRunStart(options, setup, place, choice, wrapper, resumedFrom);
     ProgressLine progress(!options.quiet && place.rank == 0 && isTerminal(stderr));
     RunListener listener(options, setup,
-                         RunOutputs{metrics, checkpoints ? &*checkpoints : nullptr, progress.enabled() ? &progress : nullptr,
-                                    options.reportPath, chartJs});
-    // Where each worker's time goes: bounded tracks, written when the run ends however it ends.
-    std::shared_ptr<parallel::TraceRecorder> trace;
-    if (!given.tracePath.empty()) {
-        trace = std::make_shared<parallel::TraceRecorder>(setup.parallel.workers, 4 * options.traceSteps + 64);
-        wrapper.setTrace(trace);
-    }
+                         RunOutputs{metrics, checkpoints ? &*checkpoints : nullptr,
+                                    progress.enabled() ? &progress : nullptr, options.reportPath, chartJs});
+    const std::shared_ptr<parallel::TraceRecorder> trace =
+        traceIfAsked(given.tracePath, options.traceSteps, setup, wrapper);
     const TraceLabels labels{place.rank, place.host, memory::toString(setup.location)};
-    train::RunSummary summary;
-    try {
-        summary = wrapper.fit(setup.data, &listener);
-    } catch (const std::exception& error) {
-        // The run's record ends with why, the report and the trace show how far it got, and the
-        // line says where the run can be picked up again.
-        progress.clear();
-        const bool input = dynamic_cast<const InputError*>(&error) != nullptr;
-        std::string message = messageInFlags(error);
-        if (dynamic_cast<const parallel::WorkerError*>(&error)) {
-            message += "; " + (listener.lastCheckpoint().empty()
-                                   ? std::string(checkpointing ? "no checkpoint was written yet" : "no --checkpoint-dir")
-                                   : "last good checkpoint " + listener.lastCheckpoint());
-        }
-        try {
-            metrics.writeRaw("{\"event\":\"failed\",\"exit_code\":" + std::to_string(input ? 2 : 1) +
-                             ",\"error\":" + jsonString(message) + "}");
-            listener.writeReport();
-            // No collective after a failure: each rank writes its own tracks.
-            if (trace) writeTrace(place.rank == 0 ? given.tracePath : given.tracePath + ".rank" + std::to_string(place.rank),
-                                  *trace, labels, nullptr);
-        } catch (const std::exception&) {
-            // the error being reported matters more than the files
-        }
-        if (input) throw InputError(message);
-        throw std::runtime_error(message);
+    const RunEnd end{place, given.tracePath, checkpointing, metrics, listener, progress, trace.get(), labels};
+    const train::RunSummary summary = fitOrReportFailure(wrapper, setup.data, end);
+    if (trace) {
+        writeTrace(given.tracePath, *trace, labels, place.size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr);
     }
-    if (trace) writeTrace(given.tracePath, *trace, labels, place.size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr);
     if (!summary.stopped) return 0;
-    // Stopped by a signal (here or, under mpirun, on another rank) at a sync point.
-    const parallel::TrainingSnapshot& at = listener.stoppedAt();
-    const int code = StopOnSignals::signal() ? StopOnSignals::exitCode() : 128 + SIGTERM;
-    const std::string signal = StopOnSignals::signal() ? StopOnSignals::name() : "a signal to another rank";
-    metrics.writeRaw("{\"event\":\"stopped\",\"signal\":" + jsonString(signal) + ",\"exit_code\":" + std::to_string(code) +
-                     ",\"epoch\":" + std::to_string(at.epoch) + ",\"iteration\":" + std::to_string(at.iteration) +
-                     ",\"checkpoint\":" + jsonString(listener.lastCheckpoint()) + "}");
-    listener.writeReport();
-    progress.clear();
-    if (place.rank == 0) {
-        std::fprintf(stderr, "%s: stopped by %s at epoch %d, iteration %lld; %s\n", messagePrefix().c_str(), signal.c_str(),
-                     at.epoch + (at.atEpochEnd ? 0 : 1), static_cast<long long>(at.iteration),
-                     listener.lastCheckpoint().empty()
-                         ? "no checkpoint written (no --checkpoint-dir)"
-                         : ("checkpoint " + listener.lastCheckpoint() + "; continue with --resume " + options.checkpointDir).c_str());
-    }
-    return code;
+    return reportStop(end, options.checkpointDir);
 }
 
 }  // namespace cohort::launch

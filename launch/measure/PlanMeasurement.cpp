@@ -53,12 +53,131 @@ std::shared_ptr<parallel::Communicator> communicatorFor(const WorkerMeasurementP
     return parallel::makeCommunicator(layout).communicator;
 }
 
+using Timings = std::vector<std::vector<double>>;  // [repeat][thread]
+
 // timings[repeat][thread] -> the median over repeats of each repeat's slowest thread.
-double slowestThenMedian(const std::vector<std::vector<double>>& timings) {
+double slowestThenMedian(const Timings& timings) {
     std::vector<double> slowest;
     for (const auto& repeat : timings) slowest.push_back(*std::max_element(repeat.begin(), repeat.end()));
     return median(slowest);
 }
+
+// One communicator per group of workers that average together (one group per emulated rank).
+std::vector<std::shared_ptr<parallel::Communicator>> communicatorsFor(const WorkerMeasurementPlan& plan, int groups) {
+    std::vector<std::shared_ptr<parallel::Communicator>> communicators;
+    for (int g = 0; g < groups; ++g) communicators.push_back(communicatorFor(plan));
+    return communicators;
+}
+
+// The threads of a measurement, each one worker with its own TimedTrainingStep, and what they
+// share: the barrier that starts each repeat at once, the first failure and every timing.
+class MeasuringThreads {
+public:
+    MeasuringThreads(const WorkerMeasurementPlan& plan, bool averaging, int groups, int threads)
+        : plan_(plan),
+          workers_(int(plan.locations.size())),
+          threads_(threads),
+          averaging_(averaging),
+          communicators_(communicatorsFor(plan, averaging ? groups : 0)),
+          barrier_(threads),
+          steps_(shaped(plan.measureSteps ? plan.repeats : 0)),
+          parameters_(shaped(averaging ? plan.averagingRepeats : 0)),
+          state_(parameters_),
+          statistics_(parameters_) {}
+
+    // Runs every thread to its end; rethrows the first failure.
+    void run() {
+        std::vector<std::thread> running;
+        for (int thread = 0; thread < threads_; ++thread) running.emplace_back(&MeasuringThreads::work, this, thread);
+        for (std::thread& each : running) each.join();
+        if (failure_) std::rethrow_exception(failure_);
+    }
+
+    WorkerMeasurement result() {
+        if (plan_.measureSteps) result_.stepSeconds = slowestThenMedian(steps_);
+        if (averaging_) {
+            result_.parameterAveragingSeconds = slowestThenMedian(parameters_);
+            if (plan_.averageUpdaters && result_.stateCount > 0) {
+                result_.stateAveragingSeconds = slowestThenMedian(state_);
+            }
+            if (result_.statisticsCount > 0) result_.statisticsAveragingSeconds = slowestThenMedian(statistics_);
+        }
+        return result_;
+    }
+
+private:
+    Timings shaped(int repeats) const {
+        return Timings(std::size_t(repeats), std::vector<double>(std::size_t(threads_)));
+    }
+
+    void work(int thread) {
+        const MemoryLocation location = plan_.locations[std::size_t(thread % workers_)];
+        try {
+            if (!location.isDevice()) omp_set_num_threads(plan_.threadsPerWorker);
+            TimedTrainingStep timed(plan_.recipe, location, plan_.threadsPerWorker);
+            if (thread == 0) describe(timed);
+            if (plan_.measureSteps) timeSteps(timed, thread);
+            if (averaging_) timeAveraging(timed, thread);
+            barrier_.arriveAndWait();
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(failureMutex_);
+            if (!failure_) failure_ = std::current_exception();
+            barrier_.abort("another worker failed");
+            for (auto& communicator : communicators_) communicator->abort("another worker failed");
+        }
+    }
+
+    // What every replica is: the same for each thread, told by the first.
+    void describe(TimedTrainingStep& timed) {
+        result_.modelText = timed.model().describe();
+        result_.backendText = timed.backend().name();
+        result_.optimizerText = plan_.recipe.optimizer.describe();
+        result_.parameterCount = timed.model().parameterCount();
+        result_.stateCount = timed.optimizer().state().elementCount();
+        result_.statisticsCount = timed.model().statisticsCount();
+    }
+
+    void timeSteps(TimedTrainingStep& timed, int thread) {
+        barrier_.arriveAndWait();
+        timed.run(plan_.warmupSteps);
+        for (int repeat = 0; repeat < plan_.repeats; ++repeat) {
+            barrier_.arriveAndWait();  // every worker steps at once, as in training
+            steps_[std::size_t(repeat)][std::size_t(thread)] = timed.run(plan_.steps) / plan_.steps;
+        }
+        timed.checkFinite();
+    }
+
+    // The group's communicator averaging each buffer, every worker of every group at once.
+    void timeAveraging(TimedTrainingStep& timed, int thread) {
+        const int local = thread % workers_;
+        parallel::Communicator& communicator = *communicators_[std::size_t(thread / workers_)];
+        kernels::Backend& backend = timed.backend();
+        Tensor& statisticsBuffer = timed.model().statistics();
+        Tensor& stateBuffer = timed.optimizer().state();
+        auto timeAverage = [&](Tensor& buffer, Timings& into, int repeat) {
+            if (buffer.elementCount() == 0) return;
+            barrier_.arriveAndWait();
+            const auto start = Clock::now();
+            communicator.average(local, backend, buffer.dtype(), buffer.raw(), buffer.elementCount());
+            if (repeat >= 0) into[std::size_t(repeat)][std::size_t(thread)] = secondsSince(start);
+        };
+        for (int repeat = -1; repeat < plan_.averagingRepeats; ++repeat) {  // -1: warm-up
+            timeAverage(timed.model().parameters(), parameters_, repeat);
+            if (plan_.averageUpdaters) timeAverage(stateBuffer, state_, repeat);
+            timeAverage(statisticsBuffer, statistics_, repeat);
+        }
+    }
+
+    const WorkerMeasurementPlan& plan_;
+    const int workers_, threads_;
+    const bool averaging_;
+    std::vector<std::shared_ptr<parallel::Communicator>> communicators_;  // one per group, when averaging
+    parallel::AbortableBarrier barrier_;
+    std::mutex failureMutex_;
+    std::exception_ptr failure_;
+    Timings steps_, parameters_, state_, statistics_;
+    WorkerMeasurement result_;
+};
 
 }  // namespace
 
@@ -68,80 +187,9 @@ WorkerMeasurement measureWorkers(const WorkerMeasurementPlan& plan) {
     // Nothing to time: one replica tells the buffers' sizes.
     const int groups = plan.measureSteps || averaging ? std::max(1, plan.processesOnThisMachine) : 1;
     const int threads = plan.measureSteps || averaging ? workers * groups : 1;
-    std::vector<std::shared_ptr<parallel::Communicator>> communicators;
-    if (averaging) {
-        for (int g = 0; g < groups; ++g) communicators.push_back(communicatorFor(plan));
-    }
-    parallel::AbortableBarrier barrier(threads);
-    std::mutex failureMutex;
-    std::exception_ptr failure;
-    auto shaped = [&](int repeats) { return std::vector<std::vector<double>>(std::size_t(repeats), std::vector<double>(std::size_t(threads))); };
-    std::vector<std::vector<double>> steps = shaped(plan.measureSteps ? plan.repeats : 0);
-    std::vector<std::vector<double>> parameters = shaped(averaging ? plan.averagingRepeats : 0);
-    std::vector<std::vector<double>> state = parameters, statistics = parameters;
-    WorkerMeasurement result;
-
-    auto work = [&](int thread) {
-        const int group = thread / workers, local = thread % workers;
-        const MemoryLocation location = plan.locations[std::size_t(local)];
-        try {
-            if (!location.isDevice()) omp_set_num_threads(plan.threadsPerWorker);
-            TimedTrainingStep timed(plan.recipe, location, plan.threadsPerWorker);
-            if (thread == 0) {
-                result.modelText = timed.model().describe();
-                result.backendText = timed.backend().name();
-                result.optimizerText = plan.recipe.optimizer.describe();
-                result.parameterCount = timed.model().parameterCount();
-                result.stateCount = timed.optimizer().state().elementCount();
-                result.statisticsCount = timed.model().statisticsCount();
-            }
-            if (plan.measureSteps) {
-                barrier.arriveAndWait();
-                timed.run(plan.warmupSteps);
-                for (int repeat = 0; repeat < plan.repeats; ++repeat) {
-                    barrier.arriveAndWait();  // every worker steps at once, as in training
-                    steps[std::size_t(repeat)][std::size_t(thread)] = timed.run(plan.steps) / plan.steps;
-                }
-                timed.checkFinite();
-            }
-            if (averaging) {
-                parallel::Communicator& communicator = *communicators[std::size_t(group)];
-                kernels::Backend& backend = timed.backend();
-                Tensor& statisticsBuffer = timed.model().statistics();
-                Tensor& stateBuffer = timed.optimizer().state();
-                auto timeAverage = [&](Tensor& buffer, std::vector<std::vector<double>>& into, int repeat) {
-                    if (buffer.elementCount() == 0) return;
-                    barrier.arriveAndWait();
-                    const auto start = Clock::now();
-                    communicator.average(local, backend, buffer.dtype(), buffer.raw(), buffer.elementCount());
-                    if (repeat >= 0) into[std::size_t(repeat)][std::size_t(thread)] = secondsSince(start);
-                };
-                for (int repeat = -1; repeat < plan.averagingRepeats; ++repeat) {  // -1: warm-up
-                    timeAverage(timed.model().parameters(), parameters, repeat);
-                    if (plan.averageUpdaters) timeAverage(stateBuffer, state, repeat);
-                    timeAverage(statisticsBuffer, statistics, repeat);
-                }
-            }
-            barrier.arriveAndWait();
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(failureMutex);
-            if (!failure) failure = std::current_exception();
-            barrier.abort("another worker failed");
-            for (auto& communicator : communicators) communicator->abort("another worker failed");
-        }
-    };
-    std::vector<std::thread> running;
-    for (int thread = 0; thread < threads; ++thread) running.emplace_back(work, thread);
-    for (std::thread& each : running) each.join();
-    if (failure) std::rethrow_exception(failure);
-
-    if (plan.measureSteps) result.stepSeconds = slowestThenMedian(steps);
-    if (averaging) {
-        result.parameterAveragingSeconds = slowestThenMedian(parameters);
-        if (plan.averageUpdaters && result.stateCount > 0) result.stateAveragingSeconds = slowestThenMedian(state);
-        if (result.statisticsCount > 0) result.statisticsAveragingSeconds = slowestThenMedian(statistics);
-    }
-    return result;
+    MeasuringThreads measuring(plan, averaging, groups, threads);
+    measuring.run();
+    return measuring.result();
 }
 
 std::vector<parallel::LinkSample> probeAllreduce(parallel::ProcessGroup& processes, std::int64_t largestBytes) {
