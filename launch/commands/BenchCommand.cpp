@@ -9,6 +9,7 @@
 #include "kernels/Backend.h"
 #include "launch/commands/Commands.h"
 #include "launch/outputs/MetricsWriter.h"
+#include "launch/outputs/OutputFile.h"
 #include "launch/run/RunSetup.h"
 #include "launch/measure/TimedTrainingStep.h"
 #include "src/core/Errors.h"
@@ -19,6 +20,7 @@ int runBench(const RunOptions& options) {
     if (options.benchSteps < 1 || options.benchRepeats < 1 || options.benchWarmup < 0) {
         throw InputError("--steps and --repeats must be >= 1 and --warmup >= 0");
     }
+    checkOutputFile(options.metricsPath, "--metrics");  // before the timing, not after it
     applyMemoryFlags(options);
     const StepRecipe recipe = stepRecipeFrom(options);
     const memory::MemoryLocation location = chooseLocation(options);

@@ -8,6 +8,7 @@
 #include "kernels/Backend.h"
 #include "launch/run/Checkpoints.h"
 #include "launch/commands/Commands.h"
+#include "launch/job/Signals.h"
 #include "launch/outputs/MetricsWriter.h"
 #include "launch/outputs/OutputFile.h"
 #include "launch/run/RunSetup.h"
@@ -50,7 +51,11 @@ int runEvaluate(const RunOptions& options) {
     if (options.evaluationBatch < 0) throw InputError("--batch-size must be >= 0, got " + std::to_string(options.evaluationBatch));
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
     refuseInputAsOutput(options.metricsPath, "--metrics", runInputs(options));
-    const train::CheckpointFile file = train::readCheckpointFile(options.loadPath);  // before the data: fail fast
+    checkOutputFile(options.metricsPath, "--metrics");
+    const train::CheckpointFile file = [&options] {  // before the data: fail fast
+        const ExitOnSignalsWhileWaiting interruptible(options.loadPath, "--load " + options.loadPath);
+        return train::readCheckpointFile(options.loadPath);
+    }();
     const memory::MemoryLocation location = chooseLocation(options);
     const data::DatasetSplits data = loadData(options);
     const Shape inputSample(std::vector<std::int64_t>(data.test.sampleShape.begin(), data.test.sampleShape.end()));

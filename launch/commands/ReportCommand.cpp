@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "launch/commands/Commands.h"
 #include "launch/outputs/HtmlReport.h"
 #include "launch/outputs/OutputFile.h"
@@ -13,6 +15,16 @@
 
 namespace cohort::launch {
 
+namespace {
+
+// A line the report can use: a JSON object with an "event" name (what --metrics writes).
+bool isEvent(const std::string& line) {
+    const nlohmann::json value = nlohmann::json::parse(line, nullptr, false);
+    return value.is_object() && value.contains("event") && value["event"].is_string();
+}
+
+}  // namespace
+
 int runReport(const RunOptions& options) {
     if (options.reportInput.empty()) throw InputError("cohort report needs a metrics file: cohort report run.jsonl -o run.html");
     if (const std::string why = whyNotRegularFile(options.reportInput); !why.empty())
@@ -20,11 +32,22 @@ int runReport(const RunOptions& options) {
     std::ifstream in(options.reportInput);
     if (!in) throw InputError("cannot read metrics file " + options.reportInput);
     refuseInputAsOutput(options.outputPath, "-o", {options.reportInput});
+    checkOutputFile(options.outputPath, "-o");
     std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    if (lines.empty()) throw InputError("metrics file " + options.reportInput + " is empty");
+    std::size_t skipped = 0;
+    for (std::string line; std::getline(in, line);) {
+        if (isEvent(line)) lines.push_back(line);
+        else if (!line.empty()) ++skipped;
+    }
+    if (lines.empty() && skipped == 0) throw InputError("metrics file " + options.reportInput + " is empty");
+    if (lines.empty()) {
+        throw InputError("metrics file " + options.reportInput + " has no event: none of its " + std::to_string(skipped) +
+                         " lines is a JSON object with an \"event\" (is it a cohort --metrics file?)");
+    }
     writeReport(options.outputPath, lines, chartJsSource());
-    std::printf("report: %s (%zu events from %s)\n", options.outputPath.c_str(), lines.size(), options.reportInput.c_str());
+    std::printf("report: %s (%zu events from %s", options.outputPath.c_str(), lines.size(), options.reportInput.c_str());
+    if (skipped > 0) std::printf("; skipped %zu line%s that %s not an event", skipped, skipped == 1 ? "" : "s", skipped == 1 ? "is" : "are");
+    std::printf(")\n");
     return 0;
 }
 

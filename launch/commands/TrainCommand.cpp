@@ -43,7 +43,7 @@ std::string cpuName() {
 
 // The first record of --metrics: what this run is (schema in docs/METRICS.md).
 std::string runRecord(const RunOptions& options, const RunSetup& setup, const MpiPlacement& place,
-                      const parallel::ParallelWrapper& wrapper, const std::string& resumedFrom) {
+                      const parallel::ParallelWrapper& wrapper, const ResumeSource& resumed) {
     const nlohmann::json settings = settingsByKey(trainingSettings(options, setup));
     nlohmann::json gpus = nlohmann::json::array();
     for (int device : setup.parallel.devices) gpus.push_back(kernels::cudaDeviceName(device));
@@ -65,8 +65,10 @@ std::string runRecord(const RunOptions& options, const RunSetup& setup, const Mp
         {"data",
          {{"name", options.data}, {"train", setup.data.train.count}, {"test", setup.data.test.count}, {"classes", setup.data.train.numClasses}}},
         {"settings", settings},
-        {"resumed_from", resumedFrom}};
-    return record.dump();
+        {"resumed_from", resumed.path}};
+    nlohmann::json extended = record;
+    if (resumed.epochsBefore > 0) extended["epochs_extended_from"] = resumed.epochsBefore;
+    return extended.dump();
 }
 
 void validateCheckpointFlags(const RunOptions& options) {
@@ -113,9 +115,22 @@ struct SetupFailure {
     bool input = false;   // bad input (exit 2)
 };
 
-// Validates before training, the communicator's layout included; alone, a failure is thrown at once.
+// Every output this rank writes, before anything is loaded: a folder that cannot take the file is
+// found in a second, not after the last epoch.
+void checkOutputs(const RunOptions& options, bool rankZero) {
+    checkOutputFile(options.metricsPath, "--metrics");
+    checkOutputFile(options.savePath, "--save");
+    checkOutputFolder(options.checkpointDir, "--checkpoint-dir");
+    if (!rankZero) return;  // the report and the trace are rank 0's
+    checkOutputFile(options.reportPath, "--report");
+    checkOutputFile(options.tracePath, "--trace");
+}
+
+// Validates before training, the outputs and the communicator's layout included; alone, a failure
+// is thrown at once.
 SetupFailure prepareThisRank(const RunOptions& options, const MpiPlacement& place, RunSetup& setup) {
     try {
+        checkOutputs(options, place.rank == 0);
         setup = prepareRun(options, ProcessPlacement{place.localRank, place.localSize, place.size});
     } catch (const memory::BudgetExceededError& error) {
         if (place.size <= 1) throw InputError(messageInFlags(error));  // predictable before training: bad input, exit 2
@@ -150,25 +165,30 @@ void scheduleSnapshots(RunSetup& setup, bool checkpointing, std::int64_t checkpo
 }
 
 // --resume: the wrapper continues the run the snapshot was taken from (collective under mpirun);
-// returns the checkpoint it resumed from, or nothing.
-std::string resumeIfAsked(const RunOptions& options, const RunSetup& setup, MpiEnvironment& mpi,
-                          parallel::ParallelWrapper& wrapper) {
-    std::string resumedFrom;
-    if (options.resumePath.empty()) return resumedFrom;
-    parallel::TrainingSnapshot snapshot = snapshotToResume(
-        options, setup, mpi.placement().size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr, resumedFrom);
+// returns the checkpoint it resumed from (an empty path when not resuming).
+ResumeSource resumeIfAsked(const RunOptions& options, const RunSetup& setup, MpiEnvironment& mpi,
+                           parallel::ParallelWrapper& wrapper) {
+    ResumeSource resumed;
+    if (options.resumePath.empty()) return resumed;
+    std::optional<parallel::TrainingSnapshot> read;
+    {
+        const ExitOnSignalsWhileWaiting interruptible(options.resumePath, "--resume " + options.resumePath);
+        read.emplace(snapshotToResume(options, setup,
+                                      mpi.placement().size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr, resumed));
+    }
+    parallel::TrainingSnapshot snapshot = std::move(*read);
     try {
         wrapper.resume(std::move(snapshot));
     } catch (const std::invalid_argument& error) {
-        throw InputError("cannot resume from " + resumedFrom + ": " + error.what());
+        throw InputError("cannot resume from " + resumed.path + ": " + error.what());
     }
-    return resumedFrom;
+    return resumed;
 }
 
 // The run's first lines: the job, the model, its workers, the data and where it resumes from.
 void printRunStart(const RunOptions& options, const RunSetup& setup, const MpiPlacement& place,
                    const parallel::CommunicatorChoice& choice, const parallel::ParallelWrapper& wrapper,
-                   const std::string& resumedFrom) {
+                   const ResumeSource& resumed) {
     if (place.size > 1) {
         std::printf("mpirun job: %d processes x %d workers = %d replicas; rank 0 on %s; across processes: %s\n",
                     place.size, setup.parallel.workers, place.size * setup.parallel.workers, place.host.c_str(),
@@ -188,7 +208,12 @@ void printRunStart(const RunOptions& options, const RunSetup& setup, const MpiPl
     }
     std::printf("data: %s, %zu train / %zu test samples, batch %lld per worker\n", options.data.c_str(),
                 setup.data.train.count, setup.data.test.count, static_cast<long long>(options.batchSize));
-    if (!resumedFrom.empty()) std::printf("resuming from %s\n", resumedFrom.c_str());
+    if (resumed.epochsBefore > 0) {
+        std::printf("resuming from %s, training longer: --epochs %d -> %d (the learning-rate schedule now ends at epoch %d)\n",
+                    resumed.path.c_str(), resumed.epochsBefore, setup.trainer.epochs, setup.trainer.epochs);
+    } else if (!resumed.path.empty()) {
+        std::printf("resuming from %s\n", resumed.path.c_str());
+    }
     std::fflush(stdout);
 }
 
@@ -295,13 +320,13 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     setup.parallel.stopRequested = [] { return StopOnSignals::requested(); };
     parallel::ParallelWrapper wrapper(*setup.model, setup.optimizer, setup.trainer, setup.parallel,
                                       choice.communicator);
-    const std::string resumedFrom = resumeIfAsked(options, setup, mpi, wrapper);
+    const ResumeSource resumed = resumeIfAsked(options, setup, mpi, wrapper);
     if (place.rank != 0) options.reportPath.clear();
     const std::string chartJs = options.reportPath.empty() ? std::string() : chartJsSource();  // before training
     MetricsWriter metrics(options.metricsPath);
     if (!options.reportPath.empty()) metrics.keepRecords();
-    metrics.writeHeader(runRecord(options, setup, place, wrapper, resumedFrom));
-    if (!options.quiet) printRunStart(options, setup, place, choice, wrapper, resumedFrom);
+    metrics.writeHeader(runRecord(options, setup, place, wrapper, resumed));
+    if (!options.quiet) printRunStart(options, setup, place, choice, wrapper, resumed);
     ProgressLine progress(!options.quiet && place.rank == 0 && isTerminal(stderr));
     RunListener listener(options, setup,
                          RunOutputs{metrics, checkpoints ? &*checkpoints : nullptr,

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <filesystem>
 
 namespace cohort::launch {
 namespace {
@@ -21,7 +24,42 @@ extern "C" void onStopSignal(int signal) {
     }
 }
 
+// What the waiting handler writes after the signal's name, formatted before it can run.
+char waitingFor[512];
+std::atomic<std::size_t> waitingForLength{0};
+
+extern "C" void exitWhileWaiting(int signal) {
+    const char* name = signal == SIGINT ? "cohort: SIGINT" : "cohort: SIGTERM";
+    ssize_t ignored = ::write(STDERR_FILENO, name, std::strlen(name));
+    ignored = ::write(STDERR_FILENO, waitingFor, waitingForLength.load());
+    (void)ignored;
+    ::_exit(128 + signal);
+}
+
 }  // namespace
+
+ExitOnSignalsWhileWaiting::ExitOnSignalsWhileWaiting(const std::string& path, const std::string& what) {
+    std::error_code error;
+    const auto status = std::filesystem::status(path, error);
+    if (error || std::filesystem::is_regular_file(status) || std::filesystem::is_directory(status)) return;
+    const std::string text = " while waiting for " + what + "; stopped\n";
+    const std::size_t length = std::min(text.size(), sizeof waitingFor);
+    std::memcpy(waitingFor, text.data(), length);
+    waitingForLength.store(length);
+    struct sigaction action {};
+    action.sa_handler = exitWhileWaiting;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: nothing to restart, the handler exits
+    sigaction(SIGINT, &action, &previousInterrupt_);
+    sigaction(SIGTERM, &action, &previousTerminate_);
+    active_ = true;
+}
+
+ExitOnSignalsWhileWaiting::~ExitOnSignalsWhileWaiting() {
+    if (!active_) return;
+    sigaction(SIGINT, &previousInterrupt_, nullptr);
+    sigaction(SIGTERM, &previousTerminate_, nullptr);
+}
 
 StopOnSignals::StopOnSignals() {
     received.store(0);

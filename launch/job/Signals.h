@@ -26,4 +26,21 @@ private:
     struct sigaction previousTerminate_ {};
 };
 
+// While an input that may block is opened and read (a FIFO given as --resume or --load waits in
+// open() for a writer), SIGINT or SIGTERM ends the process at once: exit 130 or 143 and the line
+// "cohort: SIGINT while waiting for WHAT; stopped". Only for inputs that are not regular files or
+// folders (`path`); for others nothing changes. The handlers before it return after it.
+class ExitOnSignalsWhileWaiting {
+public:
+    ExitOnSignalsWhileWaiting(const std::string& path, const std::string& what);
+    ~ExitOnSignalsWhileWaiting();
+    ExitOnSignalsWhileWaiting(const ExitOnSignalsWhileWaiting&) = delete;
+    ExitOnSignalsWhileWaiting& operator=(const ExitOnSignalsWhileWaiting&) = delete;
+
+private:
+    bool active_ = false;
+    struct sigaction previousInterrupt_ {};
+    struct sigaction previousTerminate_ {};
+};
+
 }  // namespace cohort::launch

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -20,6 +21,16 @@ bool isRegularOrAbsent(const std::string& path) {
     std::error_code error;
     const fs::file_status status = fs::status(path, error);
     return !fs::exists(status) || fs::is_regular_file(status);
+}
+
+// "" when a new file can be made in `folder` (one is made and removed), else why not.
+std::string whyNoNewFile(const fs::path& folder) {
+    std::string probe = (folder / ".cohort-write-check-XXXXXX").string();
+    const int fd = ::mkstemp(probe.data());
+    if (fd < 0) return std::strerror(errno);
+    ::close(fd);
+    ::unlink(probe.c_str());
+    return "";
 }
 
 void addFilesOf(const std::string& directory, std::vector<std::string>& files) {
@@ -114,6 +125,38 @@ void refuseInputAsOutput(const std::string& output, const std::string& flag, con
             throw InputError(flag + " " + output + " is one of this run's inputs (" + input +
                              "); write it somewhere else");
         }
+    }
+}
+
+void checkOutputFile(const std::string& path, const std::string& flag) {
+    if (path.empty() || !isRegularOrAbsent(path)) return;
+    std::error_code error;
+    if (fs::is_directory(path, error)) throw InputError(flag + " " + path + " is a directory; name a file");
+    const fs::path folder = fs::absolute(path, error).parent_path();
+    if (!fs::exists(folder, error)) {
+        throw InputError(flag + " " + path + ": its folder " + folder.string() + " does not exist; create it first");
+    }
+    if (!fs::is_directory(folder, error)) throw InputError(flag + " " + path + ": " + folder.string() + " is not a folder");
+    if (const std::string why = whyNoNewFile(folder); !why.empty()) {
+        throw InputError(flag + " " + path + " cannot be written: no new file can be made in " + folder.string() + " (" +
+                         why + ")");
+    }
+}
+
+void checkOutputFolder(const std::string& path, const std::string& flag) {
+    if (path.empty()) return;
+    std::error_code error;
+    fs::path folder = fs::absolute(path, error);
+    if (fs::exists(folder, error) && !fs::is_directory(folder, error)) {
+        throw InputError(flag + " " + path + " exists and is not a folder");
+    }
+    while (!fs::exists(folder, error) && folder.has_parent_path() && folder.parent_path() != folder) {
+        folder = folder.parent_path();  // made later, with its parents: the nearest one that exists must take it
+    }
+    if (!fs::is_directory(folder, error)) throw InputError(flag + " " + path + ": " + folder.string() + " is not a folder");
+    if (const std::string why = whyNoNewFile(folder); !why.empty()) {
+        throw InputError(flag + " " + path + " cannot be written: no new file can be made in " + folder.string() + " (" +
+                         why + ")");
     }
 }
 

@@ -45,4 +45,14 @@ std::vector<std::string> runInputs(const RunOptions& options);
 // Throws InputError when `output` (the value of `flag`) names one of `inputs`.
 void refuseInputAsOutput(const std::string& output, const std::string& flag, const std::vector<std::string>& inputs);
 
+// Before anything is loaded, so that a mistake is never found after the last epoch: a file output
+// (`flag` PATH) can be written where it is asked for. A regular file or an absent one needs its
+// folder to exist and take a new file (a probe file is made there and removed: permissions, a
+// read-only or full file system all show); a device or a pipe is written directly and left to the
+// write. Throws InputError (exit 2) naming the flag, the path and the reason. Empty: nothing.
+void checkOutputFile(const std::string& path, const std::string& flag);
+// The same for a folder of outputs (--checkpoint-dir): an existing one must be a folder that takes
+// a new file; an absent one is made later, so its nearest existing parent must.
+void checkOutputFolder(const std::string& path, const std::string& flag);
+
 }  // namespace cohort::launch

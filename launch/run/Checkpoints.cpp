@@ -1,6 +1,7 @@
 #include "launch/run/Checkpoints.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +41,63 @@ std::string describeSetting(const std::string& key) {
     if (key == "model-description" || key == "parameters" || key == "model-file-layers") return "the model";
     if (key == "train-samples" || key == "test-samples" || key == "features") return "the data set (" + key + ")";
     return "--" + key;  // the other keys are flag names
+}
+
+// The order a refused resume is explained in: the root causes first (the model, the optimizer, the
+// data), so that a setting that differs only because of one of them (LeNet's default batch size,
+// SGD's default rate, the parameter count) is never named instead of it; then every other key in
+// the settings text's own order; the model's derived description last.
+std::vector<std::string> comparisonOrder(const std::map<std::string, std::string>& theirs,
+                                         const std::map<std::string, std::string>& mine, const std::string& mineText) {
+    std::vector<std::string> order = {"model", "model-file-layers", "hidden", "dropout", "activation", "optimizer",
+                                      "outer-optimizer", "data", "features", "train-samples", "test-samples"};
+    const auto add = [&order](const std::string& key) {
+        if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
+    };
+    std::istringstream lines(mineText);
+    for (std::string line; std::getline(lines, line);) {
+        const std::string key = line.substr(0, line.find('='));
+        if (key != "model-description" && key != "parameters") add(key);
+    }
+    for (const auto& [key, value] : theirs) {
+        if (key != "model-description" && key != "parameters") add(key);
+    }
+    for (const auto& [key, value] : mine) add(key);
+    add("model-description");
+    add("parameters");
+    return order;
+}
+
+int epochsOf(const std::string& text) {
+    int epochs = 0;
+    const auto result = std::from_chars(text.data(), text.data() + text.size(), epochs);
+    return result.ec == std::errc() && result.ptr == text.data() + text.size() ? epochs : 0;
+}
+
+// Throws InputError naming the first setting (in comparisonOrder) whose value differs. A run with
+// more --epochs than the checkpoint's continues it (the learning-rate schedule then ends at the new
+// last epoch): returns the checkpoint's --epochs in that case, else 0.
+int compareSettings(const std::map<std::string, std::string>& theirs, const std::map<std::string, std::string>& mine,
+                    const std::string& path, const std::string& mineText) {
+    int epochsBefore = 0;
+    for (const std::string& key : comparisonOrder(theirs, mine, mineText)) {
+        if (mayDiffer(key)) continue;
+        const auto checkpoint = theirs.find(key), run = mine.find(key);
+        if (checkpoint == theirs.end() && run == mine.end()) continue;  // written by neither (a setting not in use)
+        if (checkpoint != theirs.end() && run != mine.end() && checkpoint->second == run->second) continue;
+        if (key == "epochs" && checkpoint != theirs.end() && run != mine.end() && epochsOf(checkpoint->second) > 0 &&
+            epochsOf(run->second) > epochsOf(checkpoint->second)) {
+            epochsBefore = epochsOf(checkpoint->second);  // training longer is a resume, not a refusal
+            continue;
+        }
+        const std::string checkpointValue = checkpoint == theirs.end() ? "(absent)" : "'" + checkpoint->second + "'";
+        const std::string runValue = run == mine.end() ? "this run does not set it" : "this run '" + run->second + "'";
+        const std::string advice = key == "epochs" ? "; resume with at least the checkpoint's --epochs (more trains longer)"
+                                                   : "; resume with the settings it was written with";
+        throw InputError("cannot resume from " + path + ": " + describeSetting(key) + " differs (the checkpoint has " +
+                         checkpointValue + ", " + runValue + ")" + advice);
+    }
+    return epochsBefore;
 }
 
 std::string modelRecipe(const RunOptions& options) {
@@ -129,7 +187,8 @@ CheckpointBytes newestValidCheckpoint(const std::string& directory) {
 }
 
 parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const RunSetup& setup,
-                                            parallel::ProcessGroup* processes, std::string& resolvedPath) {
+                                            parallel::ProcessGroup* processes, ResumeSource& source) {
+    std::string& resolvedPath = source.path;
     const bool several = processes && processes->size() > 1;
     const bool reads = !several || processes->rank() == 0;
     std::vector<unsigned char> bytes;
@@ -162,21 +221,9 @@ parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const Run
     }
     if (!failure.empty()) throw train::CheckpointError("cannot resume: " + failure);
     const train::CheckpointFile file = train::decodeCheckpoint(bytes, resolvedPath);
-    const auto theirs = settingsByKey(file.value("settings", resolvedPath));
-    const auto mine = settingsByKey(trainingSettings(options, setup));
-    // Every key either side wrote: some settings are written only when used (--outer-optimizer).
-    std::set<std::string> keys;
-    for (const auto& [key, value] : mine) keys.insert(key);
-    for (const auto& [key, value] : theirs) keys.insert(key);
-    for (const std::string& key : keys) {
-        if (mayDiffer(key)) continue;
-        const auto checkpoint = theirs.find(key), run = mine.find(key);
-        if (checkpoint != theirs.end() && run != mine.end() && checkpoint->second == run->second) continue;
-        const std::string checkpointValue = checkpoint == theirs.end() ? "(absent)" : "'" + checkpoint->second + "'";
-        const std::string runValue = run == mine.end() ? "this run does not set it" : "this run '" + run->second + "'";
-        throw InputError("cannot resume from " + resolvedPath + ": " + describeSetting(key) + " differs (the checkpoint has " +
-                         checkpointValue + ", " + runValue + "); resume with the settings it was written with");
-    }
+    const std::string mine = trainingSettings(options, setup);
+    source.epochsBefore =
+        compareSettings(settingsByKey(file.value("settings", resolvedPath)), settingsByKey(mine), resolvedPath, mine);
     try {
         return parallel::TrainingSnapshot::fromCheckpoint(
             file, *setup.model, parallel::optimizerSegmentNames(setup.optimizer.kind), resolvedPath);

@@ -49,12 +49,21 @@ struct CheckpointBytes {
 };
 CheckpointBytes newestValidCheckpoint(const std::string& directory);
 
+// Where a resumed run continues from: the checkpoint file, and the checkpoint's --epochs when this
+// run trains longer than the run that wrote it (0: the same --epochs).
+struct ResumeSource {
+    std::string path;
+    int epochsBefore = 0;
+};
+
 // --resume: the snapshot to continue from. Rank 0 reads the file (or the newest valid one of
 // the directory) and every process of the job gets its bytes (collective when `processes` has
 // several). Refused with InputError (exit 2) naming the first setting that differs from this
-// run's, or why the file cannot be used.
+// run's — the model, the optimizer and the data before anything that follows from them — or why
+// the file cannot be used. More --epochs than the checkpoint's is not a difference: the run goes
+// on to the new last epoch (source.epochsBefore says so); fewer is refused.
 parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const RunSetup& setup,
-                                            parallel::ProcessGroup* processes, std::string& resolvedPath);
+                                            parallel::ProcessGroup* processes, ResumeSource& source);
 
 // cohort evaluate: the model a checkpoint was trained as, for per-sample input `inputSample`
 // and `classes` outputs, with the checkpoint's parameters and statistics.

@@ -1,6 +1,8 @@
 #include "launch/run/RunListener.h"
 
 #include <cstdio>
+#include <stdexcept>
+#include <string>
 
 #include "launch/outputs/HtmlReport.h"
 #include "memory/Memory.h"
@@ -11,6 +13,18 @@ RunListener::RunListener(const RunOptions& options, const RunSetup& setup, RunOu
     : options_(options), setup_(setup), outputs_(std::move(outputs)) {}
 
 // Every other worker waits until it returns.
+void RunListener::saveModel(const train::CheckpointFile& file) {
+    try {
+        train::writeCheckpointFile(options_.savePath, file);
+    } catch (const std::exception& error) {
+        // (Checked writable before the run; this is a later failure, a full disk say.) The trained
+        // model is not lost when the checkpoint directory has it: say where.
+        if (lastCheckpoint_.empty()) throw;
+        throw std::runtime_error(std::string(error.what()) + "; the trained model is in the checkpoint " + lastCheckpoint_ +
+                                 " (cohort evaluate --load " + lastCheckpoint_ + ")");
+    }
+}
+
 void RunListener::onSnapshot(const parallel::TrainingSnapshot& snapshot, parallel::SnapshotReason reason) {
     const train::CheckpointFile file = runCheckpoint(snapshot, options_, setup_, reason);
     if (outputs_.checkpoints) {
@@ -19,9 +33,7 @@ void RunListener::onSnapshot(const parallel::TrainingSnapshot& snapshot, paralle
                                   ",\"epoch\":" + std::to_string(snapshot.epoch) + ",\"round\":" +
                                   std::to_string(snapshot.round) + ",\"iteration\":" + std::to_string(snapshot.iteration) + "}");
     }
-    if (reason == parallel::SnapshotReason::RunEnd && !options_.savePath.empty()) {
-        train::writeCheckpointFile(options_.savePath, file);
-    }
+    if (reason == parallel::SnapshotReason::RunEnd && !options_.savePath.empty()) saveModel(file);
     if (reason == parallel::SnapshotReason::Stop) stoppedAt_ = snapshot;
 }
 

@@ -40,6 +40,8 @@ public:
     const parallel::TrainingSnapshot& stoppedAt() const { return stoppedAt_; }
 
 private:
+    void saveModel(const train::CheckpointFile& file);  // --save; names the checkpoint holding it when it fails
+
     const RunOptions& options_;
     const RunSetup& setup_;
     RunOutputs outputs_;

@@ -134,6 +134,17 @@ std::unique_ptr<nn::Model> buildModelFrom(const nn::ArchitectureConfig& architec
     return nn::buildModel(architecture, inputSample, classes, DType::Float32, location);
 }
 
+namespace {
+
+// When the class count is what makes a run large, the message says where it comes from.
+std::string classesNote(int classes) {
+    if (classes <= 1000) return "";
+    return " (the data's largest label is " + std::to_string(classes - 1) + ", so the model has " + std::to_string(classes) +
+           " outputs and a " + std::to_string(classes) + " x " + std::to_string(classes) + " confusion matrix)";
+}
+
+}  // namespace
+
 RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement) {
     RunSetup setup;
     applyMemoryFlags(options);
@@ -283,7 +294,8 @@ void checkMemoryFits(const RunSetup& setup) {
                          memory::formatBytes(step.total()) + " of activations for --batch-size " + std::to_string(batch) +
                          ", " + memory::formatBytes(prefetch.total()) + " for --prefetch-buffer " +
                          std::to_string(parallel.prefetchBuffer) + "), more than this machine's " +
-                         memory::formatBytes(physical) + "; lower --batch-size, --prefetch-buffer, --workers or the model's size");
+                         memory::formatBytes(physical) + classesNote(setup.data.train.numClasses) +
+                         "; lower --batch-size, --prefetch-buffer, --workers or the model's size");
     }
     budget.checkWouldFit(demand, margin, what);
 }

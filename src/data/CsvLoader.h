@@ -13,8 +13,10 @@
 
 namespace cohort::data {
 
-// Largest label accepted (numClasses is max label + 1, so this bounds the class count).
-inline constexpr int kMaxCsvLabel = 1 << 20;
+// Largest label accepted (numClasses is max label + 1, so this bounds the class count). A label
+// above it is refused by name; 65,536 classes already make the per-class evaluation (a classes x
+// classes confusion matrix) gigabytes, so a larger label is far more likely a wrong column.
+inline constexpr int kMaxCsvLabel = (1 << 16) - 1;
 
 // One CSV file as a Dataset: sampleShape {F} (F = columns - 1), numClasses = max label + 1.
 Dataset loadCsvFile(const std::string& path, int labelColumn = 0);

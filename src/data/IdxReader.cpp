@@ -47,6 +47,19 @@ std::size_t dimensionAt(const std::uint8_t* bytes, std::size_t d) {
 
 }  // namespace
 
+namespace {
+
+void checkDimensionCount(std::size_t dimensionCount, const std::string& path, const IdxShape& expected) {
+    if (dimensionCount == 0) throwBad(path, "zero dimensions in header");
+    if (expected.dimensions != 0 && dimensionCount != expected.dimensions)
+        throwBad(path, "its header declares " + std::to_string(dimensionCount) + " dimension" +
+                           (dimensionCount == 1 ? "" : "s") + " (byte 3), expected " +
+                           std::to_string(expected.dimensions) + " dimension" + (expected.dimensions == 1 ? "" : "s") +
+                           " (" + expected.names + ")");
+}
+
+}  // namespace
+
 IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path, const IdxShape& expected) {
     if (bytes.size() < 4)
         throwBad(path, "truncated header (" + std::to_string(bytes.size()) +
@@ -59,12 +72,7 @@ IdxArray parseIdx(std::vector<std::uint8_t> bytes, const std::string& path, cons
         throwBad(path, "unsupported element type " + hexByte(type) + " (" + typeName(type) +
                            "); only 0x08 (unsigned byte) is supported");
     const std::size_t dimensionCount = bytes[3];
-    if (dimensionCount == 0) throwBad(path, "zero dimensions in header");
-    if (expected.dimensions != 0 && dimensionCount != expected.dimensions)
-        throwBad(path, "its header declares " + std::to_string(dimensionCount) + " dimension" +
-                           (dimensionCount == 1 ? "" : "s") + " (byte 3), expected " +
-                           std::to_string(expected.dimensions) + " dimension" + (expected.dimensions == 1 ? "" : "s") +
-                           " (" + expected.names + ")");
+    checkDimensionCount(dimensionCount, path, expected);
     const std::size_t headerSize = 4 + 4 * dimensionCount;
     if (bytes.size() < headerSize)
         throwBad(path, "truncated header (" + std::to_string(dimensionCount) + " dimensions need " +
@@ -111,7 +119,13 @@ std::size_t idxDeclaredSize(std::span<const std::uint8_t> start) {
 }
 
 IdxArray readIdx(const std::string& path, const IdxShape& expected) {
-    return parseIdx(readFileMaybeGzip(path, "IDX file", idxDeclaredSize), path, expected);
+    // A header that declares the wrong number of dimensions is named as such as soon as the first
+    // inflated bytes show it, not as a file that inflates beyond its (misread) declared size.
+    const auto declaredSize = [&path, &expected](std::span<const std::uint8_t> start) {
+        if (start.size() >= 4) checkDimensionCount(start[3], path, expected);
+        return idxDeclaredSize(start);
+    };
+    return parseIdx(readFileMaybeGzip(path, "IDX file", declaredSize), path, expected);
 }
 
 }  // namespace cohort::data

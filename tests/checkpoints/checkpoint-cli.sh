@@ -3,8 +3,9 @@
 # refusals, evaluate, divergence, signals, a full disk, and NumPy reading a checkpoint.
 #   checkpoint-cli.sh COHORT CASE
 # CASE: resume-one-worker | resume-two-workers | resume-shared-gradients | resume-mpirun |
-#       refusals | evaluate-lenet | divergence | signals | full-disk | numpy
-# Exit 0 pass, 1 fail, 77 skip (mpirun or NumPy absent).
+#       refusals | root-cause | train-longer | evaluate-lenet | divergence | signals | signals-mpirun |
+#       full-disk | outputs-first | fifo-input | numpy
+# Exit 0 pass, 1 fail, 77 skip (mpirun, NumPy or a mount namespace absent).
 set -uo pipefail
 cohort=$1
 case_name=$2
@@ -108,6 +109,87 @@ PY
     expect_error 2 "--checkpoint-every needs --checkpoint-dir" $cohort train $small --checkpoint-every 5
     expect_error 2 "--keep-checkpoints must be at least 1" $cohort train $small --checkpoint-dir d --keep-checkpoints 0
     echo "refusals: changed --hidden, changed --lr, truncated, flipped byte, future version"
+    ;;
+root-cause)
+    # A refused resume names the setting the user changed, not one that follows from it: LeNet's
+    # own batch size and dropout, SGD's own learning rate, the parameter count.
+    $cohort train $small --epochs 1 --hidden 64 --save mlp.safetensors || fail "training failed"
+    expect_error 2 "--model differs" $cohort train $small --epochs 1 --model lenet --resume mlp.safetensors
+    expect_error 2 "--optimizer differs" $cohort train $small --epochs 1 --hidden 64 --optimizer sgd --resume mlp.safetensors
+    expect_error 2 "--hidden differs" $cohort train $small --epochs 1 --hidden 32 --resume mlp.safetensors
+    echo "root-cause: --model, --optimizer and --hidden named, not what follows from them"
+    ;;
+train-longer)
+    # --epochs may grow on resume: the run goes on to the new last epoch, says so, and its metrics'
+    # run record carries the checkpoint's --epochs; fewer epochs are refused.
+    $cohort train $small --hidden 64 --epochs 1 --checkpoint-dir one --metrics one.jsonl || fail "training failed"
+    $cohort train $small --hidden 64 --epochs 3 --checkpoint-dir one --resume one --metrics longer.jsonl \
+        >/dev/null 2>err.txt || fail "training longer was refused: $(cat err.txt)"
+    $cohort train --data synthetic --device cpu --threads-per-worker 1 --batch-size 32 --hidden 64 --epochs 4 \
+        --checkpoint-dir one --resume one >console.txt 2>&1 || fail "training longer again failed: $(cat console.txt)"
+    grep -q "training longer: --epochs 3 -> 4" console.txt || fail "the run does not say it trains longer: $(cat console.txt)"
+    grep -q '"epochs_extended_from":1' longer.jsonl || fail "the run record lacks epochs_extended_from"
+    [ "$(grep -c '"event":"epoch"' longer.jsonl)" -eq 2 ] || fail "the longer run did not train epochs 2 and 3"
+    grep -q '"event":"done"' longer.jsonl || fail "the longer run did not finish"
+    expect_error 2 "--epochs differs" $cohort train $small --hidden 64 --epochs 2 --resume one
+    echo "train-longer: 1 -> 3 -> 4 epochs resumed, fewer refused"
+    ;;
+outputs-first)
+    # Every output is checked before the data loads: a folder that does not exist, and (in a
+    # private mount namespace, as root) a read-only file system. Exit 2, one line, in under a
+    # second; the data directory named here does not exist, so a run that loaded data first would
+    # name it instead.
+    late="--data csv --data-dir /nonexistent-data-folder --device cpu --quiet --epochs 1"
+    for flag in --save --trace --report --metrics; do
+        start=$(date +%s%N)
+        expect_error 2 "$flag missing/out" $cohort train $late $flag missing/out
+        [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 1000 ] || fail "$flag: refused after more than a second"
+        grep -q "does not exist" err.txt || fail "$flag: the missing folder is not named: $(cat err.txt)"
+    done
+    touch afile
+    expect_error 2 "--checkpoint-dir afile exists and is not a folder" $cohort train $late --checkpoint-dir afile
+    [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && unshare --mount true 2>/dev/null || exit 77
+    mkdir ro full
+    cat >inside.sh <<INSIDE
+set -u
+mount -t tmpfs -o ro,size=64k readonly ro || exit 77
+mount -t tmpfs -o size=64k small full || exit 77
+$(declare -f fail expect_error)
+case_name=$case_name
+for flag in --save --trace --report --metrics; do
+    expect_error 2 "\$flag ro/out cannot be written" $cohort train $late \$flag ro/out
+    grep -q "Read-only file system" err.txt || fail "\$flag: the reason is not named: \$(cat err.txt)"
+done
+expect_error 2 "--checkpoint-dir ro/checkpoints cannot be written" $cohort train $late --checkpoint-dir ro/checkpoints
+expect_error 2 "--checkpoint-dir ro cannot be written" $cohort train $late --checkpoint-dir ro
+# A disk that fills up at the end: --save fails (exit 1) and says where the trained model is.
+$cohort train $small --hidden 256 --epochs 1 --checkpoint-dir kept --save full/model.safetensors >out.txt 2>err.txt
+code=\$?
+[ "\$code" -eq 1 ] || fail "a --save that cannot be written at the end exited \$code: \$(cat err.txt)"
+grep -q "the trained model is in the checkpoint kept/checkpoint-" err.txt || fail "the message does not say where the model is: \$(cat err.txt)"
+INSIDE
+    unshare --mount --propagation private bash inside.sh || exit $?
+    echo "outputs-first: missing folders and a read-only file system refused before the data, a late --save names its checkpoint"
+    ;;
+fifo-input)
+    # A FIFO as --resume or --load waits in open() for a writer; one SIGINT or SIGTERM ends it.
+    mkfifo pipe
+    for sig in INT TERM; do
+        for command in "train $small --resume pipe" "evaluate --load pipe --data synthetic --device cpu"; do
+            $cohort $command >out.txt 2>err.txt &
+            pid=$!
+            sleep 0.5
+            kill -$sig "$pid"
+            for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+            kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "$command: one SIG$sig did not end it"; }
+            wait "$pid"
+            code=$?
+            want=$([ $sig = INT ] && echo 130 || echo 143)
+            [ "$code" -eq "$want" ] || fail "$command: SIG$sig exited $code, wanted $want"
+            [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "SIG$sig while waiting for --" err.txt || fail "$command: $(cat err.txt)"
+        done
+    done
+    echo "fifo-input: one SIGINT or SIGTERM ends a wait for a FIFO's writer (train --resume, evaluate --load)"
     ;;
 evaluate-lenet)
     # Fashion-MNIST when installed (a test accuracy short of 100% makes the comparison bite).

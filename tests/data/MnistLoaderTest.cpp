@@ -119,6 +119,16 @@ TEST(MnistLoaderTest, RejectsWrongDimensionality) {
     const std::string message = inputErrorMessage([&] { loadMnistFormat(dir.str(), "m"); });
     EXPECT_CONTAINS(message, "its header declares 1 dimension (byte 3), expected 3 dimensions (count, rows, columns)");
     EXPECT_EQ(message.find("trailing"), std::string::npos) << message;
+    // Gzipped, and declaring sizes whose product is far below what follows: the dimension count is
+    // named before the data inflates beyond the size the (misread) header declares.
+    writeMnistDirectory(dir, 4, 2, false);
+    std::remove(dir.file("train-images-idx3-ubyte").c_str());
+    std::vector<std::uint8_t> misread = makeIdx({4, 28, 28}, std::vector<std::uint8_t>(4 * 28 * 28));
+    misread[3] = 1;
+    writeGzip(dir.file("train-images-idx3-ubyte.gz"), misread);
+    const std::string gzipped = inputErrorMessage([&] { loadMnistFormat(dir.str(), "m"); });
+    EXPECT_CONTAINS(gzipped, "its header declares 1 dimension (byte 3), expected 3 dimensions");
+    EXPECT_EQ(gzipped.find("inflates beyond"), std::string::npos) << gzipped;
 }
 
 TEST(MnistLoaderTest, NamesWhatTheDataDirectoryAndItsFilesAre) {

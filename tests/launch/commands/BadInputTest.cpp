@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 
 #include "data/DataTestSupport.h"
@@ -104,6 +105,45 @@ TEST(BadInput, MessagesNameWhatIsActuallyWrong) {
     expectRefused("report /dev/zero -o " + scratch.file("r.html"), "/dev/zero: it is a character device, not a regular file");
     expectRefused("evaluate --load /dev/zero", "/dev/zero: it is a character device, not a regular file");
     expectRefused("train --data synthetic" + kSmall + "--resume /dev/zero", "/dev/zero: it is a character device, not a regular file");
+}
+
+TEST(BadInput, ALimitIsNamedWhereItIsHit) {
+    // A layer over the cap: the cap is named (the size is positive).
+    expectRefused("train --data synthetic --device cpu --hidden 100000000", "over the 16777216 a layer may have");
+    // A CSV label over the class cap: the label and the cap are named, not a memory budget.
+    ScratchDirectory scratch;
+    for (const char* name : {"train.csv", "test.csv"}) std::ofstream(scratch.file(name)) << "1000000,0.5,0.2\n1,0.1,0.3\n";
+    expectRefused("train --data csv --data-dir " + scratch.str() + kSmall, "label 1000000 in column 0 is out of range");
+    const auto result = testing_support::runCohort("train --data csv --data-dir " + scratch.str() + kSmall);
+    EXPECT_NE(result.err.find("labels 0-65535"), std::string::npos) << result.err;
+}
+
+TEST(BadInput, AReportOfAFileWithoutEventsIsRefused) {
+    ScratchDirectory scratch;
+    const std::string noise = scratch.file("noise.jsonl");
+    std::ofstream(noise) << "\x01\x02 random bytes\n{\"not\": \"an event\"}\n[1, 2]\n";
+    expectRefused("report " + noise + " -o " + scratch.file("r.html"), "has no event: none of its 3 lines");
+    EXPECT_FALSE(std::filesystem::exists(scratch.file("r.html")));
+    // Some bad lines among events: rendered, and the skipped lines counted.
+    const std::string mixed = scratch.file("mixed.jsonl");
+    std::ofstream(mixed) << "{\"event\":\"run\",\"schema\":1}\ngarbage\n{\"event\":\"done\"}\n";
+    const auto result = testing_support::runCohort("report " + mixed + " -o " + scratch.file("m.html"));
+    EXPECT_EQ(result.exitCode, 0) << result.err;
+    EXPECT_NE(result.out.find("(2 events from " + mixed + "; skipped 1 line that is not an event)"), std::string::npos)
+        << result.out;
+    EXPECT_TRUE(std::filesystem::exists(scratch.file("m.html")));
+}
+
+TEST(BadInput, OutputsAreCheckedBeforeTheData) {
+    // The data folder does not exist either: a run that loaded its data first would name it.
+    const std::string late = "train --data csv --data-dir /nonexistent-data-folder --device cpu --epochs 1 ";
+    ScratchDirectory scratch;
+    for (const char* flag : {"--save", "--trace", "--report", "--metrics"}) {
+        expectRefused(late + flag + " " + scratch.file("missing/out"), std::string(flag) + " " + scratch.file("missing/out"), 1.0);
+    }
+    expectRefused(late + "--checkpoint-dir " + scratch.file("missing/deeper"), "/nonexistent-data-folder");  // made, so fine
+    expectRefused("evaluate --load x.safetensors --metrics " + scratch.file("missing/e.jsonl"), "does not exist", 1.0);
+    expectRefused("report " + scratch.file("none.jsonl") + " -o x.html", "cannot read metrics file");
 }
 
 }  // namespace
