@@ -30,7 +30,7 @@ if [ "${COHORT_SANITIZE_TESTS:-1}" = 1 ]; then
   # bisection (ASan's shadow memory and quarantine make the resident set another quantity; the
   # --maxbytes one runs). Everything else runs, the fuzz replays included.
   (cd "$build" && ctest --output-on-failure -j "$(nproc)" --timeout 900 -LE acceptance \
-       -E '^(Install\.|Report\.browser|GpuCheck\.|Checkpoints\.resume-|BudgetPrediction\.EveryMaxPhysicalBytes)') || status=1
+       -E '^(Install\.|Style\.|Report\.browser|GpuCheck\.|Checkpoints\.resume-|BudgetPrediction\.EveryMaxPhysicalBytes)') || status=1
 fi
 
 echo "== fuzz targets, ${seconds} s each (ASan + UBSan + libFuzzer)"
@@ -48,7 +48,7 @@ run_target() {  # target: fuzzes a scratch copy of the seed corpus; the reposito
       -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$findings/$target/" \
       "$work" "${extra[@]}" >"$build/fuzz-logs/$target.log" 2>&1
 }
-targets=(idx csv cifar10 modelfile config bytesize checkpoint)
+targets=(idx csv cifar10 modelfile config bytesize checkpoint text)
 pids=() names=()
 for target in "${targets[@]}"; do
   run_target "$target" & pids+=($!) names+=("$target")
