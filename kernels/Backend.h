@@ -109,6 +109,24 @@ public:
     virtual void multiply(DType dtype, std::int64_t count, const void* x, const void* y,
                           void* z) = 0;
 
+    // GELU in GPT-2's tanh form: y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). Its
+    // derivative needs x itself (not y): dx = dy (1/2 (1 + tanh u) + x/2 (1 - tanh^2 u) du/dx).
+    // y may alias x; dx may alias dy.
+    virtual void geluForward(DType dtype, std::int64_t count, const void* x, void* y) = 0;
+    virtual void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) = 0;
+
+    // Layer normalisation of each row of x [rows, features]: y = (x - mean) * rstd * gain + bias
+    // with the row's mean and biased variance, rstd = 1 / sqrt(var + epsilon); mean and rstd
+    // (rows each) are kept for the backward pass. gain and bias hold `features` elements.
+    virtual void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon,
+                                  const void* x, const void* gain, const void* bias, void* y, void* mean,
+                                  void* rstd) = 0;
+    // Gradients of layerNormForward: dgain, dbias (overwritten, summed over rows in row order, so
+    // every backend's sum is deterministic) and dx (nullable).
+    virtual void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, const void* x,
+                                   const void* gain, const void* mean, const void* rstd, const void* dy, void* dx,
+                                   void* dgain, void* dbias) = 0;
+
     // Batch normalisation of x viewed as [n, channels, spatial], per channel: statistics over n
     // and spatial (cuDNN's spatial mode; spatial = 1 after a dense layer). gamma, beta, the
     // running and the saved statistics hold `channels` elements each.

@@ -74,6 +74,30 @@ void ForwardingBackend::dropoutForward(DType dtype, std::int64_t count, double r
 void ForwardingBackend::multiply(DType dtype, std::int64_t count, const void* x, const void* y, void* z) {
     forwardCall([=, inner = inner_.get()] { inner->multiply(dtype, count, x, y, z); });
 }
+
+void ForwardingBackend::geluForward(DType dtype, std::int64_t count, const void* x, void* y) {
+    forwardCall([=, inner = inner_.get()] { inner->geluForward(dtype, count, x, y); });
+}
+
+void ForwardingBackend::geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) {
+    forwardCall([=, inner = inner_.get()] { inner->geluBackward(dtype, count, x, dy, dx); });
+}
+
+void ForwardingBackend::layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon,
+                                         const void* x, const void* gain, const void* bias, void* y, void* mean,
+                                         void* rstd) {
+    forwardCall([=, inner = inner_.get()] {
+        inner->layerNormForward(dtype, rows, features, epsilon, x, gain, bias, y, mean, rstd);
+    });
+}
+
+void ForwardingBackend::layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, const void* x,
+                                          const void* gain, const void* mean, const void* rstd, const void* dy,
+                                          void* dx, void* dgain, void* dbias) {
+    forwardCall([=, inner = inner_.get()] {
+        inner->layerNormBackward(dtype, rows, features, x, gain, mean, rstd, dy, dx, dgain, dbias);
+    });
+}
 void ForwardingBackend::batchNormForwardTraining(DType dtype, std::int64_t n, std::int64_t channels,
                                                  std::int64_t spatial, const void* x, const void* gamma,
                                                  const void* beta, double epsilon, double momentum, void* runningMean,

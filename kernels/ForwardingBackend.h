@@ -54,6 +54,13 @@ public:
     void dropoutForward(DType dtype, std::int64_t count, double rate, std::uint64_t seed, std::uint64_t offset,
                         const std::uint64_t* stepCounter, const void* x, void* mask, void* y) override;
     void multiply(DType dtype, std::int64_t count, const void* x, const void* y, void* z) override;
+    void geluForward(DType dtype, std::int64_t count, const void* x, void* y) override;
+    void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) override;
+    void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon, const void* x,
+                          const void* gain, const void* bias, void* y, void* mean, void* rstd) override;
+    void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, const void* x, const void* gain,
+                           const void* mean, const void* rstd, const void* dy, void* dx, void* dgain,
+                           void* dbias) override;
     void batchNormForwardTraining(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
                                   const void* x, const void* gamma, const void* beta, double epsilon, double momentum,
                                   void* runningMean, void* runningVariance, void* savedMean, void* savedInverseStd,

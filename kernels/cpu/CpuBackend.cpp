@@ -23,6 +23,7 @@
 #include "kernels/cpu/CpuBatchNorm.h"
 #include "kernels/cpu/CpuConvolution.h"
 #include "kernels/cpu/CpuOptimizers.h"
+#include "kernels/cpu/CpuTransformer.h"
 #include "kernels/cpu/DnnlConvolution.h"
 #include "kernels/cpu/ParallelThreshold.h"
 
@@ -270,6 +271,22 @@ public:
 #pragma omp parallel for schedule(static) if (count >= kParallelElements)
             for (std::int64_t i = 0; i < count; ++i) out[i] = a[i] * b[i];
         });
+    }
+
+    void geluForward(DType dtype, std::int64_t count, const void* x, void* y) override {
+        cpu_detail::geluForward(dtype, count, x, y);
+    }
+    void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) override {
+        cpu_detail::geluBackward(dtype, count, x, dy, dx);
+    }
+    void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon, const void* x,
+                          const void* gain, const void* bias, void* y, void* mean, void* rstd) override {
+        cpu_detail::layerNormForward(dtype, rows, features, epsilon, x, gain, bias, y, mean, rstd);
+    }
+    void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, const void* x, const void* gain,
+                           const void* mean, const void* rstd, const void* dy, void* dx, void* dgain,
+                           void* dbias) override {
+        cpu_detail::layerNormBackward(dtype, rows, features, x, gain, mean, rstd, dy, dx, dgain, dbias);
     }
 
     std::size_t convolutionWorkspaceBytes(DType dtype, const ConvolutionShape& shape, ConvolutionPass pass) override {

@@ -219,6 +219,47 @@ public:
         });
     }
 
+    void geluForward(DType dtype, std::int64_t count, const void* x, void* y) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchGeluForward<T>(context(), count, static_cast<const T*>(x), static_cast<T*>(y));
+        });
+    }
+
+    void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchGeluBackward<T>(context(), count, static_cast<const T*>(x), static_cast<const T*>(dy),
+                                               static_cast<T*>(dx));
+        });
+    }
+
+    void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon, const void* x,
+                          const void* gain, const void* bias, void* y, void* mean, void* rstd) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchLayerNormForward<T>(context(), rows, features, epsilon, static_cast<const T*>(x),
+                                                   static_cast<const T*>(gain), static_cast<const T*>(bias),
+                                                   static_cast<T*>(y), static_cast<T*>(mean), static_cast<T*>(rstd));
+        });
+    }
+
+    void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, const void* x, const void* gain,
+                           const void* mean, const void* rstd, const void* dy, void* dx, void* dgain,
+                           void* dbias) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchLayerNormBackward<T>(
+                context(), rows, features, static_cast<const T*>(x), static_cast<const T*>(gain),
+                static_cast<const T*>(mean), static_cast<const T*>(rstd), static_cast<const T*>(dy),
+                static_cast<T*>(dx), static_cast<T*>(dgain), static_cast<T*>(dbias));
+        });
+    }
+
     void multiply(DType dtype, std::int64_t count, const void* x, const void* y, void* z) override {
         makeCurrent();
         dispatch(dtype, [&](auto zero) {

@@ -70,6 +70,17 @@ void launchDropoutForward(const LaunchContext& ctx, std::int64_t count, double r
                           const T* x, T* mask, T* y);
 template <typename T>
 void launchMultiply(const LaunchContext& ctx, std::int64_t count, const T* x, const T* y, T* z);
+// GELU and layer normalisation (kernels/cuda/TransformerKernels.cu; the contract in Backend.h).
+template <typename T>
+void launchGeluForward(const LaunchContext& ctx, std::int64_t count, const T* x, T* y);
+template <typename T>
+void launchGeluBackward(const LaunchContext& ctx, std::int64_t count, const T* x, const T* dy, T* dx);
+template <typename T>
+void launchLayerNormForward(const LaunchContext& ctx, std::int64_t rows, std::int64_t features, double epsilon,
+                            const T* x, const T* gain, const T* bias, T* y, T* mean, T* rstd);
+template <typename T>
+void launchLayerNormBackward(const LaunchContext& ctx, std::int64_t rows, std::int64_t features, const T* x,
+                             const T* gain, const T* mean, const T* rstd, const T* dy, T* dx, T* dgain, T* dbias);
 template <typename T>
 void launchFill(const LaunchContext& ctx, std::int64_t count, T value, T* x);
 template <typename T>

@@ -21,6 +21,8 @@
 #include "src/nn/Dense.h"
 #include "src/nn/Dropout.h"
 #include "src/nn/Flatten.h"
+#include "src/nn/Gelu.h"
+#include "src/nn/LayerNorm.h"
 #include "src/nn/Pooling2D.h"
 
 namespace cohort::nn {
@@ -43,6 +45,8 @@ const std::map<std::string, LayerKeys>& layerKeys() {
         {"maxpool2d", {{"size"}, {"stride"}}},
         {"avgpool2d", {{"size"}, {"stride"}}},
         {"batchnorm", {{}, {"momentum", "epsilon"}}},
+        {"layernorm", {{}, {"epsilon"}}},
+        {"gelu", {{}, {}}},
         {"flatten", {{}, {}}},
         {"dense", {{"units"}, {"activation"}}},
         {"dropout", {{"rate"}, {}}},
@@ -190,6 +194,8 @@ LayerDescription readLayer(const ptree& node, const std::string& where) {
     } else if (type == "batchnorm") {
         layer.momentum = typed.real("momentum", 0.1, "(0, 1]", [](double v) { return v > 0.0 && v <= 1.0; });
         layer.epsilon = typed.real("epsilon", 1e-5, "(0, inf)", [](double v) { return v > 0.0; });
+    } else if (type == "layernorm") {
+        layer.epsilon = typed.real("epsilon", 1e-5, "(0, inf)", [](double v) { return v > 0.0; });
     } else if (type == "dense") {
         if (typed.scalar("units") == "classes") {
             layer.unitsAreClasses = true;
@@ -229,6 +235,7 @@ std::string LayerDescription::text() const {
     }
     if (type == "batchnorm")
         return "batchnorm(momentum=" + formatNumber(momentum) + ",epsilon=" + formatNumber(epsilon) + ")";
+    if (type == "layernorm") return "layernorm(epsilon=" + formatNumber(epsilon) + ")";
     if (type == "dense") {
         return "dense(units=" + (unitsAreClasses ? std::string("classes") : std::to_string(count)) +
                ",activation=" + act + ")";
@@ -244,6 +251,8 @@ std::unique_ptr<Layer> LayerDescription::build(int classes) const {
     if (type == "avgpool2d") return std::make_unique<AvgPool2D>(size, stride);
     if (type == "batchnorm") return std::make_unique<BatchNorm>(momentum, epsilon);
     if (type == "flatten") return std::make_unique<Flatten>();
+    if (type == "layernorm") return std::make_unique<LayerNorm>(epsilon);
+    if (type == "gelu") return std::make_unique<Gelu>();
     if (type == "dense") return std::make_unique<Dense>(unitsAreClasses ? std::int64_t(classes) : count, activation);
     if (type == "dropout") return std::make_unique<Dropout>(rate);
     if (type == "activation") return std::make_unique<ActivationLayer>(activation);

@@ -296,6 +296,51 @@ TYPED_TEST(CudaBackendTest, DropoutIsBitwiseIdenticalToCpu) {
     }
 }
 
+TYPED_TEST(CudaBackendTest, GeluForwardAndBackwardMatchCpu) {
+    const std::int64_t count = 100003;
+    auto x = this->mirrored(this->random(count, -6.0, 6.0));
+    auto dy = this->mirrored(this->random(count));
+    auto y = this->mirrored(std::vector<TypeParam>(count));
+    auto dx = this->mirrored(std::vector<TypeParam>(count));
+    this->cpu_->geluForward(this->kDType, count, x.host(), y.host());
+    this->gpu_->geluForward(this->kDType, count, x.device(), y.device());
+    this->expectClose(y, "geluForward");
+    this->cpu_->geluBackward(this->kDType, count, x.host(), dy.host(), dx.host());
+    this->gpu_->geluBackward(this->kDType, count, x.device(), dy.device(), dx.device());
+    this->expectClose(dx, "geluBackward");
+}
+
+TYPED_TEST(CudaBackendTest, LayerNormForwardAndBackwardMatchCpu) {
+    using T = TypeParam;
+    for (const auto& [rows, features] : {std::pair<std::int64_t, std::int64_t>{768, 128}, {7, 1000}, {3, 1}}) {
+        auto x = this->mirrored(this->random(std::size_t(rows * features), -3.0, 5.0));
+        auto gain = this->mirrored(this->random(std::size_t(features), 0.5, 1.5));
+        auto bias = this->mirrored(this->random(std::size_t(features)));
+        auto dy = this->mirrored(this->random(std::size_t(rows * features)));
+        auto y = this->mirrored(std::vector<T>(std::size_t(rows * features)));
+        auto mean = this->mirrored(std::vector<T>(std::size_t(rows)));
+        auto rstd = this->mirrored(std::vector<T>(std::size_t(rows)));
+        auto dx = this->mirrored(std::vector<T>(std::size_t(rows * features)));
+        auto dgain = this->mirrored(std::vector<T>(std::size_t(features)));
+        auto dbias = this->mirrored(std::vector<T>(std::size_t(features)));
+        this->cpu_->layerNormForward(this->kDType, rows, features, 1e-5, x.host(), gain.host(), bias.host(), y.host(),
+                                     mean.host(), rstd.host());
+        this->gpu_->layerNormForward(this->kDType, rows, features, 1e-5, x.device(), gain.device(), bias.device(),
+                                     y.device(), mean.device(), rstd.device());
+        const std::string shape = " " + std::to_string(rows) + "x" + std::to_string(features);
+        this->expectClose(y, "layerNormForward y" + shape, 1e-5);
+        this->expectClose(mean, "layerNormForward mean" + shape);
+        this->expectClose(rstd, "layerNormForward rstd" + shape, 1e-3);  // features == 1: 1/sqrt(eps)
+        this->cpu_->layerNormBackward(this->kDType, rows, features, x.host(), gain.host(), mean.host(), rstd.host(),
+                                      dy.host(), dx.host(), dgain.host(), dbias.host());
+        this->gpu_->layerNormBackward(this->kDType, rows, features, x.device(), gain.device(), mean.device(),
+                                      rstd.device(), dy.device(), dx.device(), dgain.device(), dbias.device());
+        this->expectClose(dx, "layerNormBackward dx" + shape, 1e-4);
+        this->expectClose(dgain, "layerNormBackward dgain" + shape, 1e-4);
+        this->expectClose(dbias, "layerNormBackward dbias" + shape, 1e-4);
+    }
+}
+
 TYPED_TEST(CudaBackendTest, MultiplyFillCopyAxpbyMatchCpu) {
     using T = TypeParam;
     const std::int64_t count = 100003;

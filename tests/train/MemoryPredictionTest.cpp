@@ -12,6 +12,8 @@
 #include "src/data/Data.h"
 #include "src/nn/ActivationLayer.h"
 #include "src/nn/BatchNorm.h"
+#include "src/nn/Gelu.h"
+#include "src/nn/LayerNorm.h"
 #include "src/nn/Conv2D.h"
 #include "src/nn/Dense.h"
 #include "src/nn/Dropout.h"
@@ -30,10 +32,13 @@ std::unique_ptr<nn::Model> everyLayer() {
     layers.push_back(std::make_unique<nn::Conv2D>(4, 3, 1, 1, kernels::Activation::Relu));
     layers.push_back(std::make_unique<nn::BatchNorm>());
     layers.push_back(std::make_unique<nn::MaxPool2D>(2));
+    layers.push_back(std::make_unique<nn::LayerNorm>());  // rows of each sample (channel, row) normalised
+    layers.push_back(std::make_unique<nn::Gelu>());
     layers.push_back(std::make_unique<nn::Conv2D>(3, 2, 1, 0));
     layers.push_back(std::make_unique<nn::AvgPool2D>(2));
     layers.push_back(std::make_unique<nn::Flatten>());
     layers.push_back(std::make_unique<nn::Dense>(24, kernels::Activation::Tanh));
+    layers.push_back(std::make_unique<nn::LayerNorm>());
     layers.push_back(std::make_unique<nn::Dropout>(0.3));
     layers.push_back(std::make_unique<nn::ActivationLayer>(kernels::Activation::Relu));
     layers.push_back(std::make_unique<nn::BatchNorm>());

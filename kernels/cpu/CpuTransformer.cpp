@@ -1,0 +1,126 @@
+// GELU and layer normalisation on the CPU (see kernels/cpu/CpuTransformer.h).
+#include "kernels/cpu/CpuTransformer.h"
+
+#include <cmath>
+
+#include "kernels/DTypeDispatch.h"
+#include "kernels/cpu/ParallelThreshold.h"
+
+namespace cohort::kernels::cpu_detail {
+namespace {
+
+constexpr double kGeluScale = 0.7978845608028654;  // sqrt(2 / pi)
+constexpr double kGeluCubic = 0.044715;
+
+template <typename T>
+T gelu(T x) {
+    const T u = T(kGeluScale) * (x + T(kGeluCubic) * x * x * x);
+    return T(0.5) * x * (T(1) + std::tanh(u));
+}
+
+template <typename T>
+T geluDerivative(T x) {
+    const T u = T(kGeluScale) * (x + T(kGeluCubic) * x * x * x);
+    const T t = std::tanh(u);
+    const T du = T(kGeluScale) * (T(1) + T(3 * kGeluCubic) * x * x);
+    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
+}
+
+}  // namespace
+
+void geluForward(DType dtype, std::int64_t count, const void* x, void* y) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* in = static_cast<const T*>(x);
+        T* out = static_cast<T*>(y);
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+        for (std::int64_t i = 0; i < count; ++i) out[i] = gelu(in[i]);
+    });
+}
+
+void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* in = static_cast<const T*>(x);
+        const T* gradOut = static_cast<const T*>(dy);
+        T* gradIn = static_cast<T*>(dx);
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+        for (std::int64_t i = 0; i < count; ++i) gradIn[i] = gradOut[i] * geluDerivative(in[i]);
+    });
+}
+
+void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon, const void* x,
+                      const void* gain, const void* bias, void* y, void* mean, void* rstd) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* in = static_cast<const T*>(x);
+        const T* g = static_cast<const T*>(gain);
+        const T* b = static_cast<const T*>(bias);
+        T* out = static_cast<T*>(y);
+        T* means = static_cast<T*>(mean);
+        T* rstds = static_cast<T*>(rstd);
+#pragma omp parallel for schedule(static) if (rows * features >= kParallelElements)
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const T* row = in + r * features;
+            double sum = 0.0;
+            for (std::int64_t f = 0; f < features; ++f) sum += double(row[f]);
+            const double mu = sum / double(features);
+            double squares = 0.0;
+            for (std::int64_t f = 0; f < features; ++f) squares += (double(row[f]) - mu) * (double(row[f]) - mu);
+            const double inverse = 1.0 / std::sqrt(squares / double(features) + epsilon);
+            means[r] = T(mu);
+            rstds[r] = T(inverse);
+            T* o = out + r * features;
+            for (std::int64_t f = 0; f < features; ++f) o[f] = (row[f] - T(mu)) * T(inverse) * g[f] + b[f];
+        }
+    });
+}
+
+void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, const void* x, const void* gain,
+                       const void* mean, const void* rstd, const void* dy, void* dx, void* dgain, void* dbias) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* in = static_cast<const T*>(x);
+        const T* g = static_cast<const T*>(gain);
+        const T* means = static_cast<const T*>(mean);
+        const T* rstds = static_cast<const T*>(rstd);
+        const T* gradOut = static_cast<const T*>(dy);
+        const bool parallel = rows * features >= kParallelElements;
+        // dgain[f] = sum_r dy * xhat, dbias[f] = sum_r dy, each feature's rows in order.
+        T* gradGain = static_cast<T*>(dgain);
+        T* gradBias = static_cast<T*>(dbias);
+#pragma omp parallel for schedule(static) if (parallel)
+        for (std::int64_t f = 0; f < features; ++f) {
+            T gainSum = T(0), biasSum = T(0);
+            for (std::int64_t r = 0; r < rows; ++r) {
+                const T d = gradOut[r * features + f];
+                gainSum += d * (in[r * features + f] - means[r]) * rstds[r];
+                biasSum += d;
+            }
+            gradGain[f] = gainSum;
+            gradBias[f] = biasSum;
+        }
+        if (dx == nullptr) return;
+        // dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain.
+        T* gradIn = static_cast<T*>(dx);
+#pragma omp parallel for schedule(static) if (parallel)
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const T* row = in + r * features;
+            const T* d = gradOut + r * features;
+            double meanD = 0.0, meanDX = 0.0;
+            for (std::int64_t f = 0; f < features; ++f) {
+                const double dxhat = double(d[f]) * double(g[f]);
+                meanD += dxhat;
+                meanDX += dxhat * (double(row[f]) - double(means[r])) * double(rstds[r]);
+            }
+            meanD /= double(features);
+            meanDX /= double(features);
+            for (std::int64_t f = 0; f < features; ++f) {
+                const double xhat = (double(row[f]) - double(means[r])) * double(rstds[r]);
+                gradIn[r * features + f] = T(double(rstds[r]) * (double(d[f]) * double(g[f]) - meanD - xhat * meanDX));
+            }
+        }
+    });
+}
+
+}  // namespace cohort::kernels::cpu_detail

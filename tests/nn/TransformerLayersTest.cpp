@@ -1,0 +1,126 @@
+// GELU and layer normalisation (the first transformer layers): values against their formulas,
+// every gradient against central finite differences in double precision, and model files.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+#include <random>
+
+#include "kernels/Backend.h"
+#include "src/nn/Dense.h"
+#include "src/nn/Flatten.h"
+#include "src/nn/Gelu.h"
+#include "src/nn/LayerNorm.h"
+#include "src/nn/ModelDescription.h"
+#include "nn/GradientChecker.h"
+
+namespace cohort::nn {
+namespace {
+
+using testing_support::chain;
+using testing_support::GradientChecker;
+
+constexpr double kTolerance = 1e-6;
+
+TEST(Gelu, MatchesGpt2sTanhForm) {
+    auto cpu = kernels::makeCpuBackend(1);
+    const std::vector<double> x = {0.0, 1.0, -1.0, 3.0, -6.0};
+    std::vector<double> y(x.size());
+    cpu->geluForward(DType::Float64, std::int64_t(x.size()), x.data(), y.data());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const double u = std::sqrt(2.0 / std::numbers::pi) * (x[i] + 0.044715 * x[i] * x[i] * x[i]);
+        EXPECT_DOUBLE_EQ(y[i], 0.5 * x[i] * (1.0 + std::tanh(u))) << x[i];
+    }
+    EXPECT_NEAR(y[1], 0.8411919906082768, 1e-15);
+    EXPECT_NEAR(y[2], -0.15880800939172324, 1e-15);
+}
+
+// Backend-level: d/dx of sum(w * f(x)) against central differences, for GELU and layer norm's dx.
+TEST(TransformerGradients, GeluAndLayerNormInputGradientsMatchFiniteDifferences) {
+    auto cpu = kernels::makeCpuBackend(1);
+    std::mt19937_64 generator(11);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    const std::int64_t rows = 3, features = 5, count = rows * features;
+    std::vector<double> x(count), w(count), gain(features), bias(features);
+    for (double* v : {x.data(), w.data()}) for (std::int64_t i = 0; i < count; ++i) v[i] = normal(generator);
+    for (std::int64_t f = 0; f < features; ++f) gain[f] = 1.0 + 0.3 * normal(generator), bias[f] = 0.2 * normal(generator);
+    const auto loss = [&](const std::vector<double>& in, bool layerNorm) {
+        std::vector<double> y(count), mean(rows), rstd(rows);
+        if (layerNorm) cpu->layerNormForward(DType::Float64, rows, features, 1e-5, in.data(), gain.data(), bias.data(), y.data(), mean.data(), rstd.data());
+        else cpu->geluForward(DType::Float64, count, in.data(), y.data());
+        double total = 0.0;
+        for (std::int64_t i = 0; i < count; ++i) total += w[i] * y[i];
+        return total;
+    };
+    for (const bool layerNorm : {false, true}) {
+        std::vector<double> y(count), mean(rows), rstd(rows), dx(count), dgain(features), dbias(features);
+        if (layerNorm) {
+            cpu->layerNormForward(DType::Float64, rows, features, 1e-5, x.data(), gain.data(), bias.data(), y.data(), mean.data(), rstd.data());
+            cpu->layerNormBackward(DType::Float64, rows, features, x.data(), gain.data(), mean.data(), rstd.data(), w.data(), dx.data(), dgain.data(), dbias.data());
+        } else {
+            cpu->geluBackward(DType::Float64, count, x.data(), w.data(), dx.data());
+        }
+        for (std::int64_t i = 0; i < count; ++i) {
+            const double h = 1e-5;
+            std::vector<double> plus = x, minus = x;
+            plus[i] += h;
+            minus[i] -= h;
+            const double numeric = (loss(plus, layerNorm) - loss(minus, layerNorm)) / (2 * h);
+            EXPECT_NEAR(dx[i], numeric, 1e-7 * (1.0 + std::abs(numeric))) << (layerNorm ? "layernorm" : "gelu") << " x[" << i << "]";
+        }
+    }
+}
+
+TEST(TransformerGradients, LayerNormAndGeluInAModel) {
+    // The first dense layer's parameters check layer norm's and GELU's input gradients through
+    // the chain; layer norm's gain and bias are checked directly.
+    auto problem = testing_support::makeProblem(
+        chain(std::make_unique<Dense>(8), std::make_unique<LayerNorm>(), std::make_unique<Gelu>(), std::make_unique<Dense>(3)),
+        Shape{5}, 4, 3, 3, {0.3, 0.1, 3.0, false});
+    GradientChecker(problem).expectGradientsMatch(kTolerance);
+}
+
+TEST(TransformerGradients, LayerNormOverTheRowsOfEachSample) {
+    // A sample of 3 rows of 4 features (a sequence of tokens): each row normalised on its own.
+    auto problem = testing_support::makeProblem(
+        chain(std::make_unique<LayerNorm>(), std::make_unique<Flatten>(), std::make_unique<Dense>(3)), Shape{3, 4}, 5, 3, 4,
+        {0.3, 0.3, 3.0, false});
+    GradientChecker(problem).expectGradientsMatch(kTolerance);
+}
+
+TEST(LayerNorm, EachRowComesOutWithMeanZeroAndUnitVarianceBeforeGainAndBias) {
+    auto cpu = kernels::makeCpuBackend(1);
+    const std::vector<double> x = {1, 2, 3, 4, 10, 10, 10, 14};
+    const std::vector<double> gain(4, 1.0), bias(4, 0.0);
+    std::vector<double> y(8), mean(2), rstd(2);
+    cpu->layerNormForward(DType::Float64, 2, 4, 1e-5, x.data(), gain.data(), bias.data(), y.data(), mean.data(), rstd.data());
+    EXPECT_DOUBLE_EQ(mean[0], 2.5);
+    EXPECT_DOUBLE_EQ(mean[1], 11.0);
+    EXPECT_NEAR(rstd[0], 1.0 / std::sqrt(1.25 + 1e-5), 1e-15);
+    for (int r = 0; r < 2; ++r) {
+        double sum = 0.0, squares = 0.0;
+        for (int f = 0; f < 4; ++f) sum += y[r * 4 + f], squares += y[r * 4 + f] * y[r * 4 + f];
+        EXPECT_NEAR(sum, 0.0, 1e-12);
+        EXPECT_NEAR(squares / 4.0, 1.0, 1e-4);
+    }
+}
+
+TEST(LayerNorm, ModelFilesNameTheNewLayers) {
+    const ModelDescription description = parseModelDescription(
+        R"({"layers": [{"type": "dense", "units": 16}, {"type": "layernorm", "epsilon": 1e-6}, {"type": "gelu"},
+                       {"type": "dense", "units": "classes"}]})",
+        "transformer.json");
+    const auto model = description.buildModel(Shape{8}, 4, DType::Float32, memory::MemoryLocation::host());
+    EXPECT_NE(model->describe().find("layernorm(16, eps=1e-06)"), std::string::npos) << model->describe();
+    EXPECT_NE(model->describe().find("gelu"), std::string::npos) << model->describe();
+    const auto plain = parseModelDescription(
+        R"({"layers": [{"type": "dense", "units": 16}, {"type": "gelu"}, {"type": "dense", "units": "classes"}]})", "plain.json");
+    // A gain and a bias per feature (16 each; every layer's block is 64-byte aligned, 32 floats are).
+    EXPECT_EQ(model->parameterCount() - plain.buildModel(Shape{8}, 4, DType::Float32, memory::MemoryLocation::host())->parameterCount(),
+              2 * 16);
+    EXPECT_NE(description.text().find("layernorm(epsilon="), std::string::npos) << description.text();
+    EXPECT_NE(description.text().find("gelu()"), std::string::npos) << description.text();
+}
+
+}  // namespace
+}  // namespace cohort::nn
