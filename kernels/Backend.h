@@ -127,6 +127,18 @@ public:
                                    const void* gain, const void* mean, const void* rstd, const void* dy, void* dx,
                                    void* dgain, void* dbias) = 0;
 
+    // Token and position embeddings of `rows` tokens, each row one position of a sequence of
+    // `positions` (row r is position r % positions): y[r] = tokens[ids[r]] + positionTable[r %
+    // positions], `width` wide. ids hold token ids as values of `dtype` (exact below 2^24; the data
+    // pipeline carries samples as floating-point features), each in [0, vocabulary).
+    virtual void embeddingForward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                                  const void* ids, const void* tokens, const void* positionTable, void* y) = 0;
+    // dTokens[v] = sum of dy[r] over the rows whose id is v, dPositions[p] = sum of dy[r] over the
+    // rows at position p (both overwritten; each sum in row order, so every backend's is the same).
+    virtual void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                                   std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens,
+                                   void* dPositions) = 0;
+
     // Batch normalisation of x viewed as [n, channels, spatial], per channel: statistics over n
     // and spatial (cuDNN's spatial mode; spatial = 1 after a dense layer). gamma, beta, the
     // running and the saved statistics hold `channels` elements each.

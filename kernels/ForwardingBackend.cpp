@@ -98,6 +98,21 @@ void ForwardingBackend::layerNormBackward(DType dtype, std::int64_t rows, std::i
         inner->layerNormBackward(dtype, rows, features, x, gain, mean, rstd, dy, dx, dgain, dbias);
     });
 }
+
+void ForwardingBackend::embeddingForward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                                         const void* ids, const void* tokens, const void* positionTable, void* y) {
+    forwardCall([=, inner = inner_.get()] {
+        inner->embeddingForward(dtype, rows, positions, width, ids, tokens, positionTable, y);
+    });
+}
+
+void ForwardingBackend::embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                                          std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens,
+                                          void* dPositions) {
+    forwardCall([=, inner = inner_.get()] {
+        inner->embeddingBackward(dtype, rows, positions, width, vocabulary, ids, dy, dTokens, dPositions);
+    });
+}
 void ForwardingBackend::batchNormForwardTraining(DType dtype, std::int64_t n, std::int64_t channels,
                                                  std::int64_t spatial, const void* x, const void* gamma,
                                                  const void* beta, double epsilon, double momentum, void* runningMean,

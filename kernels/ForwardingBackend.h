@@ -61,6 +61,11 @@ public:
     void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, const void* x, const void* gain,
                            const void* mean, const void* rstd, const void* dy, void* dx, void* dgain,
                            void* dbias) override;
+    void embeddingForward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width, const void* ids,
+                          const void* tokens, const void* positionTable, void* y) override;
+    void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                           std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens,
+                           void* dPositions) override;
     void batchNormForwardTraining(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
                                   const void* x, const void* gamma, const void* beta, double epsilon, double momentum,
                                   void* runningMean, void* runningVariance, void* savedMean, void* savedInverseStd,

@@ -288,6 +288,15 @@ public:
                            void* dbias) override {
         cpu_detail::layerNormBackward(dtype, rows, features, x, gain, mean, rstd, dy, dx, dgain, dbias);
     }
+    void embeddingForward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width, const void* ids,
+                          const void* tokens, const void* positionTable, void* y) override {
+        cpu_detail::embeddingForward(dtype, rows, positions, width, ids, tokens, positionTable, y);
+    }
+    void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                           std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens,
+                           void* dPositions) override {
+        cpu_detail::embeddingBackward(dtype, rows, positions, width, vocabulary, ids, dy, dTokens, dPositions);
+    }
 
     std::size_t convolutionWorkspaceBytes(DType dtype, const ConvolutionShape& shape, ConvolutionPass pass) override {
         if (usesDnnl(dtype)) {

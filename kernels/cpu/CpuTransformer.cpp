@@ -123,4 +123,50 @@ void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, co
     });
 }
 
+void embeddingForward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width, const void* ids,
+                      const void* tokens, const void* positionTable, void* y) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* id = static_cast<const T*>(ids);
+        const T* token = static_cast<const T*>(tokens);
+        const T* position = static_cast<const T*>(positionTable);
+        T* out = static_cast<T*>(y);
+#pragma omp parallel for schedule(static) if (rows * width >= kParallelElements)
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const T* t = token + std::int64_t(id[r]) * width;
+            const T* p = position + (r % positions) * width;
+            for (std::int64_t c = 0; c < width; ++c) out[r * width + c] = t[c] + p[c];
+        }
+    });
+}
+
+void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                       std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens, void* dPositions) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* id = static_cast<const T*>(ids);
+        const T* gradOut = static_cast<const T*>(dy);
+        T* gradToken = static_cast<T*>(dTokens);
+        T* gradPosition = static_cast<T*>(dPositions);
+        const bool parallel = rows * width >= kParallelElements;
+#pragma omp parallel for schedule(static) if (parallel)
+        for (std::int64_t v = 0; v < vocabulary; ++v) {
+            T* g = gradToken + v * width;
+            for (std::int64_t c = 0; c < width; ++c) g[c] = T(0);
+            for (std::int64_t r = 0; r < rows; ++r) {
+                if (std::int64_t(id[r]) != v) continue;
+                for (std::int64_t c = 0; c < width; ++c) g[c] += gradOut[r * width + c];
+            }
+        }
+#pragma omp parallel for schedule(static) if (parallel)
+        for (std::int64_t p = 0; p < positions; ++p) {
+            T* g = gradPosition + p * width;
+            for (std::int64_t c = 0; c < width; ++c) g[c] = T(0);
+            for (std::int64_t r = p; r < rows; r += positions) {
+                for (std::int64_t c = 0; c < width; ++c) g[c] += gradOut[r * width + c];
+            }
+        }
+    });
+}
+
 }  // namespace cohort::kernels::cpu_detail

@@ -260,6 +260,29 @@ public:
         });
     }
 
+    void embeddingForward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width, const void* ids,
+                          const void* tokens, const void* positionTable, void* y) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchEmbeddingForward<T>(context(), rows, positions, width, static_cast<const T*>(ids),
+                                                   static_cast<const T*>(tokens), static_cast<const T*>(positionTable),
+                                                   static_cast<T*>(y));
+        });
+    }
+
+    void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                           std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens,
+                           void* dPositions) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchEmbeddingBackward<T>(context(), rows, positions, width, vocabulary,
+                                                    static_cast<const T*>(ids), static_cast<const T*>(dy),
+                                                    static_cast<T*>(dTokens), static_cast<T*>(dPositions));
+        });
+    }
+
     void multiply(DType dtype, std::int64_t count, const void* x, const void* y, void* z) override {
         makeCurrent();
         dispatch(dtype, [&](auto zero) {

@@ -82,6 +82,12 @@ template <typename T>
 void launchLayerNormBackward(const LaunchContext& ctx, std::int64_t rows, std::int64_t features, const T* x,
                              const T* gain, const T* mean, const T* rstd, const T* dy, T* dx, T* dgain, T* dbias);
 template <typename T>
+void launchEmbeddingForward(const LaunchContext& ctx, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                            const T* ids, const T* tokens, const T* positionTable, T* y);
+template <typename T>
+void launchEmbeddingBackward(const LaunchContext& ctx, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                             std::int64_t vocabulary, const T* ids, const T* dy, T* dTokens, T* dPositions);
+template <typename T>
 void launchFill(const LaunchContext& ctx, std::int64_t count, T value, T* x);
 template <typename T>
 void launchAxpby(const LaunchContext& ctx, std::int64_t count, T alpha, const T* x, T beta, T* y);

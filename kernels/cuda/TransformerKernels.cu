@@ -1,4 +1,4 @@
-// GELU and layer normalisation on the GPU, the same formulas as the CPU backend
+// GELU, layer normalisation and embeddings on the GPU, the same formulas as the CPU backend
 // (kernels/cpu/CpuTransformer.cpp). Layer norm: one block per row, statistics summed in double in a
 // fixed order (blockSum); dgain/dbias one thread per feature over the rows in order. Deterministic.
 #include "kernels/cuda/KernelSupport.cuh"
@@ -101,7 +101,62 @@ __global__ void layerNormInputGradientKernel(std::int64_t features, const T* x, 
     }
 }
 
+template <typename T>
+__global__ void embeddingForwardKernel(std::int64_t rows, std::int64_t positions, std::int64_t width, const T* ids,
+                                       const T* tokens, const T* positionTable, T* y) {
+    COHORT_GRID_STRIDE(i, rows * width) {
+        const std::int64_t r = i / width, c = i % width;
+        y[i] = tokens[std::int64_t(ids[r]) * width + c] + positionTable[(r % positions) * width + c];
+    }
+}
+
+// One thread per (token id, column): the rows with that id in row order, as the CPU sums them.
+template <typename T>
+__global__ void embeddingTokenGradientKernel(std::int64_t rows, std::int64_t width, std::int64_t vocabulary,
+                                             const T* ids, const T* dy, T* dTokens) {
+    COHORT_GRID_STRIDE(i, vocabulary * width) {
+        const std::int64_t v = i / width, c = i % width;
+        T sum = T(0);
+        for (std::int64_t r = 0; r < rows; ++r) {
+            if (std::int64_t(ids[r]) == v) sum += dy[r * width + c];
+        }
+        dTokens[i] = sum;
+    }
+}
+
+template <typename T>
+__global__ void embeddingPositionGradientKernel(std::int64_t rows, std::int64_t positions, std::int64_t width,
+                                                const T* dy, T* dPositions) {
+    COHORT_GRID_STRIDE(i, positions * width) {
+        const std::int64_t p = i / width, c = i % width;
+        T sum = T(0);
+        for (std::int64_t r = p; r < rows; r += positions) sum += dy[r * width + c];
+        dPositions[i] = sum;
+    }
+}
+
 }  // namespace
+
+template <typename T>
+void launchEmbeddingForward(const LaunchContext& ctx, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                            const T* ids, const T* tokens, const T* positionTable, T* y) {
+    if (rows * width == 0) return;
+    embeddingForwardKernel<T><<<gridFor(ctx, rows * width), kThreadsPerBlock, 0, ctx.stream>>>(
+        rows, positions, width, ids, tokens, positionTable, y);
+    COHORT_CUDA_CHECK_LAUNCH();
+}
+
+template <typename T>
+void launchEmbeddingBackward(const LaunchContext& ctx, std::int64_t rows, std::int64_t positions, std::int64_t width,
+                             std::int64_t vocabulary, const T* ids, const T* dy, T* dTokens, T* dPositions) {
+    if (width == 0) return;
+    embeddingTokenGradientKernel<T><<<gridFor(ctx, vocabulary * width), kThreadsPerBlock, 0, ctx.stream>>>(
+        rows, width, vocabulary, ids, dy, dTokens);
+    COHORT_CUDA_CHECK_LAUNCH();
+    embeddingPositionGradientKernel<T><<<gridFor(ctx, positions * width), kThreadsPerBlock, 0, ctx.stream>>>(
+        rows, positions, width, dy, dPositions);
+    COHORT_CUDA_CHECK_LAUNCH();
+}
 
 template <typename T>
 void launchGeluForward(const LaunchContext& ctx, std::int64_t count, const T* x, T* y) {
@@ -145,7 +200,11 @@ void launchLayerNormBackward(const LaunchContext& ctx, std::int64_t rows, std::i
     template void launchLayerNormForward<T>(const LaunchContext&, std::int64_t, std::int64_t, double, const T*,        \
                                             const T*, const T*, T*, T*, T*);                                          \
     template void launchLayerNormBackward<T>(const LaunchContext&, std::int64_t, std::int64_t, const T*, const T*,     \
-                                             const T*, const T*, const T*, T*, T*, T*);
+                                             const T*, const T*, const T*, T*, T*, T*);                             \
+    template void launchEmbeddingForward<T>(const LaunchContext&, std::int64_t, std::int64_t, std::int64_t, const T*,   \
+                                            const T*, const T*, T*);                                                  \
+    template void launchEmbeddingBackward<T>(const LaunchContext&, std::int64_t, std::int64_t, std::int64_t,            \
+                                             std::int64_t, const T*, const T*, T*, T*);
 COHORT_INSTANTIATE_TRANSFORMER(float)
 COHORT_INSTANTIATE_TRANSFORMER(double)
 

@@ -20,6 +20,7 @@
 #include "src/nn/Conv2D.h"
 #include "src/nn/Dense.h"
 #include "src/nn/Dropout.h"
+#include "src/nn/Embedding.h"
 #include "src/nn/Flatten.h"
 #include "src/nn/Gelu.h"
 #include "src/nn/LayerNorm.h"
@@ -47,6 +48,7 @@ const std::map<std::string, LayerKeys>& layerKeys() {
         {"batchnorm", {{}, {"momentum", "epsilon"}}},
         {"layernorm", {{}, {"epsilon"}}},
         {"gelu", {{}, {}}},
+        {"embedding", {{"vocabulary", "width"}, {}}},
         {"flatten", {{}, {}}},
         {"dense", {{"units"}, {"activation"}}},
         {"dropout", {{"rate"}, {}}},
@@ -196,6 +198,18 @@ LayerDescription readLayer(const ptree& node, const std::string& where) {
         layer.epsilon = typed.real("epsilon", 1e-5, "(0, inf)", [](double v) { return v > 0.0; });
     } else if (type == "layernorm") {
         layer.epsilon = typed.real("epsilon", 1e-5, "(0, inf)", [](double v) { return v > 0.0; });
+    } else if (type == "embedding") {
+        layer.count = typed.integer("width", 0, 1, kMaxWidth);
+        if (typed.scalar("vocabulary") == "classes") {
+            layer.unitsAreClasses = true;  // a language model's classes are its tokens
+        } else {
+            try {
+                layer.size = typed.integer("vocabulary", 0, 1, kMaxWidth);
+            } catch (const InputError&) {
+                typed.fail("'vocabulary' must be an integer in [1, " + std::to_string(kMaxWidth) +
+                           "] or \"classes\", got '" + typed.scalar("vocabulary") + "'");
+            }
+        }
     } else if (type == "dense") {
         if (typed.scalar("units") == "classes") {
             layer.unitsAreClasses = true;
@@ -236,6 +250,10 @@ std::string LayerDescription::text() const {
     if (type == "batchnorm")
         return "batchnorm(momentum=" + formatNumber(momentum) + ",epsilon=" + formatNumber(epsilon) + ")";
     if (type == "layernorm") return "layernorm(epsilon=" + formatNumber(epsilon) + ")";
+    if (type == "embedding") {
+        return "embedding(vocabulary=" + (unitsAreClasses ? std::string("classes") : std::to_string(size)) +
+               ",width=" + std::to_string(count) + ")";
+    }
     if (type == "dense") {
         return "dense(units=" + (unitsAreClasses ? std::string("classes") : std::to_string(count)) +
                ",activation=" + act + ")";
@@ -253,6 +271,7 @@ std::unique_ptr<Layer> LayerDescription::build(int classes) const {
     if (type == "flatten") return std::make_unique<Flatten>();
     if (type == "layernorm") return std::make_unique<LayerNorm>(epsilon);
     if (type == "gelu") return std::make_unique<Gelu>();
+    if (type == "embedding") return std::make_unique<Embedding>(unitsAreClasses ? std::int64_t(classes) : size, count);
     if (type == "dense") return std::make_unique<Dense>(unitsAreClasses ? std::int64_t(classes) : count, activation);
     if (type == "dropout") return std::make_unique<Dropout>(rate);
     if (type == "activation") return std::make_unique<ActivationLayer>(activation);
@@ -337,6 +356,10 @@ ModelDescription parseModelDescription(const std::string& jsonText, const std::s
     std::size_t index = 0;
     for (const auto& [key, node] : layers->second) {
         description.layers.push_back(readLayer(node, prefix(sourceName) + ": layers[" + std::to_string(index) + "]"));
+        if (index > 0 && description.layers.back().type == "embedding") {
+            throw InputError(prefix(sourceName) + ": layers[" + std::to_string(index) +
+                             "] (embedding) must be the first layer: it reads token ids, which have no gradient");
+        }
         ++index;
     }
     return description;

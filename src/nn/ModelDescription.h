@@ -22,15 +22,16 @@ namespace cohort::nn {
 
 // One validated entry of "layers", with every default filled in.
 struct LayerDescription {
-    std::string type;        // conv2d | maxpool2d | avgpool2d | batchnorm | flatten | dense | dropout | activation
-    std::int64_t count = 0;  // conv2d filters, dense units; 0 with unitsAreClasses
-    bool unitsAreClasses = false;                                    // dense "units": "classes"
-    std::int64_t size = 0;                                           // conv2d kernel, pooling window
+    std::string type;        // conv2d | maxpool2d | avgpool2d | batchnorm | layernorm | flatten | dense | dropout |
+                             // activation | gelu | embedding
+    std::int64_t count = 0;  // conv2d filters, dense units, embedding width; 0 with unitsAreClasses
+    bool unitsAreClasses = false;                                    // dense "units" / embedding "vocabulary": "classes"
+    std::int64_t size = 0;                                           // conv2d kernel, pooling window, embedding vocabulary
     std::int64_t stride = 1;                                         // conv2d, pooling (pooling's default is its size)
     std::int64_t padding = 0;                                        // conv2d
     double rate = 0.0;                                               // dropout
     double momentum = 0.1;                                           // batchnorm
-    double epsilon = 1e-5;                                           // batchnorm
+    double epsilon = 1e-5;                                           // batchnorm, layernorm
     kernels::Activation activation = kernels::Activation::Identity;  // conv2d, dense, activation
 
     // Canonical text with every key, e.g. "dense(units=500,activation=relu)": equal for files

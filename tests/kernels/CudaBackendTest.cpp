@@ -341,6 +341,31 @@ TYPED_TEST(CudaBackendTest, LayerNormForwardAndBackwardMatchCpu) {
     }
 }
 
+TYPED_TEST(CudaBackendTest, EmbeddingForwardAndBackwardMatchCpu) {
+    using T = TypeParam;
+    const std::int64_t vocabulary = 65, positions = 64, width = 128, rows = 12 * positions;
+    std::vector<T> idValues(static_cast<std::size_t>(rows));
+    for (std::size_t i = 0; i < idValues.size(); ++i) idValues[i] = T((i * 37 + i / 5) % std::size_t(vocabulary));
+    auto ids = this->mirrored(idValues);
+    auto tokens = this->mirrored(this->random(std::size_t(vocabulary * width)));
+    auto table = this->mirrored(this->random(std::size_t(positions * width)));
+    auto y = this->mirrored(std::vector<T>(std::size_t(rows * width)));
+    this->cpu_->embeddingForward(this->kDType, rows, positions, width, ids.host(), tokens.host(), table.host(), y.host());
+    this->gpu_->embeddingForward(this->kDType, rows, positions, width, ids.device(), tokens.device(), table.device(),
+                                 y.device());
+    this->expectClose(y, "embeddingForward");
+    auto dy = this->mirrored(this->random(std::size_t(rows * width)));
+    auto dTokens = this->mirrored(std::vector<T>(std::size_t(vocabulary * width), T(7)));
+    auto dPositions = this->mirrored(std::vector<T>(std::size_t(positions * width), T(7)));
+    this->cpu_->embeddingBackward(this->kDType, rows, positions, width, vocabulary, ids.host(), dy.host(), dTokens.host(),
+                                  dPositions.host());
+    this->gpu_->embeddingBackward(this->kDType, rows, positions, width, vocabulary, ids.device(), dy.device(),
+                                  dTokens.device(), dPositions.device());
+    // The same additions in the same order: bitwise.
+    EXPECT_EQ(dTokens.hostValues(), dTokens.deviceValues());
+    EXPECT_EQ(dPositions.hostValues(), dPositions.deviceValues());
+}
+
 TYPED_TEST(CudaBackendTest, MultiplyFillCopyAxpbyMatchCpu) {
     using T = TypeParam;
     const std::int64_t count = 100003;

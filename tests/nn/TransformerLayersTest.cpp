@@ -7,7 +7,9 @@
 #include <random>
 
 #include "kernels/Backend.h"
+#include "src/core/Errors.h"
 #include "src/nn/Dense.h"
+#include "src/nn/Embedding.h"
 #include "src/nn/Flatten.h"
 #include "src/nn/Gelu.h"
 #include "src/nn/LayerNorm.h"
@@ -120,6 +122,60 @@ TEST(LayerNorm, ModelFilesNameTheNewLayers) {
               2 * 16);
     EXPECT_NE(description.text().find("layernorm(epsilon="), std::string::npos) << description.text();
     EXPECT_NE(description.text().find("gelu()"), std::string::npos) << description.text();
+}
+
+// A problem whose inputs are token ids (the embedding reads ids, not values).
+testing_support::Problem tokenProblem(std::int64_t vocabulary, std::int64_t positions, std::int64_t width,
+                                      std::int64_t batch, std::uint64_t seed) {
+    testing_support::Problem problem = testing_support::makeProblem(
+        chain(std::make_unique<Embedding>(vocabulary, width), std::make_unique<LayerNorm>(), std::make_unique<Gelu>(),
+              std::make_unique<Flatten>(), std::make_unique<Dense>(3)),
+        Shape{positions}, batch, 3, seed, {0.3, 0.1, 3.0, false});
+    std::mt19937_64 generator(seed + 7);
+    for (std::int64_t i = 0; i < problem.input.elementCount(); ++i) {
+        problem.input.data<double>()[i] = double(generator() % std::uint64_t(vocabulary));
+    }
+    return problem;
+}
+
+TEST(TransformerGradients, TokenAndPositionEmbeddings) {
+    // 4 sequences of 6 tokens from a vocabulary of 5: ids repeat, so token rows gather several
+    // gradients; every position's row is checked too.
+    auto problem = tokenProblem(5, 6, 4, 4, 9);
+    GradientChecker(problem).expectGradientsMatch(kTolerance);
+}
+
+TEST(Embedding, AddsTheTokensAndThePositionsRows) {
+    auto cpu = kernels::makeCpuBackend(1);
+    const std::vector<double> ids = {2, 0, 2};  // one sequence of 3 positions
+    const std::vector<double> tokens = {1, 1, 2, 2, 3, 3};     // 3 tokens x 2
+    const std::vector<double> positions = {10, 20, 30, 40, 50, 60};  // 3 positions x 2
+    std::vector<double> y(6);
+    cpu->embeddingForward(DType::Float64, 3, 3, 2, ids.data(), tokens.data(), positions.data(), y.data());
+    EXPECT_EQ(y, (std::vector<double>{13, 23, 31, 41, 53, 63}));
+    const std::vector<double> dy = {1, 2, 3, 4, 5, 6};
+    std::vector<double> dTokens(6, -1.0), dPositions(6, -1.0);
+    cpu->embeddingBackward(DType::Float64, 3, 3, 2, 3, ids.data(), dy.data(), dTokens.data(), dPositions.data());
+    EXPECT_EQ(dTokens, (std::vector<double>{3, 4, 0, 0, 6, 8}));  // token 1 unused: zero, not left as it was
+    EXPECT_EQ(dPositions, dy);
+}
+
+TEST(Embedding, ModelFilesPutItFirstAndSizeItFromTheClasses) {
+    const ModelDescription description = parseModelDescription(
+        R"({"layers": [{"type": "embedding", "vocabulary": "classes", "width": 8}, {"type": "layernorm"},
+                       {"type": "flatten"}, {"type": "dense", "units": "classes"}]})",
+        "lm.json");
+    const auto model = description.buildModel(Shape{16}, 65, DType::Float32, memory::MemoryLocation::host());
+    EXPECT_NE(model->describe().find("embedding(65 tokens x 16 positions -> 8)"), std::string::npos) << model->describe();
+    EXPECT_NE(description.text().find("embedding(vocabulary=classes,width=8)"), std::string::npos) << description.text();
+    std::string message;
+    try {
+        parseModelDescription(R"({"layers": [{"type": "dense", "units": 4}, {"type": "embedding", "vocabulary": 9, "width": 2}]})",
+                              "late.json");
+    } catch (const InputError& error) {
+        message = error.what();
+    }
+    EXPECT_NE(message.find("layers[1] (embedding) must be the first layer"), std::string::npos) << message;
 }
 
 }  // namespace

@@ -1,0 +1,68 @@
+#include "src/nn/Embedding.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "src/core/Errors.h"
+
+namespace cohort::nn {
+
+Embedding::Embedding(std::int64_t vocabulary, std::int64_t width) : vocabulary_(vocabulary), width_(width) {
+    if (vocabulary < 1 || width < 1) throw InputError("an embedding needs a vocabulary and a width of at least 1");
+}
+
+std::string Embedding::describe() const {
+    return "embedding(" + std::to_string(vocabulary_) + " tokens x " + std::to_string(positions_) + " positions -> " +
+           std::to_string(width_) + ")";
+}
+
+Shape Embedding::outputShape(const Shape& inputSample) const {
+    if (inputSample.rank() != 1) {
+        throw InputError("an embedding reads a sequence of token ids (one dimension), got " +
+                         std::to_string(inputSample.rank()) + " dimensions");
+    }
+    return Shape{inputSample[0], width_};
+}
+
+void Embedding::configure(const Shape& inputSample) {
+    outputShape(inputSample);  // checks it
+    positions_ = inputSample[0];
+}
+
+void Embedding::bindParameters(void* parameters, void* gradients) {
+    parameters_ = parameters;
+    gradients_ = gradients;
+}
+
+void Embedding::initializeParameters(double* hostParameters, std::mt19937_64& generator) const {
+    // N(0, 0.02) from the raw engine (Box-Muller on two 53-bit uniforms: the same on every platform).
+    for (std::int64_t i = 0; i < parameterCount(); ++i) {
+        const double u1 = (double(generator() >> 11) + 1.0) * 0x1.0p-53, u2 = double(generator() >> 11) * 0x1.0p-53;
+        hostParameters[i] = 0.02 * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.141592653589793 * u2);
+    }
+}
+
+Tensor Embedding::forward(const Tensor& input, ExecutionContext& context) {
+    requireSampleSize(input, positions_, "embedding");
+    const DType dtype = input.dtype();
+    const std::int64_t rows = input.dim(0) * positions_;
+    const char* tokens = static_cast<const char*>(parameters_);
+    Tensor output = Tensor::empty(Shape{input.dim(0), positions_, width_}, dtype, input.location());
+    context.backend->embeddingForward(dtype, rows, positions_, width_, input.checked("embedding.forward", "input"), tokens,
+                                      tokens + std::size_t(vocabulary_ * width_) * kernels::sizeOf(dtype), output.raw());
+    if (context.training) input_ = input;
+    return output;
+}
+
+Tensor Embedding::backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) {
+    if (needInputGradient) throw std::logic_error("an embedding reads token ids, which have no gradient: it must come first");
+    const DType dtype = gradOutput.dtype();
+    char* gradTokens = static_cast<char*>(gradients_);
+    context.backend->embeddingBackward(dtype, input_.dim(0) * positions_, positions_, width_, vocabulary_,
+                                       input_.checked("embedding.backward", "input"),
+                                       gradOutput.checked("embedding.backward", "gradOutput"), gradTokens,
+                                       gradTokens + std::size_t(vocabulary_ * width_) * kernels::sizeOf(dtype));
+    return {};
+}
+
+}  // namespace cohort::nn
