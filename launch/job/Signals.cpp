@@ -53,6 +53,9 @@ ExitOnSignalsWhileWaiting::ExitOnSignalsWhileWaiting(const std::string& path, co
     sigaction(SIGINT, &action, &previousInterrupt_);
     sigaction(SIGTERM, &action, &previousTerminate_);
     active_ = true;
+    // A signal that came before the wait (during the set-up, taken as a stop request) would
+    // otherwise be spent: the wait would then need a second one.
+    if (const int early = received.load(); early != 0) exitWhileWaiting(early);
 }
 
 ExitOnSignalsWhileWaiting::~ExitOnSignalsWhileWaiting() {

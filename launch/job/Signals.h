@@ -28,8 +28,10 @@ private:
 
 // While an input that may block is opened and read (a FIFO given as --resume or --load waits in
 // open() for a writer), SIGINT or SIGTERM ends the process at once: exit 130 or 143 and the line
-// "cohort: SIGINT while waiting for WHAT; stopped". Only for inputs that are not regular files or
-// folders (`path`); for others nothing changes. The handlers before it return after it.
+// "cohort: SIGINT while waiting for WHAT; stopped". A stop already asked for (a signal during the
+// set-up, under StopOnSignals) ends it the same way as the wait begins. Only for inputs that are
+// not regular files or folders (`path`); for others nothing changes. The handlers before it
+// return after it.
 class ExitOnSignalsWhileWaiting {
 public:
     ExitOnSignalsWhileWaiting(const std::string& path, const std::string& what);

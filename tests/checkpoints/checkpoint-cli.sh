@@ -3,7 +3,7 @@
 # refusals, evaluate, divergence, signals, a full disk, and NumPy reading a checkpoint.
 #   checkpoint-cli.sh COHORT CASE
 # CASE: resume-one-worker | resume-two-workers | resume-shared-gradients | resume-mpirun |
-#       refusals | root-cause | train-longer | evaluate-lenet | divergence | signals | signals-mpirun |
+#       refusals | root-cause | train-longer | evaluate-lenet | evaluate-small | divergence | signals | signals-mpirun |
 #       full-disk | outputs-first | fifo-input | numpy
 # Exit 0 pass, 1 fail, 77 skip (mpirun, NumPy or a mount namespace absent).
 set -uo pipefail
@@ -178,7 +178,8 @@ fifo-input)
         for command in "train $small --resume pipe" "evaluate --load pipe --data synthetic --device cpu"; do
             $cohort $command >out.txt 2>err.txt &
             pid=$!
-            sleep 0.5
+            # Until it waits in open() for the FIFO's writer (slow under a sanitizer).
+            for _ in $(seq 1 200); do [ "$(cat /proc/$pid/wchan 2>/dev/null)" = wait_for_partner ] && break; sleep 0.05; done
             kill -$sig "$pid"
             for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
             kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "$command: one SIG$sig did not end it"; }
@@ -217,6 +218,19 @@ print("evaluate reproduces test accuracy %.4f and loss %.9g" % (result["accuracy
 PY
     expect_error 2 "needs --load" $cohort evaluate --data synthetic
     expect_error 2 "truncated" $cohort evaluate --load <(head -c 100 lenet.safetensors) --data synthetic
+    ;;
+evaluate-small)
+    # evaluate on a small MLP and synthetic data (quick enough to run under the sanitizers too,
+    # where evaluate-lenet is left out): it reproduces the training run's last test accuracy.
+    $cohort train $small --hidden 64 --epochs 1 --save small.safetensors --metrics train.jsonl || fail "training failed"
+    $cohort evaluate --load small.safetensors --data synthetic --device cpu --format json >eval.json || fail "evaluate failed"
+    $python - train.jsonl eval.json <<'PY' || fail "evaluate does not reproduce the training run"
+import json, sys
+epoch = [json.loads(line) for line in open(sys.argv[1]) if '"event":"epoch"' in line][-1]
+result = json.load(open(sys.argv[2]))
+assert "%.6f" % result["accuracy"] == "%.6f" % epoch["test_accuracy"], (result["accuracy"], epoch["test_accuracy"])
+print("evaluate reproduces test accuracy %.4f" % result["accuracy"])
+PY
     ;;
 divergence)
     small="$small --hidden 512,512 --epochs 2"
