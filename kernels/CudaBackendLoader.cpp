@@ -22,6 +22,7 @@ const cuda_detail::CudaKernelsEntry* loadedEntry() {
     (void)sizeOf(DType::Float32);
     (void)toString(DType::Float32);
     (void)typeid(Backend);
+    (void)memory::fileDefining(nullptr);
 }
 
 // Why a requested ordinal is not there, as far as this process can tell.

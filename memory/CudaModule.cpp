@@ -106,6 +106,12 @@ const char* moduleFile(CudaModule module) {
     return "libcohort_cuda_unknown.so";
 }
 
+std::string fileDefining(const void* symbol) {
+    Dl_info info{};
+    if (symbol == nullptr || dladdr(symbol, &info) == 0 || info.dli_fname == nullptr) return "(unknown file)";
+    return info.dli_fname;
+}
+
 bool cudaModuleBuilt() {
 #ifdef COHORT_WITH_CUDA
     return true;

@@ -51,6 +51,10 @@ const void* cudaModuleEntry(CudaModule module, const char* name);
 // (`purpose`: "a CUDA backend", "allocating pinned-host memory") when it is absent or fails to load.
 const void* requireCudaModuleEntry(CudaModule module, const char* name, const std::string& purpose);
 
+// The file that defines `symbol` as the dynamic loader resolved it ("(unknown file)" when it cannot
+// tell): how the modules say which CUDA library they are using.
+std::string fileDefining(const void* symbol);
+
 // The ABI every entry table starts with; a module from another build is refused.
 inline constexpr int kCudaModuleAbi = 1;
 

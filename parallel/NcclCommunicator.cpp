@@ -1,8 +1,6 @@
 // The in-process NCCL communicator (see parallel/NcclCommunicator.h). Compiled only with NCCL.
 #include "parallel/NcclCommunicator.h"
 
-#include <dlfcn.h>
-
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -211,11 +209,10 @@ namespace {
 std::string libraries() {
     int version = 0;
     if (ncclGetVersion(&version) != ncclSuccess) version = 0;
-    Dl_info info{};
-    const bool found = dladdr(reinterpret_cast<const void*>(&ncclGetVersion), &info) != 0 && info.dli_fname;
     // NCCL >= 2.9 encodes major * 10000 + minor * 100 + patch.
     return "nccl " + std::to_string(version / 10000) + "." + std::to_string(version % 10000 / 100) + "." +
-           std::to_string(version % 100) + " " + (found ? info.dli_fname : "(unknown file)") + "\n";
+           std::to_string(version % 100) + " " + memory::fileDefining(reinterpret_cast<const void*>(&ncclGetVersion)) +
+           "\n";
 }
 
 }  // namespace

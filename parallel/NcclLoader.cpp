@@ -31,6 +31,7 @@ const nccl_detail::NcclEntry& ncclEntry() {
     communicator.Communicator::forEachSlice(0, backend, 0, work);
     (void)makeLocalCommunicator(1);
     (void)typeid(Communicator);
+    (void)memory::fileDefining(nullptr);
 #ifdef COHORT_WITH_MPI
     auto& group = dynamic_cast<MpiProcessGroup&>(*makeSingleProcessGroup());
     group.MpiProcessGroup::barrier();

@@ -576,16 +576,6 @@ private:
 namespace cuda_detail {
 namespace {
 
-int visibleDevices() {
-    int count = 0;
-    // Without a driver or a device this fails; that is an answer (0), not an error.
-    if (cudaGetDeviceCount(&count) != cudaSuccess) {
-        (void)cudaGetLastError();  // clear it so the next checked call does not report it
-        return 0;
-    }
-    return count;
-}
-
 std::string deviceName(int device) {
     cudaDeviceProp properties{};
     if (cudaGetDeviceProperties(&properties, device) != cudaSuccess) {
@@ -595,14 +585,8 @@ std::string deviceName(int device) {
     return properties.name;
 }
 
+// (kernels/CudaBackendLoader.cpp has checked that the ordinal is visible.)
 std::unique_ptr<Backend> makeBackend(int device, bool allowTf32) {
-    const int visible = visibleDevices();
-    if (device < 0 || device >= visible) {
-        throw std::runtime_error("no CUDA device: ordinal " + std::to_string(device) +
-                                 " requested, " + std::to_string(visible) +
-                                 " visible (check the driver, CUDA_VISIBLE_DEVICES and the "
-                                 "device list)");
-    }
     return std::make_unique<CudaStreamBackend>(device, allowTf32);
 }
 

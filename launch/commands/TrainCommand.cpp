@@ -47,7 +47,7 @@ std::string runRecord(const RunOptions& options, const RunSetup& setup, const Mp
     const nlohmann::json settings = settingsByKey(trainingSettings(options, setup));
     nlohmann::json gpus = nlohmann::json::array();
     for (int device : setup.parallel.devices) gpus.push_back(kernels::cudaDeviceName(device));
-    const nlohmann::json record = {
+    nlohmann::json record = {
         {"event", "run"},
         {"schema", kMetricsSchema},
         {"command", "train"},
@@ -66,9 +66,8 @@ std::string runRecord(const RunOptions& options, const RunSetup& setup, const Mp
          {{"name", options.data}, {"train", setup.data.train.count}, {"test", setup.data.test.count}, {"classes", setup.data.train.numClasses}}},
         {"settings", settings},
         {"resumed_from", resumed.path}};
-    nlohmann::json extended = record;
-    if (resumed.epochsBefore > 0) extended["epochs_extended_from"] = resumed.epochsBefore;
-    return extended.dump();
+    if (resumed.epochsBefore > 0) record["epochs_extended_from"] = resumed.epochsBefore;
+    return record.dump();
 }
 
 void validateCheckpointFlags(const RunOptions& options) {
@@ -170,13 +169,11 @@ ResumeSource resumeIfAsked(const RunOptions& options, const RunSetup& setup, Mpi
                            parallel::ParallelWrapper& wrapper) {
     ResumeSource resumed;
     if (options.resumePath.empty()) return resumed;
-    std::optional<parallel::TrainingSnapshot> read;
-    {
+    parallel::TrainingSnapshot snapshot = [&] {
         const ExitOnSignalsWhileWaiting interruptible(options.resumePath, "--resume " + options.resumePath);
-        read.emplace(snapshotToResume(options, setup,
-                                      mpi.placement().size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr, resumed));
-    }
-    parallel::TrainingSnapshot snapshot = std::move(*read);
+        return snapshotToResume(options, setup, mpi.placement().size > 1 ? mpi.processes(options.mpiTimeout).get() : nullptr,
+                                resumed);
+    }();
     try {
         wrapper.resume(std::move(snapshot));
     } catch (const std::invalid_argument& error) {

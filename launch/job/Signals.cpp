@@ -24,6 +24,22 @@ extern "C" void onStopSignal(int signal) {
     }
 }
 
+// `handler` for SIGINT and SIGTERM, keeping the handlers it replaces.
+void installHandler(void (*handler)(int), int flags, struct sigaction& previousInterrupt,
+                    struct sigaction& previousTerminate) {
+    struct sigaction action {};
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = flags;
+    sigaction(SIGINT, &action, &previousInterrupt);
+    sigaction(SIGTERM, &action, &previousTerminate);
+}
+
+void restoreHandlers(const struct sigaction& previousInterrupt, const struct sigaction& previousTerminate) {
+    sigaction(SIGINT, &previousInterrupt, nullptr);
+    sigaction(SIGTERM, &previousTerminate, nullptr);
+}
+
 // What the waiting handler writes after the signal's name, formatted before it can run.
 char waitingFor[512];
 std::atomic<std::size_t> waitingForLength{0};
@@ -46,12 +62,7 @@ ExitOnSignalsWhileWaiting::ExitOnSignalsWhileWaiting(const std::string& path, co
     const std::size_t length = std::min(text.size(), sizeof waitingFor);
     std::memcpy(waitingFor, text.data(), length);
     waitingForLength.store(length);
-    struct sigaction action {};
-    action.sa_handler = exitWhileWaiting;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;  // no SA_RESTART: nothing to restart, the handler exits
-    sigaction(SIGINT, &action, &previousInterrupt_);
-    sigaction(SIGTERM, &action, &previousTerminate_);
+    installHandler(exitWhileWaiting, 0, previousInterrupt_, previousTerminate_);  // nothing to restart: it exits
     active_ = true;
     // A signal that came before the wait (during the set-up, taken as a stop request) would
     // otherwise be spent: the wait would then need a second one.
@@ -59,25 +70,15 @@ ExitOnSignalsWhileWaiting::ExitOnSignalsWhileWaiting(const std::string& path, co
 }
 
 ExitOnSignalsWhileWaiting::~ExitOnSignalsWhileWaiting() {
-    if (!active_) return;
-    sigaction(SIGINT, &previousInterrupt_, nullptr);
-    sigaction(SIGTERM, &previousTerminate_, nullptr);
+    if (active_) restoreHandlers(previousInterrupt_, previousTerminate_);
 }
 
 StopOnSignals::StopOnSignals() {
     received.store(0);
-    struct sigaction action {};
-    action.sa_handler = onStopSignal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &action, &previousInterrupt_);
-    sigaction(SIGTERM, &action, &previousTerminate_);
+    installHandler(onStopSignal, SA_RESTART, previousInterrupt_, previousTerminate_);
 }
 
-StopOnSignals::~StopOnSignals() {
-    sigaction(SIGINT, &previousInterrupt_, nullptr);
-    sigaction(SIGTERM, &previousTerminate_, nullptr);
-}
+StopOnSignals::~StopOnSignals() { restoreHandlers(previousInterrupt_, previousTerminate_); }
 
 bool StopOnSignals::requested() { return received.load(std::memory_order_relaxed) != 0; }
 int StopOnSignals::signal() { return received.load(std::memory_order_relaxed); }

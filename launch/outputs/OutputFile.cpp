@@ -23,14 +23,19 @@ bool isRegularOrAbsent(const std::string& path) {
     return !fs::exists(status) || fs::is_regular_file(status);
 }
 
-// "" when a new file can be made in `folder` (one is made and removed), else why not.
-std::string whyNoNewFile(const fs::path& folder) {
+// InputError naming `flag` PATH unless `folder` is a folder in which a new file can be made (one is
+// made and removed: permissions, a read-only or full file system all show).
+void requireNewFileIn(const fs::path& folder, const std::string& path, const std::string& flag) {
+    std::error_code error;
+    if (!fs::is_directory(folder, error)) throw InputError(flag + " " + path + ": " + folder.string() + " is not a folder");
     std::string probe = (folder / ".cohort-write-check-XXXXXX").string();
     const int fd = ::mkstemp(probe.data());
-    if (fd < 0) return std::strerror(errno);
+    if (fd < 0) {
+        throw InputError(flag + " " + path + " cannot be written: no new file can be made in " + folder.string() + " (" +
+                         std::strerror(errno) + ")");
+    }
     ::close(fd);
     ::unlink(probe.c_str());
-    return "";
 }
 
 void addFilesOf(const std::string& directory, std::vector<std::string>& files) {
@@ -136,11 +141,7 @@ void checkOutputFile(const std::string& path, const std::string& flag) {
     if (!fs::exists(folder, error)) {
         throw InputError(flag + " " + path + ": its folder " + folder.string() + " does not exist; create it first");
     }
-    if (!fs::is_directory(folder, error)) throw InputError(flag + " " + path + ": " + folder.string() + " is not a folder");
-    if (const std::string why = whyNoNewFile(folder); !why.empty()) {
-        throw InputError(flag + " " + path + " cannot be written: no new file can be made in " + folder.string() + " (" +
-                         why + ")");
-    }
+    requireNewFileIn(folder, path, flag);
 }
 
 void checkOutputFolder(const std::string& path, const std::string& flag) {
@@ -153,11 +154,7 @@ void checkOutputFolder(const std::string& path, const std::string& flag) {
     while (!fs::exists(folder, error) && folder.has_parent_path() && folder.parent_path() != folder) {
         folder = folder.parent_path();  // made later, with its parents: the nearest one that exists must take it
     }
-    if (!fs::is_directory(folder, error)) throw InputError(flag + " " + path + ": " + folder.string() + " is not a folder");
-    if (const std::string why = whyNoNewFile(folder); !why.empty()) {
-        throw InputError(flag + " " + path + " cannot be written: no new file can be made in " + folder.string() + " (" +
-                         why + ")");
-    }
+    requireNewFileIn(folder, path, flag);
 }
 
 }  // namespace cohort::launch

@@ -47,24 +47,19 @@ std::string describeSetting(const std::string& key) {
 // data), so that a setting that differs only because of one of them (LeNet's default batch size,
 // SGD's default rate, the parameter count) is never named instead of it; then every other key in
 // the settings text's own order; the model's derived description last.
-std::vector<std::string> comparisonOrder(const std::map<std::string, std::string>& theirs,
-                                         const std::map<std::string, std::string>& mine, const std::string& mineText) {
+std::vector<std::string> comparisonOrder(const std::map<std::string, std::string>& theirs, const std::string& mineText) {
     std::vector<std::string> order = {"model", "model-file-layers", "hidden", "dropout", "activation", "optimizer",
                                       "outer-optimizer", "data", "features", "train-samples", "test-samples"};
     const auto add = [&order](const std::string& key) {
-        if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
+        if (key != "model-description" && key != "parameters" &&
+            std::find(order.begin(), order.end(), key) == order.end()) {
+            order.push_back(key);
+        }
     };
     std::istringstream lines(mineText);
-    for (std::string line; std::getline(lines, line);) {
-        const std::string key = line.substr(0, line.find('='));
-        if (key != "model-description" && key != "parameters") add(key);
-    }
-    for (const auto& [key, value] : theirs) {
-        if (key != "model-description" && key != "parameters") add(key);
-    }
-    for (const auto& [key, value] : mine) add(key);
-    add("model-description");
-    add("parameters");
+    for (std::string line; std::getline(lines, line);) add(line.substr(0, line.find('=')));
+    for (const auto& [key, value] : theirs) add(key);  // a setting this run does not write
+    order.insert(order.end(), {"model-description", "parameters"});
     return order;
 }
 
@@ -74,21 +69,24 @@ int epochsOf(const std::string& text) {
     return result.ec == std::errc() && result.ptr == text.data() + text.size() ? epochs : 0;
 }
 
-// Throws InputError naming the first setting (in comparisonOrder) whose value differs. A run with
-// more --epochs than the checkpoint's continues it (the learning-rate schedule then ends at the new
-// last epoch): returns the checkpoint's --epochs in that case, else 0.
-int compareSettings(const std::map<std::string, std::string>& theirs, const std::map<std::string, std::string>& mine,
-                    const std::string& path, const std::string& mineText) {
+// Throws InputError naming the first setting (in comparisonOrder) whose value differs between the
+// checkpoint's settings and this run's (`mineText`). A run with more --epochs than the checkpoint's
+// continues it (the learning-rate schedule then ends at the new last epoch): returns the
+// checkpoint's --epochs in that case, else 0.
+int compareSettings(const std::map<std::string, std::string>& theirs, const std::string& mineText, const std::string& path) {
+    const std::map<std::string, std::string> mine = settingsByKey(mineText);
     int epochsBefore = 0;
-    for (const std::string& key : comparisonOrder(theirs, mine, mineText)) {
+    for (const std::string& key : comparisonOrder(theirs, mineText)) {
         if (mayDiffer(key)) continue;
         const auto checkpoint = theirs.find(key), run = mine.find(key);
         if (checkpoint == theirs.end() && run == mine.end()) continue;  // written by neither (a setting not in use)
         if (checkpoint != theirs.end() && run != mine.end() && checkpoint->second == run->second) continue;
-        if (key == "epochs" && checkpoint != theirs.end() && run != mine.end() && epochsOf(checkpoint->second) > 0 &&
-            epochsOf(run->second) > epochsOf(checkpoint->second)) {
-            epochsBefore = epochsOf(checkpoint->second);  // training longer is a resume, not a refusal
-            continue;
+        if (key == "epochs" && checkpoint != theirs.end() && run != mine.end()) {
+            const int before = epochsOf(checkpoint->second);
+            if (before > 0 && epochsOf(run->second) > before) {
+                epochsBefore = before;  // training longer is a resume, not a refusal
+                continue;
+            }
         }
         const std::string checkpointValue = checkpoint == theirs.end() ? "(absent)" : "'" + checkpoint->second + "'";
         const std::string runValue = run == mine.end() ? "this run does not set it" : "this run '" + run->second + "'";
@@ -221,9 +219,8 @@ parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const Run
     }
     if (!failure.empty()) throw train::CheckpointError("cannot resume: " + failure);
     const train::CheckpointFile file = train::decodeCheckpoint(bytes, resolvedPath);
-    const std::string mine = trainingSettings(options, setup);
     source.epochsBefore =
-        compareSettings(settingsByKey(file.value("settings", resolvedPath)), settingsByKey(mine), resolvedPath, mine);
+        compareSettings(settingsByKey(file.value("settings", resolvedPath)), trainingSettings(options, setup), resolvedPath);
     try {
         return parallel::TrainingSnapshot::fromCheckpoint(
             file, *setup.model, parallel::optimizerSegmentNames(setup.optimizer.kind), resolvedPath);

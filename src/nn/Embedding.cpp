@@ -1,6 +1,5 @@
 #include "src/nn/Embedding.h"
 
-#include <cmath>
 #include <stdexcept>
 
 #include "src/core/Errors.h"
@@ -35,11 +34,8 @@ void Embedding::bindParameters(void* parameters, void* gradients) {
 }
 
 void Embedding::initializeParameters(double* hostParameters, std::mt19937_64& generator) const {
-    // N(0, 0.02) from the raw engine (Box-Muller on two 53-bit uniforms: the same on every platform).
-    for (std::int64_t i = 0; i < parameterCount(); ++i) {
-        const double u1 = (double(generator() >> 11) + 1.0) * 0x1.0p-53, u2 = double(generator() >> 11) * 0x1.0p-53;
-        hostParameters[i] = 0.02 * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.141592653589793 * u2);
-    }
+    std::normal_distribution<double> normal(0.0, 0.02);  // as GPT-2 draws its embeddings
+    for (std::int64_t i = 0; i < parameterCount(); ++i) hostParameters[i] = normal(generator);
 }
 
 Tensor Embedding::forward(const Tensor& input, ExecutionContext& context) {
