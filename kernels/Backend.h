@@ -139,6 +139,21 @@ public:
                                    std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens,
                                    void* dPositions) = 0;
 
+    // Causal multi-head self-attention of `batch` sequences of `positions` tokens, after the fused
+    // QKV projection. qkv is [batch, positions, 3 C] (C = heads * headWidth): columns [0, C) are the
+    // queries, [C, 2C) the keys, [2C, 3C) the values, head h at columns h * headWidth of each.
+    // probabilities [batch, heads, positions, positions] receives softmax(Q K^T / sqrt(headWidth))
+    // with the causal mask (entries above the diagonal are written as 0), y [batch, positions, C]
+    // the weighted sums P V, head h at columns h * headWidth.
+    virtual void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                                  std::int64_t headWidth, const void* qkv, void* probabilities, void* y) = 0;
+    // Gradients of attentionForward: dqkv [batch, positions, 3 C] (overwritten) from dy
+    // [batch, positions, C]. scratch holds batch * heads * positions * positions elements (the
+    // gradient of the scores), its contents undefined on return.
+    virtual void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                                   std::int64_t headWidth, const void* qkv, const void* probabilities,
+                                   const void* dy, void* scratch, void* dqkv) = 0;
+
     // Batch normalisation of x viewed as [n, channels, spatial], per channel: statistics over n
     // and spatial (cuDNN's spatial mode; spatial = 1 after a dense layer). gamma, beta, the
     // running and the saved statistics hold `channels` elements each.

@@ -113,6 +113,21 @@ void ForwardingBackend::embeddingBackward(DType dtype, std::int64_t rows, std::i
         inner->embeddingBackward(dtype, rows, positions, width, vocabulary, ids, dy, dTokens, dPositions);
     });
 }
+
+void ForwardingBackend::attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                                         std::int64_t headWidth, const void* qkv, void* probabilities, void* y) {
+    forwardCall([=, inner = inner_.get()] {
+        inner->attentionForward(dtype, batch, positions, heads, headWidth, qkv, probabilities, y);
+    });
+}
+
+void ForwardingBackend::attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                                          std::int64_t headWidth, const void* qkv, const void* probabilities,
+                                          const void* dy, void* scratch, void* dqkv) {
+    forwardCall([=, inner = inner_.get()] {
+        inner->attentionBackward(dtype, batch, positions, heads, headWidth, qkv, probabilities, dy, scratch, dqkv);
+    });
+}
 void ForwardingBackend::batchNormForwardTraining(DType dtype, std::int64_t n, std::int64_t channels,
                                                  std::int64_t spatial, const void* x, const void* gamma,
                                                  const void* beta, double epsilon, double momentum, void* runningMean,

@@ -66,6 +66,11 @@ public:
     void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, std::int64_t width,
                            std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens,
                            void* dPositions) override;
+    void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                          std::int64_t headWidth, const void* qkv, void* probabilities, void* y) override;
+    void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                           std::int64_t headWidth, const void* qkv, const void* probabilities, const void* dy,
+                           void* scratch, void* dqkv) override;
     void batchNormForwardTraining(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t spatial,
                                   const void* x, const void* gamma, const void* beta, double epsilon, double momentum,
                                   void* runningMean, void* runningVariance, void* savedMean, void* savedInverseStd,

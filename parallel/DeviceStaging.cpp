@@ -8,18 +8,19 @@ namespace cohort::parallel {
 memory::MemoryDemand DeviceStaging::memoryFor(const nn::Model& model, memory::MemoryLocation location, std::int64_t capacity) {
     memory::MemoryDemand buffer;
     buffer.charge(location, std::int64_t(nn::batchBytes(model.inputSample(), capacity, DType::Float32)));  // input
-    buffer.charge(location, std::int64_t(nn::batchBytes(Shape{1}, capacity, DType::Float32)));             // labels
+    buffer.charge(location, std::int64_t(nn::batchBytes(Shape{model.predictionsPerSample()}, capacity, DType::Float32)));  // labels
     return buffer.times(2);
 }
 
 DeviceStaging::DeviceStaging(const nn::Model& model, std::int64_t capacity, kernels::Backend& backend,
                              PrefetchBuffer& prefetch, bool releaseAtOnce)
-    : batchShape_(model.inputSample().withBatch(capacity)), backend_(backend), prefetch_(prefetch),
+    : batchShape_(model.inputSample().withBatch(capacity)), labelSize_(model.predictionsPerSample()), backend_(backend),
+      prefetch_(prefetch),
       releaseAtOnce_(releaseAtOnce) {
     if (model.dtype() != DType::Float32) throw std::invalid_argument("DeviceStaging stages float32 batches only");
     for (Buffer& buffer : buffers_) {
         buffer.input = Tensor::persistent(batchShape_, DType::Float32, model.location());
-        buffer.labels = Tensor::persistent(Shape{capacity}, DType::Float32, model.location());
+        buffer.labels = Tensor::persistent(Shape{capacity * labelSize_}, DType::Float32, model.location());
     }
 }
 
@@ -35,7 +36,7 @@ train::StagedBatch DeviceStaging::stage(const PrefetchedBatch& prefetched) {
     backend_.stageFromHost(std::size_t(shape.elementCount()) * sizeof(float), prefetched.batch.features,
                            buffer.input.raw(), buffer.lastReader);
     // The labels follow on the same queue: their ticket covers both copies.
-    currentTicket_ = backend_.stageFromHost(std::size_t(rows) * sizeof(std::int32_t), prefetched.batch.labels,
+    currentTicket_ = backend_.stageFromHost(std::size_t(rows * labelSize_) * sizeof(std::int32_t), prefetched.batch.labels,
                                             buffer.labels.raw(), 0);
     backend_.awaitStaged(currentTicket_);
     current_ = true;

@@ -41,6 +41,7 @@ private:
         std::uint64_t lastReader = 0;    // marker after the step that read it
     };
     Shape batchShape_;
+    std::int64_t labelSize_;  // labels per row
     kernels::Backend& backend_;
     PrefetchBuffer& prefetch_;
     bool releaseAtOnce_;

@@ -28,7 +28,9 @@ struct EpochSchedule {
 };
 
 // One replica's stream of batches over the whole run, as its prefetch loader reads it: sequence
-// number s is round s % rounds of epoch s / rounds. A stream that starts later (a resumed run)
+// number s is round s % rounds of epoch s / rounds. Windowed text (Dataset::windowed) has no
+// order: step s of global replica r reads the windows data::trainingWindowStart(seed, r, s, row)
+// (an "epoch" of text is one evaluation interval). A stream that starts later (a resumed run)
 // counts its sequence from `firstSequence`. Not thread-safe (one loader thread).
 class ReplicaBatches {
 public:
@@ -38,6 +40,8 @@ public:
     bool fill(std::int64_t sequence, data::Batch& batch);
 
 private:
+    bool fillWindows(std::int64_t sequence, data::Batch& batch) const;
+
     const data::Dataset& train_;
     std::size_t batchSize_;
     std::uint64_t seed_;

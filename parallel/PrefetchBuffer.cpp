@@ -14,9 +14,10 @@ struct SlotBytes {
     std::size_t features, labels;
 };
 
-SlotBytes slotBytes(std::size_t capacity, std::size_t featureSize, memory::MemoryLocation location) {
+SlotBytes slotBytes(std::size_t capacity, std::size_t featureSize, std::size_t labelSize, memory::MemoryLocation location) {
     const std::size_t alignment = memory::alignmentFor(location);
-    return {alignUp(capacity * featureSize * sizeof(float), alignment), alignUp(capacity * sizeof(std::int32_t), alignment)};
+    return {alignUp(capacity * featureSize * sizeof(float), alignment),
+            alignUp(capacity * labelSize * sizeof(std::int32_t), alignment)};
 }
 
 // The loader's cyclic workspace: exactly `slots` slots, allocated once, never spilling.
@@ -34,12 +35,13 @@ memory::WorkspaceConfig workspaceConfig(int slots, const SlotBytes& slot, memory
 }  // namespace
 
 memory::MemoryDemand PrefetchBuffer::memoryFor(int slots, std::size_t batchCapacity, std::size_t featureSize,
-                                               memory::MemoryLocation location) {
+                                               memory::MemoryLocation location, std::size_t labelSize) {
     // In saturating arithmetic: the sizes come from flags.
     const auto capacity = std::int64_t(batchCapacity);
     const std::int64_t features = memory::saturatingMultiply(memory::saturatingMultiply(capacity, std::int64_t(featureSize)),
                                                              std::int64_t(sizeof(float)));
-    const std::int64_t labels = memory::saturatingMultiply(capacity, std::int64_t(sizeof(std::int32_t)));
+    const std::int64_t labels = memory::saturatingMultiply(memory::saturatingMultiply(capacity, std::int64_t(labelSize)),
+                                                           std::int64_t(sizeof(std::int32_t)));
     memory::MemoryDemand demand;
     if (slots == 0) {
         demand.outsideBudget(memory::saturatingAdd(features, labels));  // syncFeatures_, syncLabels_
@@ -50,7 +52,7 @@ memory::MemoryDemand PrefetchBuffer::memoryFor(int slots, std::size_t batchCapac
                                                     memory::saturatingAdd(labels, alignment));
     if (memory::saturatingMultiply(slot, slots) < std::numeric_limits<std::int64_t>::max()) {
         // Sizes that fit: the loader's own workspace configuration says what it holds.
-        const SlotBytes exact = slotBytes(batchCapacity, featureSize, location);
+        const SlotBytes exact = slotBytes(batchCapacity, featureSize, labelSize, location);
         demand.charge(location, std::int64_t(memory::workspaceHeldBytes(workspaceConfig(slots, exact, location),
                                                                         exact.features + exact.labels)));
     } else {
@@ -60,12 +62,13 @@ memory::MemoryDemand PrefetchBuffer::memoryFor(int slots, std::size_t batchCapac
 }
 
 PrefetchBuffer::PrefetchBuffer(int slots, std::size_t batchCapacity, std::size_t featureSize,
-                               memory::MemoryLocation location, FillFunction fill)
-    : slots_(slots), capacity_(batchCapacity), featureSize_(featureSize), location_(location), fill_(std::move(fill)) {
+                               memory::MemoryLocation location, FillFunction fill, std::size_t labelSize)
+    : slots_(slots), capacity_(batchCapacity), featureSize_(featureSize), labelSize_(labelSize), location_(location),
+      fill_(std::move(fill)) {
     if (slots_ < 0) throw std::invalid_argument("prefetch buffer size must be >= 0");
     if (slots_ == 0) {
         syncFeatures_.resize(capacity_ * featureSize_);
-        syncLabels_.resize(capacity_);
+        syncLabels_.resize(capacity_ * labelSize_);
         return;
     }
     ring_.resize(std::size_t(slots_));
@@ -84,7 +87,7 @@ void PrefetchBuffer::stop() {
 }
 
 void PrefetchBuffer::loaderMain() {
-    const SlotBytes slot = slotBytes(capacity_, featureSize_, location_);
+    const SlotBytes slot = slotBytes(capacity_, featureSize_, labelSize_, location_);
     const std::size_t featureBytes = slot.features, labelBytes = slot.labels;
     const memory::WorkspaceConfig config = workspaceConfig(slots_, slot, location_);
     auto& manager = memory::WorkspaceManager::forCurrentThread();

@@ -31,11 +31,11 @@ public:
     using FillFunction = std::function<bool(std::int64_t sequence, data::Batch& batch)>;
 
     PrefetchBuffer(int slots, std::size_t batchCapacity, std::size_t featureSize, memory::MemoryLocation location,
-                   FillFunction fill);
+                   FillFunction fill, std::size_t labelSize = 1);
     // What a buffer of these sizes holds: its workspace of `slots` batches (with zero slots, the
     // one batch it loads into), for memory predictions.
     static memory::MemoryDemand memoryFor(int slots, std::size_t batchCapacity, std::size_t featureSize,
-                                          memory::MemoryLocation location);
+                                          memory::MemoryLocation location, std::size_t labelSize = 1);
     ~PrefetchBuffer();
     PrefetchBuffer(const PrefetchBuffer&) = delete;
     PrefetchBuffer& operator=(const PrefetchBuffer&) = delete;
@@ -51,7 +51,7 @@ private:
     void loaderMain();
 
     int slots_;
-    std::size_t capacity_, featureSize_;
+    std::size_t capacity_, featureSize_, labelSize_;
     memory::MemoryLocation location_;
     FillFunction fill_;
     std::mutex mutex_;

@@ -72,7 +72,8 @@ WorkerLoop::WorkerLoop(int index, const JobSettings& job, FitState& fit)
       batches_(fit.data->train, std::size_t(job.trainer.batchSize), job.trainer.seed, job.trainer.epochs, schedule_,
                globalReplica_, firstSequence(fit, schedule_)),
       learningRates_{job.trainer.schedule, job.optimizer.learningRate,
-                     std::int64_t(schedule_.rounds) * job.trainer.epochs, job.trainer.warmupSteps, 0.0} {
+                     std::int64_t(schedule_.rounds) * job.trainer.epochs, job.trainer.warmupSteps,
+                     job.trainer.finalLearningRateFraction} {
     const ParallelConfig& config = job.parallel;
     createTrainingStep();
     startReplica();
@@ -103,6 +104,7 @@ void WorkerLoop::createTrainingStep() {
                                                           job_.trainer.workspaceMode, seed);
     trainingStep_->setIteration(me_.optimizer->stepCount());
     trainingStep_->setCapture(job_.trainer.captureSteps);
+    trainingStep_->setGradientClip(job_.trainer.gradientClip, job_.parallel.trainingMode == TrainingMode::SharedGradients);
 
     // CPU workers read their loss records every step: a NaN is caught at once, at no cost.
     if (!me_.location.isDevice()) trainingStep_->setRecordBatch(1);
@@ -144,7 +146,7 @@ void WorkerLoop::createBatchPipeline() {
     prefetch_ = std::make_unique<PrefetchBuffer>(config.prefetchBuffer, batchSize, fit_.data->train.featureSize,
                                                  stagingLocation, [this](std::int64_t sequence, data::Batch& batch) {
                                                      return batches_.fill(sequence, batch);
-                                                 });
+                                                 }, fit_.data->train.labelSize);
     stager_ = std::make_unique<train::BatchStager>(*me_.model, std::int64_t(batchSize));
     if (me_.location.isDevice() && me_.model->dtype() == DType::Float32) {
         deviceStaging_ = std::make_unique<DeviceStaging>(*me_.model, std::int64_t(batchSize), *backend_, *prefetch_,
@@ -194,9 +196,12 @@ memory::MemoryDemand WorkerLoop::memoryFor(const nn::Model& model, memory::Memor
     // CUDA backends capture steps; the CPU backend does not.
     const bool capture = trainer.captureSteps && location.isDevice();
     memory::MemoryDemand demand = train::TrainingStep::memoryFor(model, location, rows, trainer.workspaceMode, capture, backend);
-    demand.outsideBudget(memory::saturatingMultiply(std::int64_t(data.train.count), sizeof(std::uint32_t)));  // batches_
+    if (!data.train.windowed()) {
+        demand.outsideBudget(memory::saturatingMultiply(std::int64_t(data.train.count), sizeof(std::uint32_t)));  // batches_
+    }
     const memory::MemoryLocation stagingLocation = location.isDevice() ? memory::MemoryLocation::pinnedHost() : location;
-    demand += PrefetchBuffer::memoryFor(config.prefetchBuffer, std::size_t(batchSize), data.train.featureSize, stagingLocation);
+    demand += PrefetchBuffer::memoryFor(config.prefetchBuffer, std::size_t(batchSize), data.train.featureSize, stagingLocation,
+                                        data.train.labelSize);
     demand += train::BatchStager::memoryFor(model, location, batchSize);
     if (location.isDevice() && model.dtype() == DType::Float32) demand += DeviceStaging::memoryFor(model, location, batchSize);
     if (reports) {
@@ -389,6 +394,7 @@ void WorkerLoop::step(PrefetchedBatch& batch) {
         gradientAveraging_->beginStep(me_.epoch, step.iteration() + 1);
         step.computeGradients(staged.input, staged.labels, rows);
         gradientAveraging_->finishStep();
+        step.clipGradients();  // the averaged gradients: every replica clips alike
         step.applyUpdate(learningRate_);
     } else if (fuseUpdates_ && (step.iteration() + 1) % config.averagingFrequency == 0) {
         step.computeGradients(staged.input, staged.labels, rows);

@@ -297,6 +297,18 @@ public:
                            void* dPositions) override {
         cpu_detail::embeddingBackward(dtype, rows, positions, width, vocabulary, ids, dy, dTokens, dPositions);
     }
+    void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                          std::int64_t headWidth, const void* qkv, void* probabilities, void* y) override {
+        bindThreads();
+        cpu_detail::attentionForward(dtype, batch, positions, heads, headWidth, qkv, probabilities, y);
+    }
+    void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                           std::int64_t headWidth, const void* qkv, const void* probabilities, const void* dy,
+                           void* scratch, void* dqkv) override {
+        bindThreads();
+        cpu_detail::attentionBackward(dtype, batch, positions, heads, headWidth, qkv, probabilities, dy, scratch,
+                                      dqkv);
+    }
 
     std::size_t convolutionWorkspaceBytes(DType dtype, const ConvolutionShape& shape, ConvolutionPass pass) override {
         if (usesDnnl(dtype)) {

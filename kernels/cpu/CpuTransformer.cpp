@@ -1,6 +1,9 @@
 // GELU and layer normalisation on the CPU (see kernels/cpu/CpuTransformer.h).
 #include "kernels/cpu/CpuTransformer.h"
 
+#include <cblas.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/DTypeDispatch.h"
@@ -24,6 +27,69 @@ T geluDerivative(T x) {
     const T t = std::tanh(u);
     const T du = T(kGeluScale) * (T(1) + T(3 * kGeluCubic) * x * x);
     return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
+}
+
+// Row-major C = alpha op(A) op(B) + beta C, single precision or double.
+void rowMajorGemm(bool transA, bool transB, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+                  const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+                  std::int64_t ldc) {
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, int(m), int(n),
+                int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+void rowMajorGemm(bool transA, bool transB, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+                  const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta, double* c,
+                  std::int64_t ldc) {
+    cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, int(m), int(n),
+                int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+// Where one (sequence, head) pair's pieces live.
+struct AttentionPair {
+    std::int64_t positions, width, stride;  // rows, head width, row stride of qkv (3 C)
+    std::int64_t queryOffset, outputOffset, outputStride, scoresOffset;
+
+    AttentionPair(std::int64_t pair, std::int64_t heads, std::int64_t positions_, std::int64_t headWidth)
+        : positions(positions_), width(headWidth), stride(3 * heads * headWidth) {
+        const std::int64_t sequence = pair / heads, head = pair % heads;
+        queryOffset = sequence * positions * stride + head * headWidth;
+        outputStride = heads * headWidth;
+        outputOffset = sequence * positions * outputStride + head * headWidth;
+        scoresOffset = pair * positions * positions;
+    }
+    std::int64_t keyOffset() const { return queryOffset + stride / 3; }
+    std::int64_t valueOffset() const { return queryOffset + 2 * (stride / 3); }
+};
+
+// Row i of the scores in place: the causal softmax of its first i + 1 entries, zeros after.
+template <typename T>
+void causalSoftmaxRows(T* scores, std::int64_t positions) {
+    for (std::int64_t i = 0; i < positions; ++i) {
+        T* row = scores + i * positions;
+        T maximum = row[0];
+        for (std::int64_t j = 1; j <= i; ++j) maximum = std::max(maximum, row[j]);
+        double total = 0.0;
+        for (std::int64_t j = 0; j <= i; ++j) {
+            row[j] = std::exp(row[j] - maximum);
+            total += double(row[j]);
+        }
+        const T inverse = T(1.0 / total);
+        for (std::int64_t j = 0; j <= i; ++j) row[j] *= inverse;
+        for (std::int64_t j = i + 1; j < positions; ++j) row[j] = T(0);
+    }
+}
+
+// dS = P * (dP - rowsum(dP * P)) * scale, in place over dP (masked entries stay 0 as P is 0 there).
+template <typename T>
+void softmaxBackwardRows(const T* probabilities, T* gradient, std::int64_t positions, T scale) {
+    for (std::int64_t i = 0; i < positions; ++i) {
+        const T* p = probabilities + i * positions;
+        T* g = gradient + i * positions;
+        double dot = 0.0;
+        for (std::int64_t j = 0; j <= i; ++j) dot += double(p[j]) * double(g[j]);
+        for (std::int64_t j = 0; j <= i; ++j) g[j] = p[j] * (g[j] - T(dot)) * scale;
+        for (std::int64_t j = i + 1; j < positions; ++j) g[j] = T(0);
+    }
 }
 
 }  // namespace
@@ -165,6 +231,61 @@ void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, s
             for (std::int64_t r = p; r < rows; r += positions) {
                 for (std::int64_t c = 0; c < width; ++c) g[c] += gradOut[r * width + c];
             }
+        }
+    });
+}
+
+void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                      std::int64_t headWidth, const void* qkv, void* probabilities, void* y) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* in = static_cast<const T*>(qkv);
+        T* scores = static_cast<T*>(probabilities);
+        T* out = static_cast<T*>(y);
+        const T scale = T(1.0 / std::sqrt(double(headWidth)));
+        const std::int64_t pairs = batch * heads;
+#pragma omp parallel for schedule(static) if (pairs > 1 && batch * positions * positions * heads >= kParallelElements)
+        for (std::int64_t pair = 0; pair < pairs; ++pair) {
+            const AttentionPair at(pair, heads, positions, headWidth);
+            T* s = scores + at.scoresOffset;
+            // S = Q K^T / sqrt(d), softmax per row under the causal mask, Y = P V.
+            rowMajorGemm(false, true, positions, positions, headWidth, scale, in + at.queryOffset, at.stride,
+                         in + at.keyOffset(), at.stride, T(0), s, positions);
+            causalSoftmaxRows(s, positions);
+            rowMajorGemm(false, false, positions, headWidth, positions, T(1), s, positions, in + at.valueOffset(),
+                         at.stride, T(0), out + at.outputOffset, at.outputStride);
+        }
+    });
+}
+
+void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                       std::int64_t headWidth, const void* qkv, const void* probabilities, const void* dy,
+                       void* scratch, void* dqkv) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* in = static_cast<const T*>(qkv);
+        const T* scores = static_cast<const T*>(probabilities);
+        const T* gradOut = static_cast<const T*>(dy);
+        T* work = static_cast<T*>(scratch);
+        T* gradIn = static_cast<T*>(dqkv);
+        const T scale = T(1.0 / std::sqrt(double(headWidth)));
+        const std::int64_t pairs = batch * heads;
+#pragma omp parallel for schedule(static) if (pairs > 1 && batch * positions * positions * heads >= kParallelElements)
+        for (std::int64_t pair = 0; pair < pairs; ++pair) {
+            const AttentionPair at(pair, heads, positions, headWidth);
+            const T* p = scores + at.scoresOffset;
+            T* g = work + at.scoresOffset;
+            const T* dY = gradOut + at.outputOffset;
+            // dV = P^T dY; dP = dY V^T; dS = softmax backward of dP, scaled; dQ = dS K; dK = dS^T Q.
+            rowMajorGemm(true, false, positions, headWidth, positions, T(1), p, positions, dY, at.outputStride, T(0),
+                         gradIn + at.valueOffset(), at.stride);
+            rowMajorGemm(false, true, positions, positions, headWidth, T(1), dY, at.outputStride, in + at.valueOffset(),
+                         at.stride, T(0), g, positions);
+            softmaxBackwardRows(p, g, positions, scale);
+            rowMajorGemm(false, false, positions, headWidth, positions, T(1), g, positions, in + at.keyOffset(),
+                         at.stride, T(0), gradIn + at.queryOffset, at.stride);
+            rowMajorGemm(true, false, positions, headWidth, positions, T(1), g, positions, in + at.queryOffset,
+                         at.stride, T(0), gradIn + at.keyOffset(), at.stride);
         }
     });
 }

@@ -283,6 +283,30 @@ public:
         });
     }
 
+    void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                          std::int64_t headWidth, const void* qkv, void* probabilities, void* y) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchAttentionForward<T>(context(), cublas_, batch, positions, heads, headWidth,
+                                                   static_cast<const T*>(qkv), static_cast<T*>(probabilities),
+                                                   static_cast<T*>(y));
+        });
+    }
+
+    void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
+                           std::int64_t headWidth, const void* qkv, const void* probabilities, const void* dy,
+                           void* scratch, void* dqkv) override {
+        makeCurrent();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            cuda_detail::launchAttentionBackward<T>(context(), cublas_, batch, positions, heads, headWidth,
+                                                    static_cast<const T*>(qkv), static_cast<const T*>(probabilities),
+                                                    static_cast<const T*>(dy), static_cast<T*>(scratch),
+                                                    static_cast<T*>(dqkv));
+        });
+    }
+
     void multiply(DType dtype, std::int64_t count, const void* x, const void* y, void* z) override {
         makeCurrent();
         dispatch(dtype, [&](auto zero) {

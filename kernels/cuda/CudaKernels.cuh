@@ -4,6 +4,7 @@
 // CudaBackend.cpp (host compiler) calls these; the .cu files next to it define them for float
 // and double. Each launcher enqueues its kernel(s) on ctx.stream, checks the launch, and returns
 // without waiting. Pointers are device pointers of the stream's device.
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <climits>
@@ -87,6 +88,16 @@ void launchEmbeddingForward(const LaunchContext& ctx, std::int64_t rows, std::in
 template <typename T>
 void launchEmbeddingBackward(const LaunchContext& ctx, std::int64_t rows, std::int64_t positions, std::int64_t width,
                              std::int64_t vocabulary, const T* ids, const T* dy, T* dTokens, T* dPositions);
+// Causal multi-head self-attention (kernels/cuda/AttentionKernels.cu; the contract in Backend.h):
+// cuBLAS strided-batched GEMMs on `cublas` (bound to ctx.stream) and row kernels on ctx.stream.
+template <typename T>
+void launchAttentionForward(const LaunchContext& ctx, cublasHandle_t cublas, std::int64_t batch,
+                            std::int64_t positions, std::int64_t heads, std::int64_t headWidth, const T* qkv,
+                            T* probabilities, T* y);
+template <typename T>
+void launchAttentionBackward(const LaunchContext& ctx, cublasHandle_t cublas, std::int64_t batch,
+                             std::int64_t positions, std::int64_t heads, std::int64_t headWidth, const T* qkv,
+                             const T* probabilities, const T* dy, T* scratch, T* dqkv);
 template <typename T>
 void launchFill(const LaunchContext& ctx, std::int64_t count, T value, T* x);
 template <typename T>

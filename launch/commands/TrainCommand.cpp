@@ -203,8 +203,17 @@ void printRunStart(const RunOptions& options, const RunSetup& setup, const MpiPl
                     setup.parallel.outer.kind == parallel::OuterOptimizerKind::Nesterov
                         ? (", momentum " + std::to_string(setup.parallel.outer.momentum)).c_str() : "");
     }
-    std::printf("data: %s, %zu train / %zu test samples, batch %lld per worker\n", options.data.c_str(),
-                setup.data.train.count, setup.data.test.count, static_cast<long long>(options.batchSize));
+    if (setup.data.train.windowed()) {
+        std::printf("data: %s, %zu training tokens, vocabulary %d (%s); %lld iterations of %lld windows of %lld tokens per "
+                    "worker; validation: %zu windows every %lld iterations\n",
+                    options.dataFile.c_str(), setup.data.train.tokens.size(), setup.data.train.numClasses,
+                    options.tokenizer.c_str(), static_cast<long long>(setup.trainer.epochs * evaluationInterval(options)),
+                    static_cast<long long>(options.batchSize), static_cast<long long>(options.context),
+                    setup.data.test.count, static_cast<long long>(evaluationInterval(options)));
+    } else {
+        std::printf("data: %s, %zu train / %zu test samples, batch %lld per worker\n", options.data.c_str(),
+                    setup.data.train.count, setup.data.test.count, static_cast<long long>(options.batchSize));
+    }
     if (resumed.epochsBefore > 0) {
         std::printf("resuming from %s, training longer: --epochs %d -> %d (the learning-rate schedule now ends at epoch %d)\n",
                     resumed.path.c_str(), resumed.epochsBefore, setup.trainer.epochs, setup.trainer.epochs);

@@ -31,6 +31,11 @@ struct StepRecipe {
     std::uint64_t seed = 1;
     bool cudaGraphs = true;
     bool tf32 = false;
+    // The samples: a Fashion-MNIST image and 10 classes, or (--model gpt) --context token ids of
+    // --vocabulary, labelled per token.
+    Shape sample{1, 28, 28};
+    int classes = 10;
+    bool tokens = false;
 };
 // Throws InputError for bad flags (batch size, model, optimizer, workspace mode).
 StepRecipe stepRecipeFrom(const RunOptions& options);

@@ -86,10 +86,30 @@ struct FlagText {
     std::string planAllreduce = "binomial";
 };
 
+po::options_description languageModelOptions(RunOptions& o) {
+    po::options_description lm("Language models (--model gpt, --data text; docs/LANGUAGE-MODELS.md)");
+    lm.add_options()
+        ("layers", po::value(&o.layers)->default_value(o.layers), "gpt: transformer blocks")
+        ("heads", po::value(&o.heads)->default_value(o.heads), "gpt: attention heads (--embed must be a multiple)")
+        ("embed", po::value(&o.embed)->default_value(o.embed), "gpt: embedding width C")
+        ("context", po::value(&o.context)->default_value(o.context), "gpt: tokens per sample (the attention's span)")
+        ("vocabulary", po::value(&o.vocabulary)->default_value(o.vocabulary), "bench and plan with --model gpt: the vocabulary of their random tokens")
+        ("data-file", po::value(&o.dataFile), "--data text: the UTF-8 text file (e.g. data/shakespeare/plays.txt from scripts/setup.sh)")
+        ("val-fraction", po::value(&o.valFraction)->default_value(o.valFraction), "--data text: the file's last fraction validates, in (0, 1)")
+        ("tokenizer", po::value(&o.tokenizer)->default_value(o.tokenizer), "--data text: char (the file's characters) | byte (256 byte values)")
+        ("max-iters", po::value(&o.maxIters)->default_value(o.maxIters, "2000"), "--data text: training iterations of each replica (instead of --epochs)")
+        ("eval-interval", po::value(&o.evalInterval)->default_value(o.evalInterval, "250 or --max-iters"), "--data text: iterations between validations (divides --max-iters)")
+        ("eval-iters", po::value(&o.evalIters)->default_value(o.evalIters), "--data text: validation batches (fixed windows spread over the validation text)")
+        ("grad-clip", po::value(&o.gradientClip)->default_value(o.gradientClip), "clip the global gradient norm to this (0: off; shared gradients: the averaged gradient)")
+        ("min-lr", po::value(&o.minLearningRate)->default_value(o.minLearningRate), "the cosine schedule decays to this rate (below --lr)")
+        ("beta2", po::value(&o.beta2)->default_value(o.beta2), "adam/adamw: the second moment's decay, in [0, 1)");
+    return lm;
+}
+
 po::options_description trainOptions(RunOptions& o, FlagText& t) {
     po::options_description model("Model");
     model.add_options()
-        ("model", po::value(&o.model)->default_value(o.model), "architecture: mlp | lenet (conv 5x5x20, pool 2, conv 5x5x50, pool 2, dense 500, dense 10)")
+        ("model", po::value(&o.model)->default_value(o.model), "architecture: mlp | lenet (conv 5x5x20, pool 2, conv 5x5x50, pool 2, dense 500, dense 10) | gpt (a GPT-2-style transformer: --layers, --heads, --embed, --context)")
         ("hidden", po::value(&t.hidden)->default_value(t.hidden), "MLP hidden layer sizes, comma separated")
         ("dropout", po::value(&o.dropout)->default_value(o.dropout, "0.2, lenet 0"), "dropout rate after each hidden dense layer (lenet: after dense 500), in [0, 1)")
         ("activation", po::value(&o.activation)->default_value(o.activation), "hidden activation: relu | tanh | sigmoid")
@@ -103,7 +123,7 @@ po::options_description trainOptions(RunOptions& o, FlagText& t) {
                                                 "examples/models/ and docs/MODEL-FILES.md");
     po::options_description data("Data");
     data.add_options()
-        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic")
+        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic | text (--data-file)")
         ("data-dir", po::value(&o.dataDir), "directory of the data set's files [fashion-mnist: /usr/share/datasets/fashion-mnist]");
     po::options_description device("Device");
     device.add_options()
@@ -130,7 +150,7 @@ po::options_description trainOptions(RunOptions& o, FlagText& t) {
     training.add_options()
         ("epochs", po::value(&o.epochs)->default_value(o.epochs), "passes over the training set (>= 1)")
         ("batch-size", po::value(&o.batchSize)->default_value(o.batchSize, "128, lenet 64"), "samples per step (>= 1)")
-        ("optimizer", po::value(&t.optimizer)->default_value(t.optimizer), "sgd | nesterov | adam")
+        ("optimizer", po::value(&t.optimizer)->default_value(t.optimizer), "sgd | nesterov | adam | adamw (adam whose --weight-decay applies to weight matrices only)")
         ("lr", po::value<double>(), "learning rate (> 0) [adam 0.001, sgd/nesterov 0.05]")
         ("lr-scaling", po::value(&t.lrScaling)->default_value(t.lrScaling), "multiply --lr by a function of the job's replicas R (mpirun processes x workers): none | linear (R) | sqrt (sqrt R) | auto (what measured best for the optimizer: linear for sgd and adam, sqrt for nesterov); use with a warm-up (--warmup-epochs 1)")
         ("momentum", po::value(&o.momentum)->default_value(o.momentum), "Nesterov momentum, in [0, 1)")
@@ -163,7 +183,8 @@ po::options_description trainOptions(RunOptions& o, FlagText& t) {
         ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
         ("help,h", "show this help");
     po::options_description all;
-    all.add(model).add(data).add(device).add(parallel).add(training).add(memory).add(checkpoints).add(output);
+    all.add(model).add(data).add(languageModelOptions(o)).add(device).add(parallel).add(training).add(memory);
+    all.add(checkpoints).add(output);
     return all;
 }
 
@@ -273,8 +294,11 @@ void checkChoices(const RunOptions& options, const FlagText& text) {
         throw InputError("unknown --log-level '" + options.logLevel + "'; choose error, warn, info or debug");
     }
     if (options.data != "fashion-mnist" && options.data != "mnist" && options.data != "cifar10" && options.data != "csv" &&
-        options.data != "synthetic") {
-        throw InputError("unknown --data '" + options.data + "'; choose fashion-mnist, mnist, cifar10, csv or synthetic");
+        options.data != "synthetic" && options.data != "text") {
+        throw InputError("unknown --data '" + options.data + "'; choose fashion-mnist, mnist, cifar10, csv, synthetic or text");
+    }
+    if (options.tokenizer != "char" && options.tokenizer != "byte") {
+        throw InputError("unknown --tokenizer '" + options.tokenizer + "'; choose char or byte");
     }
     if (text.format != "table" && text.format != "json") {
         throw InputError("unknown --format '" + text.format + "'; choose table or json");
@@ -291,7 +315,8 @@ void typedFlags(const FlagText& text, RunOptions& options) {
     options.trainingMode = parseTrainingMode(text.trainingMode);
     options.bucketBytes = byteSizeFlag(text.bucketSize, "--bucket-size", "256K or 4M");
     options.outerOptimizer = parseOuterOptimizerKind(text.outerOptimizer);
-    options.optimizer = parseOptimizerKind(text.optimizer);
+    options.decayMatricesOnly = text.optimizer == "adamw";
+    options.optimizer = parseOptimizerKind(options.decayMatricesOnly ? "adam" : text.optimizer);
     options.lrScaling = parseLearningRateScaling(text.lrScaling);
     options.lrSchedule = parseScheduleKind(text.lrSchedule);
     options.workspaceMode = parseWorkspaceMode(text.workspaceMode);

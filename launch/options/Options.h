@@ -30,9 +30,19 @@ struct RunOptions {
     double dropout = nn::RecommendedSettings{}.dropout;  // lenet: see nn::recommendedSettings
     std::string activation = "relu";
     std::string modelFile;  // JSON layers (docs/MODEL-FILES.md); replaces the four above
+    // --model gpt
+    std::int64_t layers = 4, heads = 4, embed = 128, context = 64;
+    std::int64_t vocabulary = 65;  // bench and plan: the vocabulary of their random tokens
     // data
     std::string data = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | csv | synthetic (checked)
     std::string dataDir;  // empty: the data set's default directory
+    // --data text (docs/LANGUAGE-MODELS.md)
+    std::string dataFile;
+    double valFraction = 0.1;
+    std::string tokenizer = "char";  // char | byte (checked)
+    std::int64_t evalIters = 20;     // validation: this many batches of fixed windows
+    std::int64_t evalInterval = 0;   // iterations between validations (0: 250 when it divides --max-iters, else --max-iters)
+    std::int64_t maxIters = 0;       // text: iterations per replica (0: 2,000)
     // device
     DeviceChoice device = DeviceChoice::Auto;
     std::vector<int> devices;  // --devices 0,1; empty: all visible
@@ -60,6 +70,10 @@ struct RunOptions {
     optim::LearningRateScaling lrScaling = optim::LearningRateScaling::None;  // by the job's replica count
     double momentum = 0.9;
     double weightDecay = 0.0;
+    bool decayMatricesOnly = false;  // --optimizer adamw
+    double beta2 = 0.999;
+    double minLearningRate = 0.0;    // the cosine schedule's end (--min-lr)
+    double gradientClip = 0.0;       // --grad-clip (0: none)
     optim::ScheduleKind lrSchedule = optim::ScheduleKind::Cosine;
     std::int64_t warmupSteps = 0;
     double warmupEpochs = 0.0;  // the warm-up in epochs of the job's rounds, instead of warmupSteps

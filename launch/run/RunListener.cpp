@@ -1,5 +1,6 @@
 #include "launch/run/RunListener.h"
 
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -58,9 +59,16 @@ void RunListener::onEpoch(const train::EpochMetrics& m) {
     writeReport();
     if (options_.quiet) return;
     if (outputs_.progress) outputs_.progress->clear();
-    std::printf("epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f samples/s  %.1f s\n", m.epoch,
-                options_.epochs, m.trainLoss, 100.0 * m.trainAccuracy, m.testLoss, 100.0 * m.testAccuracy,
-                m.samplesPerSecond, m.seconds);
+    if (setup_.data.train.windowed()) {  // a language model: by iteration, per token
+        std::printf("iteration %lld/%lld  train loss %.4f  val loss %.4f (%.3f bits/token)  %.0f tokens/s  %.1f s\n",
+                    static_cast<long long>(m.iterations),
+                    static_cast<long long>(std::int64_t(setup_.trainer.epochs) * evaluationInterval(options_)), m.trainLoss,
+                    m.testLoss, m.testLoss / std::log(2.0), m.samplesPerSecond, m.seconds);
+    } else {
+        std::printf("epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f samples/s  %.1f s\n", m.epoch,
+                    setup_.trainer.epochs, m.trainLoss, 100.0 * m.trainAccuracy, m.testLoss, 100.0 * m.testAccuracy,
+                    m.samplesPerSecond, m.seconds);
+    }
     std::fflush(stdout);
 }
 
@@ -107,6 +115,11 @@ void RunListener::onDone(const train::RunSummary& s) {
     writeReport();
     if (options_.quiet) return;
     if (outputs_.progress) outputs_.progress->clear();
+    if (setup_.data.train.windowed()) {
+        std::printf("done: val loss %.4f (%.3f bits/token) after %lld iterations in %.1f s\n", s.testLoss,
+                    s.testLoss / std::log(2.0), static_cast<long long>(s.iterations), s.seconds);
+        return;
+    }
     std::printf("done: test accuracy %.2f%% after %d epochs (%lld iterations) in %.1f s\n", 100.0 * s.testAccuracy,
                 s.epochs, static_cast<long long>(s.iterations), s.seconds);
 }

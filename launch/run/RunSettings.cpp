@@ -28,7 +28,30 @@ std::vector<std::string> lines(const std::string& text) {
 
 // Keys that are not flags of their own.
 const std::set<std::string> kDerivedKeys = {"model-file-layers", "model-description", "parameters",
-                                            "train-samples", "test-samples", "features"};
+                                            "train-samples", "test-samples", "features", "vocabulary"};
+
+// Settings the language models brought, each absent at its default, so the settings of every
+// run before them (and their checkpoints) are unchanged.
+void languageModelSettings(const RunOptions& options, const RunSetup& setup, std::ostringstream& text) {
+    auto line = [&](const std::string& key, const std::string& value) { text << key << '=' << value << '\n'; };
+    if (options.model == "gpt" && !setup.modelDescription) {
+        line("layers", std::to_string(options.layers));
+        line("heads", std::to_string(options.heads));
+        line("embed", std::to_string(options.embed));
+    }
+    if (options.data == "text") {
+        line("context", std::to_string(options.context));
+        line("data-file", options.dataFile);
+        line("tokenizer", options.tokenizer);
+        line("val-fraction", number(options.valFraction));
+        line("eval-iters", std::to_string(options.evalIters));
+        line("vocabulary", setup.data.train.vocabulary);
+    }
+    if (setup.optimizer.decayMatricesOnly) line("decay", "matrices");
+    if (setup.optimizer.beta2 != optim::OptimizerConfig{}.beta2) line("beta2", number(setup.optimizer.beta2));
+    if (options.gradientClip > 0.0) line("grad-clip", number(options.gradientClip));
+    if (options.minLearningRate > 0.0) line("min-lr", number(options.minLearningRate));
+}
 
 }  // namespace
 
@@ -79,6 +102,7 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     line("lr-schedule", flagValue(options.lrSchedule));
     line("warmup-steps", std::to_string(setup.trainer.warmupSteps));
     line("seed", std::to_string(setup.trainer.seed));
+    languageModelSettings(options, setup, text);
     return text.str();
 }
 

@@ -16,6 +16,7 @@
 #include "src/core/FileKind.h"
 #include "src/core/IntegerList.h"
 #include "src/data/Data.h"
+#include "src/data/TextCorpus.h"
 
 namespace cohort::launch {
 
@@ -32,7 +33,28 @@ void applyMemoryFlags(const RunOptions& options) {
     budget.setMaxPhysicalBytes(options.maxPhysicalBytes);
 }
 
+data::DatasetSplits loadTextData(const RunOptions& options) {
+    if (options.dataFile.empty()) {
+        throw InputError("--data text needs --data-file PATH (scripts/setup.sh prepares data/shakespeare/plays.txt)");
+    }
+    if (options.model != "gpt" && options.modelFile.empty()) {
+        throw InputError("--data text trains a language model: give --model gpt (or a --model-file that predicts per token)");
+    }
+    if (!(options.valFraction > 0.0 && options.valFraction < 1.0)) {
+        throw InputError("--val-fraction must be in (0, 1), got " + std::to_string(options.valFraction));
+    }
+    if (options.evalIters < 1 || options.evalIters > 100000) {
+        throw InputError("--eval-iters must be between 1 and 100000, got " + std::to_string(options.evalIters));
+    }
+    const data::Tokenizer tokenizer = options.tokenizer == "byte" ? data::Tokenizer::Byte : data::Tokenizer::Char;
+    const data::TextCorpus corpus = data::loadTextCorpus(options.dataFile, tokenizer, options.valFraction, options.context + 1);
+    return data::makeTextSplits(corpus, options.context, options.evalIters * options.batchSize);
+}
+
 data::DatasetSplits loadData(const RunOptions& options) {
+    if (options.model == "gpt" && options.modelFile.empty() && options.data != "text") {
+        throw InputError("--model gpt trains on text: give --data text --data-file PATH");
+    }
     data::DatasetSplits splits;
     if (options.data == "fashion-mnist" || options.data == "mnist") {
         const std::string directory = !options.dataDir.empty() ? options.dataDir
@@ -47,6 +69,8 @@ data::DatasetSplits loadData(const RunOptions& options) {
         if (const std::string why = whyNotDirectory(options.dataDir); !why.empty())
             throw InputError("--data-dir " + options.dataDir + " " + why + "; --data csv reads DIR/train.csv and DIR/test.csv");
         splits = data::loadCsv(options.dataDir + "/train.csv", options.dataDir + "/test.csv", 0);
+    } else if (options.data == "text") {
+        return loadTextData(options);  // token ids: never normalised
     } else if (options.data == "synthetic") {
         // Learnable class prototypes plus noise, 1x28x28, 10 classes: for benchmarks and smoke tests.
         splits = data::splitTrainTest(data::makeSynthetic(12000, {1, 28, 28}, 10, options.seed), 2000.0 / 12000.0,
@@ -103,13 +127,70 @@ optim::OptimizerConfig optimizerFrom(const RunOptions& options) {
     optimizer.learningRate = options.learningRate.value_or(optimizer.kind == optim::OptimizerKind::Adam ? 1e-3 : 0.05);
     optimizer.momentum = options.momentum;
     optimizer.weightDecay = options.weightDecay;
+    optimizer.beta2 = options.beta2;
+    optimizer.decayMatricesOnly = options.decayMatricesOnly;
+    if (!(options.beta2 >= 0.0 && options.beta2 < 1.0)) throw InputError("--beta2 must be in [0, 1), got " + std::to_string(options.beta2));
     optimizer.validate();
     return optimizer;
+}
+
+std::int64_t evaluationInterval(const RunOptions& options) {
+    const std::int64_t iterations = options.maxIters > 0 ? options.maxIters : 2000;
+    if (options.evalInterval > 0) return options.evalInterval;
+    return iterations % 250 == 0 ? 250 : iterations;
+}
+
+train::TrainerConfig trainerFrom(const RunOptions& options, double learningRate) {
+    train::TrainerConfig trainer;
+    trainer.epochs = options.epochs;
+    trainer.batchSize = options.batchSize;
+    trainer.seed = options.seed;
+    trainer.workspaceMode = options.workspaceMode;
+    trainer.captureSteps = options.cudaGraphs;
+    trainer.schedule = options.lrSchedule;
+    trainer.warmupSteps = options.warmupSteps;
+    if (!(options.gradientClip >= 0.0) || !std::isfinite(options.gradientClip)) {
+        throw InputError("--grad-clip must be >= 0 (0: off), got " + std::to_string(options.gradientClip));
+    }
+    trainer.gradientClip = options.gradientClip;
+    if (!(options.minLearningRate >= 0.0 && options.minLearningRate < learningRate)) {
+        throw InputError("--min-lr must be >= 0 and below --lr " + std::to_string(learningRate) + ", got " +
+                         std::to_string(options.minLearningRate));
+    }
+    trainer.finalLearningRateFraction = options.minLearningRate / learningRate;
+    if (options.data == "text") trainer.epochs = int(textEpochs(options));
+    trainer.validate();
+    if (!(options.warmupEpochs >= 0.0) || !std::isfinite(options.warmupEpochs)) {
+        throw InputError("--warmup-epochs must be >= 0, got " + std::to_string(options.warmupEpochs));
+    }
+    if (options.warmupEpochs > 0.0 && options.warmupSteps > 0) {
+        throw InputError("--warmup-steps and --warmup-epochs both set the warm-up; give one of them");
+    }
+    return trainer;
+}
+
+// --data text: evaluation intervals of --max-iters.
+std::int64_t textEpochs(const RunOptions& options) {
+    const std::int64_t iterations = options.maxIters > 0 ? options.maxIters : 2000;
+    const std::int64_t interval = evaluationInterval(options);
+    if (options.maxIters < 0 || options.evalInterval < 0) throw InputError("--max-iters and --eval-interval must be >= 1");
+    if (iterations % interval != 0) {
+        throw InputError("--max-iters " + std::to_string(iterations) + " is not a multiple of --eval-interval " +
+                         std::to_string(interval));
+    }
+    if (iterations / interval > 1000000) throw InputError("--eval-interval " + std::to_string(interval) + " is too small for --max-iters");
+    return iterations / interval;
 }
 
 nn::ArchitectureConfig architectureFrom(const RunOptions& options) {
     nn::ArchitectureConfig architecture;
     architecture.name = options.model;
+    architecture.layers = options.layers;
+    architecture.heads = options.heads;
+    architecture.embed = options.embed;
+    if (options.model == "gpt" && (options.context < 1 || options.context > 65536)) {
+        throw InputError("--context must be between 1 and 65536, got " + std::to_string(options.context));
+    }
     architecture.hidden = options.hidden;
     architecture.dropout = options.dropout;
     architecture.activation = options.activation;
@@ -149,22 +230,9 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     RunSetup setup;
     applyMemoryFlags(options);
     // Settings first (cheap), data second, so a bad value never waits for a data load.
-    setup.trainer.epochs = options.epochs;
-    setup.trainer.batchSize = options.batchSize;
-    setup.trainer.seed = options.seed;
-    setup.trainer.workspaceMode = options.workspaceMode;
-    setup.trainer.captureSteps = options.cudaGraphs;
-    setup.trainer.schedule = options.lrSchedule;
-    setup.trainer.warmupSteps = options.warmupSteps;
-    setup.trainer.validate();
-    if (!(options.warmupEpochs >= 0.0) || !std::isfinite(options.warmupEpochs)) {
-        throw InputError("--warmup-epochs must be >= 0, got " + std::to_string(options.warmupEpochs));
-    }
-    if (options.warmupEpochs > 0.0 && options.warmupSteps > 0) {
-        throw InputError("--warmup-steps and --warmup-epochs both set the warm-up; give one of them");
-    }
-    setup.scheduleText = std::string(optim::toString(options.lrSchedule)) + " learning rate";
     setup.optimizer = optimizerFrom(options);
+    setup.trainer = trainerFrom(options, setup.optimizer.learningRate);
+    setup.scheduleText = std::string(optim::toString(options.lrSchedule)) + " learning rate";
     setup.lrScaling = optim::resolveScaling(options.lrScaling, setup.optimizer.kind);
     if (options.threadsPerWorker < 0) throw InputError("--threads-per-worker must be >= 0");
     setup.modelDescription = modelDescriptionFrom(options);
@@ -204,6 +272,9 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
     }
 
     setup.data = loadData(options);
+    if (setup.data.train.windowed()) {  // an "epoch" of text: one evaluation interval of every replica
+        setup.data.train.count = std::size_t(evaluationInterval(options) * setup.trainer.batchSize * parallel.totalReplicas);
+    }
     if (options.warmupEpochs > 0.0) {  // in the job's rounds, which the replicas and the data decide
         const parallel::EpochSchedule rounds(setup.data.train.count, std::size_t(setup.trainer.batchSize), parallel.totalReplicas);
         setup.trainer.warmupSteps = std::max<std::int64_t>(1, std::llround(options.warmupEpochs * double(rounds.rounds)));
@@ -221,6 +292,12 @@ RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement
                          std::to_string(setup.data.train.numClasses) + " classes)");
     }
     setup.model->initialize(options.seed);
+    if (setup.optimizer.decayMatricesOnly) setup.optimizer.decayRanges = setup.model->weightMatrixRanges();
+    if (setup.data.train.windowed() && setup.model->predictionsPerSample() != options.context) {
+        throw InputError("--data text needs a model that predicts every one of its " + std::to_string(options.context) +
+                         " positions; " + setup.model->describe() + " predicts " +
+                         std::to_string(setup.model->predictionsPerSample()) + " per sample");
+    }
     setup.trainer.evaluationBatchSize = evaluationBatchFor(*setup.model, setup.trainer.batchSize);
     checkMemoryFits(setup);
     return setup;

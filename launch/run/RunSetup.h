@@ -61,6 +61,14 @@ void applyMemoryFlags(const RunOptions& options);
 // `processesOnMachine` processes, at least 1.
 int threadsPerWorkerFor(int requested, int workers, int processesOnMachine);
 data::DatasetSplits loadData(const RunOptions& options);
+// --data text: the corpus of --data-file split and windowed for --context (checks the LM flags).
+data::DatasetSplits loadTextData(const RunOptions& options);
+// --data text: iterations between validations, and the "epochs" (validations) of --max-iters.
+std::int64_t evaluationInterval(const RunOptions& options);
+std::int64_t textEpochs(const RunOptions& options);
+// The trainer's settings from the flags (--min-lr relative to `learningRate`, --data text's
+// --max-iters as epochs of one evaluation interval).
+train::TrainerConfig trainerFrom(const RunOptions& options, double learningRate);
 RunSetup prepareRun(const RunOptions& options, const ProcessPlacement& placement = {});
 // The evaluation batch for a model: ~64 MiB of activations and working memory, between the
 // training batch and 1,000 samples (the MLP gets 1,000; LeNet about 200).

@@ -6,7 +6,7 @@
 
 namespace cohort::data {
 
-// `features` holds room for capacity*featureSize floats and `labels` for capacity labels;
+// `features` holds room for capacity*featureSize floats and `labels` for capacity*labelSize labels;
 // after a fill, the first `size` rows are valid.
 struct Batch {
     std::size_t size = 0;
@@ -17,8 +17,8 @@ struct Batch {
 // Owns the buffers of one Batch of a fixed capacity (allocated once, reused for every batch).
 class BatchBuffer {
 public:
-    BatchBuffer(std::size_t capacity, std::size_t featureSize)
-        : features_(capacity * featureSize), labels_(capacity) {
+    BatchBuffer(std::size_t capacity, std::size_t featureSize, std::size_t labelSize = 1)
+        : features_(capacity * featureSize), labels_(capacity * labelSize) {
         batch_.features = features_.data();
         batch_.labels = labels_.data();
     }

@@ -35,7 +35,8 @@ bool BatchIterator::fill(std::size_t index, Batch& batch) const {
         const std::uint32_t sample = order_[begin + row];
         std::memcpy(batch.features + row * featureSize, dataset_.sample(sample),
                     featureSize * sizeof(float));
-        batch.labels[row] = dataset_.labels[sample];
+        std::memcpy(batch.labels + row * dataset_.labelSize, dataset_.labelsOf(sample),
+                    dataset_.labelSize * sizeof(std::int32_t));
     }
     batch.size = end - begin;
     return true;

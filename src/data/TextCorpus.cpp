@@ -211,4 +211,30 @@ std::int64_t validationWindowStart(std::int64_t i, std::int64_t count, std::int6
     return (tokens - window) * i / (count - 1);
 }
 
+DatasetSplits makeTextSplits(const TextCorpus& corpus, std::int64_t positions, std::int64_t validationWindows) {
+    DatasetSplits splits;
+    for (Dataset* set : {&splits.train, &splits.test}) {
+        set->sampleShape = {std::size_t(positions)};
+        set->featureSize = std::size_t(positions);
+        set->labelSize = std::size_t(positions);
+        set->numClasses = corpus.vocabulary.size();
+        set->vocabulary = corpus.vocabulary.text();
+    }
+    splits.train.name = "text";
+    splits.train.tokens = corpus.train;
+    splits.test.name = "text-validation";
+    splits.test.count = std::size_t(validationWindows);
+    splits.test.features.resize(splits.test.count * std::size_t(positions));
+    splits.test.labels.resize(splits.test.count * std::size_t(positions));
+    const auto tokens = std::int64_t(corpus.validation.size());
+    for (std::int64_t i = 0; i < validationWindows; ++i) {
+        const std::int64_t start = validationWindowStart(i, validationWindows, tokens, positions + 1);
+        for (std::int64_t t = 0; t < positions; ++t) {
+            splits.test.features[std::size_t(i * positions + t)] = float(corpus.validation[std::size_t(start + t)]);
+            splits.test.labels[std::size_t(i * positions + t)] = corpus.validation[std::size_t(start + t + 1)];
+        }
+    }
+    return splits;
+}
+
 }  // namespace cohort::data

@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "src/data/Dataset.h"
+
 namespace cohort::data {
 
 enum class Tokenizer { Char, Byte };
@@ -82,6 +84,13 @@ TextCorpus makeTextCorpus(std::string_view bytes, const std::string& source, Tok
                           std::int64_t window);
 // The corpus of the file at `path` (a regular file, checked before it is opened).
 TextCorpus loadTextCorpus(const std::string& path, Tokenizer tokenizer, double valFraction, std::int64_t window);
+
+// The data sets a language model over samples of `positions` tokens trains on: "train" windowed over
+// corpus.train (Dataset::windowed; its count, the samples of one evaluation interval, is the
+// caller's), "test" the `validationWindows` fixed windows of the validation text (features: the
+// window's first `positions` ids; labels: the `positions` ids after the first). Both carry the
+// vocabulary; numClasses is its size.
+DatasetSplits makeTextSplits(const TextCorpus& corpus, std::int64_t positions, std::int64_t validationWindows);
 
 // Where training window `row` of replica `replica`'s step `iteration` starts, in [0, tokens -
 // window]: a function of its arguments alone (tokens >= window).

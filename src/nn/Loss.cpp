@@ -1,5 +1,6 @@
 #include "src/nn/Loss.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace cohort::nn {
@@ -9,8 +10,11 @@ void SoftmaxCrossEntropy::compute(const Tensor& output, const std::int32_t* labe
                                   std::int64_t* correct) {
     (void)targets;
     if (!labels) throw std::invalid_argument("softmax-cross-entropy needs integer labels");
-    const std::int64_t rows = output.dim(0);
-    const std::int64_t classes = output.shape().innerCount();
+    // One row per prediction: a classifier's sample, or each token of a language model's
+    // {positions, vocabulary} output (labels then hold one class per token).
+    const Shape& shape = output.shape();
+    const std::int64_t classes = shape.rank() > 2 ? shape[shape.rank() - 1] : shape.innerCount();
+    const std::int64_t rows = output.elementCount() / std::max<std::int64_t>(1, classes);
     void* grad = nullptr;
     if (gradient) {
         *gradient = Tensor::empty(output.shape(), output.dtype(), output.location());

@@ -21,7 +21,9 @@ public:
                          std::int64_t* correct) = 0;
 };
 
-// softmax + cross-entropy, fused and numerically stable (log-sum-exp with the row maximum).
+// softmax + cross-entropy, fused and numerically stable (log-sum-exp with the row maximum). An
+// output of rank 3 ([batch, positions, classes]) has one prediction per position: the sum runs over
+// every token and the gradient is of the mean over tokens.
 class SoftmaxCrossEntropy final : public Loss {
 public:
     std::string describe() const override { return "softmax-cross-entropy"; }

@@ -217,4 +217,15 @@ std::vector<NamedSlice> slicesOf(const std::vector<std::unique_ptr<Layer>>& laye
 std::vector<NamedSlice> Model::parameterSlices() const { return slicesOf(layers_, offsets_, false); }
 std::vector<NamedSlice> Model::statisticsSlices() const { return slicesOf(layers_, statisticsOffsets_, true); }
 
+std::vector<std::pair<std::int64_t, std::int64_t>> Model::weightMatrixRanges() const {
+    std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+    const std::string suffix = "weight";
+    for (const NamedSlice& slice : parameterSlices()) {
+        const bool weight = slice.name.size() >= suffix.size() &&
+                            slice.name.compare(slice.name.size() - suffix.size(), suffix.size(), suffix) == 0;
+        if (weight && slice.shape.size() >= 2) ranges.emplace_back(slice.offset, slice.offset + slice.count);
+    }
+    return ranges;
+}
+
 }  // namespace cohort::nn

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "src/nn/Layer.h"
@@ -71,6 +72,11 @@ public:
     MemoryLocation location() const { return location_; }
     const Shape& inputSample() const { return inputSample_; }
     const Shape& outputSample() const { return outputSample_; }
+    // Predictions (labels) per sample: 1 for a classifier, one per position for a language
+    // model's {positions, vocabulary} output.
+    std::int64_t predictionsPerSample() const {
+        return outputSample_.rank() >= 2 ? outputSample_.elementCount() / outputSample_[outputSample_.rank() - 1] : 1;
+    }
     // Sum of every layer's per-sample output size (for memory predictions).
     std::int64_t activationElementsPerSample() const { return activationElements_; }
     // Sum of every layer's forward working memory per sample (convolutions), in elements.
@@ -85,6 +91,10 @@ public:
     // Every layer's parameter and statistics blocks, in buffer order.
     std::vector<NamedSlice> parameterSlices() const;
     std::vector<NamedSlice> statisticsSlices() const;
+    // The [begin, end) element ranges of the weight matrices (blocks named "...weight" of rank >= 2:
+    // dense, attention and convolution weights; not biases, gains or embeddings), in buffer order:
+    // where AdamW's weight decay applies.
+    std::vector<std::pair<std::int64_t, std::int64_t>> weightMatrixRanges() const;
     // "input[1,28,28] | dense(784->256,relu) | dense(256->10,identity)"
     std::string describe() const;
 

@@ -43,7 +43,8 @@ void OptimizerConfig::validate() const {
 
 std::string OptimizerConfig::describe() const {
     char text[160];
-    std::snprintf(text, sizeof text, "%s(lr=%g,momentum=%g,wd=%g,b1=%g,b2=%g,eps=%g)", toString(kind),
+    std::snprintf(text, sizeof text, "%s(lr=%g,momentum=%g,wd=%g,b1=%g,b2=%g,eps=%g)",
+                  decayMatricesOnly ? "adamw" : toString(kind),
                   learningRate, momentum, weightDecay, beta1, beta2, epsilon);
     return text;
 }
@@ -76,6 +77,25 @@ void Optimizer::update(kernels::Backend& backend, void* parameters, const void* 
         throw std::out_of_range("optimizer update range [" + std::to_string(begin) + ", " + std::to_string(end) +
                                 ") outside " + std::to_string(parameterCount_) + " parameters");
     }
+    if (config_.decayRanges.empty() || config_.weightDecay == 0.0) {
+        updateRange(backend, parameters, gradients, learningRate, begin, end, config_.weightDecay);
+        return;
+    }
+    // Alternating pieces without and with decay, in buffer order.
+    std::int64_t at = begin;
+    for (const auto& [first, last] : config_.decayRanges) {
+        if (last <= at) continue;
+        if (first >= end) break;
+        if (first > at) updateRange(backend, parameters, gradients, learningRate, at, first, 0.0);
+        const std::int64_t stop = std::min(last, end);
+        updateRange(backend, parameters, gradients, learningRate, std::max(first, at), stop, config_.weightDecay);
+        at = stop;
+    }
+    if (at < end) updateRange(backend, parameters, gradients, learningRate, at, end, 0.0);
+}
+
+void Optimizer::updateRange(kernels::Backend& backend, void* parameters, const void* gradients, double learningRate,
+                            std::int64_t begin, std::int64_t end, double weightDecay) {
     const DType dtype = state_.dtype();
     const std::size_t element = kernels::sizeOf(dtype);
     const std::size_t offset = std::size_t(begin) * element;
@@ -89,10 +109,10 @@ void Optimizer::update(kernels::Backend& backend, void* parameters, const void* 
     };
     switch (config_.kind) {
         case OptimizerKind::Sgd:
-            backend.sgdUpdate(dtype, count, learningRate, config_.weightDecay, g, p);
+            backend.sgdUpdate(dtype, count, learningRate, weightDecay, g, p);
             break;
         case OptimizerKind::Nesterov:
-            backend.nesterovUpdate(dtype, count, learningRate, config_.momentum, config_.weightDecay, g, segment(0), p);
+            backend.nesterovUpdate(dtype, count, learningRate, config_.momentum, weightDecay, g, segment(0), p);
             break;
         case OptimizerKind::Adam: {
             kernels::AdamHyper hyper;
@@ -100,7 +120,7 @@ void Optimizer::update(kernels::Backend& backend, void* parameters, const void* 
             hyper.beta1 = config_.beta1;
             hyper.beta2 = config_.beta2;
             hyper.epsilon = config_.epsilon;
-            hyper.weightDecay = config_.weightDecay;
+            hyper.weightDecay = weightDecay;
             hyper.step = steps_;
             backend.adamUpdate(dtype, count, hyper, g, segment(0), segment(1), p);
             break;

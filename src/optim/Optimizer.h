@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kernels/Backend.h"
 #include "src/tensor/Tensor.h"
@@ -23,6 +25,11 @@ struct OptimizerConfig {
     double momentum = 0.9;      // Nesterov
     double weightDecay = 0.0;   // L2 for SGD/Nesterov, decoupled (AdamW) for Adam
     double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+    // When not empty: the weight decay applies only to these [begin, end) element ranges of the
+    // flat buffer (sorted, disjoint), e.g. a transformer's weight matrices and not its biases,
+    // layer-norm gains or embeddings (AdamW as GPT-2 trainers use it). Empty: to every element.
+    std::vector<std::pair<std::int64_t, std::int64_t>> decayRanges;
+    bool decayMatricesOnly = false;  // --optimizer adamw: the ranges are the model's matrices
 
     void validate() const;      // throws SettingError naming the field
     std::string describe() const;
@@ -54,6 +61,10 @@ public:
     void resetState();
 
 private:
+    // update() over [begin, end) with `weightDecay`, no range splitting.
+    void updateRange(kernels::Backend& backend, void* parameters, const void* gradients, double learningRate,
+                     std::int64_t begin, std::int64_t end, double weightDecay);
+
     OptimizerConfig config_;
     std::int64_t parameterCount_;
     Tensor state_;

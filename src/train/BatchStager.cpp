@@ -13,7 +13,7 @@ memory::MemoryDemand BatchStager::memoryFor(const nn::Model& model, memory::Memo
     memory::MemoryDemand demand;
     if (!copies(location, model.dtype())) return demand;
     demand.charge(location, std::int64_t(nn::batchBytes(model.inputSample(), capacity, model.dtype())));  // input_
-    demand.charge(location, std::int64_t(nn::batchBytes(Shape{1}, capacity, DType::Float32)));            // labels_
+    demand.charge(location, std::int64_t(nn::batchBytes(Shape{model.predictionsPerSample()}, capacity, DType::Float32)));  // labels_
     if (model.dtype() == DType::Float64) {
         demand.outsideBudget(std::int64_t(nn::batchBytes(model.inputSample(), capacity, DType::Float64)));  // widened_
     }
@@ -23,10 +23,11 @@ memory::MemoryDemand BatchStager::memoryFor(const nn::Model& model, memory::Memo
 BatchStager::BatchStager(const nn::Model& model, std::int64_t capacity)
     : batchShape_(model.inputSample().withBatch(capacity)),
       dtype_(model.dtype()),
+      labelSize_(model.predictionsPerSample()),
       copying_(copies(model.location(), model.dtype())) {
     if (!copying_) return;
     input_ = Tensor::persistent(batchShape_, dtype_, model.location());
-    labels_ = Tensor::persistent(Shape{capacity}, DType::Float32, model.location());
+    labels_ = Tensor::persistent(Shape{capacity * labelSize_}, DType::Float32, model.location());
     if (dtype_ == DType::Float64) widened_.resize(static_cast<std::size_t>(batchShape_.elementCount()));
 }
 
@@ -45,7 +46,7 @@ StagedBatch BatchStager::stage(kernels::Backend& backend, const float* features,
     } else {
         backend.copyFromHost(count * sizeof(float), features, input_.raw());
     }
-    backend.copyFromHost(static_cast<std::size_t>(rows) * sizeof(std::int32_t), labels, labels_.raw());
+    backend.copyFromHost(static_cast<std::size_t>(rows * labelSize_) * sizeof(std::int32_t), labels, labels_.raw());
     return {input_.slice(0, rows), reinterpret_cast<const std::int32_t*>(labels_.raw())};
 }
 

@@ -31,6 +31,7 @@ public:
 
 private:
     Shape batchShape_;
+    std::int64_t labelSize_;  // labels per row (the model's predictions per sample)
     DType dtype_;
     bool copying_;
     Tensor input_;

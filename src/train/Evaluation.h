@@ -19,7 +19,9 @@ struct EvaluationResult {
     double accuracy = 0.0;
     std::int64_t samples = 0;
     int classes = 0;
-    std::vector<std::int64_t> confusion;  // classes x classes, row = true label, column = predicted
+    // classes x classes, row = true label, column = predicted; empty for a language model (whose
+    // samples, loss and accuracy are per token)
+    std::vector<std::int64_t> confusion;
     std::string confusionTable() const;   // printable matrix
 };
 
@@ -45,6 +47,9 @@ private:
     Tensor lossSlot_;
     Tensor correctSlot_;
     std::vector<float> hostLogits_;
+    std::vector<double> wideLogits_;
+    double readLoss();
+    void countPredictions(const Tensor& logits, std::int64_t rows, std::int64_t classes, EvaluationResult& result);
 };
 
 }  // namespace cohort::train

@@ -29,6 +29,8 @@ struct TrainerConfig {
     std::int64_t evaluationBatchSize = 1000;
     bool evaluateEachEpoch = true;
     bool captureSteps = true;  // CUDA graphs where the backend can capture (TrainingStep)
+    double gradientClip = 0.0;      // > 0: clip the global gradient norm to this (TrainingStep)
+    double finalLearningRateFraction = 0.0;  // the cosine schedule ends at this fraction of the rate (--min-lr)
 
     void validate() const;  // throws SettingError naming the field
 };

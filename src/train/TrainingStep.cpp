@@ -42,7 +42,7 @@ memory::MemoryDemand TrainingStep::memoryFor(const nn::Model& model, memory::Mem
                                              WorkspaceMode mode, bool capture, kernels::Backend& backend) {
     using Kind = nn::PassQuery::Kind;
     memory::MemoryDemand demand;
-    demand.charge(location, std::int64_t(nn::batchBytes(Shape{2 * (kSlots + 1)}, 1, DType::Float64)));  // records_
+    demand.charge(location, std::int64_t(nn::batchBytes(Shape{2 * (kSlots + 2)}, 1, DType::Float64)));  // records_
     demand.outsideBudget(std::int64_t(kSlots * kRecordBytes));                                         // hostRecords_
     const memory::WorkspaceConfig config = activationsWorkspaceConfig(location);
     std::vector<std::size_t> backward{nn::batchBytes(model.outputSample(), batch, model.dtype())};  // the loss's gradient
@@ -54,7 +54,7 @@ memory::MemoryDemand TrainingStep::memoryFor(const nn::Model& model, memory::Mem
         demand.charge(location.isDevice() ? memory::MemoryLocation::pinnedHost() : location,
                       std::int64_t(nn::batchBytes(Shape{kSlots}, 1, DType::Float64)));  // counterValues_
         demand.charge(location, std::int64_t(nn::batchBytes(model.inputSample(), batch, model.dtype())));  // fixedInput_
-        demand.charge(location, std::int64_t(nn::batchBytes(Shape{1}, batch, DType::Float32)));  // fixedLabels_
+        demand.charge(location, std::int64_t(nn::batchBytes(Shape{model.predictionsPerSample()}, batch, DType::Float32)));  // fixedLabels_
     }
     return demand;
 }
@@ -63,7 +63,7 @@ TrainingStep::TrainingStep(nn::Model& model, optim::Optimizer& optimizer, nn::Lo
                            kernels::Backend& backend, WorkspaceMode mode, std::uint64_t seed)
     : model_(model), optimizer_(optimizer), loss_(loss), backend_(backend), mode_(mode), seed_(seed) {
     static_assert(kRecordBytes == 2 * sizeof(double), "a record is two float64 elements");
-    records_ = Tensor::persistent(Shape{2 * (kSlots + 1)}, DType::Float64, model.location());
+    records_ = Tensor::persistent(Shape{2 * (kSlots + 2)}, DType::Float64, model.location());
     hostRecords_.resize(std::size_t(kSlots) * kRecordBytes);
 }
 
@@ -89,8 +89,30 @@ void TrainingStep::computeGradients(const Tensor& input, const std::int32_t* lab
         runBody(batchInput, labels, record(slotsUsed_));
     }
     ++slotsUsed_;
-    pendingSamples_ += batch;
+    pendingSamples_ += batch * model_.predictionsPerSample();  // predictions: tokens for a language model
     ++iteration_;
+    if (clipNorm_ > 0.0 && !clipDeferred_) clipGradients();
+}
+
+double TrainingStep::clipGradients() {
+    if (clipNorm_ <= 0.0) return 0.0;
+    const DType dtype = model_.dtype();
+    void* slot = record(kSlots + 1);
+    void* gradients = model_.gradients().raw();
+    backend_.sumOfSquares(dtype, model_.parameterCount(), gradients, slot);
+    double squares = 0.0;
+    if (dtype == DType::Float32) {
+        float single = 0.0f;
+        backend_.copyToHost(sizeof single, slot, &single);
+        squares = single;
+    } else {
+        backend_.copyToHost(sizeof squares, slot, &squares);
+    }
+    // As torch.nn.utils.clip_grad_norm_: scale by maxNorm / (norm + 1e-6) when that is below 1.
+    const double norm = std::sqrt(squares);
+    const double scale = clipNorm_ / (norm + 1e-6);
+    if (scale < 1.0) backend_.axpby(dtype, model_.parameterCount(), 0.0, gradients, scale, gradients);
+    return norm;
 }
 
 void TrainingStep::runBody(const Tensor& input, const std::int32_t* labels, void* slot, bool recording) {
@@ -135,11 +157,11 @@ void TrainingStep::stageFixedInputs(const Tensor& input, const std::int32_t* lab
         fixedInput_.shape().innerCount() != input.shape().innerCount()) {
         captured_.reset();  // it reads the old buffers
         fixedInput_ = Tensor::persistent(input.shape(), input.dtype(), model_.location());
-        fixedLabels_ = Tensor::persistent(Shape{batch}, DType::Float32, model_.location());
+        fixedLabels_ = Tensor::persistent(Shape{batch * model_.predictionsPerSample()}, DType::Float32, model_.location());
     }
     backend_.copy(std::size_t(input.elementCount()) * kernels::sizeOf(input.dtype()),
                   input.checked("training step", "input"), fixedInput_.raw());
-    backend_.copy(std::size_t(batch) * sizeof(std::int32_t), labels, fixedLabels_.raw());
+    backend_.copy(std::size_t(batch * model_.predictionsPerSample()) * sizeof(std::int32_t), labels, fixedLabels_.raw());
 }
 
 void TrainingStep::abandonCapture(const std::string& why) {

@@ -49,9 +49,11 @@ void addWorkspaceMemory(memory::MemoryDemand& demand, const memory::WorkspaceCon
                         const std::vector<std::size_t>& requests, WorkspaceMode mode);
 
 struct StepStatistics {
-    double lossSum = 0.0;        // sum of per-sample losses
-    std::int64_t correct = 0;    // samples whose argmax matched the label
-    std::int64_t samples = 0;
+    // Per prediction: a classifier predicts once per sample, a language model once per token, so
+    // for it `samples` counts tokens (and samples per second are tokens per second).
+    double lossSum = 0.0;        // sum of per-prediction losses
+    std::int64_t correct = 0;    // predictions whose argmax matched the label
+    std::int64_t samples = 0;    // predictions
     std::int64_t steps = 0;
     double meanLoss() const { return samples ? lossSum / double(samples) : 0.0; }
     double accuracy() const { return samples ? double(correct) / double(samples) : 0.0; }
@@ -79,6 +81,16 @@ public:
     void setGradientListener(nn::GradientListener* listener) { gradientListener_ = listener; }
     // Optimizer update with the given learning rate.
     void applyUpdate(double learningRate);
+    // Gradient clipping by the global norm (--grad-clip): computeGradients() scales the gradients
+    // by maxNorm / (norm + 1e-6) when that is below 1, unless `deferred` (shared gradients: the
+    // coordinator calls clipGradients() on the averaged gradients, so every replica clips alike).
+    // The norm is read back to the host, a synchronisation per step on a device.
+    void setGradientClip(double maxNorm, bool deferred = false) {
+        clipNorm_ = maxNorm;
+        clipDeferred_ = deferred;
+    }
+    // Clips now; returns the norm before clipping (0 without clipping).
+    double clipGradients();
     void run(const Tensor& input, const std::int32_t* labels, std::int64_t batch, double learningRate) {
         computeGradients(input, labels, batch);
         applyUpdate(learningRate);
@@ -135,7 +147,8 @@ private:
     nn::GradientListener* gradientListener_ = nullptr;
 
     // Records of 16 bytes, one per step until the next flush: the loss sum (model dtype) at byte 0,
-    // the correct count (int64) at byte 8. Record kSlots is the fixed one a captured step writes.
+    // the correct count (int64) at byte 8. Record kSlots is the fixed one a captured step writes;
+    // record kSlots + 1 receives the gradients' sum of squares (clipping).
     static constexpr std::int64_t kSlots = 256;
     static constexpr std::size_t kRecordBytes = 16;
     Tensor records_;
@@ -157,6 +170,8 @@ private:
     std::int64_t replays_ = 0;
     StepStatistics pending_;
     std::int64_t pendingSamples_ = 0;
+    double clipNorm_ = 0.0;
+    bool clipDeferred_ = false;
 };
 
 }  // namespace cohort::train

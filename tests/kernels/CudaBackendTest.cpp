@@ -366,6 +366,55 @@ TYPED_TEST(CudaBackendTest, EmbeddingForwardAndBackwardMatchCpu) {
     EXPECT_EQ(dPositions.hostValues(), dPositions.deviceValues());
 }
 
+// Both loop orders of the CUDA side's batched GEMMs: more sequences than heads (one call per head)
+// and more heads than sequences (one per sequence), one sequence longer than a warp. The outputs
+// start as garbage: every element is written, the masked probabilities as exact zeros.
+TYPED_TEST(CudaBackendTest, AttentionForwardAndBackwardMatchCpu) {
+    using T = TypeParam;
+    struct Shape {
+        std::int64_t batch, positions, heads, headWidth;
+    };
+    for (const Shape& s : {Shape{3, 7, 2, 5}, Shape{2, 37, 4, 8}}) {
+        const std::int64_t width = s.heads * s.headWidth;
+        const auto tokens = std::size_t(s.batch * s.positions);
+        const auto squares = std::size_t(s.batch * s.heads * s.positions * s.positions);
+        const std::string shape = " " + std::to_string(s.batch) + "x" + std::to_string(s.positions) + "x" +
+                                  std::to_string(s.heads) + "x" + std::to_string(s.headWidth);
+        auto qkv = this->mirrored(this->random(tokens * std::size_t(3 * width), -2.0, 2.0));
+        auto probabilities = this->mirrored(std::vector<T>(squares, T(7)));
+        auto y = this->mirrored(std::vector<T>(tokens * std::size_t(width), T(7)));
+        this->cpu_->attentionForward(this->kDType, s.batch, s.positions, s.heads, s.headWidth, qkv.host(),
+                                     probabilities.host(), y.host());
+        this->gpu_->attentionForward(this->kDType, s.batch, s.positions, s.heads, s.headWidth, qkv.device(),
+                                     probabilities.device(), y.device());
+        this->expectClose(probabilities, "attentionForward probabilities" + shape,
+                          this->kRelative * double(s.headWidth));
+        this->expectClose(y, "attentionForward y" + shape, this->kRelative * double(s.positions));
+        const std::vector<T> deviceProbabilities = probabilities.deviceValues();
+        int masked = 0;
+        for (std::size_t i = 0; i < squares; ++i) {
+            const auto query = std::int64_t(i / std::size_t(s.positions)) % s.positions;
+            const auto key = std::int64_t(i % std::size_t(s.positions));
+            if (key > query && deviceProbabilities[i] != T(0) && ++masked <= 5) {
+                ADD_FAILURE() << "attentionForward probabilities" << shape << "[" << i << "] above the diagonal: "
+                              << deviceProbabilities[i];
+            }
+        }
+
+        // The backward pass from the same probabilities on both (the CPU's), so it is compared alone.
+        auto sharedProbabilities = this->mirrored(probabilities.hostValues());
+        auto dy = this->mirrored(this->random(tokens * std::size_t(width)));
+        auto scratch = this->mirrored(std::vector<T>(squares, T(7)));
+        auto dqkv = this->mirrored(std::vector<T>(tokens * std::size_t(3 * width), T(7)));
+        this->cpu_->attentionBackward(this->kDType, s.batch, s.positions, s.heads, s.headWidth, qkv.host(),
+                                      sharedProbabilities.host(), dy.host(), scratch.host(), dqkv.host());
+        this->gpu_->attentionBackward(this->kDType, s.batch, s.positions, s.heads, s.headWidth, qkv.device(),
+                                      sharedProbabilities.device(), dy.device(), scratch.device(), dqkv.device());
+        this->expectClose(dqkv, "attentionBackward dqkv" + shape,
+                          this->kRelative * double(s.positions * s.headWidth));
+    }
+}
+
 TYPED_TEST(CudaBackendTest, MultiplyFillCopyAxpbyMatchCpu) {
     using T = TypeParam;
     const std::int64_t count = 100003;

@@ -56,7 +56,9 @@ inline Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Sha
         for (std::int64_t i = 0; i < problem.targets.elementCount(); ++i) problem.targets.data<double>()[i] = normal(generator);
     } else {
         problem.loss = std::make_unique<SoftmaxCrossEntropy>();
-        for (std::int64_t i = 0; i < batch; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
+        // One label per prediction: per sample, or per token of a {positions, vocabulary} output.
+        const std::int64_t predictions = batch * problem.model->predictionsPerSample();
+        for (std::int64_t i = 0; i < predictions; ++i) problem.labels.push_back(std::int32_t(generator() % std::uint64_t(classes)));
     }
     return problem;
 }
@@ -74,7 +76,8 @@ public:
                          backward ? &gradient : nullptr, nullptr);
         if (backward) p_.model->backward(gradient, context);
         p_.model->releaseCaches();
-        return lossSum / double(p_.input.dim(0));
+        // The mean over predictions (the loss's gradient is of that mean).
+        return lossSum / double(p_.labels.empty() ? p_.input.dim(0) : std::int64_t(p_.labels.size()));
     }
 
     // Worst relative error over every parameter (input gradients of inner layers are covered

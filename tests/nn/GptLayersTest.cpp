@@ -1,0 +1,214 @@
+// The GPT's own layers: causal self-attention (values against a direct computation, causality),
+// residual blocks, per-token dense layers and the per-token loss, every gradient against finite
+// differences in double precision, up to a whole two-block GPT.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/Backend.h"
+#include "src/core/Errors.h"
+#include "src/nn/Architectures.h"
+#include "src/nn/CausalSelfAttention.h"
+#include "src/nn/Dense.h"
+#include "src/nn/Embedding.h"
+#include "src/nn/Gelu.h"
+#include "src/nn/LayerNorm.h"
+#include "src/nn/Residual.h"
+#include "nn/GradientChecker.h"
+
+namespace cohort::nn {
+namespace {
+
+using testing_support::chain;
+using testing_support::GradientChecker;
+
+constexpr double kTolerance = 1e-6;
+// Through attention the query and key weights' gradients are small (1e-7 at these sizes), where the
+// difference quotient's round-off (about 1e-12 absolute) is 1e-5 of the value; a wrong formula is
+// off by O(1).
+constexpr double kAttentionTolerance = 1e-4;
+
+std::vector<double> normals(std::size_t count, std::uint64_t seed) {
+    std::mt19937_64 generator(seed);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    std::vector<double> values(count);
+    for (double& v : values) v = normal(generator);
+    return values;
+}
+
+TEST(Attention, MatchesTheCausalSoftmaxOfScaledScores) {
+    auto cpu = kernels::makeCpuBackend(2);
+    const std::int64_t batch = 2, positions = 5, heads = 3, width = 4, channels = heads * width;
+    const auto qkv = normals(std::size_t(batch * positions * 3 * channels), 3);
+    std::vector<double> probabilities(std::size_t(batch * heads * positions * positions), -1.0);
+    std::vector<double> y(std::size_t(batch * positions * channels));
+    cpu->attentionForward(DType::Float64, batch, positions, heads, width, qkv.data(), probabilities.data(), y.data());
+    const auto at = [&](std::int64_t b, std::int64_t t, std::int64_t part, std::int64_t h, std::int64_t d) {
+        return qkv[std::size_t((b * positions + t) * 3 * channels + part * channels + h * width + d)];
+    };
+    for (std::int64_t b = 0; b < batch; ++b) {
+        for (std::int64_t h = 0; h < heads; ++h) {
+            for (std::int64_t i = 0; i < positions; ++i) {
+                std::vector<double> weights(std::size_t(i + 1));
+                double total = 0.0;
+                for (std::int64_t j = 0; j <= i; ++j) {
+                    double score = 0.0;
+                    for (std::int64_t d = 0; d < width; ++d) score += at(b, i, 0, h, d) * at(b, j, 1, h, d);
+                    weights[std::size_t(j)] = std::exp(score / std::sqrt(double(width)));
+                    total += weights[std::size_t(j)];
+                }
+                const double* row = probabilities.data() + ((b * heads + h) * positions + i) * positions;
+                for (std::int64_t j = 0; j < positions; ++j) {
+                    const double expected = j <= i ? weights[std::size_t(j)] / total : 0.0;
+                    EXPECT_NEAR(row[j], expected, 1e-14) << b << "," << h << "," << i << "," << j;
+                }
+                for (std::int64_t d = 0; d < width; ++d) {
+                    double sum = 0.0;
+                    for (std::int64_t j = 0; j <= i; ++j) sum += weights[std::size_t(j)] / total * at(b, j, 2, h, d);
+                    EXPECT_NEAR(y[std::size_t((b * positions + i) * channels + h * width + d)], sum, 1e-13);
+                }
+            }
+        }
+    }
+}
+
+TEST(Attention, BackendGradientsMatchFiniteDifferences) {
+    auto cpu = kernels::makeCpuBackend(1);
+    const std::int64_t batch = 2, positions = 4, heads = 2, width = 3, channels = heads * width;
+    auto qkv = normals(std::size_t(batch * positions * 3 * channels), 5);
+    const auto weights = normals(std::size_t(batch * positions * channels), 6);
+    std::vector<double> probabilities(std::size_t(batch * heads * positions * positions));
+    std::vector<double> y(weights.size());
+    const auto loss = [&] {
+        cpu->attentionForward(DType::Float64, batch, positions, heads, width, qkv.data(), probabilities.data(), y.data());
+        double total = 0.0;
+        for (std::size_t i = 0; i < y.size(); ++i) total += weights[i] * y[i];
+        return total;
+    };
+    loss();
+    std::vector<double> scratch(probabilities.size()), gradient(qkv.size(), 7.0);
+    cpu->attentionBackward(DType::Float64, batch, positions, heads, width, qkv.data(), probabilities.data(),
+                           weights.data(), scratch.data(), gradient.data());
+    for (std::size_t i = 0; i < qkv.size(); ++i) {
+        const double original = qkv[i], h = 1e-5;
+        qkv[i] = original + h;
+        const double plus = loss();
+        qkv[i] = original - h;
+        const double minus = loss();
+        qkv[i] = original;
+        const double numeric = (plus - minus) / (2 * h);
+        EXPECT_NEAR(gradient[i], numeric, 1e-8 * (1.0 + std::abs(numeric))) << "qkv[" << i << "]";
+    }
+}
+
+// A problem whose inputs are token ids and whose labels are one per token.
+testing_support::Problem tokenProblem(std::vector<std::unique_ptr<Layer>> layers, std::int64_t vocabulary,
+                                      std::int64_t positions, std::int64_t batch, std::uint64_t seed) {
+    testing_support::Problem problem =
+        testing_support::makeProblem(std::move(layers), Shape{positions}, batch, int(vocabulary), seed, {0.3, 0.1, 3.0, false});
+    std::mt19937_64 generator(seed + 7);
+    for (std::int64_t i = 0; i < problem.input.elementCount(); ++i) {
+        problem.input.data<double>()[i] = double(generator() % std::uint64_t(vocabulary));
+    }
+    return problem;
+}
+
+std::vector<std::unique_ptr<Layer>> body(std::unique_ptr<Layer> first, std::unique_ptr<Layer> second) {
+    std::vector<std::unique_ptr<Layer>> layers;
+    layers.push_back(std::move(first));
+    layers.push_back(std::move(second));
+    return layers;
+}
+
+TEST(GptGradients, AttentionInAResidualBlock) {
+    auto problem = tokenProblem(chain(std::make_unique<Embedding>(5, 6),
+                                      std::make_unique<Residual>(body(std::make_unique<LayerNorm>(),
+                                                                      std::make_unique<CausalSelfAttention>(2))),
+                                      std::make_unique<Dense>(5, kernels::Activation::Identity, true)),
+                                5, 4, 3, 21);
+    EXPECT_EQ(problem.labels.size(), 3u * 4u);  // one label per token
+    GradientChecker(problem).expectGradientsMatch(kAttentionTolerance);
+}
+
+TEST(GptGradients, AnMlpInAResidualBlock) {
+    std::vector<std::unique_ptr<Layer>> mlp;
+    mlp.push_back(std::make_unique<LayerNorm>());
+    mlp.push_back(std::make_unique<Dense>(12, kernels::Activation::Identity, true));
+    mlp.push_back(std::make_unique<Gelu>());
+    mlp.push_back(std::make_unique<Dense>(4, kernels::Activation::Identity, true));
+    auto problem = tokenProblem(chain(std::make_unique<Embedding>(6, 4), std::make_unique<Residual>(std::move(mlp)),
+                                      std::make_unique<Dense>(6, kernels::Activation::Identity, true)),
+                                6, 3, 4, 17);
+    GradientChecker(problem).expectGradientsMatch(kTolerance);
+}
+
+TEST(GptGradients, AWholeTwoBlockGpt) {
+    ArchitectureConfig config;
+    config.name = "gpt";
+    config.layers = 2;
+    config.heads = 2;
+    config.embed = 8;
+    auto problem = tokenProblem(buildLayers(config, 7), 7, 5, 3, 33);
+    EXPECT_NE(problem.model->describe().find("residual(layernorm"), std::string::npos) << problem.model->describe();
+    GradientChecker(problem).expectGradientsMatch(kAttentionTolerance);
+}
+
+TEST(Gpt, APositionSeesNoLaterToken) {
+    ArchitectureConfig config;
+    config.name = "gpt";
+    config.layers = 2;
+    config.heads = 2;
+    config.embed = 8;
+    Model model(buildLayers(config, 7), Shape{6}, DType::Float64);
+    model.initialize(4);
+    auto backend = kernels::makeCpuBackend(1);
+    ExecutionContext context{backend.get(), false, 0, 0};
+    Tensor input = Tensor::persistent(Shape{1, 6}, DType::Float64);
+    const std::vector<double> ids = {1, 2, 3, 4, 5, 6};
+    std::copy(ids.begin(), ids.end(), input.data<double>());
+    const Tensor first = model.forward(input, context);
+    const std::vector<double> before(first.data<double>(), first.data<double>() + 6 * 7);
+    input.data<double>()[4] = 0;  // change the fifth token
+    const Tensor after = model.forward(input, context);
+    for (std::int64_t i = 0; i < 6 * 7; ++i) {
+        if (i < 4 * 7) {
+            EXPECT_EQ(after.data<double>()[i], before[std::size_t(i)]) << "position " << i / 7;
+        }
+    }
+    EXPECT_NE(after.data<double>()[4 * 7], before[4 * 7]);
+}
+
+TEST(Gpt, ParametersAreGpt2sCount) {
+    // nanoGPT's count for the same shape (with biases, untied head): embeddings V*C + T*C, per block
+    // 2 layer norms (4C), qkv (3C^2 + 3C), proj (C^2 + C), MLP (8C^2 + 5C), final layer norm 2C,
+    // head C*V + V.
+    ArchitectureConfig config;
+    config.name = "gpt";
+    const std::int64_t V = 65, T = 64, C = 128, L = 4;
+    Model model(buildLayers(config, int(V)), Shape{T});
+    const std::int64_t block = 4 * C + 3 * C * C + 3 * C + C * C + C + 8 * C * C + 5 * C;
+    std::int64_t expected = 0;
+    for (const auto& slice : model.parameterSlices()) expected += slice.count;
+    EXPECT_EQ(expected, V * C + T * C + L * block + 2 * C + C * V + V);
+    EXPECT_EQ(model.outputSample(), (Shape{T, V}));
+    EXPECT_EQ(model.predictionsPerSample(), T);
+}
+
+TEST(Gpt, BadShapesAreRefusedWithTheirCause) {
+    ArchitectureConfig config;
+    config.name = "gpt";
+    config.heads = 3;
+    EXPECT_THROW(buildLayers(config, 10), SettingError);  // 128 is not a multiple of 3
+    std::vector<std::unique_ptr<Layer>> grows;
+    grows.push_back(std::make_unique<Dense>(3, kernels::Activation::Identity, true));
+    try {
+        Model model(chain(std::make_unique<Embedding>(5, 4), std::make_unique<Residual>(std::move(grows))), Shape{4});
+        FAIL() << "a residual body that changes the shape was accepted";
+    } catch (const InputError& error) {
+        EXPECT_NE(std::string(error.what()).find("must keep its input's shape [4,4]"), std::string::npos) << error.what();
+    }
+}
+
+}  // namespace
+}  // namespace cohort::nn
