@@ -1,4 +1,5 @@
 // The CPU backend's optimizer update loops.
+#include "kernels/cpu/CpuClones.h"
 #include "kernels/cpu/CpuOptimizers.h"
 
 #include <algorithm>
@@ -83,18 +84,6 @@ void adamBlock(std::int64_t begin, std::int64_t end, const T* __restrict g, T* _
     }
 }
 
-// ThreadSanitizer's runtime is not up yet when the clones' resolver runs (an ifunc, at load
-// time): its builds keep the baseline alone.
-#if defined(__SANITIZE_THREAD__)
-#define COHORT_CPU_CLONES
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define COHORT_CPU_CLONES
-#endif
-#endif
-#ifndef COHORT_CPU_CLONES
-#define COHORT_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
 
 COHORT_CPU_CLONES void adamBlockFloat(
     std::int64_t begin, std::int64_t end, const float* __restrict g, float* __restrict m, float* __restrict v,
