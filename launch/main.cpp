@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
         if (subcommand == "bench") return launch::runBench(*options);
         if (subcommand == "plan") return launch::runPlan(*options, *mpi);
         if (subcommand == "evaluate") return launch::runEvaluate(*options);
+        if (subcommand == "generate") return launch::runGenerate(*options);
         if (subcommand == "report") return launch::runReport(*options);
         throw InputError("subcommand '" + subcommand + "' is not available yet in this build");
     } catch (const launch::AgreedFailure& error) {  // every rank agreed: no MPI_Abort needed

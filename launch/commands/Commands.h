@@ -12,6 +12,7 @@ int runInfo(const RunOptions& options, MpiEnvironment& mpi);
 int runBench(const RunOptions& options);
 int runPlan(const RunOptions& options, MpiEnvironment& mpi);
 int runEvaluate(const RunOptions& options);
+int runGenerate(const RunOptions& options);
 int runReport(const RunOptions& options);
 
 // Shared by train/evaluate/bench: loads the data set the flags name (normalised with the

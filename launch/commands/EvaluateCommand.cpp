@@ -1,6 +1,8 @@
 // cohort evaluate: a saved model (a checkpoint from --save or --checkpoint-dir) on a data set's
 // test split: loss, accuracy, per-class accuracy and the confusion matrix, as a table or JSON on
 // stdout and as an "evaluation" event in --metrics.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -44,6 +46,47 @@ nlohmann::json resultJson(const std::string& checkpoint, const RunOptions& optio
     return json;
 }
 
+// A language model's checkpoint on the validation windows of --data-file, split and windowed as its
+// training run did (the checkpoint's context, tokenizer, --val-fraction and --eval-iters).
+int evaluateLanguageModel(const RunOptions& options, const train::CheckpointFile& file, const TextRecipe& text) {
+    if (options.dataFile.empty()) {
+        throw InputError("checkpoint " + options.loadPath + " is a language model's: give --data-file PATH, the text to evaluate it on");
+    }
+    RunOptions textOptions = options;
+    textOptions.data = "text";
+    textOptions.model = "gpt";
+    textOptions.context = text.context;
+    textOptions.tokenizer = text.tokenizer;
+    textOptions.valFraction = text.valFraction;
+    textOptions.evalIters = text.validationWindows;  // windows of one
+    textOptions.batchSize = 1;
+    const data::DatasetSplits data = loadTextData(textOptions);
+    if (data.test.vocabulary != text.vocabulary.text()) {
+        throw InputError("the vocabulary of --data-file " + options.dataFile + " (" + std::to_string(data.test.numClasses) +
+                         " tokens) is not the checkpoint's (" + std::to_string(text.vocabulary.size()) + "): its ids would mean other characters");
+    }
+    const std::unique_ptr<nn::Model> model = languageModelFromCheckpoint(file, options.loadPath, text);
+    std::unique_ptr<kernels::Backend> backend = kernels::makeCpuBackend(options.threadsPerWorker);
+    const std::int64_t batch = options.evaluationBatch > 0 ? options.evaluationBatch : evaluationBatchFor(*model, 12);
+    train::Evaluator evaluator(*model, *backend, batch, train::WorkspaceMode::Enabled);
+    const train::EvaluationResult result = evaluator.evaluate(data.test);
+    const double bits = result.loss / std::log(2.0);
+    const nlohmann::json json = {{"event", "evaluation"}, {"checkpoint", options.loadPath}, {"data", "text"},
+                                 {"data_file", options.dataFile}, {"tokens", result.samples}, {"loss", result.loss},
+                                 {"bits_per_token", bits}, {"accuracy", result.accuracy}, {"vocabulary", result.classes}};
+    MetricsWriter metrics(options.metricsPath);
+    metrics.writeRaw(json.dump());
+    if (options.jsonFormat) {
+        std::printf("%s\n", json.dump().c_str());
+    } else if (!options.quiet) {
+        std::printf("model: %s\n", model->describe().c_str());
+        std::printf("data: %s validation, %zu windows, %lld tokens\n", options.dataFile.c_str(), data.test.count,
+                    static_cast<long long>(result.samples));
+        std::printf("loss %.6f  %.4f bits/token  next-token accuracy %.2f%%\n", result.loss, bits, 100.0 * result.accuracy);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int runEvaluate(const RunOptions& options) {
@@ -56,6 +99,9 @@ int runEvaluate(const RunOptions& options) {
         const ExitOnSignalsWhileWaiting interruptible(options.loadPath, "--load " + options.loadPath);
         return train::readCheckpointFile(options.loadPath);
     }();
+    if (const std::optional<TextRecipe> text = textRecipeOf(file, options.loadPath)) {
+        return evaluateLanguageModel(options, file, *text);
+    }
     const memory::MemoryLocation location = chooseLocation(options);
     const data::DatasetSplits data = loadData(options);
     const Shape inputSample(std::vector<std::int64_t>(data.test.sampleShape.begin(), data.test.sampleShape.end()));

@@ -192,8 +192,9 @@ po::options_description evaluateOptions(RunOptions& o, FlagText& t) {
     po::options_description all("Evaluate");
     all.add_options()
         ("load", po::value(&o.loadPath), "checkpoint to evaluate (from --save or --checkpoint-dir); required")
-        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic")
+        ("data", po::value(&o.data)->default_value(o.data), "data set: fashion-mnist | mnist | cifar10 | csv (DIR/train.csv, DIR/test.csv) | synthetic (a language model's checkpoint: its text, --data-file)")
         ("data-dir", po::value(&o.dataDir), "directory of the data set's files [fashion-mnist: /usr/share/datasets/fashion-mnist]")
+        ("data-file", po::value(&o.dataFile), "a language model's checkpoint: the text file (split as the training run split it; its validation windows are evaluated)")
         ("seed", po::value(&o.seed)->default_value(o.seed), "seed of --data synthetic")
         ("device", po::value(&t.device)->default_value(t.device), "backend: auto (GPU if present, else CPU) | cpu | cuda")
         ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads (0: all cores)")
@@ -241,6 +242,22 @@ po::options_description infoOptions(RunOptions& o) {
     return all;
 }
 
+po::options_description generateOptions(RunOptions& o, FlagText& t) {
+    po::options_description all("Generate");
+    all.add_options()
+        ("load", po::value(&o.loadPath), "a language model's checkpoint (cohort train --model gpt --data text --save); required")
+        ("prompt", po::value(&o.prompt), "the text to continue (every character must be in the model's vocabulary) [a line break]")
+        ("tokens", po::value(&o.generateTokens)->default_value(o.generateTokens), "tokens to sample (1..1000000)")
+        ("temperature", po::value(&o.temperature)->default_value(o.temperature), "divides the logits before the softmax (> 0; lower is more conservative)")
+        ("top-k", po::value(&o.topK)->default_value(o.topK), "sample among the k likeliest tokens only (0: all)")
+        ("seed", po::value(&o.seed)->default_value(o.seed), "the sampling seed: the same seed gives the same text")
+        ("device", po::value(&t.device)->default_value("cpu"), "backend: auto | cpu | cuda")
+        ("threads-per-worker", po::value(&o.threadsPerWorker)->default_value(o.threadsPerWorker), "CPU BLAS/OpenMP threads (0: all cores)")
+        ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
+        ("help,h", "show this help");
+    return all;
+}
+
 po::options_description optionsFor(const std::string& subcommand, RunOptions& o, FlagText& t) {
     if (subcommand == "train") return trainOptions(o, t);
     if (subcommand == "bench") {
@@ -254,6 +271,7 @@ po::options_description optionsFor(const std::string& subcommand, RunOptions& o,
     }
     if (subcommand == "plan") return planOptions(o, t);
     if (subcommand == "evaluate") return evaluateOptions(o, t);
+    if (subcommand == "generate") return generateOptions(o, t);
     if (subcommand == "report") {
         po::options_description all("Report");
         all.add_options()
@@ -339,7 +357,8 @@ void typedFlags(const FlagText& text, RunOptions& options) {
 std::string usageText() {
     return "usage: cohort <subcommand> [flags]\n"
            "  train     train a model (default: MLP on Fashion-MNIST)\n"
-           "  evaluate  accuracy, loss and confusion matrix of a saved model\n"
+           "  evaluate  accuracy, loss and confusion matrix of a saved model (a language model: loss and bits per token)\n"
+           "  generate  text sampled from a saved language model: cohort generate --load gpt.ckpt --prompt 'ROMEO:'\n"
            "  info      version, backends, devices and memory limits\n"
            "  bench     timed training steps on random data (no data loading)\n"
            "  plan      predicted samples/s and averaging cost for hosts x workers x K, and the K to use\n"

@@ -102,6 +102,11 @@ struct RunOptions {
     std::string outputPath;            // cohort report -o
     bool jsonFormat = false;           // evaluate's stdout: --format json (else table)
     std::int64_t evaluationBatch = 0;  // 0: the batch the training run evaluated with
+    // generate
+    std::string prompt;              // empty: a line break when the vocabulary has one
+    std::int64_t generateTokens = 500;
+    double temperature = 1.0;
+    std::int64_t topK = 0;           // 0: every token
     // bench
     int benchSteps = 50;
     int benchWarmup = 10;

@@ -98,8 +98,15 @@ int compareSettings(const std::map<std::string, std::string>& theirs, const std:
     return epochsBefore;
 }
 
-std::string modelRecipe(const RunOptions& options) {
+std::string modelRecipe(const RunOptions& options, const RunSetup& setup) {
     Json recipe;
+    if (setup.data.train.windowed()) {  // a language model: what using it needs without its text
+        recipe["context"] = options.context;
+        recipe["vocabulary"] = setup.data.train.vocabulary;
+        recipe["tokenizer"] = options.tokenizer;
+        recipe["val_fraction"] = options.valFraction;
+        recipe["validation_windows"] = setup.data.test.count;
+    }
     if (!options.modelFile.empty()) {
         std::ifstream in(options.modelFile);
         std::ostringstream text;
@@ -110,6 +117,11 @@ std::string modelRecipe(const RunOptions& options) {
         recipe["hidden"] = flagValue(options.hidden);
         recipe["dropout"] = options.dropout;
         recipe["activation"] = options.activation;
+        if (options.model == "gpt") {
+            recipe["layers"] = options.layers;
+            recipe["heads"] = options.heads;
+            recipe["embed"] = options.embed;
+        }
     }
     return recipe.dump();
 }
@@ -121,7 +133,7 @@ train::CheckpointFile runCheckpoint(const parallel::TrainingSnapshot& snapshot, 
     train::CheckpointFile file =
         snapshot.toCheckpoint(*setup.model, parallel::optimizerSegmentNames(setup.optimizer.kind));
     file.metadata["settings"] = trainingSettings(options, setup);
-    file.metadata["model"] = modelRecipe(options);
+    file.metadata["model"] = modelRecipe(options, setup);
     file.metadata["evaluation_batch"] = std::to_string(setup.trainer.evaluationBatchSize);
     file.metadata["reason"] = toString(reason);
     file.metadata["cohort_version"] = COHORT_VERSION;
@@ -250,6 +262,11 @@ std::unique_ptr<nn::Model> modelFromCheckpoint(const train::CheckpointFile& file
             architecture.hidden = parseHiddenSizes(recipe.at("hidden").get<std::string>());
             architecture.dropout = recipe.at("dropout").get<double>();
             architecture.activation = recipe.at("activation").get<std::string>();
+            if (architecture.name == "gpt") {
+                architecture.layers = recipe.at("layers").get<std::int64_t>();
+                architecture.heads = recipe.at("heads").get<std::int64_t>();
+                architecture.embed = recipe.at("embed").get<std::int64_t>();
+            }
             model = nn::buildModel(architecture, inputSample, classes);
         }
     } catch (const Json::exception& error) {
@@ -266,6 +283,30 @@ std::unique_ptr<nn::Model> modelFromCheckpoint(const train::CheckpointFile& file
     if (statistics.empty() && !snapshot.replicas.empty()) statistics = snapshot.replicas[0].statistics;
     if (!statistics.empty()) model->statistics().copyFromHost(statistics.data(), statistics.size());
     return model;
+}
+
+std::optional<TextRecipe> textRecipeOf(const train::CheckpointFile& file, const std::string& source) {
+    Json recipe;
+    try {
+        recipe = Json::parse(file.value("model", source));
+        if (!recipe.contains("vocabulary")) return std::nullopt;
+        TextRecipe text;
+        text.context = recipe.at("context").get<std::int64_t>();
+        text.vocabulary = data::Vocabulary::fromText(recipe.at("vocabulary").get<std::string>(), "checkpoint " + source);
+        text.tokenizer = recipe.at("tokenizer").get<std::string>();
+        text.valFraction = recipe.at("val_fraction").get<double>();
+        text.validationWindows = recipe.at("validation_windows").get<std::int64_t>();
+        if (text.validationWindows < 1) throw train::CheckpointError("checkpoint " + source + ": its validation windows are damaged");
+        if (text.context < 1 || text.context > 65536) throw train::CheckpointError("checkpoint " + source + ": its context is damaged");
+        return text;
+    } catch (const Json::exception& error) {
+        throw train::CheckpointError("checkpoint " + source + ": its model recipe is incomplete (" + error.what() + ")");
+    }
+}
+
+std::unique_ptr<nn::Model> languageModelFromCheckpoint(const train::CheckpointFile& file, const std::string& source,
+                                                       const TextRecipe& text) {
+    return modelFromCheckpoint(file, source, Shape{text.context}, text.vocabulary.size());
 }
 
 std::int64_t evaluationBatchOf(const train::CheckpointFile& file) {

@@ -12,9 +12,11 @@
 // docs/CHECKPOINTS.md describes the format for readers outside cohort.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "src/data/TextCorpus.h"
 #include "launch/options/Options.h"
 #include "launch/run/RunSetup.h"
 #include "parallel/Communicator.h"
@@ -70,5 +72,19 @@ parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const Run
 std::unique_ptr<nn::Model> modelFromCheckpoint(const train::CheckpointFile& file, const std::string& source,
                                                const Shape& inputSample, int classes);
 std::int64_t evaluationBatchOf(const train::CheckpointFile& file);
+
+// What a language model's checkpoint carries besides its parameters: its context and vocabulary,
+// and how its text was split (for evaluate). nullopt for other models; CheckpointError when damaged.
+struct TextRecipe {
+    std::int64_t context = 0;
+    data::Vocabulary vocabulary;
+    std::string tokenizer;
+    double valFraction = 0.1;
+    std::int64_t validationWindows = 240;  // --eval-iters x --batch-size of the training run
+};
+std::optional<TextRecipe> textRecipeOf(const train::CheckpointFile& file, const std::string& source);
+// The language model of a checkpoint, for samples of its context over its vocabulary.
+std::unique_ptr<nn::Model> languageModelFromCheckpoint(const train::CheckpointFile& file, const std::string& source,
+                                                       const TextRecipe& text);
 
 }  // namespace cohort::launch
