@@ -2,7 +2,7 @@
 # Checkpoints as users meet them, through the real `cohort` binary: exact resume after SIGKILL,
 # refusals, evaluate, divergence, signals, a full disk, and NumPy reading a checkpoint.
 #   checkpoint-cli.sh COHORT CASE
-# CASE: resume-one-worker | resume-two-workers | resume-shared-gradients | resume-mpirun |
+# CASE: resume-one-worker | resume-two-workers | resume-gpt | resume-gpt-shared-gradients | resume-shared-gradients | resume-mpirun |
 #       refusals | root-cause | train-longer | evaluate-lenet | evaluate-small | divergence | signals | signals-mpirun |
 #       full-disk | outputs-first | fifo-input | numpy
 # Exit 0 pass, 1 fail, 77 skip (mpirun, NumPy or a mount namespace absent).
@@ -43,8 +43,8 @@ wait_for_checkpoint() {  # $1: directory, $2: pid of the run
 # A straight run and the same run killed with SIGKILL at a random point after its first
 # checkpoint, then resumed: the final model files and every metrics value must be equal.
 resume_case() {
-    local launcher=$1 flags=$2
-    local run="$launcher $cohort train $small --hidden 512,512 --epochs 2 $flags --checkpoint-every 25 --keep-checkpoints 2"
+    local launcher=$1 flags=$2 base=${3:-"$small --hidden 512,512 --epochs 2"}
+    local run="$launcher $cohort train $base $flags --checkpoint-every 25 --keep-checkpoints 2"
     $run --checkpoint-dir straight --save straight.final --metrics straight.jsonl || fail "straight run failed"
     $run --checkpoint-dir killed --metrics killed.jsonl &
     local pid=$!
@@ -67,7 +67,19 @@ resume_case() {
     echo "resumed from $from: $(wc -l <actual.txt) metrics records and the final model bitwise equal"
 }
 
+# A small GPT on a text of its own (play-shaped lines): 200 iterations in two validation intervals.
+gpt_text() {
+    for i in $(seq 1 300); do
+        printf 'FIRST CITIZEN:\nWe are accounted poor citizens, the patricians good.\n\nSECOND CITIZEN:\nAgainst Caius Marcius?\n\n'
+    done >text.txt
+}
+gpt="--model gpt --data text --data-file text.txt --layers 2 --heads 2 --embed 32 --context 16 --batch-size 8 --eval-iters 4
+     --max-iters 200 --eval-interval 100 --device cpu --threads-per-worker 1 --optimizer adamw --weight-decay 0.1
+     --grad-clip 1 --quiet"
+
 case "$case_name" in
+resume-gpt) gpt_text; resume_case "" "--workers 1" "$gpt" ;;
+resume-gpt-shared-gradients) gpt_text; resume_case "" "--workers 2 --training-mode shared-gradients" "$gpt" ;;
 resume-one-worker) resume_case "" "--workers 1 --dropout 0.2" ;;
 resume-two-workers) resume_case "" "--workers 2 --averaging-frequency 5" ;;
 resume-shared-gradients) resume_case "" "--workers 2 --training-mode shared-gradients" ;;

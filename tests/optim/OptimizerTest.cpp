@@ -1,7 +1,9 @@
 // Each optimizer against a step computed by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "src/core/Errors.h"
 #include "src/optim/LearningRateSchedule.h"
@@ -101,6 +103,45 @@ TEST(LearningRateSchedule, CosineDecaysFromBaseToZeroAndWarmsUp) {
     EXPECT_NEAR(warm.at(0), 0.01, 1e-12);
     EXPECT_NEAR(warm.at(9), 0.1, 1e-12);
     EXPECT_DOUBLE_EQ(warm.at(50), 0.1);
+}
+
+TEST(Optimizer, AdamWDecaysOnlyTheGivenRanges) {
+    // Six elements, decay on [1, 3) and [4, 6): a slice update that starts and ends inside ranges
+    // must decay exactly those elements, as one whole-buffer step does.
+    OptimizerConfig config{OptimizerKind::Adam, 0.01, 0.0, 0.5};
+    config.decayRanges = {{1, 3}, {4, 6}};
+    auto backend = kernels::makeCpuBackend(1);
+    const std::vector<double> start = {1.0, 2.0, -3.0, 4.0, -5.0, 6.0}, gradient = {0.5, -0.5, 1.0, -1.0, 2.0, -2.0};
+    for (const bool sliced : {false, true}) {
+        Optimizer optimizer(config, 6, DType::Float64, MemoryLocation::host());
+        Tensor parameters = Tensor::persistent(Shape{6}, DType::Float64), gradients = Tensor::persistent(Shape{6}, DType::Float64);
+        std::copy(start.begin(), start.end(), parameters.data<double>());
+        std::copy(gradient.begin(), gradient.end(), gradients.data<double>());
+        if (sliced) {
+            optimizer.beginStep();
+            optimizer.update(*backend, parameters.raw(), gradients.raw(), 0.01, 0, 2);
+            optimizer.update(*backend, parameters.raw(), gradients.raw(), 0.01, 2, 5);
+            optimizer.update(*backend, parameters.raw(), gradients.raw(), 0.01, 5, 6);
+        } else {
+            optimizer.step(*backend, parameters, gradients, 0.01);
+        }
+        for (int i = 0; i < 6; ++i) {
+            const bool decayed = (i >= 1 && i < 3) || i >= 4;
+            // Step 1: the Adam term is lr * sign(g); decoupled decay lr * wd * p where it applies.
+            const double expected = start[std::size_t(i)] - (decayed ? 0.01 * 0.5 * start[std::size_t(i)] : 0.0) -
+                                    0.01 * gradient[std::size_t(i)] / (std::abs(gradient[std::size_t(i)]) + 1e-8);
+            EXPECT_NEAR(parameters.data<double>()[i], expected, 1e-14) << (sliced ? "sliced " : "whole ") << i;
+        }
+    }
+}
+
+TEST(LearningRateSchedule, CosineEndsAtItsFinalFraction) {
+    // --min-lr 1e-4 with --lr 1e-3: the schedule nanoGPT's baby GPT uses, warm-up 100 of 2000.
+    LearningRateSchedule schedule{ScheduleKind::Cosine, 1e-3, 2000, 100, 0.1};
+    EXPECT_NEAR(schedule.at(0), 1e-3 / 100, 1e-18);
+    EXPECT_NEAR(schedule.at(100), 1e-3, 1e-15);
+    EXPECT_NEAR(schedule.at(1050), 1e-4 + 0.5 * (1e-3 - 1e-4), 1e-15);
+    EXPECT_NEAR(schedule.at(2000), 1e-4, 1e-15);
 }
 
 }  // namespace

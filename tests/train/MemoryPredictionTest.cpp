@@ -11,6 +11,7 @@
 #include "memory/Memory.h"
 #include "src/data/Data.h"
 #include "src/nn/ActivationLayer.h"
+#include "src/nn/Architectures.h"
 #include "src/nn/BatchNorm.h"
 #include "src/nn/Gelu.h"
 #include "src/nn/LayerNorm.h"
@@ -126,6 +127,63 @@ TEST_P(MemoryPrediction, AnEvaluatorFitsTheBytesItsPredictionSays) {
         evaluator.reset();
         memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
     }
+}
+
+TEST_P(MemoryPrediction, AGptStepAndItsEvaluatorFitTheirPredictions) {
+    // Token ids in, one label per token: the attention's scores and the residual sums included.
+    const WorkspaceMode mode = GetParam();
+    nn::ArchitectureConfig config;
+    config.name = "gpt";
+    config.layers = 2;
+    config.heads = 2;
+    config.embed = 16;
+    const std::int64_t positions = 12, vocabulary = 11, batch = 6;
+    auto model = nn::buildModel(config, Shape{positions}, int(vocabulary));
+    model->initialize(3);
+    auto backend = kernels::makeCpuBackend(1);
+    optim::Optimizer optimizer(optim::OptimizerConfig{}, model->parameterCount(), DType::Float32, MemoryLocation::host());
+    nn::SoftmaxCrossEntropy loss;
+    Tensor input = Tensor::persistent(Shape{batch, positions});
+    std::vector<std::int32_t> labels(std::size_t(batch * positions));
+    for (std::int64_t i = 0; i < batch * positions; ++i) {
+        input.data<float>()[i] = float((i * 7) % vocabulary);
+        labels[std::size_t(i)] = std::int32_t((i * 5 + 1) % vocabulary);
+    }
+    const memory::MemoryDemand predicted = TrainingStep::memoryFor(*model, MemoryLocation::host(), batch, mode, false, *backend);
+    limitTo(predicted);
+    std::unique_ptr<TrainingStep> step;
+    const std::int64_t peak = peakGrowth(5, [&](int i) {
+        if (i == 0) {
+            step = std::make_unique<TrainingStep>(*model, optimizer, loss, *backend, mode, 1);
+            return;
+        }
+        ASSERT_NO_THROW(step->run(input, labels.data(), i % 2 ? batch : batch - 2, 1e-3)) << "step " << i;
+    });
+    if (mode == WorkspaceMode::Enabled) EXPECT_EQ(peak, predicted.of(memory::MemoryKind::Host));
+    memory::MemoryBudget::global().setMaxBytes(0);
+    step.reset();
+    memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
+
+    data::Dataset windows;
+    windows.count = 10;
+    windows.sampleShape = {std::size_t(positions)};
+    windows.featureSize = windows.labelSize = std::size_t(positions);
+    windows.numClasses = int(vocabulary);
+    windows.features.assign(input.data<float>(), input.data<float>() + batch * positions);
+    windows.features.resize(std::size_t(10 * positions), 1.0f);
+    windows.labels.assign(std::size_t(10 * positions), 2);
+    const memory::MemoryDemand evaluation = Evaluator::memoryFor(*model, MemoryLocation::host(), 4, mode, windows, *backend);
+    limitTo(evaluation);
+    std::unique_ptr<Evaluator> evaluator;
+    const std::int64_t evaluationPeak = peakGrowth(3, [&](int i) {
+        if (i == 0) {
+            evaluator = std::make_unique<Evaluator>(*model, *backend, 4, mode);
+        } else {
+            ASSERT_NO_THROW(evaluator->evaluate(windows)) << "evaluation " << i;
+        }
+    });
+    if (mode == WorkspaceMode::Enabled) EXPECT_EQ(evaluationPeak, evaluation.of(memory::MemoryKind::Host));
+    evaluator.reset();
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, MemoryPrediction, ::testing::Values(WorkspaceMode::Enabled, WorkspaceMode::None),
