@@ -29,8 +29,9 @@ expect_error() {  # $1: exit code, $2: text stderr must contain; the rest: the c
 for i in $(seq 1 400); do
     printf 'FIRST CITIZEN:\nWe are accounted poor citizens, the patricians good.\n\nSECOND CITIZEN:\nWould you proceed especially against Caius Marcius?\n\n'
 done >text.txt
-tiny="--model gpt --data text --data-file text.txt --layers 2 --heads 2 --embed 32 --context 16 --batch-size 8
-      --eval-iters 4 --device cpu --threads-per-worker 1 --optimizer adamw --weight-decay 0.1 --grad-clip 1 --quiet"
+base="--model gpt --data text --layers 2 --heads 2 --embed 32 --context 16 --batch-size 8 --eval-iters 4 --device cpu
+      --threads-per-worker 1 --optimizer adamw --weight-decay 0.1 --grad-clip 1 --quiet"
+tiny="$base --data-file text.txt"
 
 final_val_loss() { grep '"event":"epoch"' "$1" | tail -1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["test_loss"])'; }
 
@@ -46,7 +47,7 @@ loss-bound)
     python3 -c "import sys; sys.exit(0 if $loss < 2.45 else 1)" || fail "validation loss $loss is not below 2.45"
     ;;
 generate)
-    "$cohort" train $tiny --max-iters 200 --eval-interval 100 --save lm.safetensors || fail "training failed"
+    "$cohort" train $tiny --max-iters 1000 --eval-interval 500 --lr 3e-3 --save lm.safetensors || fail "training failed"
     "$cohort" generate --load lm.safetensors --prompt "FIRST" --tokens 200 --seed 3 >a.txt || fail "generate failed"
     "$cohort" generate --load lm.safetensors --prompt "FIRST" --tokens 200 --seed 3 >b.txt || fail "generate failed"
     "$cohort" generate --load lm.safetensors --prompt "FIRST" --tokens 200 --seed 4 >c.txt || fail "generate failed"
@@ -54,8 +55,8 @@ generate)
     cmp -s a.txt c.txt && fail "another seed gave the same text"
     head -c 5 a.txt | grep -q "^FIRST" || fail "the text does not start with the prompt"
     [ "$(wc -c <a.txt)" -ge 205 ] || fail "fewer than 200 characters came out"
-    grep -q "CITIZEN" a.txt || fail "200 characters after 200 steps hold no CITIZEN: $(head -c 300 a.txt)"
-    expect_error 2 "U+00E9" "$cohort" generate --load lm.safetensors --prompt "café"
+    grep -q "CITIZEN" a.txt || fail "200 characters after 1,000 steps hold no CITIZEN: $(head -c 300 a.txt)"
+    expect_error 2 "U+00E9" "$cohort" generate --load lm.safetensors --prompt "poor é"
     expect_error 2 "--temperature" "$cohort" generate --load lm.safetensors --temperature 0
     "$cohort" train --data synthetic --epochs 1 --hidden 16 --quiet --save mlp.safetensors || fail "mlp training failed"
     expect_error 2 "is not a language model's" "$cohort" generate --load mlp.safetensors
@@ -118,16 +119,16 @@ PY
     ;;
 bad-input)
     : >empty.txt
-    expect_error 2 "empty" "$cohort" train $tiny --data-file empty.txt
+    expect_error 2 "empty" "$cohort" train $base --data-file empty.txt
     printf 'short' >short.txt
-    expect_error 2 "short.txt" "$cohort" train $tiny --data-file short.txt
+    expect_error 2 "short.txt" "$cohort" train $base --data-file short.txt
     { head -c 3000 text.txt; printf '\xff\xfe'; head -c 3000 text.txt; } >broken.txt
-    expect_error 2 "invalid UTF-8 at byte 3000" "$cohort" train $tiny --data-file broken.txt
-    "$cohort" train $tiny --data-file broken.txt --tokenizer byte --max-iters 10 --eval-interval 10 || fail "byte tokenizer refused bytes"
+    expect_error 2 "invalid UTF-8 at byte 3000" "$cohort" train $base --data-file broken.txt
+    "$cohort" train $base --data-file broken.txt --tokenizer byte --max-iters 10 --eval-interval 10 || fail "byte tokenizer refused bytes"
     expect_error 2 "--data-file" "$cohort" train --model gpt --data text --quiet
     expect_error 2 "--model gpt trains on text" "$cohort" train --model gpt --data synthetic --quiet
     expect_error 2 "not a multiple of --eval-interval" "$cohort" train $tiny --max-iters 100 --eval-interval 30
-    expect_error 2 "not a multiple of --heads" "$cohort" train $tiny --embed 30 --heads 4
+    expect_error 2 "not a multiple of --heads" "$cohort" train --model gpt --data text --data-file text.txt --embed 30 --heads 4
     expect_error 2 "--data text trains a language model" "$cohort" train --data text --data-file text.txt --quiet
     expect_error 2 "--tokenizer" "$cohort" train $tiny --tokenizer words
     expect_error 2 "--min-lr" "$cohort" train $tiny --min-lr 0.5
