@@ -56,6 +56,20 @@ COHORT_CPU_CLONES void geluBackwardFloat(std::int64_t begin, std::int64_t end, c
     }
 }
 
+// The sum of term(f) for f in [0, count), in 8 interleaved partial sums added pairwise at the end:
+// independent lanes, so the loop vectorises (one running sum is a chain of dependent additions),
+// and the order is fixed, so the result is too.
+template <typename Term>
+double laneSum(std::int64_t count, Term term) {
+    double lanes[8] = {};
+    std::int64_t f = 0;
+    for (; f + 8 <= count; f += 8) {
+        for (int l = 0; l < 8; ++l) lanes[l] += term(f + l);
+    }
+    for (int l = 0; f < count; ++f, ++l) lanes[l] += term(f);
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
 // Blocks of 4096 elements, handed out statically: each element is written by one thread.
 template <typename Block>
 void inBlocks(std::int64_t count, Block block) {
@@ -191,11 +205,8 @@ void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, dou
 #pragma omp parallel for schedule(static) if (rows * features >= kParallelElements)
         for (std::int64_t r = 0; r < rows; ++r) {
             const T* row = in + r * features;
-            double sum = 0.0;
-            for (std::int64_t f = 0; f < features; ++f) sum += double(row[f]);
-            const double mu = sum / double(features);
-            double squares = 0.0;
-            for (std::int64_t f = 0; f < features; ++f) squares += (double(row[f]) - mu) * (double(row[f]) - mu);
+            const double mu = laneSum(features, [&](std::int64_t f) { return double(row[f]); }) / double(features);
+            const double squares = laneSum(features, [&](std::int64_t f) { return (double(row[f]) - mu) * (double(row[f]) - mu); });
             const double inverse = 1.0 / std::sqrt(squares / double(features) + epsilon);
             means[r] = T(mu);
             rstds[r] = T(inverse);
@@ -215,19 +226,26 @@ void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, co
         const T* rstds = static_cast<const T*>(rstd);
         const T* gradOut = static_cast<const T*>(dy);
         const bool parallel = rows * features >= kParallelElements;
-        // dgain[f] = sum_r dy * xhat, dbias[f] = sum_r dy, each feature's rows in order.
+        // dgain[f] = sum_r dy * xhat, dbias[f] = sum_r dy, each feature's rows in order; threads own
+        // blocks of features and walk the rows, so the inner loop runs along a row.
         T* gradGain = static_cast<T*>(dgain);
         T* gradBias = static_cast<T*>(dbias);
+        constexpr std::int64_t kBlock = 64;
+        const std::int64_t blocks = (features + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (parallel)
-        for (std::int64_t f = 0; f < features; ++f) {
-            T gainSum = T(0), biasSum = T(0);
+        for (std::int64_t block = 0; block < blocks; ++block) {
+            const std::int64_t begin = block * kBlock, width = std::min(kBlock, features - begin);
+            T gainSum[kBlock] = {}, biasSum[kBlock] = {};
             for (std::int64_t r = 0; r < rows; ++r) {
-                const T d = gradOut[r * features + f];
-                gainSum += d * (in[r * features + f] - means[r]) * rstds[r];
-                biasSum += d;
+                const T* d = gradOut + r * features + begin;
+                const T* row = in + r * features + begin;
+                const T mu = means[r], inverse = rstds[r];
+                for (std::int64_t f = 0; f < width; ++f) {
+                    gainSum[f] += d[f] * (row[f] - mu) * inverse;
+                    biasSum[f] += d[f];
+                }
             }
-            gradGain[f] = gainSum;
-            gradBias[f] = biasSum;
+            for (std::int64_t f = 0; f < width; ++f) gradGain[begin + f] = gainSum[f], gradBias[begin + f] = biasSum[f];
         }
         if (dx == nullptr) return;
         // dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain.
@@ -236,17 +254,14 @@ void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, co
         for (std::int64_t r = 0; r < rows; ++r) {
             const T* row = in + r * features;
             const T* d = gradOut + r * features;
-            double meanD = 0.0, meanDX = 0.0;
+            const double mu = double(means[r]), inverse = double(rstds[r]);
+            const double meanD = laneSum(features, [&](std::int64_t f) { return double(d[f]) * double(g[f]); }) / double(features);
+            const double meanDX = laneSum(features, [&](std::int64_t f) {
+                return double(d[f]) * double(g[f]) * ((double(row[f]) - mu) * inverse);
+            }) / double(features);
             for (std::int64_t f = 0; f < features; ++f) {
-                const double dxhat = double(d[f]) * double(g[f]);
-                meanD += dxhat;
-                meanDX += dxhat * (double(row[f]) - double(means[r])) * double(rstds[r]);
-            }
-            meanD /= double(features);
-            meanDX /= double(features);
-            for (std::int64_t f = 0; f < features; ++f) {
-                const double xhat = (double(row[f]) - double(means[r])) * double(rstds[r]);
-                gradIn[r * features + f] = T(double(rstds[r]) * (double(d[f]) * double(g[f]) - meanD - xhat * meanDX));
+                const double xhat = (double(row[f]) - mu) * inverse;
+                gradIn[r * features + f] = T(inverse * (double(d[f]) * double(g[f]) - meanD - xhat * meanDX));
             }
         }
     });
