@@ -1,3 +1,5 @@
+#include "src/nn/CausalSelfAttention.h"
+#include "src/nn/Residual.h"
 #include "src/nn/ModelDescription.h"
 
 #include <algorithm>
@@ -50,7 +52,9 @@ const std::map<std::string, LayerKeys>& layerKeys() {
         {"gelu", {{}, {}}},
         {"embedding", {{"vocabulary", "width"}, {}}},
         {"flatten", {{}, {}}},
-        {"dense", {{"units"}, {"activation"}}},
+        {"dense", {{"units"}, {"activation", "per_token"}}},
+        {"attention", {{"heads"}, {}}},
+        {"residual", {{"layers"}, {}}},
         {"dropout", {{"rate"}, {}}},
         {"activation", {{"function"}, {}}},
     };
@@ -155,6 +159,21 @@ private:
     std::string where_;
 };
 
+LayerDescription readLayer(const ptree& node, const std::string& where);
+
+// A residual block's "layers": a non-empty array of layer objects (no embedding: it must come first).
+std::vector<LayerDescription> readBody(const ptree& layers, const std::string& where) {
+    if (!isArray(layers)) throw InputError(where + ": 'layers' must be a non-empty array of layer objects");
+    std::vector<LayerDescription> body;
+    for (const auto& [key, child] : layers) {
+        body.push_back(readLayer(child, where + ".layers[" + std::to_string(body.size()) + "]"));
+        if (body.back().type == "embedding") {
+            throw InputError(where + ".layers[" + std::to_string(body.size() - 1) + "] (embedding) must be the model's first layer");
+        }
+    }
+    return body;
+}
+
 LayerDescription readLayer(const ptree& node, const std::string& where) {
     LayerReader reader(node, where);
     if (!isObject(node)) reader.fail("expected an object like {\"type\": \"dense\", \"units\": 10}");
@@ -222,6 +241,15 @@ LayerDescription readLayer(const ptree& node, const std::string& where) {
             }
         }
         layer.activation = typed.activation("activation", true);
+        if (typed.has("per_token")) {
+            const std::string perToken = typed.scalar("per_token");
+            if (perToken != "true" && perToken != "false") typed.fail("'per_token' must be true or false, got '" + perToken + "'");
+            layer.perToken = perToken == "true";
+        }
+    } else if (type == "attention") {
+        layer.count = typed.integer("heads", 0, 1, kMaxWindow);
+    } else if (type == "residual") {
+        layer.body = readBody(node.find("layers")->second, where + " (residual)");
     } else if (type == "dropout") {
         layer.rate = typed.real("rate", 0.0, "[0, 1)", [](double v) { return v >= 0.0 && v < 1.0; });
     } else if (type == "activation") {
@@ -256,7 +284,13 @@ std::string LayerDescription::text() const {
     }
     if (type == "dense") {
         return "dense(units=" + (unitsAreClasses ? std::string("classes") : std::to_string(count)) +
-               ",activation=" + act + ")";
+               ",activation=" + act + (perToken ? ",per_token=true" : "") + ")";
+    }
+    if (type == "attention") return "attention(heads=" + std::to_string(count) + ")";
+    if (type == "residual") {
+        std::string text = "residual(";
+        for (std::size_t i = 0; i < body.size(); ++i) text += (i ? "; " : "") + body[i].text();
+        return text + ")";
     }
     if (type == "dropout") return "dropout(rate=" + formatNumber(rate) + ")";
     if (type == "activation") return "activation(function=" + act + ")";
@@ -272,7 +306,13 @@ std::unique_ptr<Layer> LayerDescription::build(int classes) const {
     if (type == "layernorm") return std::make_unique<LayerNorm>(epsilon);
     if (type == "gelu") return std::make_unique<Gelu>();
     if (type == "embedding") return std::make_unique<Embedding>(unitsAreClasses ? std::int64_t(classes) : size, count);
-    if (type == "dense") return std::make_unique<Dense>(unitsAreClasses ? std::int64_t(classes) : count, activation);
+    if (type == "dense") return std::make_unique<Dense>(unitsAreClasses ? std::int64_t(classes) : count, activation, perToken);
+    if (type == "attention") return std::make_unique<CausalSelfAttention>(count);
+    if (type == "residual") {
+        std::vector<std::unique_ptr<Layer>> built;
+        for (const auto& layer : body) built.push_back(layer.build(classes));
+        return std::make_unique<Residual>(std::move(built));
+    }
     if (type == "dropout") return std::make_unique<Dropout>(rate);
     if (type == "activation") return std::make_unique<ActivationLayer>(activation);
     throw InputError("unknown layer type '" + type + "'; choose " + typeNames());
@@ -321,7 +361,8 @@ std::unique_ptr<Model> ModelDescription::buildModel(const Shape& inputSample, in
     } catch (const InputError& error) {
         throw InputError(prefix(source) + ": " + error.what());
     }
-    if (model->outputSample().elementCount() != classes) {
+    // A classifier's output is `classes` values; a language model's `classes` per position.
+    if (model->outputSample().elementCount() / model->predictionsPerSample() != classes) {
         throw InputError(prefix(source) + ": the last layer (layers[" + std::to_string(layers.size() - 1) + "], " +
                          layers.back().type + ") produces " + std::to_string(model->outputSample().elementCount()) +
                          " values per sample but the data set has " + std::to_string(classes) +

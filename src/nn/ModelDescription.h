@@ -23,7 +23,7 @@ namespace cohort::nn {
 // One validated entry of "layers", with every default filled in.
 struct LayerDescription {
     std::string type;        // conv2d | maxpool2d | avgpool2d | batchnorm | layernorm | flatten | dense | dropout |
-                             // activation | gelu | embedding
+                             // activation | gelu | embedding | attention (count = heads) | residual
     std::int64_t count = 0;  // conv2d filters, dense units, embedding width; 0 with unitsAreClasses
     bool unitsAreClasses = false;                                    // dense "units" / embedding "vocabulary": "classes"
     std::int64_t size = 0;                                           // conv2d kernel, pooling window, embedding vocabulary
@@ -33,6 +33,8 @@ struct LayerDescription {
     double momentum = 0.1;                                           // batchnorm
     double epsilon = 1e-5;                                           // batchnorm, layernorm
     kernels::Activation activation = kernels::Activation::Identity;  // conv2d, dense, activation
+    bool perToken = false;                                           // dense: one row per token
+    std::vector<LayerDescription> body;                              // residual: y = x + body(x)
 
     // Canonical text with every key, e.g. "dense(units=500,activation=relu)": equal for files
     // that describe the same model however they are written (for the mpirun agreement hash).

@@ -14,6 +14,7 @@
 #include "src/nn/Embedding.h"
 #include "src/nn/Gelu.h"
 #include "src/nn/LayerNorm.h"
+#include "src/nn/ModelDescription.h"
 #include "src/nn/Residual.h"
 #include "nn/GradientChecker.h"
 
@@ -208,6 +209,34 @@ TEST(Gpt, BadShapesAreRefusedWithTheirCause) {
     } catch (const InputError& error) {
         EXPECT_NE(std::string(error.what()).find("must keep its input's shape [4,4]"), std::string::npos) << error.what();
     }
+}
+
+TEST(Gpt, AModelFileDescribesTheSameTransformerAsTheFlags) {
+    const ModelDescription description = readModelDescriptionFile(std::string(COHORT_SOURCE_DIR) + "/examples/models/gpt-2-blocks.json");
+    ArchitectureConfig config;
+    config.name = "gpt";
+    config.layers = 2;
+    config.heads = 4;
+    config.embed = 64;
+    const auto fromFile = description.buildModel(Shape{32}, 83);
+    const auto fromFlags = buildModel(config, Shape{32}, 83);
+    EXPECT_EQ(fromFile->describe(), fromFlags->describe());
+    EXPECT_EQ(fromFile->parameterCount(), fromFlags->parameterCount());
+    EXPECT_NE(description.text().find("residual(layernorm(epsilon=1e-05); attention(heads=4))"), std::string::npos)
+        << description.text();
+    std::string message;
+    try {
+        parseModelDescription(R"({"layers": [{"type": "embedding", "vocabulary": 5, "width": 4},
+                                             {"type": "residual", "layers": [{"type": "dense", "units": 3, "per_token": true}]}]})",
+                              "grows.json")
+            .buildModel(Shape{6}, 5);
+    } catch (const InputError& error) {
+        message = error.what();
+    }
+    EXPECT_NE(message.find("must keep its input's shape"), std::string::npos) << message;
+    EXPECT_THROW(parseModelDescription(R"({"layers": [{"type": "residual", "layers": []}]})", "empty.json"), InputError);
+    EXPECT_THROW(parseModelDescription(R"({"layers": [{"type": "dense", "units": 3, "per_token": "yes"}]})", "flag.json"),
+                 InputError);
 }
 
 }  // namespace
