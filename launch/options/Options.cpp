@@ -106,6 +106,20 @@ po::options_description languageModelOptions(RunOptions& o) {
     return lm;
 }
 
+po::options_description outputOptions(RunOptions& o) {
+    po::options_description output("Output");
+    output.add_options()
+        ("metrics", po::value(&o.metricsPath), "write JSON Lines metrics to this file (every event and field: docs/METRICS.md)")
+        ("report", po::value(&o.reportPath), "write a self-contained HTML report (charts of loss, accuracy, throughput, each worker's time, averaging, memory), rewritten at every epoch end")
+        ("trace", po::value(&o.tracePath), "write a Chrome trace (chrome://tracing, Perfetto) of every worker's data waits, steps, averaging and evaluation")
+        ("trace-steps", po::value(&o.traceSteps)->default_value(o.traceSteps), "steps per worker the trace keeps (later ones are counted, not kept)")
+        ("quiet", po::bool_switch(&o.quiet), "print only errors")
+        ("log-level", po::value(&o.logLevel)->default_value(o.logLevel), "error | warn | info | debug")
+        ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
+        ("help,h", "show this help");
+    return output;
+}
+
 po::options_description trainOptions(RunOptions& o, FlagText& t) {
     po::options_description model("Model");
     model.add_options()
@@ -172,19 +186,9 @@ po::options_description trainOptions(RunOptions& o, FlagText& t) {
         ("keep-checkpoints", po::value(&o.keepCheckpoints)->default_value(o.keepCheckpoints), "newest checkpoints kept in --checkpoint-dir (>= 1)")
         ("save", po::value(&o.savePath), "write the trained model (a checkpoint of the run's end) to this file, for 'cohort evaluate --load'")
         ("resume", po::value(&o.resumePath), "continue the run of this checkpoint file, or of the newest valid one in this directory; the result is bitwise the uninterrupted run's");
-    po::options_description output("Output");
-    output.add_options()
-        ("metrics", po::value(&o.metricsPath), "write JSON Lines metrics to this file (every event and field: docs/METRICS.md)")
-        ("report", po::value(&o.reportPath), "write a self-contained HTML report (charts of loss, accuracy, throughput, each worker's time, averaging, memory), rewritten at every epoch end")
-        ("trace", po::value(&o.tracePath), "write a Chrome trace (chrome://tracing, Perfetto) of every worker's data waits, steps, averaging and evaluation")
-        ("trace-steps", po::value(&o.traceSteps)->default_value(o.traceSteps), "steps per worker the trace keeps (later ones are counted, not kept)")
-        ("quiet", po::bool_switch(&o.quiet), "print only errors")
-        ("log-level", po::value(&o.logLevel)->default_value(o.logLevel), "error | warn | info | debug")
-        ("config", po::value<std::string>(), "INI file of flag=value lines; the command line wins")
-        ("help,h", "show this help");
     po::options_description all;
     all.add(model).add(data).add(languageModelOptions(o)).add(device).add(parallel).add(training).add(memory);
-    all.add(checkpoints).add(output);
+    all.add(checkpoints).add(outputOptions(o));
     return all;
 }
 

@@ -188,6 +188,9 @@ nn::ArchitectureConfig architectureFrom(const RunOptions& options) {
     architecture.layers = options.layers;
     architecture.heads = options.heads;
     architecture.embed = options.embed;
+    if (options.model == "gpt" && options.dropout > 0.0) {
+        throw InputError("--model gpt has no dropout yet; leave --dropout at 0 (its default for gpt)");
+    }
     if (options.model == "gpt" && (options.context < 1 || options.context > 65536)) {
         throw InputError("--context must be between 1 and 65536, got " + std::to_string(options.context));
     }

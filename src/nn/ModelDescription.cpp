@@ -174,34 +174,8 @@ std::vector<LayerDescription> readBody(const ptree& layers, const std::string& w
     return body;
 }
 
-LayerDescription readLayer(const ptree& node, const std::string& where) {
-    LayerReader reader(node, where);
-    if (!isObject(node)) reader.fail("expected an object like {\"type\": \"dense\", \"units\": 10}");
-    std::set<std::string> seen;
-    for (const auto& [key, child] : node) {
-        if (!seen.insert(key).second) reader.fail("duplicate key '" + key + "'");
-    }
-    if (!reader.has("type")) reader.fail("missing required key 'type' (one of " + typeNames() + ")");
-    LayerDescription layer;
-    layer.type = reader.scalar("type");
-    const auto known = layerKeys().find(layer.type);
-    if (known == layerKeys().end()) reader.fail("unknown type '" + layer.type + "'; choose " + typeNames());
-    const LayerKeys& keys = known->second;
-    LayerReader typed(node, where + " (" + layer.type + ")");
-    for (const auto& [key, child] : node) {
-        if (key == "type") continue;
-        const bool required = std::find(keys.required.begin(), keys.required.end(), key) != keys.required.end();
-        const bool optional = std::find(keys.optional.begin(), keys.optional.end(), key) != keys.optional.end();
-        if (required || optional) continue;
-        std::vector<std::string> all = keys.required;
-        all.insert(all.end(), keys.optional.begin(), keys.optional.end());
-        typed.fail("unknown key '" + key + "'; " + layer.type +
-                   (all.empty() ? " takes no keys besides type" : " takes " + join(all)));
-    }
-    for (const auto& key : keys.required) {
-        if (!typed.has(key)) typed.fail("missing required key '" + key + "'");
-    }
-
+// The keys of `layer`'s type into it (checked by `typed`, which names the layer).
+void readTypedKeys(LayerDescription& layer, const LayerReader& typed, const ptree& node, const std::string& where) {
     const std::string& type = layer.type;
     if (type == "conv2d") {
         layer.count = typed.integer("filters", 0, 1, kMaxWidth);
@@ -255,6 +229,37 @@ LayerDescription readLayer(const ptree& node, const std::string& where) {
     } else if (type == "activation") {
         layer.activation = typed.activation("function", false);
     }
+}
+
+LayerDescription readLayer(const ptree& node, const std::string& where) {
+    LayerReader reader(node, where);
+    if (!isObject(node)) reader.fail("expected an object like {\"type\": \"dense\", \"units\": 10}");
+    std::set<std::string> seen;
+    for (const auto& [key, child] : node) {
+        if (!seen.insert(key).second) reader.fail("duplicate key '" + key + "'");
+    }
+    if (!reader.has("type")) reader.fail("missing required key 'type' (one of " + typeNames() + ")");
+    LayerDescription layer;
+    layer.type = reader.scalar("type");
+    const auto known = layerKeys().find(layer.type);
+    if (known == layerKeys().end()) reader.fail("unknown type '" + layer.type + "'; choose " + typeNames());
+    const LayerKeys& keys = known->second;
+    LayerReader typed(node, where + " (" + layer.type + ")");
+    for (const auto& [key, child] : node) {
+        if (key == "type") continue;
+        const bool required = std::find(keys.required.begin(), keys.required.end(), key) != keys.required.end();
+        const bool optional = std::find(keys.optional.begin(), keys.optional.end(), key) != keys.optional.end();
+        if (required || optional) continue;
+        std::vector<std::string> all = keys.required;
+        all.insert(all.end(), keys.optional.begin(), keys.optional.end());
+        typed.fail("unknown key '" + key + "'; " + layer.type +
+                   (all.empty() ? " takes no keys besides type" : " takes " + join(all)));
+    }
+    for (const auto& key : keys.required) {
+        if (!typed.has(key)) typed.fail("missing required key '" + key + "'");
+    }
+
+    readTypedKeys(layer, typed, node, where);
     return layer;
 }
 

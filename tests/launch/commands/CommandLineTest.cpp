@@ -146,7 +146,7 @@ TEST(CommandLine, SettingsTheLibraryNamesAreSpelledAsTheFlagsTyped) {
     expectInputError("train --averaging-frequency 0", "--averaging-frequency must be at least 1");
     expectInputError("train --activation swish", "unknown --activation 'swish'; choose relu, tanh or sigmoid");
     expectInputError("train --lr-schedule linear", "unknown --lr-schedule 'linear'; choose constant or cosine");
-    expectInputError("train --model transformer", "unknown --model 'transformer'; choose mlp or lenet");
+    expectInputError("train --model transformer", "unknown --model 'transformer'; choose mlp, lenet or gpt");
     expectInputError("train --data-dir /nonexistent/cohort", "--data-dir /nonexistent/cohort does not exist");
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 64, 16, false);
