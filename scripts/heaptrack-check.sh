@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Heap allocations per training iteration, measured by heaptrack on `cohort train` for 1 and for
-# 3 epochs: the difference divided by the extra iterations must stay well under one.
+# 3 epochs: the difference divided by the extra iterations must stay well under one. With
+# --model gpt among the flags it trains a small GPT on a text of its own instead, for 300 and for
+# 900 iterations (its "epochs" are evaluation intervals of 300).
 #   scripts/heaptrack-check.sh [cohort-binary] [extra train flags...]
 # Exit 0 pass, 1 fail, 77 skipped (no heaptrack or no data set).
 set -euo pipefail
@@ -11,13 +13,21 @@ command -v heaptrack >/dev/null && command -v heaptrack_print >/dev/null || { ec
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 flags=(--device cpu --hidden 64 --threads-per-worker 1 --quiet "$@")
+length() { echo "--epochs $1"; }
+if [[ " $* " == *" --model gpt "* ]]; then
+  for i in $(seq 1 300); do printf 'FIRST CITIZEN:\nWe are accounted poor citizens, the patricians good.\n\n'; done >"$work/text.txt"
+  flags=(--device cpu --threads-per-worker 1 --quiet --data text --data-file "$work/text.txt" --layers 2 --heads 2 --embed 32
+         --context 16 --batch-size 8 --eval-iters 2 --optimizer adamw --weight-decay 0.1 --grad-clip 1 "$@")
+  length() { echo "--max-iters $(( $1 * 300 )) --eval-interval 300"; }
+fi
 # COHORT_HEAPTRACK_OUTSIDE=FUNCTION: count only allocations whose call stack does not pass through
 # FUNCTION (dnnl_primitive_execute: oneDNN builds a small argument map per primitive execution and
 # frees it before returning, bookkeeping of the library's own, not working memory); those are
 # reported beside.
 outside=${COHORT_HEAPTRACK_OUTSIDE:-}
 count() {  # epochs -> "allocations iterations"
-  heaptrack -o "$work/run$1" "$binary" train "${flags[@]}" --epochs "$1" --metrics "$work/m$1.jsonl" >/dev/null 2>&1
+  # shellcheck disable=SC2046
+  heaptrack -o "$work/run$1" "$binary" train "${flags[@]}" $(length "$1") --metrics "$work/m$1.jsonl" >/dev/null 2>&1
   local calls iterations
   if [ -n "$outside" ]; then
     heaptrack_print "$work/run$1".zst --print-flamegraph "$work/stacks$1" --flamegraph-cost-type allocations >/dev/null 2>&1

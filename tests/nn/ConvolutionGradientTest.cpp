@@ -186,7 +186,7 @@ TEST(Conv2DShapes, LeNetGeometryAndErrors) {
         buildLayers(config, 10);
         FAIL() << "expected InputError";
     } catch (const InputError& error) {
-        EXPECT_NE(std::string(error.what()).find("mlp or lenet"), std::string::npos);
+        EXPECT_NE(std::string(error.what()).find("mlp, lenet or gpt"), std::string::npos);
     }
     EXPECT_THROW(Conv2D(3, 5).outputShape(Shape{1, 4, 4}), InputError);
     EXPECT_THROW(Conv2D(3, 5).outputShape(Shape{16}), InputError);
