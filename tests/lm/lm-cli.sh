@@ -37,14 +37,15 @@ final_val_loss() { grep '"event":"epoch"' "$1" | tail -1 | python3 -c 'import js
 
 case "$case_name" in
 loss-bound)
-    # The baby GPT's shape at a quarter of its width and a fifth of its steps: nanoGPT's settings.
+    # The baby GPT at half its depth and width and two fifths of its steps. A character bigram model
+    # ends near 2.45 on Shakespeare; the bound asks for more than that.
     [ -s "$corpus" ] || { echo "no corpus at $corpus (scripts/setup.sh prepares it)"; exit 77; }
     "$cohort" train --model gpt --data text --data-file "$corpus" --layers 2 --heads 4 --embed 64 --context 32 \
-        --max-iters 400 --eval-interval 200 --eval-iters 10 --optimizer adamw --lr 2e-3 --min-lr 2e-4 --warmup-steps 40 \
+        --max-iters 800 --eval-interval 400 --eval-iters 10 --optimizer adamw --lr 3e-3 --min-lr 3e-4 --warmup-steps 40 \
         --beta2 0.99 --weight-decay 0.1 --grad-clip 1 --device cpu --metrics run.jsonl --quiet || fail "training failed"
     loss=$(final_val_loss run.jsonl)
-    echo "validation loss after 400 iterations: $loss (bound 2.45; uniform over the vocabulary: 4.42)"
-    python3 -c "import sys; sys.exit(0 if $loss < 2.45 else 1)" || fail "validation loss $loss is not below 2.45"
+    echo "validation loss after 800 iterations: $loss (bound 2.35; uniform over the vocabulary: 4.42)"
+    python3 -c "import sys; sys.exit(0 if $loss < 2.35 else 1)" || fail "validation loss $loss is not below 2.35"
     ;;
 generate)
     "$cohort" train $tiny --max-iters 1000 --eval-interval 500 --lr 3e-3 --save lm.safetensors || fail "training failed"
