@@ -214,7 +214,11 @@ void printRunStart(const RunOptions& options, const RunSetup& setup, const MpiPl
         std::printf("data: %s, %zu train / %zu test samples, batch %lld per worker\n", options.data.c_str(),
                     setup.data.train.count, setup.data.test.count, static_cast<long long>(options.batchSize));
     }
-    if (resumed.epochsBefore > 0) {
+    if (resumed.epochsBefore > 0 && setup.data.train.windowed()) {
+        std::printf("resuming from %s, training longer: --max-iters %lld -> %lld (the learning-rate schedule now ends there)\n",
+                    resumed.path.c_str(), static_cast<long long>(resumed.epochsBefore * evaluationInterval(options)),
+                    static_cast<long long>(setup.trainer.epochs * evaluationInterval(options)));
+    } else if (resumed.epochsBefore > 0) {
         std::printf("resuming from %s, training longer: --epochs %d -> %d (the learning-rate schedule now ends at epoch %d)\n",
                     resumed.path.c_str(), resumed.epochsBefore, setup.trainer.epochs, setup.trainer.epochs);
     } else if (!resumed.path.empty()) {
@@ -333,7 +337,7 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     if (!options.reportPath.empty()) metrics.keepRecords();
     metrics.writeHeader(runRecord(options, setup, place, wrapper, resumed));
     if (!options.quiet) printRunStart(options, setup, place, choice, wrapper, resumed);
-    ProgressLine progress(!options.quiet && place.rank == 0 && isTerminal(stderr));
+    ProgressLine progress(!options.quiet && place.rank == 0 && isTerminal(stderr), stderr, options.data == "text");
     RunListener listener(options, setup,
                          RunOutputs{metrics, checkpoints ? &*checkpoints : nullptr,
                                     progress.enabled() ? &progress : nullptr, options.reportPath, chartJs});

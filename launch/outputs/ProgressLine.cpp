@@ -8,12 +8,14 @@ namespace cohort::launch {
 
 bool isTerminal(std::FILE* stream) { return ::isatty(::fileno(stream)) == 1; }
 
-ProgressLine::ProgressLine(bool enabled, std::FILE* terminal)
-    : enabled_(enabled), terminal_(terminal), start_(std::chrono::steady_clock::now()), lastDrawn_(start_) {}
+ProgressLine::ProgressLine(bool enabled, std::FILE* terminal, bool byIteration)
+    : enabled_(enabled), terminal_(terminal), byIteration_(byIteration), start_(std::chrono::steady_clock::now()),
+      lastDrawn_(start_) {}
 
 ProgressLine::~ProgressLine() { clear(); }
 
-std::string ProgressLine::text(const parallel::ProgressTick& tick, double elapsed, std::int64_t firstIteration) {
+std::string ProgressLine::text(const parallel::ProgressTick& tick, double elapsed, std::int64_t firstIteration,
+                               bool byIteration) {
     const double rounds = double(std::max<std::int64_t>(1, tick.rounds));
     const double percent = 100.0 * double(tick.round) / rounds;
     // Steps of this process so far and steps left, both in worker 0's iterations.
@@ -24,6 +26,14 @@ std::string ProgressLine::text(const parallel::ProgressTick& tick, double elapse
     const double samplesPerSecond = stepSeconds > 0 ? perStep * double(tick.replicas) / stepSeconds : 0.0;
     const double eta = stepSeconds * left;
     char line[160];
+    if (byIteration) {
+        const auto total = std::int64_t(tick.epochs) * std::max<std::int64_t>(1, tick.rounds);
+        std::snprintf(line, sizeof line, "iteration %lld/%lld %5.1f%%  %.0f tokens/s  loss %.4f  ETA %d:%02d",
+                      static_cast<long long>(tick.iteration), static_cast<long long>(total),
+                      100.0 * double(tick.iteration) / double(total), samplesPerSecond,
+                      tick.samples > 0 ? tick.lossSum / double(tick.samples) : 0.0, int(eta) / 60, int(eta) % 60);
+        return line;
+    }
     std::snprintf(line, sizeof line, "epoch %d/%d %5.1f%%  %.0f samples/s  loss %.4f  ETA %d:%02d", tick.epoch,
                   tick.epochs, percent, samplesPerSecond, tick.samples > 0 ? tick.lossSum / double(tick.samples) : 0.0,
                   int(eta) / 60, int(eta) % 60);
@@ -38,7 +48,7 @@ void ProgressLine::update(const parallel::ProgressTick& tick) {
     if (shown_ && !last && now - lastDrawn_ < std::chrono::milliseconds(200)) return;
     lastDrawn_ = now;
     const double elapsed = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(terminal_, "\r\033[K%s", text(tick, elapsed, firstIteration_).c_str());
+    std::fprintf(terminal_, "\r\033[K%s", text(tick, elapsed, firstIteration_, byIteration_).c_str());
     std::fflush(terminal_);
     shown_ = true;
 }

@@ -13,7 +13,8 @@ namespace cohort::launch {
 
 class ProgressLine {
 public:
-    explicit ProgressLine(bool enabled, std::FILE* terminal = stderr);
+    // `byIteration`: a language model's run, counted in iterations and tokens, not epochs and samples.
+    explicit ProgressLine(bool enabled, std::FILE* terminal = stderr, bool byIteration = false);
     ~ProgressLine();
     bool enabled() const { return enabled_; }
 
@@ -22,11 +23,13 @@ public:
     void clear();
 
     // The text of a line for `tick`, `elapsed` seconds into the run (for tests).
-    static std::string text(const parallel::ProgressTick& tick, double elapsed, std::int64_t firstIteration);
+    static std::string text(const parallel::ProgressTick& tick, double elapsed, std::int64_t firstIteration,
+                            bool byIteration = false);
 
 private:
     bool enabled_;
     std::FILE* terminal_;
+    bool byIteration_;
     bool shown_ = false;
     std::chrono::steady_clock::time_point start_, lastDrawn_;
     std::int64_t firstIteration_ = -1;  // of this process (a resumed run starts later)

@@ -22,6 +22,9 @@ TEST(ProgressLine, SaysEpochPercentRateLossAndTimeLeft) {
     // 150 rounds left in this epoch and 200 in the next: 35 s.
     EXPECT_EQ(ProgressLine::text(tick, 24.9, 1),
               "epoch 2/3  25.0%  1280 samples/s  loss 0.0078  ETA 0:35");
+    // A language model's run: iterations of all its evaluation intervals, tokens per second.
+    EXPECT_EQ(ProgressLine::text(tick, 24.9, 1, true),
+              "iteration 250/600  41.7%  1280 tokens/s  loss 0.0078  ETA 0:35");
 }
 
 TEST(ProgressLine, DrawsOnlyWhenEnabledAndClearsItsLine) {
