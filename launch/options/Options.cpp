@@ -93,6 +93,7 @@ po::options_description languageModelOptions(RunOptions& o) {
         ("heads", po::value(&o.heads)->default_value(o.heads), "gpt: attention heads (--embed must be a multiple)")
         ("embed", po::value(&o.embed)->default_value(o.embed), "gpt: embedding width C")
         ("context", po::value(&o.context)->default_value(o.context), "gpt: tokens per sample (the attention's span)")
+        ("tie-embeddings", po::bool_switch(&o.tieEmbeddings), "gpt: the LM head shares the token embedding's table (GPT-2's weight tying)")
         ("vocabulary", po::value(&o.vocabulary)->default_value(o.vocabulary), "bench and plan with --model gpt: the vocabulary of their random tokens")
         ("data-file", po::value(&o.dataFile), "--data text: the UTF-8 text file (e.g. data/shakespeare/plays.txt from scripts/setup.sh)")
         ("val-fraction", po::value(&o.valFraction)->default_value(o.valFraction), "--data text: the file's last fraction validates, in (0, 1)")

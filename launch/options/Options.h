@@ -32,6 +32,7 @@ struct RunOptions {
     std::string modelFile;  // JSON layers (docs/MODEL-FILES.md); replaces the four above
     // --model gpt
     std::int64_t layers = 4, heads = 4, embed = 128, context = 64;
+    bool tieEmbeddings = false;
     std::int64_t vocabulary = 65;  // bench and plan: the vocabulary of their random tokens
     // data
     std::string data = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | csv | synthetic (checked)

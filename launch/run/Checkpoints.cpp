@@ -121,6 +121,7 @@ std::string modelRecipe(const RunOptions& options, const RunSetup& setup) {
             recipe["layers"] = options.layers;
             recipe["heads"] = options.heads;
             recipe["embed"] = options.embed;
+            if (options.tieEmbeddings) recipe["tie_embeddings"] = true;
         }
     }
     return recipe.dump();
@@ -266,6 +267,7 @@ std::unique_ptr<nn::Model> modelFromCheckpoint(const train::CheckpointFile& file
                 architecture.layers = recipe.at("layers").get<std::int64_t>();
                 architecture.heads = recipe.at("heads").get<std::int64_t>();
                 architecture.embed = recipe.at("embed").get<std::int64_t>();
+                architecture.tieEmbeddings = recipe.value("tie_embeddings", false);
             }
             model = nn::buildModel(architecture, inputSample, classes);
         }

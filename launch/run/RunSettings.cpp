@@ -38,6 +38,7 @@ void languageModelSettings(const RunOptions& options, const RunSetup& setup, std
         line("layers", std::to_string(options.layers));
         line("heads", std::to_string(options.heads));
         line("embed", std::to_string(options.embed));
+        if (options.tieEmbeddings) line("tie-embeddings", "true");
     }
     if (options.data == "text") {
         line("context", std::to_string(options.context));

@@ -188,6 +188,8 @@ nn::ArchitectureConfig architectureFrom(const RunOptions& options) {
     architecture.layers = options.layers;
     architecture.heads = options.heads;
     architecture.embed = options.embed;
+    architecture.tieEmbeddings = options.tieEmbeddings;
+    if (options.tieEmbeddings && options.model != "gpt") throw InputError("--tie-embeddings is for --model gpt");
     if (options.model == "gpt" && options.dropout > 0.0) {
         throw InputError("--model gpt has no dropout yet; leave --dropout at 0 (its default for gpt)");
     }

@@ -12,6 +12,7 @@
 #include "src/nn/LayerNorm.h"
 #include "src/nn/Pooling2D.h"
 #include "src/nn/Residual.h"
+#include "src/nn/TiedHead.h"
 
 #include <cmath>
 
@@ -58,7 +59,11 @@ std::vector<std::unique_ptr<Layer>> buildGpt(const ArchitectureConfig& config, i
         layers.push_back(std::make_unique<Residual>(std::move(mlp)));
     }
     layers.push_back(std::make_unique<LayerNorm>());
-    layers.push_back(std::make_unique<Dense>(vocabulary, kernels::Activation::Identity, true, kStd));
+    if (config.tieEmbeddings) {
+        layers.push_back(std::make_unique<TiedHead>(vocabulary));
+    } else {
+        layers.push_back(std::make_unique<Dense>(vocabulary, kernels::Activation::Identity, true, kStd));
+    }
     return layers;
 }
 

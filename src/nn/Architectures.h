@@ -16,6 +16,7 @@ struct ArchitectureConfig {
     // gpt: a GPT-2-style pre-LayerNorm transformer over samples of `context` token ids (the input
     // sample {context}); `classes` is the vocabulary.
     std::int64_t layers = 4, heads = 4, embed = 128;
+    bool tieEmbeddings = false;  // the LM head shares the token embedding (nn::TiedHead)
 };
 
 // Training settings a built-in architecture recommends where the user gave none: the best of the

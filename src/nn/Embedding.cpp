@@ -54,11 +54,23 @@ Tensor Embedding::backward(const Tensor& gradOutput, ExecutionContext& context, 
     if (needInputGradient) throw std::logic_error("an embedding reads token ids, which have no gradient: it must come first");
     const DType dtype = gradOutput.dtype();
     char* gradTokens = static_cast<char*>(gradients_);
+    Tensor own;  // with a tied head: this layer's part of the token gradient, added below
+    if (accumulate_) own = Tensor::empty(Shape{vocabulary_, width_}, dtype, gradOutput.location());
     context.backend->embeddingBackward(dtype, input_.dim(0) * positions_, positions_, width_, vocabulary_,
                                        input_.checked("embedding.backward", "input"),
-                                       gradOutput.checked("embedding.backward", "gradOutput"), gradTokens,
+                                       gradOutput.checked("embedding.backward", "gradOutput"),
+                                       accumulate_ ? own.raw() : gradTokens,
                                        gradTokens + std::size_t(vocabulary_ * width_) * kernels::sizeOf(dtype));
+    if (accumulate_) context.backend->axpby(dtype, vocabulary_ * width_, 1.0, own.raw(), 1.0, gradTokens);
     return {};
+}
+
+void Embedding::workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const {
+    if (query.kind != PassQuery::Kind::Backward) {
+        bytes.push_back(batchBytes(outputShape(inputSample), query.batch, query.dtype));
+        return;
+    }
+    if (accumulate_) bytes.push_back(batchBytes(Shape{width_}, vocabulary_, query.dtype));
 }
 
 }  // namespace cohort::nn

@@ -25,8 +25,19 @@ public:
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Embedding>(vocabulary_, width_); }
     void releaseCache() override { input_ = {}; }
+    // Backward requests, with a tied head: the token table's gradient before it is added.
+    void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const override;
+
+    std::int64_t vocabulary() const { return vocabulary_; }
+    std::int64_t width() const { return width_; }
+    const void* tokenTable() const { return parameters_; }
+    void* tokenGradients() { return gradients_; }
+    // A tied head wrote the token table's gradient first: backward adds to it instead of
+    // overwriting it (the token part through a workspace buffer, then one sum).
+    void accumulateTokenGradients() { accumulate_ = true; }
 
 private:
+    bool accumulate_ = false;
     std::int64_t vocabulary_, width_, positions_ = 0;
     void* parameters_ = nullptr;
     void* gradients_ = nullptr;

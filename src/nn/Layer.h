@@ -90,6 +90,9 @@ public:
     virtual void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const;
     virtual Tensor forward(const Tensor& input, ExecutionContext& context) = 0;
     virtual Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) = 0;
+    // Called by Model once every layer is bound, for a layer that uses another's parameters (a
+    // language model's head tied to its embedding); throws InputError when the model cannot.
+    virtual void bindShared(std::vector<std::unique_ptr<Layer>>& layers) { (void)layers; }
     // Fresh, unbound layer of the same configuration (for worker replicas).
     virtual std::unique_ptr<Layer> clone() const = 0;
     // Drops references to tensors kept between forward and backward.

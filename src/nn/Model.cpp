@@ -100,6 +100,7 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, const Shape& inputSampl
             layers_[i]->bindStatistics(static_cast<char*>(statistics_.raw()) + std::size_t(statisticsOffsets_[i]) * element);
         }
     }
+    for (auto& layer : layers_) layer->bindShared(layers_);
     initializeStatistics();
 }
 

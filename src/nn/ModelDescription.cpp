@@ -1,5 +1,6 @@
 #include "src/nn/CausalSelfAttention.h"
 #include "src/nn/Residual.h"
+#include "src/nn/TiedHead.h"
 #include "src/nn/ModelDescription.h"
 
 #include <algorithm>
@@ -54,6 +55,7 @@ const std::map<std::string, LayerKeys>& layerKeys() {
         {"flatten", {{}, {}}},
         {"dense", {{"units"}, {"activation", "per_token"}}},
         {"attention", {{"heads"}, {}}},
+        {"tied_head", {{}, {}}},
         {"residual", {{"layers"}, {}}},
         {"dropout", {{"rate"}, {}}},
         {"activation", {{"function"}, {}}},
@@ -313,6 +315,7 @@ std::unique_ptr<Layer> LayerDescription::build(int classes) const {
     if (type == "embedding") return std::make_unique<Embedding>(unitsAreClasses ? std::int64_t(classes) : size, count);
     if (type == "dense") return std::make_unique<Dense>(unitsAreClasses ? std::int64_t(classes) : count, activation, perToken);
     if (type == "attention") return std::make_unique<CausalSelfAttention>(count);
+    if (type == "tied_head") return std::make_unique<TiedHead>(classes);
     if (type == "residual") {
         std::vector<std::unique_ptr<Layer>> built;
         for (const auto& layer : body) built.push_back(layer.build(classes));

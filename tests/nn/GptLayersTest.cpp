@@ -16,6 +16,7 @@
 #include "src/nn/LayerNorm.h"
 #include "src/nn/ModelDescription.h"
 #include "src/nn/Residual.h"
+#include "src/nn/TiedHead.h"
 #include "nn/GradientChecker.h"
 
 namespace cohort::nn {
@@ -153,6 +154,35 @@ TEST(GptGradients, AWholeTwoBlockGpt) {
     auto problem = tokenProblem(buildLayers(config, 7), 7, 5, 3, 33);
     EXPECT_NE(problem.model->describe().find("residual(layernorm"), std::string::npos) << problem.model->describe();
     GradientChecker(problem).expectGradientsMatch(kAttentionTolerance);
+}
+
+TEST(GptGradients, AGptWhoseHeadSharesTheTokenTable) {
+    // The table's gradient is the head's plus the embedding's: a wrong sum shows in every token row.
+    ArchitectureConfig config;
+    config.name = "gpt";
+    config.layers = 1;
+    config.heads = 2;
+    config.embed = 8;
+    config.tieEmbeddings = true;
+    auto problem = tokenProblem(buildLayers(config, 7), 7, 5, 3, 41);
+    EXPECT_NE(problem.model->describe().find("tied-head(8->7)"), std::string::npos) << problem.model->describe();
+    GradientChecker(problem).expectGradientsMatch(kAttentionTolerance);
+}
+
+TEST(Gpt, TyingTheHeadRemovesItsMatrixAndNeedsAnEmbedding) {
+    ArchitectureConfig config;
+    config.name = "gpt";
+    const std::int64_t V = 65, C = 128;
+    auto count = [](const Model& model) {
+        std::int64_t total = 0;
+        for (const auto& slice : model.parameterSlices()) total += slice.count;
+        return total;
+    };
+    const Model untied(buildLayers(config, int(V)), Shape{64});
+    config.tieEmbeddings = true;
+    const Model tied(buildLayers(config, int(V)), Shape{64});
+    EXPECT_EQ(count(untied) - count(tied), C * V);
+    EXPECT_THROW(Model(chain(std::make_unique<LayerNorm>(), std::make_unique<TiedHead>(5)), Shape{3, 4}), InputError);
 }
 
 TEST(Gpt, APositionSeesNoLaterToken) {

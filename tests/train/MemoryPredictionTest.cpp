@@ -71,6 +71,7 @@ protected:
         memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
     }
     // A budget of exactly the prediction on top of what is in use now: the work must fit it.
+    static void gptFitsItsPrediction(WorkspaceMode mode, bool tied);
     static void limitTo(const memory::MemoryDemand& predicted) {
         memory::MemoryBudget::global().setMaxBytes(hostInUse() + predicted.of(memory::MemoryKind::Host));
     }
@@ -130,9 +131,17 @@ TEST_P(MemoryPrediction, AnEvaluatorFitsTheBytesItsPredictionSays) {
 }
 
 TEST_P(MemoryPrediction, AGptStepAndItsEvaluatorFitTheirPredictions) {
-    // Token ids in, one label per token: the attention's scores and the residual sums included.
-    const WorkspaceMode mode = GetParam();
+    // Token ids in, one label per token: the attention's scores and the residual sums included;
+    // the head tied to the embedding (whose backward then takes a buffer for its own part).
+    for (const bool tied : {false, true}) {
+        SCOPED_TRACE(tied ? "tied" : "untied");
+        gptFitsItsPrediction(GetParam(), tied);
+    }
+}
+
+void MemoryPrediction::gptFitsItsPrediction(WorkspaceMode mode, bool tied) {
     nn::ArchitectureConfig config;
+    config.tieEmbeddings = tied;
     config.name = "gpt";
     config.layers = 2;
     config.heads = 2;
@@ -184,6 +193,8 @@ TEST_P(MemoryPrediction, AGptStepAndItsEvaluatorFitTheirPredictions) {
     });
     if (mode == WorkspaceMode::Enabled) EXPECT_EQ(evaluationPeak, evaluation.of(memory::MemoryKind::Host));
     evaluator.reset();
+    memory::MemoryBudget::global().setMaxBytes(0);
+    memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, MemoryPrediction, ::testing::Values(WorkspaceMode::Enabled, WorkspaceMode::None),
