@@ -134,8 +134,11 @@ optim::OptimizerConfig optimizerFrom(const RunOptions& options) {
     return optimizer;
 }
 
+// --max-iters, 2,000 when not given.
+std::int64_t textIterations(const RunOptions& options) { return options.maxIters > 0 ? options.maxIters : 2000; }
+
 std::int64_t evaluationInterval(const RunOptions& options) {
-    const std::int64_t iterations = options.maxIters > 0 ? options.maxIters : 2000;
+    const std::int64_t iterations = textIterations(options);
     if (options.evalInterval > 0) return options.evalInterval;
     return iterations % 250 == 0 ? 250 : iterations;
 }
@@ -171,7 +174,7 @@ train::TrainerConfig trainerFrom(const RunOptions& options, double learningRate)
 
 // --data text: evaluation intervals of --max-iters.
 std::int64_t textEpochs(const RunOptions& options) {
-    const std::int64_t iterations = options.maxIters > 0 ? options.maxIters : 2000;
+    const std::int64_t iterations = textIterations(options);
     const std::int64_t interval = evaluationInterval(options);
     if (options.maxIters < 0 || options.evalInterval < 0) throw InputError("--max-iters and --eval-interval must be >= 1");
     if (iterations % interval != 0) {

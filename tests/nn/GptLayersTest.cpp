@@ -116,6 +116,16 @@ testing_support::Problem tokenProblem(std::vector<std::unique_ptr<Layer>> layers
     return problem;
 }
 
+ArchitectureConfig gpt(std::int64_t layers, std::int64_t heads, std::int64_t embed, bool tied = false) {
+    ArchitectureConfig config;
+    config.name = "gpt";
+    config.layers = layers;
+    config.heads = heads;
+    config.embed = embed;
+    config.tieEmbeddings = tied;
+    return config;
+}
+
 std::vector<std::unique_ptr<Layer>> body(std::unique_ptr<Layer> first, std::unique_ptr<Layer> second) {
     std::vector<std::unique_ptr<Layer>> layers;
     layers.push_back(std::move(first));
@@ -146,25 +156,14 @@ TEST(GptGradients, AnMlpInAResidualBlock) {
 }
 
 TEST(GptGradients, AWholeTwoBlockGpt) {
-    ArchitectureConfig config;
-    config.name = "gpt";
-    config.layers = 2;
-    config.heads = 2;
-    config.embed = 8;
-    auto problem = tokenProblem(buildLayers(config, 7), 7, 5, 3, 33);
+    auto problem = tokenProblem(buildLayers(gpt(2, 2, 8), 7), 7, 5, 3, 33);
     EXPECT_NE(problem.model->describe().find("residual(layernorm"), std::string::npos) << problem.model->describe();
     GradientChecker(problem).expectGradientsMatch(kAttentionTolerance);
 }
 
 TEST(GptGradients, AGptWhoseHeadSharesTheTokenTable) {
     // The table's gradient is the head's plus the embedding's: a wrong sum shows in every token row.
-    ArchitectureConfig config;
-    config.name = "gpt";
-    config.layers = 1;
-    config.heads = 2;
-    config.embed = 8;
-    config.tieEmbeddings = true;
-    auto problem = tokenProblem(buildLayers(config, 7), 7, 5, 3, 41);
+    auto problem = tokenProblem(buildLayers(gpt(1, 2, 8, true), 7), 7, 5, 3, 41);
     EXPECT_NE(problem.model->describe().find("tied-head(8->7)"), std::string::npos) << problem.model->describe();
     GradientChecker(problem).expectGradientsMatch(kAttentionTolerance);
 }
@@ -186,12 +185,7 @@ TEST(Gpt, TyingTheHeadRemovesItsMatrixAndNeedsAnEmbedding) {
 }
 
 TEST(Gpt, APositionSeesNoLaterToken) {
-    ArchitectureConfig config;
-    config.name = "gpt";
-    config.layers = 2;
-    config.heads = 2;
-    config.embed = 8;
-    Model model(buildLayers(config, 7), Shape{6}, DType::Float64);
+    Model model(buildLayers(gpt(2, 2, 8), 7), Shape{6}, DType::Float64);
     model.initialize(4);
     auto backend = kernels::makeCpuBackend(1);
     ExecutionContext context{backend.get(), false, 0, 0};
@@ -243,13 +237,8 @@ TEST(Gpt, BadShapesAreRefusedWithTheirCause) {
 
 TEST(Gpt, AModelFileDescribesTheSameTransformerAsTheFlags) {
     const ModelDescription description = readModelDescriptionFile(std::string(COHORT_SOURCE_DIR) + "/examples/models/gpt-2-blocks.json");
-    ArchitectureConfig config;
-    config.name = "gpt";
-    config.layers = 2;
-    config.heads = 4;
-    config.embed = 64;
     const auto fromFile = description.buildModel(Shape{32}, 83);
-    const auto fromFlags = buildModel(config, Shape{32}, 83);
+    const auto fromFlags = buildModel(gpt(2, 4, 64), Shape{32}, 83);
     EXPECT_EQ(fromFile->describe(), fromFlags->describe());
     EXPECT_EQ(fromFile->parameterCount(), fromFlags->parameterCount());
     EXPECT_NE(description.text().find("residual(layernorm(epsilon=1e-05); attention(heads=4))"), std::string::npos)
