@@ -125,6 +125,10 @@ struct AttentionPair {
     std::int64_t valueOffset() const { return queryOffset + 2 * (stride / 3); }
 };
 
+// e^z: the vectorisable float exp above, libm's in double (the gradient checks' precision).
+inline float exponential(float z) { return expOf(z); }
+inline double exponential(double z) { return std::exp(z); }
+
 // Row i of the scores in place: the causal softmax of its first i + 1 entries, zeros after.
 template <typename T>
 void causalSoftmaxRows(T* scores, std::int64_t positions) {
@@ -132,12 +136,8 @@ void causalSoftmaxRows(T* scores, std::int64_t positions) {
         T* row = scores + i * positions;
         T maximum = row[0];
         for (std::int64_t j = 1; j <= i; ++j) maximum = std::max(maximum, row[j]);
-        double total = 0.0;
-        for (std::int64_t j = 0; j <= i; ++j) {
-            row[j] = std::exp(row[j] - maximum);
-            total += double(row[j]);
-        }
-        const T inverse = T(1.0 / total);
+        for (std::int64_t j = 0; j <= i; ++j) row[j] = exponential(row[j] - maximum);
+        const T inverse = T(1.0 / laneSum(i + 1, [&](std::int64_t j) { return double(row[j]); }));
         for (std::int64_t j = 0; j <= i; ++j) row[j] *= inverse;
         for (std::int64_t j = i + 1; j < positions; ++j) row[j] = T(0);
     }

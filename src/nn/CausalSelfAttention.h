@@ -28,8 +28,10 @@ public:
     void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const override;
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
+    bool makesFreshInputGradient() const override { return true; }
     std::unique_ptr<Layer> clone() const override { return std::make_unique<CausalSelfAttention>(heads_, outputStd_); }
     void releaseCache() override;
+    bool readsOutputInBackward() const override { return false; }  // its output projection is linear
     std::int64_t heads() const { return heads_; }
 
 private:

@@ -26,7 +26,9 @@ public:
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const override;
+    bool makesFreshInputGradient() const override { return true; }
     std::unique_ptr<Layer> clone() const override;
+    bool readsOutputInBackward() const override { return activation_ != kernels::Activation::Identity; }
     void releaseCache() override { input_ = {}; output_ = {}; }
 
 private:

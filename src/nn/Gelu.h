@@ -11,6 +11,7 @@ public:
     Shape outputShape(const Shape& inputSample) const override { return inputSample; }
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
+    bool makesFreshInputGradient() const override { return true; }
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Gelu>(); }
     void releaseCache() override { input_ = {}; }
 

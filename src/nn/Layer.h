@@ -90,6 +90,12 @@ public:
     virtual void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const;
     virtual Tensor forward(const Tensor& input, ExecutionContext& context) = 0;
     virtual Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) = 0;
+    // Whether backward() reads the tensor forward() returned (so a caller must not write into it):
+    // a dense layer's activation derivative does; most layers keep their input, not their output.
+    virtual bool readsOutputInBackward() const { return true; }
+    // Whether backward() returns a tensor of its own as the input gradient (not its argument or a
+    // view of it). Layers that reshape or pass gradients through say false.
+    virtual bool makesFreshInputGradient() const { return false; }
     // Called by Model once every layer is bound, for a layer that uses another's parameters (a
     // language model's head tied to its embedding); throws InputError when the model cannot.
     virtual void bindShared(std::vector<std::unique_ptr<Layer>>& layers) { (void)layers; }

@@ -21,6 +21,7 @@ public:
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const override;
+    bool makesFreshInputGradient() const override { return true; }
     std::unique_ptr<Layer> clone() const override { return std::make_unique<LayerNorm>(epsilon_); }
     void releaseCache() override { input_ = {}; saved_ = {}; }
 

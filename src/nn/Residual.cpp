@@ -79,6 +79,10 @@ Tensor Residual::forward(const Tensor& input, ExecutionContext& context) {
     bindBody(input.dtype());
     Tensor x = input;
     for (auto& layer : body_) x = layer->forward(x, context);
+    if (sumsInPlace()) {  // the body's output is nobody's but ours: the sum goes into it
+        context.backend->axpby(input.dtype(), input.elementCount(), 1.0, input.raw(), 1.0, x.raw());
+        return x;
+    }
     Tensor output = Tensor::empty(input.shape(), input.dtype(), input.location());
     context.backend->copy(input.byteCount(), input.raw(), output.raw());
     context.backend->axpby(input.dtype(), input.elementCount(), 1.0, x.raw(), 1.0, output.raw());
@@ -89,6 +93,10 @@ Tensor Residual::backward(const Tensor& gradOutput, ExecutionContext& context, b
     Tensor gradient = gradOutput;
     for (std::size_t i = body_.size(); i-- > 0;) gradient = body_[i]->backward(gradient, context, true);
     if (!needInputGradient) return {};
+    if (sumsInPlace()) {  // the body's input gradient is a fresh tensor: the sum goes into it
+        context.backend->axpby(gradOutput.dtype(), gradOutput.elementCount(), 1.0, gradOutput.raw(), 1.0, gradient.raw());
+        return gradient;
+    }
     Tensor gradInput = Tensor::empty(gradOutput.shape(), gradOutput.dtype(), gradOutput.location());
     context.backend->copy(gradOutput.byteCount(), gradOutput.raw(), gradInput.raw());
     context.backend->axpby(gradOutput.dtype(), gradOutput.elementCount(), 1.0, gradient.raw(), 1.0, gradInput.raw());
@@ -98,13 +106,20 @@ Tensor Residual::backward(const Tensor& gradOutput, ExecutionContext& context, b
 void Residual::workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const {
     if (query.kind != PassQuery::Kind::Backward) {
         for (std::size_t i = 0; i < body_.size(); ++i) body_[i]->workspaceRequests(inputs_[i], query, bytes);
-        bytes.push_back(batchBytes(inputSample, query.batch, query.dtype));
+        if (!sumsInPlace()) bytes.push_back(batchBytes(inputSample, query.batch, query.dtype));
         return;
     }
     PassQuery withInput = query;
     withInput.needInputGradient = true;
     for (std::size_t i = body_.size(); i-- > 0;) body_[i]->workspaceRequests(inputs_[i], withInput, bytes);
-    if (query.needInputGradient) bytes.push_back(batchBytes(inputSample, query.batch, query.dtype));
+    if (query.needInputGradient && !sumsInPlace()) bytes.push_back(batchBytes(inputSample, query.batch, query.dtype));
+}
+
+// The sums go into the body's own tensors (its output forward, its input gradient backward) when
+// its last layer does not read its output again and its first makes a fresh input gradient (a
+// layer that passes its gradient through unchanged would hand back the caller's tensor).
+bool Residual::sumsInPlace() const {
+    return !body_.back()->readsOutputInBackward() && body_.front()->makesFreshInputGradient();
 }
 
 std::unique_ptr<Layer> Residual::clone() const {

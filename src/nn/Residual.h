@@ -29,6 +29,8 @@ public:
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     std::unique_ptr<Layer> clone() const override;
     void releaseCache() override;
+    bool readsOutputInBackward() const override { return false; }
+    bool makesFreshInputGradient() const override { return true; }
 
     std::size_t size() const { return body_.size(); }
     const Layer& layer(std::size_t index) const { return *body_[index]; }
@@ -43,6 +45,7 @@ private:
     DType boundFor_ = DType::Float32;
     bool bound_ = false;
     void bindBody(DType dtype);
+    bool sumsInPlace() const;
 };
 
 }  // namespace cohort::nn
