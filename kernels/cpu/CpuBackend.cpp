@@ -23,6 +23,7 @@
 #include "kernels/cpu/CpuBatchNorm.h"
 #include "kernels/cpu/CpuConvolution.h"
 #include "kernels/cpu/CpuOptimizers.h"
+#include "kernels/cpu/CpuGemm.h"
 #include "kernels/cpu/CpuTransformer.h"
 #include "kernels/cpu/DnnlConvolution.h"
 #include "kernels/cpu/ParallelThreshold.h"
@@ -78,16 +79,12 @@ public:
               std::int64_t k, double alpha, const void* a, std::int64_t lda, const void* b,
               std::int64_t ldb, double beta, void* c, std::int64_t ldc) override {
         bindThreads();
-        const auto ta = transposeA ? CblasTrans : CblasNoTrans;
-        const auto tb = transposeB ? CblasTrans : CblasNoTrans;
         if (dtype == DType::Float32) {
-            cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), float(alpha),
-                        static_cast<const float*>(a), int(lda), static_cast<const float*>(b),
-                        int(ldb), float(beta), static_cast<float*>(c), int(ldc));
+            cpu_detail::rowMajorGemm(transposeA, transposeB, m, n, k, float(alpha), static_cast<const float*>(a), lda,
+                                     static_cast<const float*>(b), ldb, float(beta), static_cast<float*>(c), ldc);
         } else {
-            cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), alpha,
-                        static_cast<const double*>(a), int(lda), static_cast<const double*>(b),
-                        int(ldb), beta, static_cast<double*>(c), int(ldc));
+            cpu_detail::rowMajorGemm(transposeA, transposeB, m, n, k, alpha, static_cast<const double*>(a), lda,
+                                     static_cast<const double*>(b), ldb, beta, static_cast<double*>(c), ldc);
         }
     }
 

@@ -105,18 +105,13 @@ void adamUpdate(DType dtype, std::int64_t count, const AdamHyper& hyper, const v
         const T lr = T(hyper.learningRate), decay = T(hyper.learningRate * hyper.weightDecay);
         const T correction1 = T(1.0 / (1.0 - std::pow(hyper.beta1, double(hyper.step))));
         const T correction2 = T(1.0 / (1.0 - std::pow(hyper.beta2, double(hyper.step))));
-        // Blocks of 4096 elements, handed out statically: each element is written by one thread.
-        constexpr std::int64_t kBlock = 4096;
-        const std::int64_t blocks = (count + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (count >= kParallelElements)
-        for (std::int64_t b = 0; b < blocks; ++b) {
-            const std::int64_t begin = b * kBlock, end = std::min(count, begin + kBlock);
+        inBlocks(count, [&](std::int64_t begin, std::int64_t end) {
             if constexpr (std::is_same_v<T, float>) {
                 adamBlockFloat(begin, end, g, m, v, p, b1, b2, eps, lr, decay, correction1, correction2);
             } else {
                 adamBlock<T>(begin, end, g, m, v, p, b1, b2, eps, lr, decay, correction1, correction2);
             }
-        }
+        });
     });
 }
 

@@ -1,7 +1,5 @@
-// GELU and layer normalisation on the CPU (see kernels/cpu/CpuTransformer.h).
+// GELU, layer normalisation, embeddings and attention on the CPU (see kernels/cpu/CpuTransformer.h).
 #include "kernels/cpu/CpuTransformer.h"
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <bit>
@@ -9,6 +7,7 @@
 
 #include "kernels/DTypeDispatch.h"
 #include "kernels/cpu/CpuClones.h"
+#include "kernels/cpu/CpuGemm.h"
 #include "kernels/cpu/ParallelThreshold.h"
 
 namespace cohort::kernels::cpu_detail {
@@ -70,15 +69,6 @@ double laneSum(std::int64_t count, Term term) {
     return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
-// Blocks of 4096 elements, handed out statically: each element is written by one thread.
-template <typename Block>
-void inBlocks(std::int64_t count, Block block) {
-    constexpr std::int64_t kBlock = 4096;
-    const std::int64_t blocks = (count + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (count >= kParallelElements)
-    for (std::int64_t b = 0; b < blocks; ++b) block(b * kBlock, std::min(count, (b + 1) * kBlock));
-}
-
 template <typename T>
 T gelu(T x) {
     const T u = T(kGeluScale) * (x + T(kGeluCubic) * x * x * x);
@@ -91,21 +81,6 @@ T geluDerivative(T x) {
     const T t = std::tanh(u);
     const T du = T(kGeluScale) * (T(1) + T(3 * kGeluCubic) * x * x);
     return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
-}
-
-// Row-major C = alpha op(A) op(B) + beta C, single precision or double.
-void rowMajorGemm(bool transA, bool transB, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                  const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-                  std::int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, int(m), int(n),
-                int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
-}
-
-void rowMajorGemm(bool transA, bool transB, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
-                  const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta, double* c,
-                  std::int64_t ldc) {
-    cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, int(m), int(n),
-                int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
 // Where one (sequence, head) pair's pieces live.

@@ -1,5 +1,5 @@
 #pragma once
-// kernels/cpu/CpuTransformer.h — the CPU backend's GELU and layer normalisation (see Backend.h for
+// kernels/cpu/CpuTransformer.h — the CPU backend's GELU, layer normalisation, embeddings and attention (see Backend.h for
 // the contract; the reference the CUDA backend is tested against). Embedding gradients: threads own
 // token ids and positions, each summing its rows in row order. Layer norm: threads own rows in
 // the forward pass and dx, features in dgain/dbias (summed over rows in row order): deterministic.

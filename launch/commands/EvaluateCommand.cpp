@@ -52,15 +52,11 @@ int evaluateLanguageModel(const RunOptions& options, const train::CheckpointFile
     if (options.dataFile.empty()) {
         throw InputError("checkpoint " + options.loadPath + " is a language model's: give --data-file PATH, the text to evaluate it on");
     }
-    RunOptions textOptions = options;
-    textOptions.data = "text";
-    textOptions.model = "gpt";
+    RunOptions textOptions = options;  // the split and windows of the training run
     textOptions.context = text.context;
     textOptions.tokenizer = text.tokenizer;
     textOptions.valFraction = text.valFraction;
-    textOptions.evalIters = text.validationWindows;  // windows of one
-    textOptions.batchSize = 1;
-    const data::DatasetSplits data = loadTextData(textOptions);
+    const data::DatasetSplits data = loadTextData(textOptions, text.validationWindows);
     if (data.test.vocabulary != text.vocabulary.text()) {
         throw InputError("the vocabulary of --data-file " + options.dataFile + " (" + std::to_string(data.test.numClasses) +
                          " tokens) is not the checkpoint's (" + std::to_string(text.vocabulary.size()) + "): its ids would mean other characters");

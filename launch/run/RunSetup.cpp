@@ -33,22 +33,22 @@ void applyMemoryFlags(const RunOptions& options) {
     budget.setMaxPhysicalBytes(options.maxPhysicalBytes);
 }
 
-data::DatasetSplits loadTextData(const RunOptions& options) {
+data::DatasetSplits loadTextData(const RunOptions& options, std::int64_t validationWindows) {
     if (options.dataFile.empty()) {
         throw InputError("--data text needs --data-file PATH (scripts/setup.sh prepares data/shakespeare/plays.txt)");
-    }
-    if (options.model != "gpt" && options.modelFile.empty()) {
-        throw InputError("--data text trains a language model: give --model gpt (or a --model-file that predicts per token)");
     }
     if (!(options.valFraction > 0.0 && options.valFraction < 1.0)) {
         throw InputError("--val-fraction must be in (0, 1), got " + std::to_string(options.valFraction));
     }
-    if (options.evalIters < 1 || options.evalIters > 100000) {
-        throw InputError("--eval-iters must be between 1 and 100000, got " + std::to_string(options.evalIters));
+    if (validationWindows == 0) {
+        if (options.evalIters < 1 || options.evalIters > 100000) {
+            throw InputError("--eval-iters must be between 1 and 100000, got " + std::to_string(options.evalIters));
+        }
+        validationWindows = options.evalIters * options.batchSize;
     }
     const data::Tokenizer tokenizer = options.tokenizer == "byte" ? data::Tokenizer::Byte : data::Tokenizer::Char;
     const data::TextCorpus corpus = data::loadTextCorpus(options.dataFile, tokenizer, options.valFraction, options.context + 1);
-    return data::makeTextSplits(corpus, options.context, options.evalIters * options.batchSize);
+    return data::makeTextSplits(corpus, options.context, validationWindows);
 }
 
 data::DatasetSplits loadData(const RunOptions& options) {
@@ -70,6 +70,9 @@ data::DatasetSplits loadData(const RunOptions& options) {
             throw InputError("--data-dir " + options.dataDir + " " + why + "; --data csv reads DIR/train.csv and DIR/test.csv");
         splits = data::loadCsv(options.dataDir + "/train.csv", options.dataDir + "/test.csv", 0);
     } else if (options.data == "text") {
+        if (options.model != "gpt" && options.modelFile.empty()) {
+            throw InputError("--data text trains a language model: give --model gpt (or a --model-file that predicts per token)");
+        }
         return loadTextData(options);  // token ids: never normalised
     } else if (options.data == "synthetic") {
         // Learnable class prototypes plus noise, 1x28x28, 10 classes: for benchmarks and smoke tests.

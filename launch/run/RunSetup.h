@@ -61,8 +61,9 @@ void applyMemoryFlags(const RunOptions& options);
 // `processesOnMachine` processes, at least 1.
 int threadsPerWorkerFor(int requested, int workers, int processesOnMachine);
 data::DatasetSplits loadData(const RunOptions& options);
-// --data text: the corpus of --data-file split and windowed for --context (checks the LM flags).
-data::DatasetSplits loadTextData(const RunOptions& options);
+// --data text: the corpus of --data-file split and windowed for --context (checks the text flags),
+// with `validationWindows` fixed validation windows (0: --eval-iters x --batch-size).
+data::DatasetSplits loadTextData(const RunOptions& options, std::int64_t validationWindows = 0);
 // --data text: iterations between validations, and the "epochs" (validations) of --max-iters.
 std::int64_t evaluationInterval(const RunOptions& options);
 std::int64_t textEpochs(const RunOptions& options);

@@ -18,16 +18,8 @@ fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
 python=python3
 small="--data synthetic --device cpu --threads-per-worker 1 --batch-size 32 --quiet"
 
-# $1: exit code wanted, $2: text stderr must contain; the rest: the command. Exactly one line on stderr.
-expect_error() {
-    local code=$1 text=$2
-    shift 2
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    [ "$got" -eq "$code" ] || fail "exit $got, wanted $code: $* -- $(cat err.txt)"
-    [ "$(wc -l <err.txt)" -eq 1 ] || fail "stderr is not one line: $* -- $(cat err.txt)"
-    grep -qF -- "$text" err.txt || fail "stderr lacks '$text': $(cat err.txt)"
-}
+# shellcheck source=../cli-support.sh
+source "$here/../cli-support.sh"  # expect_error
 
 newest_checkpoint() { ls "$1"/checkpoint-i*.safetensors 2>/dev/null | sort | tail -1; }
 

@@ -9,21 +9,15 @@ set -uo pipefail
 cohort=$1
 corpus=$2
 case_name=$3
+here=$(cd "$(dirname "$0")" && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/cohort-lm.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 cd "$scratch"
 
 fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
 
-expect_error() {  # $1: exit code, $2: text stderr must contain; the rest: the command. One line on stderr.
-    local code=$1 text=$2
-    shift 2
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    [ "$got" -eq "$code" ] || fail "exit $got, wanted $code: $* -- $(cat err.txt)"
-    [ "$(wc -l <err.txt)" -eq 1 ] || fail "stderr is not one line: $* -- $(cat err.txt)"
-    grep -qF -- "$text" err.txt || fail "stderr lacks '$text': $(cat err.txt)"
-}
+# shellcheck source=../cli-support.sh
+source "$here/../cli-support.sh"  # expect_error
 
 # A small text of its own (play-shaped lines), so cases other than loss-bound need no corpus.
 for i in $(seq 1 400); do
