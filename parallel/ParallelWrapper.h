@@ -83,6 +83,8 @@ public:
     // uninterrupted run's. Throws std::invalid_argument when it does not fit this job (replicas,
     // buffer sizes, position beyond the configured epochs).
     void resume(TrainingSnapshot snapshot);
+    // The iteration a resumed fit continues from (0 when not resuming).
+    std::int64_t resumeIteration() const { return resume_ ? resume_->iteration : 0; }
     // Records where each worker's time goes from the next fit() on (parallel/TraceRecorder.h).
     void setTrace(std::shared_ptr<TraceRecorder> trace) { config_.trace = std::move(trace); }
 

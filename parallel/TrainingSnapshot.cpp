@@ -1,6 +1,8 @@
 #include "parallel/TrainingSnapshot.h"
 
+#include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "src/core/JsonLimits.h"
@@ -87,7 +89,91 @@ std::vector<nn::NamedSlice> segmentSlices(const nn::Model& model, const std::vec
 // "replicas.<r>.": where a replica's own copies are named.
 std::string replicaPrefix(std::size_t replica) { return std::string("replicas.").append(std::to_string(replica)).append("."); }
 
+// The element-wise mean of equally long buffers of `dtype` (empty when every copy is empty).
+std::vector<unsigned char> meanOf(const std::vector<const std::vector<unsigned char>*>& copies, kernels::DType dtype) {
+    if (copies.empty() || copies[0]->empty()) return {};
+    const std::size_t element = kernels::sizeOf(dtype), count = copies[0]->size() / element;
+    std::vector<unsigned char> mean(copies[0]->size());
+    for (std::size_t i = 0; i < count; ++i) {
+        double sum = 0.0;
+        for (const auto* copy : copies) {
+            if (copy->size() != mean.size()) throw std::invalid_argument("the replicas' own copies differ in size");
+            if (dtype == kernels::DType::Float32) {
+                float value;
+                std::memcpy(&value, copy->data() + i * element, sizeof value);
+                sum += value;
+            } else {
+                double value;
+                std::memcpy(&value, copy->data() + i * element, sizeof value);
+                sum += value;
+            }
+        }
+        const double average = sum / double(copies.size());
+        if (dtype == kernels::DType::Float32) {
+            const auto value = float(average);
+            std::memcpy(mean.data() + i * element, &value, sizeof value);
+        } else {
+            std::memcpy(mean.data() + i * element, &average, sizeof average);
+        }
+    }
+    return mean;
+}
+
+// `total` split into `parts` shares as evenly as whole counts allow; the loss sum follows the samples.
+std::vector<train::StepStatistics> splitStatistics(const train::StepStatistics& total, int parts) {
+    std::vector<train::StepStatistics> shares(static_cast<std::size_t>(parts));
+    const auto share = [parts](std::int64_t value, int part) { return value / parts + (part < value % parts ? 1 : 0); };
+    for (int p = 0; p < parts; ++p) {
+        train::StepStatistics& mine = shares[std::size_t(p)];
+        mine.samples = share(total.samples, p);
+        mine.correct = share(total.correct, p);
+        mine.steps = share(total.steps, p);
+        mine.lossSum = total.samples > 0 ? total.lossSum * double(mine.samples) / double(total.samples)
+                                         : (p == 0 ? total.lossSum : 0.0);
+    }
+    return shares;
+}
+
+void add(train::StepStatistics& sum, const train::StepStatistics& more) {
+    sum.lossSum += more.lossSum;
+    sum.correct += more.correct;
+    sum.samples += more.samples;
+    sum.steps += more.steps;
+}
+
 }  // namespace
+
+TrainingSnapshot changeReplicas(TrainingSnapshot snapshot, const ReplicaChange& change) {
+    const auto before = std::int64_t(snapshot.replicas.size());
+    if (change.replicas < 1 || before < 1 || change.roundsAfter < 1) throw std::invalid_argument("no replicas to resume on");
+    if (!change.byIteration && !snapshot.atEpochEnd) {
+        const std::int64_t round = std::min(snapshot.round * before / change.replicas, change.roundsAfter - 1);
+        const std::int64_t start = std::int64_t(snapshot.epoch) * change.roundsAfter + round;
+        snapshot.iteration += start - (std::int64_t(snapshot.epoch) * change.roundsBefore + snapshot.round);
+        snapshot.round = round;
+    } else if (!change.byIteration) {
+        snapshot.iteration = std::int64_t(snapshot.epoch) * change.roundsAfter;
+    }
+    snapshot.iteration = std::max<std::int64_t>(0, snapshot.iteration);
+    std::vector<const std::vector<unsigned char>*> states, statistics;
+    train::StepStatistics epoch, pending;
+    for (const ReplicaProgress& replica : snapshot.replicas) {
+        if (!replica.optimizerState.empty()) states.push_back(&replica.optimizerState);
+        if (!replica.statistics.empty()) statistics.push_back(&replica.statistics);
+        add(epoch, replica.epoch);
+        add(pending, replica.pending);
+    }
+    if (snapshot.optimizerState.empty()) snapshot.optimizerState = meanOf(states, change.dtype);
+    if (snapshot.statistics.empty()) snapshot.statistics = meanOf(statistics, change.dtype);
+    const std::int64_t averagings = snapshot.replicas[0].averagings;
+    const std::vector<train::StepStatistics> epochShares = splitStatistics(epoch, change.replicas);
+    const std::vector<train::StepStatistics> pendingShares = splitStatistics(pending, change.replicas);
+    snapshot.replicas.assign(std::size_t(change.replicas), ReplicaProgress{});
+    for (std::size_t r = 0; r < snapshot.replicas.size(); ++r) {
+        snapshot.replicas[r] = {epochShares[r], pendingShares[r], averagings, {}, {}};
+    }
+    return snapshot;
+}
 
 std::vector<std::string> optimizerSegmentNames(optim::OptimizerKind kind) {
     switch (kind) {

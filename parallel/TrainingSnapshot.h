@@ -58,6 +58,24 @@ struct TrainingSnapshot {
                                            const std::vector<std::string>& segments, const std::string& source);
 };
 
+// A job resumed with another number of replicas (other hosts, another --workers): the snapshot of
+// R replicas made into one of `replicas`. The position keeps the samples seen: round r of R
+// replicas (r x R batches of the epoch) becomes round floor(r x R / R') of R' (up to R' - 1 batches
+// are trained on again), and the iteration follows (epoch x rounds' + round', so the learning-rate
+// schedule stays at the same fraction of the run). `byIteration` (windowed text, whose rounds do
+// not depend on R) keeps round and iteration instead. Copies that replicas held of their own
+// (optimizer state with --average-updaters false, batch-norm statistics inside a shared-gradients
+// epoch) become their element-wise mean, shared by every new replica; the epoch's loss, accuracy
+// and sample sums are kept in total, split as evenly as whole numbers allow.
+struct ReplicaChange {
+    int replicas = 1;                // R'
+    std::int64_t roundsBefore = 1;   // rounds per epoch with the snapshot's replicas
+    std::int64_t roundsAfter = 1;    // with R'
+    bool byIteration = false;
+    kernels::DType dtype = kernels::DType::Float32;
+};
+TrainingSnapshot changeReplicas(TrainingSnapshot snapshot, const ReplicaChange& change);
+
 // The names of an optimizer's state segments, in its flat state's order.
 std::vector<std::string> optimizerSegmentNames(optim::OptimizerKind kind);
 

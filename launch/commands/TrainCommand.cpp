@@ -67,6 +67,9 @@ std::string runRecord(const RunOptions& options, const RunSetup& setup, const Mp
         {"settings", settings},
         {"resumed_from", resumed.path}};
     if (resumed.epochsBefore > 0) record["epochs_extended_from"] = resumed.epochsBefore;
+    if (resumed.replicasBefore > 0) {
+        record["replicas_changed_from"] = {{"replicas", resumed.replicasBefore}, {"iteration", resumed.iterationBefore}};
+    }
     return record.dump();
 }
 
@@ -223,6 +226,12 @@ void printRunStart(const RunOptions& options, const RunSetup& setup, const MpiPl
                     resumed.path.c_str(), resumed.epochsBefore, setup.trainer.epochs, setup.trainer.epochs);
     } else if (!resumed.path.empty()) {
         std::printf("resuming from %s\n", resumed.path.c_str());
+    }
+    if (resumed.replicasBefore > 0) {
+        std::printf("the checkpoint was written by %d replica(s), this job has %d: iteration %lld continues as %lld "
+                    "(the same samples seen; per-replica state averaged)\n",
+                    resumed.replicasBefore, setup.parallel.totalReplicas, static_cast<long long>(resumed.iterationBefore),
+                    static_cast<long long>(wrapper.resumeIteration()));
     }
     std::fflush(stdout);
 }

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "launch/run/RunSettings.h"
+#include "parallel/EpochSchedule.h"
 #include "launch/options/Flags.h"
 #include "src/core/JsonLimits.h"
 #include "src/nn/Architectures.h"
@@ -36,6 +37,13 @@ const char* toString(parallel::SnapshotReason reason) {
 // each process runs (the snapshot's replica count is checked instead), and the per-host ones
 // trainingSettings() leaves out (data directory, devices, threads, prefetch, output files).
 bool mayDiffer(const std::string& key) { return key == "workers"; }
+
+// --lr-scaling is written as its kind and the factor the job's replicas gave it ("sqrt x2"): a job
+// resumed on another number of replicas scales by its own count, so only the kind must agree.
+bool sameSetting(const std::string& key, const std::string& checkpoint, const std::string& run) {
+    if (key == "lr-scaling") return checkpoint.substr(0, checkpoint.find(" x")) == run.substr(0, run.find(" x"));
+    return checkpoint == run;
+}
 
 std::string describeSetting(const std::string& key) {
     if (key == "model-description" || key == "parameters" || key == "model-file-layers") return "the model";
@@ -80,7 +88,7 @@ int compareSettings(const std::map<std::string, std::string>& theirs, const std:
         if (mayDiffer(key)) continue;
         const auto checkpoint = theirs.find(key), run = mine.find(key);
         if (checkpoint == theirs.end() && run == mine.end()) continue;  // written by neither (a setting not in use)
-        if (checkpoint != theirs.end() && run != mine.end() && checkpoint->second == run->second) continue;
+        if (checkpoint != theirs.end() && run != mine.end() && sameSetting(key, checkpoint->second, run->second)) continue;
         if (key == "epochs" && checkpoint != theirs.end() && run != mine.end()) {
             const int before = epochsOf(checkpoint->second);
             if (before > 0 && epochsOf(run->second) > before) {
@@ -125,6 +133,28 @@ std::string modelRecipe(const RunOptions& options, const RunSetup& setup) {
         }
     }
     return recipe.dump();
+}
+
+// A checkpoint of another number of replicas continues on this job's (parallel::changeReplicas);
+// `source` records the count it was written with and the iteration it was at.
+parallel::TrainingSnapshot onThisJobsReplicas(parallel::TrainingSnapshot snapshot, const RunSetup& setup,
+                                              ResumeSource& source) {
+    const int before = int(snapshot.replicas.size()), after = setup.parallel.totalReplicas;
+    if (before == after || before < 1) return snapshot;
+    source.replicasBefore = before;
+    source.iterationBefore = snapshot.iteration;
+    const auto batch = std::size_t(setup.trainer.batchSize);
+    const bool text = setup.data.train.windowed();
+    // Windowed text's samples are sized by this job's replicas; its rounds are the same for any count.
+    const std::size_t samplesBefore = text ? setup.data.train.count / std::size_t(after) * std::size_t(before)
+                                           : setup.data.train.count;
+    parallel::ReplicaChange change;
+    change.replicas = after;
+    change.roundsBefore = std::int64_t(parallel::EpochSchedule(samplesBefore, batch, before).rounds);
+    change.roundsAfter = std::int64_t(parallel::EpochSchedule(setup.data.train.count, batch, after).rounds);
+    change.byIteration = text;
+    change.dtype = setup.model->dtype();
+    return parallel::changeReplicas(std::move(snapshot), change);
 }
 
 }  // namespace
@@ -235,8 +265,9 @@ parallel::TrainingSnapshot snapshotToResume(const RunOptions& options, const Run
     source.epochsBefore =
         compareSettings(settingsByKey(file.value("settings", resolvedPath)), trainingSettings(options, setup), resolvedPath);
     try {
-        return parallel::TrainingSnapshot::fromCheckpoint(
+        parallel::TrainingSnapshot snapshot = parallel::TrainingSnapshot::fromCheckpoint(
             file, *setup.model, parallel::optimizerSegmentNames(setup.optimizer.kind), resolvedPath);
+        return onThisJobsReplicas(std::move(snapshot), setup, source);
     } catch (const std::invalid_argument& error) {
         throw train::CheckpointError("checkpoint " + resolvedPath + ": " + error.what());
     }

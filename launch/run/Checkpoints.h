@@ -56,6 +56,8 @@ CheckpointBytes newestValidCheckpoint(const std::string& directory);
 struct ResumeSource {
     std::string path;
     int epochsBefore = 0;
+    int replicasBefore = 0;             // the checkpoint's replica count when this job has another (0: the same)
+    std::int64_t iterationBefore = 0;   // its iteration then (the position is mapped to this job's rounds)
 };
 
 // --resume: the snapshot to continue from. Rank 0 reads the file (or the newest valid one of

@@ -70,7 +70,9 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     line("model-description", setup.model ? setup.model->describe() : "");
     line("parameters", std::to_string(setup.model ? setup.model->parameterCount() : 0));
     line("data", options.data);
-    line("train-samples", std::to_string(setup.data.train.count));
+    // Windowed text: the training split's tokens (its "samples" are an evaluation interval of
+    // every replica's windows, which the replica count changes).
+    line("train-samples", std::to_string(setup.data.train.windowed() ? setup.data.train.tokens.size() : setup.data.train.count));
     line("test-samples", std::to_string(setup.data.test.count));
     line("features", std::to_string(setup.data.train.featureSize));
     line("device", setup.location.isDevice() ? "cuda" : "cpu");

@@ -2,7 +2,8 @@
 # Checkpoints as users meet them, through the real `cohort` binary: exact resume after SIGKILL,
 # refusals, evaluate, divergence, signals, a full disk, and NumPy reading a checkpoint.
 #   checkpoint-cli.sh COHORT CASE
-# CASE: resume-one-worker | resume-two-workers | resume-gpt | resume-gpt-shared-gradients | resume-shared-gradients | resume-mpirun |
+# CASE: replicas-change-averaging | replicas-change-shared-gradients | replicas-change-outer |
+#       resume-one-worker | resume-two-workers | resume-gpt | resume-gpt-shared-gradients | resume-shared-gradients | resume-mpirun |
 #       refusals | root-cause | train-longer | evaluate-lenet | evaluate-small | divergence | signals | signals-mpirun |
 #       full-disk | outputs-first | fifo-input | numpy
 # Exit 0 pass, 1 fail, 77 skip (mpirun, NumPy or a mount namespace absent).
@@ -69,7 +70,66 @@ gpt="--model gpt --data text --data-file text.txt --layers 2 --heads 2 --embed 3
      --max-iters 1000 --eval-interval 500 --device cpu --threads-per-worker 1 --optimizer adamw --weight-decay 0.1
      --grad-clip 1 --quiet"
 
+# A run that changes its number of replicas twice: 2 workers, killed in its second epoch after a
+# checkpoint; resumed on 3, killed in the third epoch; finished on 1. Every epoch's samples must be
+# the data set's (give or take the batches a regrouped position trains on again or the last
+# partial round), the loss must fall, and a resumed run must say where it continues from.
+replicas_change_case() {
+    local flags="$small --hidden 1024,1024 $1 --checkpoint-every 10 --checkpoint-dir ckpt --epochs 4"
+    local workers pid status
+    for workers in 2 3; do
+        local resume="" epoch=$((workers - 1))  # killed in 0-based epoch 1, then 2
+        [ "$workers" = 3 ] && resume="--resume ckpt"
+        $cohort train $flags --workers "$workers" $resume --metrics "metrics$workers.jsonl" >"run$workers.txt" 2>&1 &
+        pid=$!
+        for _ in $(seq 1 1200); do
+            case "$(newest_checkpoint ckpt)" in *-e000$epoch.safetensors) break ;; esac
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        sleep "0.$((RANDOM % 10))"
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid"
+        status=$?
+        [ "$status" -ne 0 ] || fail "the $workers-worker run finished before it was killed: $(cat "run$workers.txt")"
+    done
+    $cohort train $flags --workers 1 --resume ckpt --save final.safetensors --metrics metrics1.jsonl >run1.txt 2>&1 ||
+        fail "the 1-worker resume failed: $(cat run1.txt)"
+    local longer=${flags/--quiet/}
+    $cohort train ${longer/--epochs 4/--epochs 5} --workers 3 --resume "$(newest_checkpoint ckpt)" >said.txt 2>&1 ||
+        fail "the 3-worker resume of the last checkpoint failed: $(cat said.txt)"
+    grep -q "the checkpoint was written by 1 replica(s), this job has 3: iteration [0-9]* continues as [0-9]*" said.txt ||
+        fail "a resume on another replica count does not say so: $(head -8 said.txt)"
+    $python - metrics2.jsonl metrics3.jsonl metrics1.jsonl <<'PY' || fail "the regrouped runs are wrong"
+import json, sys
+runs = [[json.loads(line) for line in open(path)] for path in sys.argv[1:]]
+assert "replicas_changed_from" not in runs[0][0]
+assert runs[1][0]["replicas_changed_from"]["replicas"] == 2, runs[1][0].get("replicas_changed_from")
+assert runs[2][0]["replicas_changed_from"]["replicas"] == 3, runs[2][0].get("replicas_changed_from")
+train = runs[0][0]["data"]["train"]
+samples, losses = {}, {}
+for records in runs:
+    for r in records:
+        if r["event"] == "worker":
+            samples[r["epoch"]] = samples.get(r["epoch"], 0) + r["samples"]
+        if r["event"] == "epoch":
+            losses[r["epoch"]] = r["train_loss"]
+assert sorted(losses) == [1, 2, 3, 4], f"epochs reported: {sorted(losses)}"
+for epoch, count in samples.items():
+    # an epoch of R replicas skips up to R - 1 batches; a regrouped position redoes up to R' - 1
+    assert abs(count - train) <= 3 * 32, f"epoch {epoch}: {count} samples of {train}"
+assert losses[4] < losses[1], f"the loss did not fall: {losses}"
+done = [r for r in runs[2] if r["event"] == "done"]
+assert done and done[0]["epochs"] == 4, done
+print(f"epochs 1-4 (2, 2->3, 3->1, 1 replicas): samples {[samples[e] for e in sorted(samples)]} of {train}; "
+      f"train loss {['%.4f' % losses[e] for e in sorted(losses)]}")
+PY
+}
+
 case "$case_name" in
+replicas-change-averaging) replicas_change_case "--averaging-frequency 5 --average-updaters false --lr-scaling sqrt" ;;
+replicas-change-shared-gradients) replicas_change_case "--training-mode shared-gradients" ;;
+replicas-change-outer) replicas_change_case "--averaging-frequency 5 --outer-optimizer nesterov" ;;
 resume-gpt) gpt_text; resume_case "" "--workers 1" "$gpt" ;;
 resume-gpt-shared-gradients) gpt_text; resume_case "" "--workers 2 --training-mode shared-gradients" "$gpt" ;;
 resume-one-worker) resume_case "" "--workers 1 --dropout 0.2" ;;
