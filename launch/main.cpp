@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
         return code;
     };
     try {
+        if (subcommand == "launch") return launch::runLaunch(arguments);  // its own flags, then the job's
         const auto options = launch::parseOptions(subcommand, arguments);
         if (!options) return 0;  // --help
         if (subcommand == "train" || subcommand == "info" || subcommand == "plan") mpi.emplace(true);

@@ -22,7 +22,9 @@
 #   --cut HOST@SECONDS   take HOST's link down SECONDS after the job starts (a failed link)
 #   --mpirun-arg ARG     one more mpirun argument; repeatable
 #   --timeout SECONDS    kill the job after this long [900]
-#   --no-mpirun          run the command once on host1 (a shell inside the cluster) instead
+#   --no-mpirun          run the command once on host1 (a shell inside the cluster) instead; it
+#                        finds the hostfile in $COHORT_CLUSTER_HOSTFILE, and an mpirun it starts
+#                        reaches the other hosts (launch agent and interfaces as OMPI_MCA_* variables)
 #   --check              only check that namespaces can be made here: exit 0, or 77 with why
 # Exit status: the job's (mpirun's), 124 when --timeout ran out, 77 when no cluster can be made,
 # 2 for bad options. The last line on stderr says how the job ended and how many processes were
@@ -205,6 +207,14 @@ if [ "$run_mpirun" = 1 ]; then
     [ "$(id -u)" = 0 ] && launcher+=(--allow-run-as-root)
     timeout -s KILL "$timeout_s" bash "$state/enter" host1 --exec "${launcher[@]}" "${mpirun_args[@]}" "$@" &
 else
+    # A shell on the head node that any mpirun can start from: the cluster's hostfile, and the
+    # launch agent and interfaces as Open MPI reads them from the environment.
+    export COHORT_CLUSTER_HOSTFILE="$hostfile"
+    export OMPI_MCA_plm_rsh_agent="$state/agent" OMPI_MCA_plm_rsh_no_tree_spawn=1 \
+        OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=eth0 OMPI_MCA_oob_tcp_if_include=eth0 \
+        OMPI_MCA_oob_tcp_keepalive_time=30 OMPI_MCA_oob_tcp_keepalive_intvl=2 OMPI_MCA_oob_tcp_keepalive_probes=5 \
+        OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
+    [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
     timeout -s KILL "$timeout_s" bash "$state/enter" host1 --exec "$@" &
 fi
 # In the background, so a signal to this script tears the cluster down at once (the trap runs

@@ -1,6 +1,9 @@
 #pragma once
 // The subcommands of the cohort executable. Each returns the process exit code; errors are
 // thrown and turned into one line on stderr by main().
+#include <string>
+#include <vector>
+
 #include "launch/job/MpiEnvironment.h"
 #include "launch/options/Options.h"
 
@@ -14,6 +17,8 @@ int runPlan(const RunOptions& options, MpiEnvironment& mpi);
 int runEvaluate(const RunOptions& options);
 int runGenerate(const RunOptions& options);
 int runReport(const RunOptions& options);
+// cohort launch: its own flags, then "--" and the train flags of the job it supervises.
+int runLaunch(const std::vector<std::string>& arguments);
 
 // Shared by train/evaluate/bench: loads the data set the flags name (normalised with the
 // training split's statistics).

@@ -13,6 +13,7 @@
 #include "launch/job/ConfigurationAgreement.h"
 #include "launch/run/RunSettings.h"
 #include "launch/run/Checkpoints.h"
+#include "launch/run/LaunchRestart.h"
 #include "launch/options/Flags.h"
 #include "launch/job/Signals.h"
 #include "launch/outputs/MetricsWriter.h"
@@ -342,9 +343,15 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     const ResumeSource resumed = resumeIfAsked(options, setup, mpi, wrapper);
     if (place.rank != 0) options.reportPath.clear();
     const std::string chartJs = options.reportPath.empty() ? std::string() : chartJsSource();  // before training
-    MetricsWriter metrics(options.metricsPath);
+    const std::optional<LaunchRestart> restart = launchRestartFromEnvironment();  // started again by cohort launch
+    MetricsWriter metrics(options.metricsPath, restart.has_value());  // (then the job's record goes on)
     if (!options.reportPath.empty()) metrics.keepRecords();
     metrics.writeHeader(runRecord(options, setup, place, wrapper, resumed));
+    if (restart) {
+        const int replicas = setup.parallel.totalReplicas;
+        metrics.writeRaw(restartEvent(*restart, resumed, wrapper.resumeIteration(), replicas, place.size));
+        if (place.rank == 0) std::printf("%s\n", restartLine(*restart, resumed, wrapper.resumeIteration(), replicas).c_str());
+    }
     if (!options.quiet) printRunStart(options, setup, place, choice, wrapper, resumed);
     ProgressLine progress(!options.quiet && place.rank == 0 && isTerminal(stderr), stderr, options.data == "text");
     RunListener listener(options, setup,

@@ -367,6 +367,7 @@ std::string usageText() {
            "  info      version, backends, devices and memory limits\n"
            "  bench     timed training steps on random data (no data loading)\n"
            "  plan      predicted samples/s and averaging cost for hosts x workers x K, and the K to use\n"
+           "  launch    a train job under mpirun, restarted from its newest checkpoint when a host is lost\n"
            "  report    an HTML report of a run from its --metrics file: cohort report run.jsonl -o run.html\n"
            "run 'cohort <subcommand> --help' for its flags\n";
 }

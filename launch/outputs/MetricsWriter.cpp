@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 
 #include "src/core/Errors.h"
 
@@ -42,6 +43,20 @@ std::string workspaceStatisticsJson(const memory::WorkspaceStatistics& statistic
 }
 
 MetricsWriter::MetricsWriter(const std::string& path) : file_(path, "--metrics") {}
+
+MetricsWriter::MetricsWriter(const std::string& path, bool append) : file_(path, "--metrics", append) {
+    if (append) appendedTo_ = path;
+}
+
+void MetricsWriter::keepRecords() {
+    if (!keep_ && !appendedTo_.empty()) {  // the records before this run's, as far as they are whole
+        std::ifstream in(appendedTo_);
+        for (std::string line; std::getline(in, line);) {
+            if (!line.empty() && line.front() == '{' && line.back() == '}') records_.push_back(line);
+        }
+    }
+    keep_ = true;
+}
 
 MetricsWriter::~MetricsWriter() = default;
 

@@ -20,6 +20,9 @@ inline constexpr int kMetricsSchema = 1;
 class MetricsWriter {
 public:
     explicit MetricsWriter(const std::string& path);  // empty path: writes nothing
+    // `append`: continues an existing file (a job restarted by cohort launch); its records count as
+    // this run's for keepRecords().
+    MetricsWriter(const std::string& path, bool append);
     ~MetricsWriter();
     MetricsWriter(const MetricsWriter&) = delete;
     MetricsWriter& operator=(const MetricsWriter&) = delete;
@@ -30,13 +33,14 @@ public:
     // The first record: what the run is. It does not yet replace an older file at the path.
     void writeHeader(const std::string& jsonObject);
     // Every record written so far, kept in memory (for --report, which renders from them).
-    void keepRecords() { keep_ = true; }
+    void keepRecords();
     const std::vector<std::string>& records() const { return records_; }
     bool enabled() const { return file_.enabled(); }
 
 private:
     OutputFile file_;
     bool keep_ = false;
+    std::string appendedTo_;  // the existing file this writer continues
     std::vector<std::string> records_;
 };
 

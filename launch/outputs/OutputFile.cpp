@@ -17,6 +17,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+bool isExistingRegularFile(const std::string& path) {
+    std::error_code error;
+    return !path.empty() && fs::is_regular_file(path, error);
+}
+
 bool isRegularOrAbsent(const std::string& path) {
     std::error_code error;
     const fs::file_status status = fs::status(path, error);
@@ -74,6 +79,14 @@ OutputFile::OutputFile(std::string path, std::string flag) : path_(std::move(pat
             throw InputError("cannot write " + flag_ + " file " + path_ + ": " + std::strerror(errno));
         }
     }
+}
+
+OutputFile::OutputFile(std::string path, std::string flag, bool append)
+    : OutputFile(append && isExistingRegularFile(path) ? std::string() : path, flag) {
+    if (file_ || path.empty() || !append) return;
+    path_ = std::move(path);
+    file_ = std::fopen(path_.c_str(), "a");
+    if (!file_) throw InputError("cannot append to " + flag_ + " file " + path_ + ": " + std::strerror(errno));
 }
 
 OutputFile::~OutputFile() {

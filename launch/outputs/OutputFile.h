@@ -20,6 +20,9 @@ namespace cohort::launch {
 class OutputFile {
 public:
     OutputFile(std::string path, std::string flag);  // empty path: writes nothing
+    // `append`: lines go at the end of an existing regular file at once (a job that continues
+    // another's record, e.g. restarted by cohort launch); an absent file is made as above.
+    OutputFile(std::string path, std::string flag, bool append);
     ~OutputFile();                                   // an unused temporary file is removed
     OutputFile(const OutputFile&) = delete;
     OutputFile& operator=(const OutputFile&) = delete;
