@@ -56,12 +56,15 @@ std::string restartEvent(const LaunchRestart& restart, const ResumeSource& resum
                             {"checkpoint", resumed.path},
                             {"iteration", resumedIteration},
                             {"iteration_failed", restart.iterationFailed},
-                            {"iterations_redone", redone(restart, resumed, resumedIteration)},
+                            {"iterations_redone", nullptr},
                             {"failed_at", restart.failedAt},
                             {"seconds_from_failure", secondsSinceFailure(restart)},
                             {"hosts", restart.hosts},
                             {"processes", processes},
                             {"replicas", replicas}};
+    // Known when a rank named the iteration it failed in (a rank killed outright names none).
+    if (const std::int64_t again = redone(restart, resumed, resumedIteration); again >= 0) event["iterations_redone"] = again;
+    if (restart.iterationFailed < 0) event["iteration_failed"] = nullptr;
     if (resumed.replicasBefore > 0) event["replicas_before"] = resumed.replicasBefore;
     return event.dump();
 }

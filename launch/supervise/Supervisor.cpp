@@ -229,7 +229,7 @@ int superviseJob(const LaunchOptions& options) {
                          "cohort launch --hostfile hosts -- train --checkpoint-dir ckpt");
     }
     const std::string checkpoints = checkpointDirectoryOf(options);
-    std::vector<Host> hosts = parseHostfile(readText(options.hostfile, "--hostfile"), options.hostfile);
+    std::vector<Host> hosts = parseHostfile(readText(options.hostfile, "--hostfile"), "--hostfile " + options.hostfile);
     setSlots(hosts, options.slots);
     if (int(hosts.size()) < options.minHosts) {
         throw InputError("--hostfile " + options.hostfile + " names " + std::to_string(hosts.size()) +
