@@ -85,6 +85,7 @@ public:
     void resume(TrainingSnapshot snapshot);
     // The iteration a resumed fit continues from (0 when not resuming).
     std::int64_t resumeIteration() const { return resume_ ? resume_->iteration : 0; }
+    int resumeEpoch() const { return resume_ ? resume_->epoch : 0; }  // epochs finished before it
     // Records where each worker's time goes from the next fit() on (parallel/TraceRecorder.h).
     void setTrace(std::shared_ptr<TraceRecorder> trace) { config_.trace = std::move(trace); }
 

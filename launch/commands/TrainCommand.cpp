@@ -349,8 +349,8 @@ int runTrain(const RunOptions& given, MpiEnvironment& mpi) {
     metrics.writeHeader(runRecord(options, setup, place, wrapper, resumed));
     if (restart) {
         const int replicas = setup.parallel.totalReplicas;
-        metrics.writeRaw(restartEvent(*restart, resumed, wrapper.resumeIteration(), replicas, place.size));
-        if (place.rank == 0) std::printf("%s\n", restartLine(*restart, resumed, wrapper.resumeIteration(), replicas).c_str());
+        metrics.writeRaw(restartEvent(*restart, resumed, wrapper.resumeIteration(), wrapper.resumeEpoch(), replicas, place.size));
+        if (place.rank == 0 && !options.quiet) std::printf("%s\n", restartLine(*restart, resumed, wrapper.resumeIteration(), replicas).c_str());
     }
     if (!options.quiet) printRunStart(options, setup, place, choice, wrapper, resumed);
     ProgressLine progress(!options.quiet && place.rank == 0 && isTerminal(stderr), stderr, options.data == "text");

@@ -52,6 +52,7 @@ constexpr const char* kPageScript = R"JS(
   const averagings = byKind('averaging');
   const memory = byKind('memory');
   const end = last('done') || last('stopped') || last('failed');
+  const restarts = byKind('restart');  // a job that cohort launch started again (one record each)
   const text = s => String(s).replace(/[&<>"]/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'})[c]);
   const percent = x => (100 * x).toFixed(2) + '%';
 
@@ -72,6 +73,15 @@ constexpr const char* kPageScript = R"JS(
     (job.communicator ? ', averaging through ' + text(job.communicator) : '') +
     (run.data ? '; data ' + text(run.data.name) + ', ' + run.data.train + ' train / ' + run.data.test + ' test samples' : '') +
     '</p>';
+  if (restarts.length) {
+    html += '<p><b>' + restarts.length + ' restart(s)</b> after lost hosts:</p><ul>' + restarts.map(r =>
+      '<li>restart ' + r.restart + ': lost ' + text((r.lost_hosts || []).join(', ') || 'a rank') +
+      (r.iteration_failed != null ? ' at iteration ' + r.iteration_failed : '') + '; ' +
+      (r.checkpoint ? 'resumed from ' + text(r.checkpoint) + ' (iteration ' + r.iteration + ')' : 'started again from the beginning') +
+      ' on ' + r.replicas + ' replica(s) (' + text(r.hosts || '') + ')' +
+      (r.iterations_redone != null ? ', ' + r.iterations_redone + ' iteration(s) done again' : '') +
+      ', training again ' + Number(r.seconds_from_failure).toFixed(1) + ' s after the failure</li>').join('') + '</ul>';
+  }
   if (run.settings) {
     html += '<details><summary>settings</summary><table class="settings">' +
       Object.keys(run.settings).map(k => '<tr><td>' + text(k) + '</td><td>' + text(run.settings[k]) + '</td></tr>').join('') + '</table></details>';
@@ -89,9 +99,26 @@ constexpr const char* kPageScript = R"JS(
     grid.appendChild(div);
     return div;
   }
+  // Restarts on the time axes: a dashed line where each restarted job took over (on an epoch axis
+  // within the epoch it resumed in, on an iteration axis at the iteration it resumed from).
+  const restartMarks = {id: 'restartMarks', afterDatasetsDraw(c) {
+    const axis = c.scales.x, area = c.chartArea, title = axis.options.title && axis.options.title.text;
+    if (!restarts.length || (title !== 'epoch' && title !== 'iteration')) return;
+    const ctx = c.ctx;
+    ctx.save();
+    ctx.strokeStyle = '#cf222e'; ctx.fillStyle = '#cf222e'; ctx.setLineDash([4, 3]); ctx.font = '11px sans-serif';
+    for (const r of restarts) {
+      const x = axis.getPixelForValue(title === 'epoch' ? r.epoch + 0.5 : r.iteration);
+      if (!(x >= area.left && x <= area.right)) continue;
+      ctx.beginPath(); ctx.moveTo(x, area.top); ctx.lineTo(x, area.bottom); ctx.stroke();
+      ctx.fillText('restart ' + r.restart, x + 3, area.top + 11);
+    }
+    ctx.restore();
+  }};
   function chart(title, config) {
     const canvas = document.createElement('canvas');
     card(title).appendChild(canvas);
+    config.plugins = [restartMarks];
     config.options = Object.assign({animation: false, responsive: true, maintainAspectRatio: false,
                                     plugins: {legend: {position: 'bottom'}}}, config.options || {});
     charts.push(new Chart(canvas, config));

@@ -85,8 +85,10 @@ OutputFile::OutputFile(std::string path, std::string flag, bool append)
     : OutputFile(append && isExistingRegularFile(path) ? std::string() : path, flag) {
     if (file_ || path.empty() || !append) return;
     path_ = std::move(path);
-    file_ = std::fopen(path_.c_str(), "a");
+    file_ = std::fopen(path_.c_str(), "a+");
     if (!file_) throw InputError("cannot append to " + flag_ + " file " + path_ + ": " + std::strerror(errno));
+    // A line cut short (its writer was killed) stays a line of its own, not the start of the next.
+    if (std::fseek(file_, -1, SEEK_END) == 0 && std::fgetc(file_) != '\n') writeLine("", false);
 }
 
 OutputFile::~OutputFile() {

@@ -47,7 +47,7 @@ std::optional<LaunchRestart> launchRestartFromEnvironment() {
 }
 
 std::string restartEvent(const LaunchRestart& restart, const ResumeSource& resumed, std::int64_t resumedIteration,
-                         int replicas, int processes) {
+                         int resumedEpoch, int replicas, int processes) {
     nlohmann::json event = {{"event", "restart"},
                             {"restart", restart.restart},
                             {"max_restarts", restart.maxRestarts},
@@ -55,6 +55,7 @@ std::string restartEvent(const LaunchRestart& restart, const ResumeSource& resum
                             {"failure", restart.failure},
                             {"checkpoint", resumed.path},
                             {"iteration", resumedIteration},
+                            {"epoch", resumedEpoch},
                             {"iteration_failed", restart.iterationFailed},
                             {"iterations_redone", nullptr},
                             {"failed_at", restart.failedAt},

@@ -27,8 +27,9 @@ std::optional<LaunchRestart> launchRestartFromEnvironment();
 
 // The "restart" metrics record: the restart, the checkpoint and iteration resumed from, iterations
 // done again, seconds from the failure to this job being ready to train, the new layout.
+// `resumedEpoch`: the epochs finished before the resumed position (0-based epoch in progress).
 std::string restartEvent(const LaunchRestart& restart, const ResumeSource& resumed, std::int64_t resumedIteration,
-                         int replicas, int processes);
+                         int resumedEpoch, int replicas, int processes);
 // The same in one line for the run's output.
 std::string restartLine(const LaunchRestart& restart, const ResumeSource& resumed, std::int64_t resumedIteration,
                         int replicas);

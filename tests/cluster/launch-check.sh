@@ -156,6 +156,18 @@ kill-grow)
     summary=$(summarise grow.jsonl 20) || fail "$summary"
     echo "$summary"
     echo "$summary" | grep -q "^restarts 2 replicas \[2, 3\]" || fail "wanted restarts on 2, then 3 replicas"
+    # The job's report (its whole record, every attempt) lists the restarts and marks them on its
+    # charts; rendered in headless Chromium where there is one.
+    "$cohort" report grow.jsonl -o grow.html >/dev/null || fail "cohort report failed on the restarted job's metrics"
+    browser=$(command -v chromium || command -v chromium-browser || true)
+    if [ -n "$browser" ]; then
+        dom=$(timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --virtual-time-budget=3000 \
+              --dump-dom "file://$scratch/grow.html" 2>/dev/null)
+        grep -q "2 restart(s)" <<<"$dom" || fail "the report does not list the restarts"
+        check=$(sed -n 's|.*<pre id="report-check"[^>]*>\(.*\)</pre>.*|\1|p' <<<"$dom")
+        python3 -c "import json,sys; c = json.loads(sys.argv[1]); assert not c['errors'] and c['drawn'] == c['charts'] > 0, c; print('report:', c)" \
+            "$check" || fail "the report did not render cleanly: $check"
+    fi
     check_nothing_left
     ;;
 refusals)
