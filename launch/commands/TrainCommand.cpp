@@ -230,9 +230,10 @@ void printRunStart(const RunOptions& options, const RunSetup& setup, const MpiPl
     }
     if (resumed.replicasBefore > 0) {
         std::printf("the checkpoint was written by %d replica(s), this job has %d: iteration %lld continues as %lld "
-                    "(the same samples seen; per-replica state averaged)\n",
+                    "(%s; per-replica state averaged)\n",
                     resumed.replicasBefore, setup.parallel.totalReplicas, static_cast<long long>(resumed.iterationBefore),
-                    static_cast<long long>(wrapper.resumeIteration()));
+                    static_cast<long long>(wrapper.resumeIteration()),
+                    setup.data.train.windowed() ? "a language model counts iterations" : "the same samples seen");
     }
     std::fflush(stdout);
 }

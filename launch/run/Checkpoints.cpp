@@ -40,8 +40,11 @@ bool mayDiffer(const std::string& key) { return key == "workers"; }
 
 // --lr-scaling is written as its kind and the factor the job's replicas gave it ("sqrt x2"): a job
 // resumed on another number of replicas scales by its own count, so only the kind must agree.
-bool sameSetting(const std::string& key, const std::string& checkpoint, const std::string& run) {
+// --warmup-epochs (written as its own line beside the steps it gave) likewise: the epochs must agree.
+bool sameSetting(const std::string& key, const std::string& checkpoint, const std::string& run,
+                 const std::map<std::string, std::string>& theirs, const std::map<std::string, std::string>& mine) {
     if (key == "lr-scaling") return checkpoint.substr(0, checkpoint.find(" x")) == run.substr(0, run.find(" x"));
+    if (key == "warmup-steps" && theirs.count("warmup-epochs") && mine.count("warmup-epochs")) return true;
     return checkpoint == run;
 }
 
@@ -88,7 +91,7 @@ int compareSettings(const std::map<std::string, std::string>& theirs, const std:
         if (mayDiffer(key)) continue;
         const auto checkpoint = theirs.find(key), run = mine.find(key);
         if (checkpoint == theirs.end() && run == mine.end()) continue;  // written by neither (a setting not in use)
-        if (checkpoint != theirs.end() && run != mine.end() && sameSetting(key, checkpoint->second, run->second)) continue;
+        if (checkpoint != theirs.end() && run != mine.end() && sameSetting(key, checkpoint->second, run->second, theirs, mine)) continue;
         if (key == "epochs" && checkpoint != theirs.end() && run != mine.end()) {
             const int before = epochsOf(checkpoint->second);
             if (before > 0 && epochsOf(run->second) > before) {

@@ -104,6 +104,8 @@ std::string trainingSettings(const RunOptions& options, const RunSetup& setup) {
     line("weight-decay", number(setup.optimizer.weightDecay));
     line("lr-schedule", flagValue(options.lrSchedule));
     line("warmup-steps", std::to_string(setup.trainer.warmupSteps));
+    // (absent without it, as before resuming on another replica count, which changes the steps)
+    if (options.warmupEpochs > 0.0) line("warmup-epochs", number(options.warmupEpochs));
     line("seed", std::to_string(setup.trainer.seed));
     languageModelSettings(options, setup, text);
     return text.str();

@@ -92,6 +92,14 @@ modes)
         --workers 2 --hosts 4 --latency 50us --bandwidth 1gbit --steps 3 --warmup 1 --repeats 1 --train-samples 0 \
         >plan.txt || fail "plan failed: $(cat plan.txt)"
     grep -qi "averaging-frequency\|recommend" plan.txt || fail "plan printed no recommendation: $(cat plan.txt)"
+    # Resumed on another number of replicas, a language model keeps its iteration count.
+    "$cohort" train $tiny --workers 2 --max-iters 60 --eval-interval 30 --checkpoint-dir ck || fail "the 2-worker run failed"
+    "$cohort" train ${tiny/--quiet/} --workers 3 --max-iters 90 --eval-interval 30 --checkpoint-dir ck --resume ck \
+        --metrics grown.jsonl >grown.txt || fail "the 3-worker resume failed: $(cat grown.txt)"
+    grep -q "written by 2 replica(s), this job has 3: iteration 60 continues as 60" grown.txt ||
+        fail "the resume does not say it continues from iteration 60: $(grep checkpoint grown.txt)"
+    grep -q '"iterations":90' grown.jsonl || fail "no epoch event at iteration 90"
+    echo "2 -> 3 replicas: $(grep 'continues as' grown.txt)"
     ;;
 mpirun)
     command -v mpirun >/dev/null || exit 77
