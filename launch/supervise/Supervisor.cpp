@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "launch/run/Checkpoints.h"
@@ -136,9 +138,9 @@ std::string checkpointDirectoryOf(const LaunchOptions& options) {
     return directory;
 }
 
-std::string lostHostsText(const JobFailure& failure) {
+std::string lostHostsText(const std::set<std::string>& hosts) {
     std::string text;
-    for (const std::string& host : failure.lostHosts()) text += (text.empty() ? "" : ",") + host;
+    for (const std::string& host : hosts) text += (text.empty() ? "" : ",") + host;
     return text.empty() ? "a rank (no host named)" : text;
 }
 
@@ -159,10 +161,10 @@ std::vector<Host> nextHosts(const LaunchOptions& options, const std::vector<Host
 
 // What the restarted job is told (COHORT_LAUNCH_RESTART; its rank 0 writes it as a "restart" event).
 std::string restartRecord(int restart, const LaunchOptions& options, const JobFailure& failure,
-                          const std::vector<Host>& hosts, const std::string& checkpoint) {
+                          const std::set<std::string>& lost, const std::vector<Host>& hosts, const std::string& checkpoint) {
     nlohmann::json record = {{"restart", restart},
                              {"max_restarts", options.maxRestarts},
-                             {"lost_hosts", failure.lostHosts()},
+                             {"lost_hosts", lost},
                              {"failure", failure.reason()},
                              {"failed_at", failure.failedAt()},
                              {"iteration_failed", failure.iteration()},
@@ -197,7 +199,7 @@ int endOfJob(const LaunchOptions& options, const Attempt& attempt, int restarts)
     }
     if (restarts >= options.maxRestarts) {
         std::fprintf(stderr, "cohort launch: error: lost %s after %d restart(s), the most --max-restarts allows; stopping\n",
-                     lostHostsText(failure).c_str(), restarts);
+                     lostHostsText(failure.lostHosts()).c_str(), restarts);
         return 1;
     }
     return -1;
@@ -248,10 +250,17 @@ int superviseJob(const LaunchOptions& options) {
             fs::remove_all(scratch);
             return status;
         }
-        hosts = nextHosts(options, hosts, attempt.failure);
+        // Lost: the hosts the failure named, and those of the job that no longer answer (a rank
+        // may report only that it lost contact, naming nobody).
+        std::set<std::string> lost = attempt.failure.lostHosts();
+        const std::vector<Host> next = nextHosts(options, hosts, attempt.failure);
+        for (const Host& host : hosts) {
+            if (std::none_of(next.begin(), next.end(), [&](const Host& kept) { return kept.name == host.name; })) lost.insert(host.name);
+        }
+        hosts = next;
         if (int(hosts.size()) < options.minHosts) {
             std::fprintf(stderr, "cohort launch: error: lost %s; %zu usable host(s) left%s%s, fewer than --min-hosts %d; stopping\n",
-                         lostHostsText(attempt.failure).c_str(), hosts.size(), hosts.empty() ? "" : ": ",
+                         lostHostsText(lost).c_str(), hosts.size(), hosts.empty() ? "" : ": ",
                          hostNames(hosts).c_str(), options.minHosts);
             fs::remove_all(scratch);
             return 1;
@@ -260,9 +269,9 @@ int superviseJob(const LaunchOptions& options) {
         train = withoutTrainFlag(options.trainArguments, "--resume");
         if (!checkpoint.empty()) train.insert(train.end(), {"--resume", checkpoint});
         else train = options.trainArguments;
-        restart = restartRecord(restarts + 1, options, attempt.failure, hosts, checkpoint);
+        restart = restartRecord(restarts + 1, options, attempt.failure, lost, hosts, checkpoint);
         std::fprintf(stderr, "cohort launch: lost %s%s; restart %d of %d on %s (%d ranks) from %s\n",
-                     lostHostsText(attempt.failure).c_str(),
+                     lostHostsText(lost).c_str(),
                      attempt.failure.iteration() >= 0 ? (" at iteration " + std::to_string(attempt.failure.iteration())).c_str() : "",
                      restarts + 1, options.maxRestarts, hostNames(hosts).c_str(), rankCount(hosts),
                      checkpoint.empty() ? "the beginning (no checkpoint yet)" : checkpoint.c_str());
