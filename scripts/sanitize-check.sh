@@ -25,13 +25,13 @@ status=0
 if [ "${COHORT_SANITIZE_TESTS:-1}" = 1 ]; then
   echo "== CPU test suite (ASan + UBSan)"
   # Left out: the end-to-end acceptance runs, the CLI's kill-and-resume runs and its LeNet
-  # train-then-evaluate run (minutes each under ASan; tests/parallel/ResumeTest.cpp runs the same
-  # resume logic here, and evaluate-small evaluates a small model), the style, browser,
+  # train-then-evaluate run, the CLI runs that change the replica count (minutes each under ASan;
+  # tests/parallel/ResumeTest.cpp and ReplicaChangeTest.cpp run the same resume logic here, and evaluate-small evaluates a small model), the style, browser,
   # install and GPU-pack checks (no code of ours beyond what the rest covers), and the --maxphysicalbytes
   # bisection (ASan's shadow memory and quarantine make the resident set another quantity; the
   # --maxbytes one runs). Everything else runs, the fuzz replays included.
   (cd "$build" && ctest --output-on-failure -j "$(nproc)" --timeout 900 -LE acceptance \
-       -E '^(Install\.|Style\.|Report\.browser|GpuCheck\.|Checkpoints\.resume-|Checkpoints\.evaluate-lenet|BudgetPrediction\.EveryMaxPhysicalBytes)') || status=1
+       -E '^(Install\.|Style\.|Report\.browser|GpuCheck\.|Checkpoints\.resume-|Checkpoints\.replicas-change-|Checkpoints\.evaluate-lenet|BudgetPrediction\.EveryMaxPhysicalBytes)') || status=1
 fi
 
 echo "== fuzz targets, ${seconds} s each (ASan + UBSan + libFuzzer)"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -95,7 +96,8 @@ bool JobProcess::waitFor(int milliseconds) {
     const pid_t done = ::waitpid(pid_, &raw, WNOHANG);
     if (done != pid_) return false;
     // What it wrote last; a process it left behind may hold the pipe open: 2 s at most.
-    for (int i = 0; i < 20 && stderr_ >= 0; ++i) readAvailable(100);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (stderr_ >= 0 && std::chrono::steady_clock::now() < deadline) readAvailable(100);
     exited_ = true;
     status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
     return true;

@@ -258,6 +258,12 @@ int superviseJob(const LaunchOptions& options) {
             if (std::none_of(next.begin(), next.end(), [&](const Host& kept) { return kept.name == host.name; })) lost.insert(host.name);
         }
         hosts = next;
+        if (gSignal != 0) {  // asked to stop while the hosts were probed: no job is running, none starts
+            std::fprintf(stderr, "cohort launch: stopped by %s before restarting; the newest checkpoint is in %s\n",
+                         gSignal == SIGINT ? "SIGINT" : "SIGTERM", checkpoints.c_str());
+            fs::remove_all(scratch);
+            return 128 + gSignal;
+        }
         if (int(hosts.size()) < options.minHosts) {
             std::fprintf(stderr, "cohort launch: error: lost %s; %zu usable host(s) left%s%s, fewer than --min-hosts %d; stopping\n",
                          lostHostsText(lost).c_str(), hosts.size(), hosts.empty() ? "" : ": ",

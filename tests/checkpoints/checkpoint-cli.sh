@@ -75,7 +75,7 @@ gpt="--model gpt --data text --data-file text.txt --layers 2 --heads 2 --embed 3
 # the data set's (give or take the batches a regrouped position trains on again or the last
 # partial round), the loss must fall, and a resumed run must say where it continues from.
 replicas_change_case() {
-    local flags="$small --hidden 1024,1024 $1 --checkpoint-every 10 --checkpoint-dir ckpt --epochs 4"
+    local flags="$small --hidden 512,512 $1 --checkpoint-every 10 --checkpoint-dir ckpt --epochs 4"
     local workers pid status
     for workers in 2 3; do
         local resume="" epoch=$((workers - 1))  # killed in 0-based epoch 1, then 2
