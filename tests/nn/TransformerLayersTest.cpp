@@ -37,6 +37,33 @@ TEST(Gelu, MatchesGpt2sTanhForm) {
     EXPECT_NEAR(y[2], -0.15880800939172324, 1e-15);
 }
 
+// The float path computes e^z itself (a polynomial after range reduction, vectorised): its GELU and
+// GELU derivative stay within a few float roundings of the double formulas over the whole range,
+// the clamped tails (|x| beyond 10: e^z would overflow or vanish) included.
+TEST(Gelu, TheFloatPathFollowsTheDoubleFormulasToAFewRoundings) {
+    auto cpu = kernels::makeCpuBackend(1);
+    std::vector<float> x;
+    for (double v = -30.0; v <= 30.0; v += 0.003) x.push_back(float(v));
+    x.insert(x.end(), {0.0f, -0.0f, 1e-30f, -1e-30f, 88.0f, -88.0f, 1e6f, -1e6f});
+    const auto count = std::int64_t(x.size());
+    std::vector<float> y(x.size()), dx(x.size()), ones(x.size(), 1.0f);
+    cpu->geluForward(DType::Float32, count, x.data(), y.data());
+    cpu->geluBackward(DType::Float32, count, x.data(), ones.data(), dx.data());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const double v = x[i], u = std::sqrt(2.0 / std::numbers::pi) * (v + 0.044715 * v * v * v);
+        // (x/2 (1 + tanh u) as x s, s = 1 / (1 + e^(-2u)): the tanh form cancels to 0 in double too
+        // once tanh u rounds to -1)
+        const double sigma = 1.0 / (1.0 + std::exp(-2.0 * u)), du = std::sqrt(2.0 / std::numbers::pi) * (1.0 + 3 * 0.044715 * v * v);
+        const double gelu = v * sigma, slope = sigma + 2.0 * v * sigma * (1.0 - sigma) * du;
+        // A float u has taken 4 roundings (x^3's two products, the sum, the scale) of 6e-8 each, so
+        // e^(-2u) is off by up to 2|u| x 4 x 6e-8, the rest by a few roundings; below 1e-30 the
+        // float path has clamped e^z (an absolute floor).
+        const double relative = 6e-8 * (8.0 + 8.0 * std::abs(u));
+        EXPECT_NEAR(y[i], gelu, relative * std::abs(gelu) + 1e-30) << "x = " << v;
+        EXPECT_NEAR(dx[i], slope, relative * (1.0 + std::abs(slope) + std::abs(v * du)) + 1e-30) << "x = " << v;
+    }
+}
+
 // Backend-level: d/dx of sum(w * f(x)) against central differences, for GELU and layer norm's dx.
 TEST(TransformerGradients, GeluAndLayerNormInputGradientsMatchFiniteDifferences) {
     auto cpu = kernels::makeCpuBackend(1);
