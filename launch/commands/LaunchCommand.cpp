@@ -26,7 +26,8 @@ po::options_description launchFlags(LaunchOptions& o) {
         ("min-hosts", po::value(&o.minHosts)->default_value(1), "stop when fewer usable hosts than this are left")
         ("host-discovery", po::value(&o.hostDiscovery),
          "shell command printing the usable hosts, one a line (name or name:slots); run before each restart")
-        ("mpirun-arg", po::value(&o.mpirunArguments)->composing(), "one more mpirun argument; repeatable")
+        ("mpirun-arg", po::value(&o.mpirunArguments)->composing(),
+         "one more mpirun argument; repeatable (one that starts with - is given with =: --mpirun-arg=--mca)")
         ("probe-timeout", po::value(&o.probeSeconds)->default_value(5.0), "seconds a host gets to start a probe process before a restart");
     return flags;
 }
