@@ -60,7 +60,8 @@ std::string describeSetting(const std::string& key) {
 // the settings text's own order; the model's derived description last.
 std::vector<std::string> comparisonOrder(const std::map<std::string, std::string>& theirs, const std::string& mineText) {
     std::vector<std::string> order = {"model", "model-file-layers", "hidden", "dropout", "activation", "optimizer",
-                                      "outer-optimizer", "data", "features", "train-samples", "test-samples"};
+                                      "outer-optimizer", "data", "features", "train-samples", "test-samples",
+                                      "eval-interval"};  // (a text run's epochs follow from it)
     const auto add = [&order](const std::string& key) {
         if (key != "model-description" && key != "parameters" &&
             std::find(order.begin(), order.end(), key) == order.end()) {

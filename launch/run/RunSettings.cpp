@@ -46,6 +46,8 @@ void languageModelSettings(const RunOptions& options, const RunSetup& setup, std
         line("tokenizer", options.tokenizer);
         line("val-fraction", number(options.valFraction));
         line("eval-iters", std::to_string(options.evalIters));
+        // (the length of a text "epoch": what a resume's position is counted in)
+        line("eval-interval", std::to_string(evaluationInterval(options)));
         line("vocabulary", setup.data.train.vocabulary);
     }
     if (setup.optimizer.decayMatricesOnly) line("decay", "matrices");

@@ -100,6 +100,8 @@ modes)
         fail "the resume does not say it continues from iteration 60: $(grep checkpoint grown.txt)"
     grep -q '"iterations":90' grown.jsonl || fail "no epoch event at iteration 90"
     echo "2 -> 3 replicas: $(grep 'continues as' grown.txt)"
+    # Another evaluation interval is another length of "epoch", which a position is counted in.
+    expect_error 2 "--eval-interval differs" "$cohort" train $tiny --workers 3 --max-iters 90 --eval-interval 45 --resume ck
     ;;
 mpirun)
     command -v mpirun >/dev/null || exit 77
