@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <nlohmann/json.hpp>
 
+#include "kernels/DTypeDispatch.h"
 #include "src/core/JsonLimits.h"
 
 namespace cohort::parallel {
@@ -92,30 +93,24 @@ std::string replicaPrefix(std::size_t replica) { return std::string("replicas.")
 // The element-wise mean of equally long buffers of `dtype` (empty when every copy is empty).
 std::vector<unsigned char> meanOf(const std::vector<const std::vector<unsigned char>*>& copies, kernels::DType dtype) {
     if (copies.empty() || copies[0]->empty()) return {};
-    const std::size_t element = kernels::sizeOf(dtype), count = copies[0]->size() / element;
     std::vector<unsigned char> mean(copies[0]->size());
-    for (std::size_t i = 0; i < count; ++i) {
-        double sum = 0.0;
-        for (const auto* copy : copies) {
-            if (copy->size() != mean.size()) throw std::invalid_argument("the replicas' own copies differ in size");
-            if (dtype == kernels::DType::Float32) {
-                float value;
-                std::memcpy(&value, copy->data() + i * element, sizeof value);
-                sum += value;
-            } else {
-                double value;
-                std::memcpy(&value, copy->data() + i * element, sizeof value);
-                sum += value;
-            }
-        }
-        const double average = sum / double(copies.size());
-        if (dtype == kernels::DType::Float32) {
-            const auto value = float(average);
-            std::memcpy(mean.data() + i * element, &value, sizeof value);
-        } else {
-            std::memcpy(mean.data() + i * element, &average, sizeof average);
-        }
+    for (const auto* copy : copies) {
+        if (copy->size() != mean.size()) throw std::invalid_argument("the replicas' own copies differ in size");
     }
+    kernels::dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const std::size_t count = mean.size() / sizeof(T);
+        for (std::size_t i = 0; i < count; ++i) {
+            double sum = 0.0;
+            for (const auto* copy : copies) {
+                T value;
+                std::memcpy(&value, copy->data() + i * sizeof(T), sizeof value);
+                sum += double(value);
+            }
+            const T average = T(sum / double(copies.size()));
+            std::memcpy(mean.data() + i * sizeof(T), &average, sizeof average);
+        }
+    });
     return mean;
 }
 

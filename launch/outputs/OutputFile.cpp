@@ -83,7 +83,7 @@ OutputFile::OutputFile(std::string path, std::string flag) : path_(std::move(pat
 
 OutputFile::OutputFile(std::string path, std::string flag, bool append)
     : OutputFile(append && isExistingRegularFile(path) ? std::string() : path, flag) {
-    if (file_ || path.empty() || !append) return;
+    if (file_ || path.empty() || !append) return;  // opened above: not appending, or no regular file there yet
     path_ = std::move(path);
     file_ = std::fopen(path_.c_str(), "a+");
     if (!file_) throw InputError("cannot append to " + flag_ + " file " + path_ + ": " + std::strerror(errno));

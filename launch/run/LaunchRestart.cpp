@@ -9,8 +9,7 @@ namespace cohort::launch {
 namespace {
 
 double secondsSinceFailure(const LaunchRestart& restart) {
-    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    return restart.failedAt > 0.0 ? now - restart.failedAt : 0.0;
+    return restart.failedAt > 0.0 ? wallClockSeconds() - restart.failedAt : 0.0;
 }
 
 // The checkpoint's iteration in the numbering of the job that wrote it (the failed one).
@@ -25,6 +24,10 @@ std::int64_t redone(const LaunchRestart& restart, const ResumeSource& resumed, s
 }
 
 }  // namespace
+
+double wallClockSeconds() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 std::optional<LaunchRestart> launchRestartFromEnvironment() {
     const char* text = std::getenv("COHORT_LAUNCH_RESTART");

@@ -21,6 +21,10 @@ struct LaunchRestart {
     std::string hosts;          // the hosts of this attempt, "host1,host2"
 };
 
+// The clock `failedAt` is read on (seconds since the Unix epoch): the supervisor dates a failure
+// with it, the restarted job measures from it.
+double wallClockSeconds();
+
 // The restart this process belongs to; nullopt when not started again by cohort launch (or the
 // variable is unreadable: a restart record is never worth failing a job for).
 std::optional<LaunchRestart> launchRestartFromEnvironment();

@@ -85,10 +85,16 @@ int rankCount(const std::vector<Host>& hosts) {
     return ranks;
 }
 
+std::string commaSeparated(const std::vector<std::string>& names) {
+    std::string text;
+    for (const std::string& name : names) text += (text.empty() ? "" : ",") + name;
+    return text;
+}
+
 std::string hostNames(const std::vector<Host>& hosts) {
-    std::string names;
-    for (const Host& host : hosts) names += (names.empty() ? "" : ",") + host.name;
-    return names;
+    std::vector<std::string> names;
+    for (const Host& host : hosts) names.push_back(host.name);
+    return commaSeparated(names);
 }
 
 std::vector<Host> probeHosts(const std::vector<Host>& candidates, const std::vector<std::string>& mpirunArguments,

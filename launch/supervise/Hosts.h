@@ -23,6 +23,7 @@ void setSlots(std::vector<Host>& hosts, int slots);
 std::string hostfileText(const std::vector<Host>& hosts);
 int rankCount(const std::vector<Host>& hosts);
 std::string hostNames(const std::vector<Host>& hosts);  // "host1,host2"
+std::string commaSeparated(const std::vector<std::string>& names);
 
 // The hosts of `candidates` on which `mpirun` can start a process within `timeoutSeconds` (one
 // mpirun each, all at once, `mpirunArguments` passed on): a host whose link or daemon is gone

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +14,7 @@
 #include <sstream>
 
 #include "launch/run/Checkpoints.h"
+#include "launch/run/LaunchRestart.h"
 #include "launch/supervise/Hosts.h"
 #include "launch/supervise/JobFailure.h"
 #include "launch/supervise/JobProcess.h"
@@ -24,10 +24,6 @@ namespace cohort::launch {
 namespace {
 
 namespace fs = std::filesystem;
-
-double wallSeconds() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 volatile std::sig_atomic_t gSignal = 0;
 volatile std::sig_atomic_t gSignals = 0;
@@ -108,7 +104,7 @@ Attempt runAttempt(const LaunchOptions& options, const std::vector<Host>& hosts,
     Attempt attempt;
     JobProcess job(argv, [&attempt](const std::string& line) {
         std::fprintf(stderr, "%s\n", line.c_str());
-        attempt.failure.see(line, wallSeconds());
+        attempt.failure.see(line, wallClockSeconds());
     }, environment);
     bool killed = false;
     int passed = 0;
@@ -120,7 +116,7 @@ Attempt runAttempt(const LaunchOptions& options, const std::vector<Host>& hosts,
             else job.signalGroup(SIGKILL);
         }
         if (!killed && attempt.signal == 0 && attempt.failure.lostRankOrHost() &&
-            wallSeconds() > attempt.failure.failedAt() + options.graceSeconds) {
+            wallClockSeconds() > attempt.failure.failedAt() + options.graceSeconds) {
             job.signalGroup(SIGKILL);
             killed = true;
         }
@@ -139,8 +135,7 @@ std::string checkpointDirectoryOf(const LaunchOptions& options) {
 }
 
 std::string lostHostsText(const std::set<std::string>& hosts) {
-    std::string text;
-    for (const std::string& host : hosts) text += (text.empty() ? "" : ",") + host;
+    const std::string text = commaSeparated({hosts.begin(), hosts.end()});
     return text.empty() ? "a rank (no host named)" : text;
 }
 
