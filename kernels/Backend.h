@@ -144,12 +144,16 @@ public:
     // queries, [C, 2C) the keys, [2C, 3C) the values, head h at columns h * headWidth of each.
     // probabilities [batch, heads, positions, positions] receives softmax(Q K^T / sqrt(headWidth))
     // with the causal mask (entries above the diagonal are written as 0), y [batch, positions, C]
-    // the weighted sums P V, head h at columns h * headWidth.
+    // the weighted sums P V, head h at columns h * headWidth. scratch holds
+    // batch * heads * headWidth * positions elements (the CPU's transposed keys), its contents
+    // undefined on return.
     virtual void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
-                                  std::int64_t headWidth, const void* qkv, void* probabilities, void* y) = 0;
+                                  std::int64_t headWidth, const void* qkv, void* probabilities, void* y,
+                                  void* scratch) = 0;
     // Gradients of attentionForward: dqkv [batch, positions, 3 C] (overwritten) from dy
-    // [batch, positions, C]. scratch holds batch * heads * positions * positions elements (the
-    // gradient of the scores), its contents undefined on return.
+    // [batch, positions, C]. scratch holds batch * heads * positions * (positions + headWidth)
+    // elements (the gradient of the scores, then the CPU's transposed values), its contents
+    // undefined on return.
     virtual void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
                                    std::int64_t headWidth, const void* qkv, const void* probabilities,
                                    const void* dy, void* scratch, void* dqkv) = 0;

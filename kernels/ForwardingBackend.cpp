@@ -115,9 +115,10 @@ void ForwardingBackend::embeddingBackward(DType dtype, std::int64_t rows, std::i
 }
 
 void ForwardingBackend::attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
-                                         std::int64_t headWidth, const void* qkv, void* probabilities, void* y) {
+                                         std::int64_t headWidth, const void* qkv, void* probabilities, void* y,
+                                         void* scratch) {
     forwardCall([=, inner = inner_.get()] {
-        inner->attentionForward(dtype, batch, positions, heads, headWidth, qkv, probabilities, y);
+        inner->attentionForward(dtype, batch, positions, heads, headWidth, qkv, probabilities, y, scratch);
     });
 }
 

@@ -67,7 +67,8 @@ public:
                            std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens,
                            void* dPositions) override;
     void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
-                          std::int64_t headWidth, const void* qkv, void* probabilities, void* y) override;
+                          std::int64_t headWidth, const void* qkv, void* probabilities, void* y,
+                          void* scratch) override;
     void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
                            std::int64_t headWidth, const void* qkv, const void* probabilities, const void* dy,
                            void* scratch, void* dqkv) override;

@@ -295,9 +295,10 @@ public:
         cpu_detail::embeddingBackward(dtype, rows, positions, width, vocabulary, ids, dy, dTokens, dPositions);
     }
     void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
-                          std::int64_t headWidth, const void* qkv, void* probabilities, void* y) override {
+                          std::int64_t headWidth, const void* qkv, void* probabilities, void* y,
+                          void* scratch) override {
         bindThreads();
-        cpu_detail::attentionForward(dtype, batch, positions, heads, headWidth, qkv, probabilities, y);
+        cpu_detail::attentionForward(dtype, batch, positions, heads, headWidth, qkv, probabilities, y, scratch);
     }
     void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
                            std::int64_t headWidth, const void* qkv, const void* probabilities, const void* dy,

@@ -7,7 +7,7 @@
 
 #include "kernels/DTypeDispatch.h"
 #include "kernels/cpu/CpuClones.h"
-#include "kernels/cpu/CpuGemm.h"
+#include "kernels/cpu/CpuBandedProduct.h"
 #include "kernels/cpu/ParallelThreshold.h"
 
 namespace cohort::kernels::cpu_detail {
@@ -62,7 +62,7 @@ COHORT_CPU_CLONES void geluBackwardFloat(std::int64_t begin, std::int64_t end, c
 // independent lanes, so the loop vectorises (one running sum is a chain of dependent additions),
 // and the order is fixed, so the result is too.
 template <typename Term>
-double laneSum(std::int64_t count, Term term) {
+[[gnu::always_inline]] inline double laneSum(std::int64_t count, Term term) {
     double lanes[8] = {};
     std::int64_t f = 0;
     for (; f + 8 <= count; f += 8) {
@@ -104,16 +104,29 @@ struct AttentionPair {
 };
 
 // e^z: the vectorisable float exp above, libm's in double (the gradient checks' precision).
-inline float exponential(float z) { return expOf(z); }
+[[gnu::always_inline]] inline float exponential(float z) { return expOf(z); }
 inline double exponential(double z) { return std::exp(z); }
+
+// The largest of row[0, count) in 8 interleaved lanes (a loop that vectorises, in a fixed order).
+template <typename T>
+[[gnu::always_inline]] inline T laneMax(const T* row, std::int64_t count) {
+    T lanes[8];
+    for (T& lane : lanes) lane = row[0];
+    std::int64_t f = 0;
+    for (; f + 8 <= count; f += 8) {
+        for (int l = 0; l < 8; ++l) lanes[l] = std::max(lanes[l], row[f + l]);
+    }
+    for (; f < count; ++f) lanes[0] = std::max(lanes[0], row[f]);
+    return std::max(std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3])),
+                    std::max(std::max(lanes[4], lanes[5]), std::max(lanes[6], lanes[7])));
+}
 
 // Row i of the scores in place: the causal softmax of its first i + 1 entries, zeros after.
 template <typename T>
-void causalSoftmaxRows(T* scores, std::int64_t positions) {
+[[gnu::always_inline]] inline void causalSoftmaxRows(T* scores, std::int64_t positions) {
     for (std::int64_t i = 0; i < positions; ++i) {
         T* row = scores + i * positions;
-        T maximum = row[0];
-        for (std::int64_t j = 1; j <= i; ++j) maximum = std::max(maximum, row[j]);
+        const T maximum = laneMax(row, i + 1);
         for (std::int64_t j = 0; j <= i; ++j) row[j] = exponential(row[j] - maximum);
         const T inverse = T(1.0 / laneSum(i + 1, [&](std::int64_t j) { return double(row[j]); }));
         for (std::int64_t j = 0; j <= i; ++j) row[j] *= inverse;
@@ -123,15 +136,32 @@ void causalSoftmaxRows(T* scores, std::int64_t positions) {
 
 // dS = P * (dP - rowsum(dP * P)) * scale, in place over dP (masked entries stay 0 as P is 0 there).
 template <typename T>
-void softmaxBackwardRows(const T* probabilities, T* gradient, std::int64_t positions, T scale) {
+[[gnu::always_inline]] inline void softmaxBackwardRows(const T* probabilities, T* gradient, std::int64_t positions,
+                                                       T scale) {
     for (std::int64_t i = 0; i < positions; ++i) {
         const T* p = probabilities + i * positions;
         T* g = gradient + i * positions;
-        double dot = 0.0;
-        for (std::int64_t j = 0; j <= i; ++j) dot += double(p[j]) * double(g[j]);
-        for (std::int64_t j = 0; j <= i; ++j) g[j] = p[j] * (g[j] - T(dot)) * scale;
+        const T dot = T(laneSum(i + 1, [&](std::int64_t j) { return double(p[j]) * double(g[j]); }));
+        for (std::int64_t j = 0; j <= i; ++j) g[j] = p[j] * (g[j] - dot) * scale;
         for (std::int64_t j = i + 1; j < positions; ++j) g[j] = T(0);
     }
+}
+
+// The float rows compiled for the vector units the CPU has (the double ones are the reference).
+COHORT_CPU_CLONES void causalSoftmaxFloat(float* scores, std::int64_t positions) {
+    causalSoftmaxRows(scores, positions);
+}
+COHORT_CPU_CLONES void softmaxBackwardFloat(const float* probabilities, float* gradient, std::int64_t positions,
+                                            float scale) {
+    softmaxBackwardRows(probabilities, gradient, positions, scale);
+}
+void causalSoftmax(float* scores, std::int64_t positions) { causalSoftmaxFloat(scores, positions); }
+void causalSoftmax(double* scores, std::int64_t positions) { causalSoftmaxRows(scores, positions); }
+void softmaxBackward(const float* probabilities, float* gradient, std::int64_t positions, float scale) {
+    softmaxBackwardFloat(probabilities, gradient, positions, scale);
+}
+void softmaxBackward(const double* probabilities, double* gradient, std::int64_t positions, double scale) {
+    softmaxBackwardRows(probabilities, gradient, positions, scale);
 }
 
 }  // namespace
@@ -291,25 +321,62 @@ void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, s
     });
 }
 
+namespace {
+
+// dst [width x positions] = the transpose of the pair's columns src [positions x width] (row stride
+// `stride`): the products read the keys (forward) and values (backward) a row of positions at a time.
+template <typename T>
+void transposeInto(T* dst, const T* src, std::int64_t positions, std::int64_t width, std::int64_t stride) {
+    for (std::int64_t p = 0; p < positions; ++p) {
+        for (std::int64_t c = 0; c < width; ++c) dst[c * positions + p] = src[p * stride + c];
+    }
+}
+
+template <typename T>
+void attentionPairForward(const AttentionPair& at, const T* in, T* s, T* keysT, T* out) {
+    const std::int64_t positions = at.positions, width = at.width;
+    const T scale = T(1.0 / std::sqrt(double(width)));
+    // S = Q K^T / sqrt(d) on and below the diagonal, the causal softmax per row, Y = P V (P is 0
+    // above the diagonal, so row i sums the first i + 1 values only).
+    transposeInto(keysT, in + at.keyOffset(), positions, width, at.stride);
+    bandedProduct<T>(Band::ColumnsToDiagonal, positions, positions, width, scale,
+                     {in + at.queryOffset, at.stride, 1, keysT, positions, s, positions});
+    causalSoftmax(s, positions);
+    bandedProduct<T>(Band::DepthToDiagonal, positions, width, positions, T(1),
+                     {s, positions, 1, in + at.valueOffset(), at.stride, out + at.outputOffset, at.outputStride});
+}
+
+template <typename T>
+void attentionPairBackward(const AttentionPair& at, const T* in, const T* p, const T* dY, T* g, T* valuesT,
+                           T* gradIn) {
+    const std::int64_t positions = at.positions, width = at.width;
+    const T scale = T(1.0 / std::sqrt(double(width)));
+    // dV = P^T dY; dP = dY V^T; dS = softmax backward of dP, scaled; dQ = dS K; dK = dS^T Q. P and
+    // dS are 0 above the diagonal: P^T and dS^T rows j sum i >= j only.
+    bandedProduct<T>(Band::DepthFromDiagonal, positions, width, positions, T(1),
+                     {p, 1, positions, dY, at.outputStride, gradIn + at.valueOffset(), at.stride});
+    transposeInto(valuesT, in + at.valueOffset(), positions, width, at.stride);
+    bandedProduct<T>(Band::ColumnsToDiagonal, positions, positions, width, T(1),
+                     {dY, at.outputStride, 1, valuesT, positions, g, positions});
+    softmaxBackward(p, g, positions, scale);
+    bandedProduct<T>(Band::DepthToDiagonal, positions, width, positions, T(1),
+                     {g, positions, 1, in + at.keyOffset(), at.stride, gradIn + at.queryOffset, at.stride});
+    bandedProduct<T>(Band::DepthFromDiagonal, positions, width, positions, T(1),
+                     {g, 1, positions, in + at.queryOffset, at.stride, gradIn + at.keyOffset(), at.stride});
+}
+
+}  // namespace
+
 void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
-                      std::int64_t headWidth, const void* qkv, void* probabilities, void* y) {
+                      std::int64_t headWidth, const void* qkv, void* probabilities, void* y, void* scratch) {
     dispatch(dtype, [&](auto zero) {
         using T = decltype(zero);
-        const T* in = static_cast<const T*>(qkv);
-        T* scores = static_cast<T*>(probabilities);
-        T* out = static_cast<T*>(y);
-        const T scale = T(1.0 / std::sqrt(double(headWidth)));
         const std::int64_t pairs = batch * heads;
 #pragma omp parallel for schedule(static) if (pairs > 1 && batch * positions * positions * heads >= kParallelElements)
         for (std::int64_t pair = 0; pair < pairs; ++pair) {
             const AttentionPair at(pair, heads, positions, headWidth);
-            T* s = scores + at.scoresOffset;
-            // S = Q K^T / sqrt(d), softmax per row under the causal mask, Y = P V.
-            rowMajorGemm(false, true, positions, positions, headWidth, scale, in + at.queryOffset, at.stride,
-                         in + at.keyOffset(), at.stride, T(0), s, positions);
-            causalSoftmaxRows(s, positions);
-            rowMajorGemm(false, false, positions, headWidth, positions, T(1), s, positions, in + at.valueOffset(),
-                         at.stride, T(0), out + at.outputOffset, at.outputStride);
+            attentionPairForward(at, static_cast<const T*>(qkv), static_cast<T*>(probabilities) + at.scoresOffset,
+                                 static_cast<T*>(scratch) + pair * positions * headWidth, static_cast<T*>(y));
         }
     });
 }
@@ -319,29 +386,16 @@ void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, 
                        void* scratch, void* dqkv) {
     dispatch(dtype, [&](auto zero) {
         using T = decltype(zero);
-        const T* in = static_cast<const T*>(qkv);
-        const T* scores = static_cast<const T*>(probabilities);
-        const T* gradOut = static_cast<const T*>(dy);
-        T* work = static_cast<T*>(scratch);
-        T* gradIn = static_cast<T*>(dqkv);
-        const T scale = T(1.0 / std::sqrt(double(headWidth)));
         const std::int64_t pairs = batch * heads;
+        T* scoreGradients = static_cast<T*>(scratch);
+        T* transposedValues = scoreGradients + pairs * positions * positions;
 #pragma omp parallel for schedule(static) if (pairs > 1 && batch * positions * positions * heads >= kParallelElements)
         for (std::int64_t pair = 0; pair < pairs; ++pair) {
             const AttentionPair at(pair, heads, positions, headWidth);
-            const T* p = scores + at.scoresOffset;
-            T* g = work + at.scoresOffset;
-            const T* dY = gradOut + at.outputOffset;
-            // dV = P^T dY; dP = dY V^T; dS = softmax backward of dP, scaled; dQ = dS K; dK = dS^T Q.
-            rowMajorGemm(true, false, positions, headWidth, positions, T(1), p, positions, dY, at.outputStride, T(0),
-                         gradIn + at.valueOffset(), at.stride);
-            rowMajorGemm(false, true, positions, positions, headWidth, T(1), dY, at.outputStride, in + at.valueOffset(),
-                         at.stride, T(0), g, positions);
-            softmaxBackwardRows(p, g, positions, scale);
-            rowMajorGemm(false, false, positions, headWidth, positions, T(1), g, positions, in + at.keyOffset(),
-                         at.stride, T(0), gradIn + at.queryOffset, at.stride);
-            rowMajorGemm(true, false, positions, headWidth, positions, T(1), g, positions, in + at.queryOffset,
-                         at.stride, T(0), gradIn + at.keyOffset(), at.stride);
+            attentionPairBackward(at, static_cast<const T*>(qkv),
+                                  static_cast<const T*>(probabilities) + at.scoresOffset,
+                                  static_cast<const T*>(dy) + at.outputOffset, scoreGradients + at.scoresOffset,
+                                  transposedValues + pair * positions * headWidth, static_cast<T*>(dqkv));
         }
     });
 }

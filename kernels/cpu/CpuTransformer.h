@@ -4,8 +4,8 @@
 // token ids and positions, each summing its rows in row order. Layer norm: threads own rows in
 // the forward pass and dx, features in dgain/dbias (summed over rows in row order): deterministic.
 // Row statistics are summed in double. Attention: threads own (sequence, head) pairs, each running
-// its products as single-threaded OpenBLAS calls (OpenBLAS stays on the calling thread inside an
-// OpenMP region) and its softmax rows in double.
+// its products as banded products on its own thread (CpuBandedProduct.h: the causal half only) and
+// its softmax rows in double.
 #include <cstdint>
 
 #include "kernels/Backend.h"
@@ -25,7 +25,7 @@ void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, s
                        std::int64_t vocabulary, const void* ids, const void* dy, void* dTokens, void* dPositions);
 
 void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
-                      std::int64_t headWidth, const void* qkv, void* probabilities, void* y);
+                      std::int64_t headWidth, const void* qkv, void* probabilities, void* y, void* scratch);
 void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
                        std::int64_t headWidth, const void* qkv, const void* probabilities, const void* dy,
                        void* scratch, void* dqkv);

@@ -284,7 +284,9 @@ public:
     }
 
     void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, std::int64_t heads,
-                          std::int64_t headWidth, const void* qkv, void* probabilities, void* y) override {
+                          std::int64_t headWidth, const void* qkv, void* probabilities, void* y,
+                          void* scratch) override {
+        (void)scratch;  // the kernels keep their keys where they are
         makeCurrent();
         dispatch(dtype, [&](auto zero) {
             using T = decltype(zero);

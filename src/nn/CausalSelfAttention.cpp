@@ -70,8 +70,11 @@ Tensor CausalSelfAttention::forward(const Tensor& input, ExecutionContext& conte
     Tensor qkv = qkv_.forward(input, context);
     Tensor probabilities = Tensor::empty(Shape{batch, heads_, positions_, positions_}, dtype, input.location());
     Tensor mixed = Tensor::empty(input.shape(), dtype, input.location());
-    context.backend->attentionForward(dtype, batch, positions_, heads_, width_ / heads_, qkv.raw(),
-                                      probabilities.raw(), mixed.raw());
+    {
+        Tensor scratch = Tensor::empty(input.shape(), dtype, input.location());  // batch * heads * headWidth * positions
+        context.backend->attentionForward(dtype, batch, positions_, heads_, width_ / heads_, qkv.raw(),
+                                          probabilities.raw(), mixed.raw(), scratch.raw());
+    }
     if (context.training) {
         qkvOutput_ = qkv;
         probabilities_ = probabilities;
@@ -83,7 +86,8 @@ Tensor CausalSelfAttention::backward(const Tensor& gradOutput, ExecutionContext&
     const DType dtype = gradOutput.dtype();
     const std::int64_t batch = gradOutput.dim(0);
     Tensor gradMixed = projection_.backward(gradOutput, context, true);
-    Tensor scratch = Tensor::empty(Shape{batch, heads_, positions_, positions_}, dtype, gradOutput.location());
+    Tensor scratch = Tensor::empty(Shape{batch, heads_, positions_, positions_ + width_ / heads_}, dtype,
+                                   gradOutput.location());
     Tensor gradQkv = Tensor::empty(qkvOutput_.shape(), dtype, gradOutput.location());
     context.backend->attentionBackward(dtype, batch, positions_, heads_, width_ / heads_,
                                        qkvOutput_.checked("attention.backward", "qkv"),
@@ -99,14 +103,15 @@ void CausalSelfAttention::workspaceRequests(const Shape& inputSample, const Pass
     if (query.kind != PassQuery::Kind::Backward) {
         qkv_.workspaceRequests(inputSample, query, bytes);
         bytes.push_back(scores);
-        bytes.push_back(batchBytes(inputSample, query.batch, query.dtype));
+        bytes.push_back(batchBytes(inputSample, query.batch, query.dtype));  // the heads' outputs
+        bytes.push_back(batchBytes(inputSample, query.batch, query.dtype));  // the backend's scratch
         projection_.workspaceRequests(inputSample, query, bytes);
         return;
     }
     PassQuery withInput = query;
     withInput.needInputGradient = true;
     projection_.workspaceRequests(inputSample, withInput, bytes);
-    bytes.push_back(scores);
+    bytes.push_back(batchBytes(Shape{heads_, positions_, positions_ + width_ / heads_}, query.batch, query.dtype));
     bytes.push_back(batchBytes(qkvSample, query.batch, query.dtype));
     qkv_.workspaceRequests(inputSample, query, bytes);
 }

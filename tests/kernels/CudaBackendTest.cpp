@@ -383,10 +383,11 @@ TYPED_TEST(CudaBackendTest, AttentionForwardAndBackwardMatchCpu) {
         auto qkv = this->mirrored(this->random(tokens * std::size_t(3 * width), -2.0, 2.0));
         auto probabilities = this->mirrored(std::vector<T>(squares, T(7)));
         auto y = this->mirrored(std::vector<T>(tokens * std::size_t(width), T(7)));
+        auto forwardScratch = this->mirrored(std::vector<T>(tokens * std::size_t(width), T(7)));
         this->cpu_->attentionForward(this->kDType, s.batch, s.positions, s.heads, s.headWidth, qkv.host(),
-                                     probabilities.host(), y.host());
+                                     probabilities.host(), y.host(), forwardScratch.host());
         this->gpu_->attentionForward(this->kDType, s.batch, s.positions, s.heads, s.headWidth, qkv.device(),
-                                     probabilities.device(), y.device());
+                                     probabilities.device(), y.device(), forwardScratch.device());
         this->expectClose(probabilities, "attentionForward probabilities" + shape,
                           this->kRelative * double(s.headWidth));
         this->expectClose(y, "attentionForward y" + shape, this->kRelative * double(s.positions));
@@ -404,7 +405,8 @@ TYPED_TEST(CudaBackendTest, AttentionForwardAndBackwardMatchCpu) {
         // The backward pass from the same probabilities on both (the CPU's), so it is compared alone.
         auto sharedProbabilities = this->mirrored(probabilities.hostValues());
         auto dy = this->mirrored(this->random(tokens * std::size_t(width)));
-        auto scratch = this->mirrored(std::vector<T>(squares, T(7)));
+        auto scratch = this->mirrored(
+            std::vector<T>(std::size_t(s.batch * s.heads * s.positions * (s.positions + s.headWidth)), T(7)));
         auto dqkv = this->mirrored(std::vector<T>(tokens * std::size_t(3 * width), T(7)));
         this->cpu_->attentionBackward(this->kDType, s.batch, s.positions, s.heads, s.headWidth, qkv.host(),
                                       sharedProbabilities.host(), dy.host(), scratch.host(), dqkv.host());

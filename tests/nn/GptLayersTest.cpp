@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <random>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/Backend.h"
 #include "src/core/Errors.h"
@@ -44,8 +46,9 @@ TEST(Attention, MatchesTheCausalSoftmaxOfScaledScores) {
     const std::int64_t batch = 2, positions = 5, heads = 3, width = 4, channels = heads * width;
     const auto qkv = normals(std::size_t(batch * positions * 3 * channels), 3);
     std::vector<double> probabilities(std::size_t(batch * heads * positions * positions), -1.0);
-    std::vector<double> y(std::size_t(batch * positions * channels));
-    cpu->attentionForward(DType::Float64, batch, positions, heads, width, qkv.data(), probabilities.data(), y.data());
+    std::vector<double> y(std::size_t(batch * positions * channels)), scratch(y.size());
+    cpu->attentionForward(DType::Float64, batch, positions, heads, width, qkv.data(), probabilities.data(), y.data(),
+                          scratch.data());
     const auto at = [&](std::int64_t b, std::int64_t t, std::int64_t part, std::int64_t h, std::int64_t d) {
         return qkv[std::size_t((b * positions + t) * 3 * channels + part * channels + h * width + d)];
     };
@@ -75,21 +78,24 @@ TEST(Attention, MatchesTheCausalSoftmaxOfScaledScores) {
     }
 }
 
-TEST(Attention, BackendGradientsMatchFiniteDifferences) {
+// The finite-difference check of the backend's attention gradients for one shape.
+void checkAttentionGradients(std::int64_t batch, std::int64_t positions, std::int64_t heads, std::int64_t width) {
     auto cpu = kernels::makeCpuBackend(1);
-    const std::int64_t batch = 2, positions = 4, heads = 2, width = 3, channels = heads * width;
+    const std::int64_t channels = heads * width;
     auto qkv = normals(std::size_t(batch * positions * 3 * channels), 5);
     const auto weights = normals(std::size_t(batch * positions * channels), 6);
     std::vector<double> probabilities(std::size_t(batch * heads * positions * positions));
-    std::vector<double> y(weights.size());
+    std::vector<double> y(weights.size()), forwardScratch(weights.size());
     const auto loss = [&] {
-        cpu->attentionForward(DType::Float64, batch, positions, heads, width, qkv.data(), probabilities.data(), y.data());
+        cpu->attentionForward(DType::Float64, batch, positions, heads, width, qkv.data(), probabilities.data(), y.data(),
+                              forwardScratch.data());
         double total = 0.0;
         for (std::size_t i = 0; i < y.size(); ++i) total += weights[i] * y[i];
         return total;
     };
     loss();
-    std::vector<double> scratch(probabilities.size()), gradient(qkv.size(), 7.0);
+    std::vector<double> scratch(std::size_t(batch * heads * positions * (positions + width)), 3.0);
+    std::vector<double> gradient(qkv.size(), 7.0);
     cpu->attentionBackward(DType::Float64, batch, positions, heads, width, qkv.data(), probabilities.data(),
                            weights.data(), scratch.data(), gradient.data());
     for (std::size_t i = 0; i < qkv.size(); ++i) {
@@ -100,7 +106,48 @@ TEST(Attention, BackendGradientsMatchFiniteDifferences) {
         const double minus = loss();
         qkv[i] = original;
         const double numeric = (plus - minus) / (2 * h);
-        EXPECT_NEAR(gradient[i], numeric, 1e-8 * (1.0 + std::abs(numeric))) << "qkv[" << i << "]";
+        EXPECT_NEAR(gradient[i], numeric, 1e-8 * (1.0 + std::abs(numeric)))
+            << positions << "x" << heads << "x" << width << " qkv[" << i << "]";
+    }
+}
+
+TEST(Attention, BackendGradientsMatchFiniteDifferences) {
+    checkAttentionGradients(2, 4, 2, 3);  // entries one at a time (blocks narrower than a vector)
+    // Heads 8 wide (two vectors of doubles) and 13 positions: full blocks of 6 rows, a 1-row block,
+    // score rows whose band ends inside a vector block.
+    checkAttentionGradients(2, 13, 2, 8);
+}
+
+// The float path (blocks of 16 columns: the baby GPT's heads of 32 and 64 positions) against the
+// double path on the same inputs: the two share their structure, so they agree to float rounding
+// (a misplaced band or block edge would be off by O(1)).
+TEST(Attention, FloatPathAgreesWithDoubleAtTheBabyGptShape) {
+    auto cpu = kernels::makeCpuBackend(2);
+    const std::int64_t batch = 2, positions = 64, heads = 4, width = 32, channels = heads * width;
+    const auto qkv = normals(std::size_t(batch * positions * 3 * channels), 8);
+    const auto dy = normals(std::size_t(batch * positions * channels), 9);
+    const std::size_t squares = std::size_t(batch * heads * positions * positions);
+    const std::size_t scratchSize = std::size_t(batch * heads * positions * (positions + width));
+    auto run = [&](auto zero) {
+        using T = decltype(zero);
+        const DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+        std::vector<T> in(qkv.begin(), qkv.end()), gradOut(dy.begin(), dy.end());
+        std::vector<T> p(squares, T(7)), y(dy.size(), T(7)), scratch(scratchSize, T(7)), dqkv(qkv.size(), T(7));
+        cpu->attentionForward(dtype, batch, positions, heads, width, in.data(), p.data(), y.data(), scratch.data());
+        cpu->attentionBackward(dtype, batch, positions, heads, width, in.data(), p.data(), gradOut.data(),
+                               scratch.data(), dqkv.data());
+        std::vector<double> all(p.begin(), p.end());
+        all.insert(all.end(), y.begin(), y.end());
+        all.insert(all.end(), dqkv.begin(), dqkv.end());
+        return all;
+    };
+    const std::vector<double> single = run(0.0f), reference = run(0.0);
+    ASSERT_EQ(single.size(), reference.size());
+    int failures = 0;
+    for (std::size_t i = 0; i < single.size(); ++i) {
+        if (std::abs(single[i] - reference[i]) > 1e-4 * (1.0 + std::abs(reference[i])) && ++failures <= 5) {
+            ADD_FAILURE() << "element " << i << ": float " << single[i] << ", double " << reference[i];
+        }
     }
 }
 
