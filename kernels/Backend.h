@@ -75,6 +75,14 @@ public:
     virtual void biasActivationForward(DType dtype, Activation activation, std::int64_t rows,
                                        std::int64_t cols, const void* x, const void* bias,
                                        void* y) = 0;
+    // A dense layer's forward pass: y [rows, outputs] = act(x [rows, inputs] * w [inputs, outputs]
+    // + bias), all row-major. By default gemm, then biasActivationForward in place; a backend may
+    // fuse the two (the CPU's starts y as the bias rows and accumulates the product onto them).
+    virtual void denseForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t outputs,
+                              std::int64_t inputs, const void* x, const void* w, const void* bias, void* y) {
+        gemm(dtype, false, false, rows, outputs, inputs, 1.0, x, inputs, w, outputs, 0.0, y, outputs);
+        biasActivationForward(dtype, activation, rows, outputs, y, bias, y);
+    }
     // dx = dy * act'(.) expressed through the activation's output y; dx may alias dy.
     virtual void activationBackward(DType dtype, Activation activation, std::int64_t count,
                                     const void* y, const void* dy, void* dx) = 0;
@@ -114,6 +122,14 @@ public:
     // y may alias x; dx may alias dy.
     virtual void geluForward(DType dtype, std::int64_t count, const void* x, void* y) = 0;
     virtual void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) = 0;
+    // The training forward pass: y as geluForward and dydx, the derivative at x, so the backward
+    // pass is multiply(dy, dydx), the exponential computed once per element instead of twice. By
+    // default geluForward, then geluBackward of ones; a backend may compute both in one pass.
+    virtual void geluForwardWithDerivative(DType dtype, std::int64_t count, const void* x, void* y, void* dydx) {
+        fill(dtype, count, 1.0, dydx);
+        geluBackward(dtype, count, x, dydx, dydx);
+        geluForward(dtype, count, x, y);
+    }
 
     // Layer normalisation of each row of x [rows, features]: y = (x - mean) * rstd * gain + bias
     // with the row's mean and biased variance, rstd = 1 / sqrt(var + epsilon); mean and rstd

@@ -37,6 +37,12 @@ void ForwardingBackend::gemm(DType dtype, bool transposeA, bool transposeB, std:
         inner->gemm(dtype, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     });
 }
+void ForwardingBackend::denseForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t outputs,
+                                     std::int64_t inputs, const void* x, const void* w, const void* bias, void* y) {
+    forwardCall(
+        [=, inner = inner_.get()] { inner->denseForward(dtype, activation, rows, outputs, inputs, x, w, bias, y); });
+}
+
 void ForwardingBackend::biasActivationForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t cols,
                                               const void* x, const void* bias, void* y) {
     forwardCall([=, inner = inner_.get()] { inner->biasActivationForward(dtype, activation, rows, cols, x, bias, y); });
@@ -81,6 +87,11 @@ void ForwardingBackend::geluForward(DType dtype, std::int64_t count, const void*
 
 void ForwardingBackend::geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) {
     forwardCall([=, inner = inner_.get()] { inner->geluBackward(dtype, count, x, dy, dx); });
+}
+
+void ForwardingBackend::geluForwardWithDerivative(DType dtype, std::int64_t count, const void* x, void* y,
+                                                  void* dydx) {
+    forwardCall([=, inner = inner_.get()] { inner->geluForwardWithDerivative(dtype, count, x, y, dydx); });
 }
 
 void ForwardingBackend::layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon,

@@ -39,6 +39,8 @@ public:
     void gemm(DType dtype, bool transposeA, bool transposeB, std::int64_t m, std::int64_t n, std::int64_t k,
               double alpha, const void* a, std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c,
               std::int64_t ldc) override;
+    void denseForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t outputs, std::int64_t inputs,
+                      const void* x, const void* w, const void* bias, void* y) override;
     void biasActivationForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t cols, const void* x,
                                const void* bias, void* y) override;
     void activationBackward(DType dtype, Activation activation, std::int64_t count, const void* y, const void* dy,
@@ -56,6 +58,7 @@ public:
     void multiply(DType dtype, std::int64_t count, const void* x, const void* y, void* z) override;
     void geluForward(DType dtype, std::int64_t count, const void* x, void* y) override;
     void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) override;
+    void geluForwardWithDerivative(DType dtype, std::int64_t count, const void* x, void* y, void* dydx) override;
     void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon, const void* x,
                           const void* gain, const void* bias, void* y, void* mean, void* rstd) override;
     void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, const void* x, const void* gain,

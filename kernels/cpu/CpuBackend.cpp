@@ -88,6 +88,26 @@ public:
         }
     }
 
+    // Without an activation: y starts as the bias rows and the product is accumulated onto them
+    // (beta = 1), one pass over y fewer than a zeroed product followed by a bias pass.
+    void denseForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t outputs,
+                      std::int64_t inputs, const void* x, const void* w, const void* bias, void* y) override {
+        if (activation != Activation::Identity || bias == nullptr) {
+            Backend::denseForward(dtype, activation, rows, outputs, inputs, x, w, bias, y);
+            return;
+        }
+        bindThreads();
+        dispatch(dtype, [&](auto zero) {
+            using T = decltype(zero);
+            const T* b = static_cast<const T*>(bias);
+            T* out = static_cast<T*>(y);
+#pragma omp parallel for schedule(static) if (rows * outputs >= kParallelElements)
+            for (std::int64_t r = 0; r < rows; ++r) std::copy_n(b, outputs, out + r * outputs);
+            cpu_detail::rowMajorGemm(false, false, rows, outputs, inputs, T(1), static_cast<const T*>(x), inputs,
+                                     static_cast<const T*>(w), outputs, T(1), out, outputs);
+        });
+    }
+
     void biasActivationForward(DType dtype, Activation activation, std::int64_t rows,
                                std::int64_t cols, const void* x, const void* bias,
                                void* y) override {
@@ -275,6 +295,9 @@ public:
     }
     void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx) override {
         cpu_detail::geluBackward(dtype, count, x, dy, dx);
+    }
+    void geluForwardWithDerivative(DType dtype, std::int64_t count, const void* x, void* y, void* dydx) override {
+        cpu_detail::geluForwardWithDerivative(dtype, count, x, y, dydx);
     }
     void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon, const void* x,
                           const void* gain, const void* bias, void* y, void* mean, void* rstd) override {

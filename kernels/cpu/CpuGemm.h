@@ -16,7 +16,11 @@ namespace cohort::kernels::cpu_detail {
 template <typename T>
 T zeroedForAccumulation(T beta, std::int64_t m, std::int64_t n, T* c, std::int64_t ldc) {
     if (beta != T(0)) return beta;
-    for (std::int64_t row = 0; row < m; ++row) std::fill_n(c + row * ldc, n, T(0));
+    if (ldc == n) {
+        std::fill_n(c, m * n, T(0));  // one call over the whole block
+    } else {
+        for (std::int64_t row = 0; row < m; ++row) std::fill_n(c + row * ldc, n, T(0));
+    }
     return T(1);
 }
 

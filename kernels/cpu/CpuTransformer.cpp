@@ -49,12 +49,25 @@ COHORT_CPU_CLONES void geluForwardFloat(std::int64_t begin, std::int64_t end, co
     for (std::int64_t i = begin; i < end; ++i) y[i] = x[i] * geluLogistic(x[i]);
 }
 
+[[gnu::always_inline]] inline float geluDerivativeOf(float v, float s) {  // s = geluLogistic(v)
+    const float du = float(kGeluScale) * (1.0f + float(3 * kGeluCubic) * v * v);
+    return s + 2.0f * v * s * (1.0f - s) * du;
+}
+
 COHORT_CPU_CLONES void geluBackwardFloat(std::int64_t begin, std::int64_t end, const float* x, const float* dy,
                                          float* dx) {
     for (std::int64_t i = begin; i < end; ++i) {
+        const float v = x[i];
+        dx[i] = dy[i] * geluDerivativeOf(v, geluLogistic(v));
+    }
+}
+
+COHORT_CPU_CLONES void geluWithDerivativeFloat(std::int64_t begin, std::int64_t end, const float* x, float* y,
+                                               float* dydx) {
+    for (std::int64_t i = begin; i < end; ++i) {
         const float v = x[i], s = geluLogistic(v);
-        const float du = float(kGeluScale) * (1.0f + float(3 * kGeluCubic) * v * v);
-        dx[i] = dy[i] * (s + 2.0f * v * s * (1.0f - s) * du);
+        y[i] = v * s;
+        dydx[i] = geluDerivativeOf(v, s);
     }
 }
 
@@ -197,6 +210,28 @@ void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy
         T* gradIn = static_cast<T*>(dx);
 #pragma omp parallel for schedule(static) if (count >= kParallelElements)
         for (std::int64_t i = 0; i < count; ++i) gradIn[i] = gradOut[i] * geluDerivative(in[i]);
+    });
+}
+
+void geluForwardWithDerivative(DType dtype, std::int64_t count, const void* x, void* y, void* dydx) {
+    if (dtype == DType::Float32) {  // (y may alias x: one element read, then written, at a time)
+        inBlocks(count, [&](std::int64_t begin, std::int64_t end) {
+            geluWithDerivativeFloat(begin, end, static_cast<const float*>(x), static_cast<float*>(y),
+                                    static_cast<float*>(dydx));
+        });
+        return;
+    }
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* in = static_cast<const T*>(x);
+        T* out = static_cast<T*>(y);
+        T* derivative = static_cast<T*>(dydx);
+#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+        for (std::int64_t i = 0; i < count; ++i) {
+            const T v = in[i];
+            derivative[i] = geluDerivative(v);
+            out[i] = gelu(v);
+        }
     });
 }
 

@@ -14,6 +14,7 @@ namespace cohort::kernels::cpu_detail {
 
 void geluForward(DType dtype, std::int64_t count, const void* x, void* y);
 void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx);
+void geluForwardWithDerivative(DType dtype, std::int64_t count, const void* x, void* y, void* dydx);
 void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon, const void* x,
                       const void* gain, const void* bias, void* y, void* mean, void* rstd);
 void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, const void* x, const void* gain,

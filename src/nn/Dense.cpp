@@ -59,11 +59,8 @@ Tensor Dense::forward(const Tensor& input, ExecutionContext& context) {
     const std::size_t element = kernels::sizeOf(input.dtype());
     const char* bias = static_cast<const char*>(weights_) + std::size_t(inputs_ * outputs_) * element;
     auto& backend = *context.backend;
-    backend.gemm(input.dtype(), false, false, batch, outputs_, inputs_, 1.0,
-                 input.checked("dense.forward", "input"), inputs_, weights_, outputs_, 0.0,
-                 output.raw(), outputs_);
-    backend.biasActivationForward(input.dtype(), activation_, batch, outputs_, output.raw(), bias,
-                                  output.raw());
+    backend.denseForward(input.dtype(), activation_, batch, outputs_, inputs_,
+                         input.checked("dense.forward", "input"), weights_, bias, output.raw());
     if (context.training) {
         input_ = input;
         output_ = output;

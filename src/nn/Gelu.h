@@ -13,10 +13,12 @@ public:
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     bool makesFreshInputGradient() const override { return true; }
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Gelu>(); }
-    void releaseCache() override { input_ = {}; }
+    void releaseCache() override { derivative_ = {}; }
+    void workspaceRequests(const Shape& inputSample, const PassQuery& query,
+                           std::vector<std::size_t>& bytes) const override;
 
 private:
-    Tensor input_;
+    Tensor derivative_;  // dy/dx at the training forward's input: backward is one multiplication
 };
 
 }  // namespace cohort::nn

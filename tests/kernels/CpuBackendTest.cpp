@@ -43,6 +43,37 @@ TEST(CpuBackend, GemmMatchesNaiveForEveryTransposeCombination) {
     }
 }
 
+// beta = 0 never reads C (BLAS's rule), so NaN there is overwritten, not propagated; the dense
+// forward (the CPU's starts y as the bias rows) is the product plus the bias through the activation.
+TEST(CpuBackend, ProductsIgnoreWhatTheirOutputHeldAndDenseForwardAddsTheBias) {
+    auto backend = makeCpuBackend(2);
+    const std::int64_t rows = 301, inputs = 29, outputs = 131;  // above the parallel threshold
+    const auto x = randomVector(std::size_t(rows * inputs), 6), w = randomVector(std::size_t(inputs * outputs), 7);
+    const auto bias = randomVector(std::size_t(outputs), 8);
+    std::vector<double> product(std::size_t(rows * outputs));
+    for (std::int64_t r = 0; r < rows; ++r) {
+        for (std::int64_t c = 0; c < outputs; ++c) {
+            double sum = 0.0;
+            for (std::int64_t p = 0; p < inputs; ++p) sum += x[std::size_t(r * inputs + p)] * w[std::size_t(p * outputs + c)];
+            product[std::size_t(r * outputs + c)] = sum;
+        }
+    }
+    std::vector<double> c(product.size(), std::nan(""));
+    backend->gemm(DType::Float64, false, false, rows, outputs, inputs, 1.0, x.data(), inputs, w.data(), outputs, 0.0,
+                  c.data(), outputs);
+    for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], product[i], 1e-12) << i;
+    for (Activation activation : {Activation::Identity, Activation::Relu}) {
+        std::vector<double> y(product.size(), std::nan(""));
+        backend->denseForward(DType::Float64, activation, rows, outputs, inputs, x.data(), w.data(), bias.data(),
+                              y.data());
+        for (std::size_t i = 0; i < y.size(); ++i) {
+            const double expected = product[i] + bias[i % std::size_t(outputs)];
+            ASSERT_NEAR(y[i], activation == Activation::Relu ? std::max(0.0, expected) : expected, 1e-12)
+                << toString(activation) << " " << i;
+        }
+    }
+}
+
 TEST(CpuBackend, ColumnSumAndBiasActivationOnLargeOddShapesUseThreadsCorrectly) {
     auto backend = makeCpuBackend(2);
     const std::int64_t rows = 301, cols = 257;  // above the parallel threshold

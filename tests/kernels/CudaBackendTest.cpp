@@ -308,6 +308,11 @@ TYPED_TEST(CudaBackendTest, GeluForwardAndBackwardMatchCpu) {
     this->cpu_->geluBackward(this->kDType, count, x.host(), dy.host(), dx.host());
     this->gpu_->geluBackward(this->kDType, count, x.device(), dy.device(), dx.device());
     this->expectClose(dx, "geluBackward");
+    auto dydx = this->mirrored(std::vector<TypeParam>(count));
+    this->cpu_->geluForwardWithDerivative(this->kDType, count, x.host(), y.host(), dydx.host());
+    this->gpu_->geluForwardWithDerivative(this->kDType, count, x.device(), y.device(), dydx.device());
+    this->expectClose(y, "geluForwardWithDerivative y");
+    this->expectClose(dydx, "geluForwardWithDerivative dydx");
 }
 
 TYPED_TEST(CudaBackendTest, LayerNormForwardAndBackwardMatchCpu) {

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <numbers>
 #include <random>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/Backend.h"
 #include "src/core/Errors.h"
@@ -65,6 +67,30 @@ TEST(Gelu, TheFloatPathFollowsTheDoubleFormulasToAFewRoundings) {
 }
 
 // Backend-level: d/dx of sum(w * f(x)) against central differences, for GELU and layer norm's dx.
+// Training keeps GELU's derivative from the forward pass (backward is then one multiplication): the
+// CPU's one-pass version must give exactly what geluForward and geluBackward of ones give, in float
+// (the vectorised path, over blocks and threads) and in double.
+TEST(Gelu, TheDerivativeKeptForBackwardIsBitwiseTheBackwardPasss) {
+    auto cpu = kernels::makeCpuBackend(2);
+    auto check = [&](auto zero) {
+        using T = decltype(zero);
+        const DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+        std::vector<T> x;
+        for (int i = 0; i < 70001; ++i) x.push_back(T(-12.0 + 24.0 * i / 70000.0));  // above the parallel threshold
+        const auto count = std::int64_t(x.size());
+        std::vector<T> y(x.size()), dydx(x.size(), T(7)), expectedY(x.size()), expectedSlope(x.size(), T(1));
+        cpu->geluForwardWithDerivative(dtype, count, x.data(), y.data(), dydx.data());
+        cpu->geluForward(dtype, count, x.data(), expectedY.data());
+        cpu->geluBackward(dtype, count, x.data(), expectedSlope.data(), expectedSlope.data());
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            ASSERT_EQ(y[i], expectedY[i]) << "x = " << x[i];
+            ASSERT_EQ(dydx[i], expectedSlope[i]) << "x = " << x[i];
+        }
+    };
+    check(0.0f);
+    check(0.0);
+}
+
 TEST(TransformerGradients, GeluAndLayerNormInputGradientsMatchFiniteDifferences) {
     auto cpu = kernels::makeCpuBackend(1);
     std::mt19937_64 generator(11);
