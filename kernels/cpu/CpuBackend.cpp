@@ -187,41 +187,7 @@ public:
     void softmaxCrossEntropy(DType dtype, std::int64_t rows, std::int64_t classes,
                              const void* logits, const std::int32_t* labels, void* lossSum,
                              void* grad, double gradScale, std::int64_t* correct) override {
-        dispatch(dtype, [&](auto zero) {
-            using T = decltype(zero);
-            const T* in = static_cast<const T*>(logits);
-            T* gradOut = static_cast<T*>(grad);
-            double total = 0.0;
-            std::int64_t hits = 0;
-            for (std::int64_t r = 0; r < rows; ++r) {
-                const T* row = in + r * classes;
-                const std::int32_t label = labels[r];
-                if (label < 0 || label >= classes) {
-                    throw std::invalid_argument("softmaxCrossEntropy: label " +
-                                                std::to_string(label) + " outside [0, " +
-                                                std::to_string(classes) + ")");
-                }
-                std::int64_t best = 0;
-                T maximum = row[0];
-                for (std::int64_t c = 1; c < classes; ++c) {
-                    if (row[c] > maximum) { maximum = row[c]; best = c; }
-                }
-                double sum = 0.0;
-                for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(double(row[c] - maximum));
-                const double logSum = std::log(sum);
-                total += logSum - double(row[label] - maximum);
-                if (best == label) ++hits;
-                if (gradOut) {
-                    T* g = gradOut + r * classes;
-                    for (std::int64_t c = 0; c < classes; ++c) {
-                        const double p = std::exp(double(row[c] - maximum) - logSum);
-                        g[c] = T(gradScale * (p - (c == label ? 1.0 : 0.0)));
-                    }
-                }
-            }
-            *static_cast<T*>(lossSum) = T(total);
-            if (correct) *correct = hits;
-        });
+        cpu_detail::softmaxCrossEntropy(dtype, rows, classes, logits, labels, lossSum, grad, gradScale, correct);
     }
 
     void squaredError(DType dtype, std::int64_t count, const void* prediction, const void* target,

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/DTypeDispatch.h"
 #include "kernels/cpu/CpuClones.h"
@@ -160,6 +163,25 @@ template <typename T>
     }
 }
 
+// One row of the softmax cross-entropy: its loss (log sum e^(x - max) - (x[label] - max), in double)
+// and, when g is given, g = gradScale (softmax - onehot). e^(x - max) is computed once per entry
+// (kept in g while the sum is taken); the float path's is the vectorised expOf.
+template <typename T>
+[[gnu::always_inline]] inline double crossEntropyRow(const T* row, std::int64_t classes, std::int32_t label,
+                                                     T maximum, T* g, double gradScale) {
+    double sum = 0.0;
+    if (g == nullptr) {
+        sum = laneSum(classes, [&](std::int64_t c) { return double(exponential(row[c] - maximum)); });
+    } else {
+        for (std::int64_t c = 0; c < classes; ++c) g[c] = exponential(row[c] - maximum);
+        sum = laneSum(classes, [&](std::int64_t c) { return double(g[c]); });
+        const double scale = gradScale / sum;
+        for (std::int64_t c = 0; c < classes; ++c) g[c] = T(double(g[c]) * scale);
+        g[label] = T(double(g[label]) - gradScale);
+    }
+    return std::log(sum) - double(row[label] - maximum);
+}
+
 // The float rows compiled for the vector units the CPU has (the double ones are the reference).
 COHORT_CPU_CLONES void causalSoftmaxFloat(float* scores, std::int64_t positions) {
     causalSoftmaxRows(scores, positions);
@@ -167,6 +189,18 @@ COHORT_CPU_CLONES void causalSoftmaxFloat(float* scores, std::int64_t positions)
 COHORT_CPU_CLONES void softmaxBackwardFloat(const float* probabilities, float* gradient, std::int64_t positions,
                                             float scale) {
     softmaxBackwardRows(probabilities, gradient, positions, scale);
+}
+COHORT_CPU_CLONES double crossEntropyRowFloat(const float* row, std::int64_t classes, std::int32_t label,
+                                              float maximum, float* g, double gradScale) {
+    return crossEntropyRow(row, classes, label, maximum, g, gradScale);
+}
+double crossEntropyRowOf(const float* row, std::int64_t classes, std::int32_t label, float maximum, float* g,
+                         double gradScale) {
+    return crossEntropyRowFloat(row, classes, label, maximum, g, gradScale);
+}
+double crossEntropyRowOf(const double* row, std::int64_t classes, std::int32_t label, double maximum, double* g,
+                         double gradScale) {
+    return crossEntropyRow(row, classes, label, maximum, g, gradScale);
 }
 void causalSoftmax(float* scores, std::int64_t positions) { causalSoftmaxFloat(scores, positions); }
 void causalSoftmax(double* scores, std::int64_t positions) { causalSoftmaxRows(scores, positions); }
@@ -178,6 +212,41 @@ void softmaxBackward(const double* probabilities, double* gradient, std::int64_t
 }
 
 }  // namespace
+
+void softmaxCrossEntropy(DType dtype, std::int64_t rows, std::int64_t classes, const void* logits,
+                         const std::int32_t* labels, void* lossSum, void* grad, double gradScale, std::int64_t* correct) {
+    dispatch(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* in = static_cast<const T*>(logits);
+        T* gradOut = static_cast<T*>(grad);
+        double total = 0.0;
+        std::int64_t hits = 0;
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const T* row = in + r * classes;
+            const std::int32_t label = labels[r];
+            if (label < 0 || label >= classes) {
+                throw std::invalid_argument("softmaxCrossEntropy: label " + std::to_string(label) + " outside [0, " +
+                                            std::to_string(classes) + ")");
+            }
+            std::int64_t best = 0;  // the first largest logit
+            bool undefined = std::isnan(row[0]);
+            for (std::int64_t c = 1; c < classes; ++c) {
+                best = row[c] > row[best] ? c : best;
+                undefined = undefined || std::isnan(row[c]);
+            }
+            if (best == label) ++hits;
+            T* g = gradOut ? gradOut + r * classes : nullptr;
+            if (undefined) {  // a NaN logit makes the loss and the row's gradients NaN (divergence is seen)
+                total += std::numeric_limits<double>::quiet_NaN();
+                if (g) std::fill_n(g, classes, std::numeric_limits<T>::quiet_NaN());
+                continue;
+            }
+            total += crossEntropyRowOf(row, classes, label, row[best], g, gradScale);
+        }
+        *static_cast<T*>(lossSum) = T(total);
+        if (correct) *correct = hits;
+    });
+}
 
 void geluForward(DType dtype, std::int64_t count, const void* x, void* y) {
     if (dtype == DType::Float32) {  // (y may alias x: one element read, then written, at a time)
@@ -235,27 +304,118 @@ void geluForwardWithDerivative(DType dtype, std::int64_t count, const void* x, v
     });
 }
 
+namespace {
+
+// Rows [begin, end) of layer normalisation's forward pass (statistics in double).
+template <typename T>
+[[gnu::always_inline]] inline void layerNormRows(std::int64_t begin, std::int64_t end, std::int64_t features,
+                                                 double epsilon, const T* in, const T* g, const T* b, T* out, T* means,
+                                                 T* rstds) {
+    for (std::int64_t r = begin; r < end; ++r) {
+        const T* row = in + r * features;
+        const double mu = laneSum(features, [&](std::int64_t f) { return double(row[f]); }) / double(features);
+        const double squares = laneSum(features, [&](std::int64_t f) { return (double(row[f]) - mu) * (double(row[f]) - mu); });
+        const double inverse = 1.0 / std::sqrt(squares / double(features) + epsilon);
+        means[r] = T(mu);
+        rstds[r] = T(inverse);
+        T* o = out + r * features;
+        for (std::int64_t f = 0; f < features; ++f) o[f] = (row[f] - T(mu)) * T(inverse) * g[f] + b[f];
+    }
+}
+
+// dgain and dbias over the features [begin, begin + width) (width <= kFeatureBlock), each feature's
+// rows summed in row order.
+constexpr std::int64_t kFeatureBlock = 64;
+template <typename T>
+[[gnu::always_inline]] inline void layerNormParameterGradients(std::int64_t begin, std::int64_t width,
+                                                               std::int64_t rows, std::int64_t features, const T* in,
+                                                               const T* means, const T* rstds, const T* gradOut,
+                                                               T* gradGain, T* gradBias) {
+    T gainSum[kFeatureBlock] = {}, biasSum[kFeatureBlock] = {};
+    for (std::int64_t r = 0; r < rows; ++r) {
+        const T* d = gradOut + r * features + begin;
+        const T* row = in + r * features + begin;
+        const T mu = means[r], inverse = rstds[r];
+        for (std::int64_t f = 0; f < width; ++f) {
+            gainSum[f] += d[f] * (row[f] - mu) * inverse;
+            biasSum[f] += d[f];
+        }
+    }
+    for (std::int64_t f = 0; f < width; ++f) gradGain[begin + f] = gainSum[f], gradBias[begin + f] = biasSum[f];
+}
+
+// dx rows [begin, end): rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain.
+template <typename T>
+[[gnu::always_inline]] inline void layerNormInputGradientRows(std::int64_t begin, std::int64_t end,
+                                                              std::int64_t features, const T* in, const T* g,
+                                                              const T* means, const T* rstds, const T* gradOut,
+                                                              T* gradIn) {
+    for (std::int64_t r = begin; r < end; ++r) {
+        const T* row = in + r * features;
+        const T* d = gradOut + r * features;
+        const double mu = double(means[r]), inverse = double(rstds[r]);
+        const double meanD = laneSum(features, [&](std::int64_t f) { return double(d[f]) * double(g[f]); }) / double(features);
+        const double meanDX = laneSum(features, [&](std::int64_t f) {
+            return double(d[f]) * double(g[f]) * ((double(row[f]) - mu) * inverse);
+        }) / double(features);
+        for (std::int64_t f = 0; f < features; ++f) {
+            const double xhat = (double(row[f]) - mu) * inverse;
+            gradIn[r * features + f] = T(inverse * (double(d[f]) * double(g[f]) - meanD - xhat * meanDX));
+        }
+    }
+}
+
+// The float loops compiled for the vector units the CPU has; double keeps the baseline.
+COHORT_CPU_CLONES void layerNormRowsFloat(std::int64_t begin, std::int64_t end, std::int64_t features, double epsilon,
+                                          const float* in, const float* g, const float* b, float* out, float* means,
+                                          float* rstds) {
+    layerNormRows(begin, end, features, epsilon, in, g, b, out, means, rstds);
+}
+COHORT_CPU_CLONES void layerNormParameterGradientsFloat(std::int64_t begin, std::int64_t width, std::int64_t rows,
+                                                        std::int64_t features, const float* in, const float* means,
+                                                        const float* rstds, const float* gradOut, float* gradGain,
+                                                        float* gradBias) {
+    layerNormParameterGradients(begin, width, rows, features, in, means, rstds, gradOut, gradGain, gradBias);
+}
+COHORT_CPU_CLONES void layerNormInputGradientRowsFloat(std::int64_t begin, std::int64_t end, std::int64_t features,
+                                                       const float* in, const float* g, const float* means,
+                                                       const float* rstds, const float* gradOut, float* gradIn) {
+    layerNormInputGradientRows(begin, end, features, in, g, means, rstds, gradOut, gradIn);
+}
+template <typename... Args>
+void layerNormRowsOf(const float*, Args... args) { layerNormRowsFloat(args...); }
+template <typename... Args>
+void layerNormRowsOf(const double*, Args... args) { layerNormRows<double>(args...); }
+template <typename... Args>
+void parameterGradientsOf(const float*, Args... args) { layerNormParameterGradientsFloat(args...); }
+template <typename... Args>
+void parameterGradientsOf(const double*, Args... args) { layerNormParameterGradients<double>(args...); }
+template <typename... Args>
+void inputGradientRowsOf(const float*, Args... args) { layerNormInputGradientRowsFloat(args...); }
+template <typename... Args>
+void inputGradientRowsOf(const double*, Args... args) { layerNormInputGradientRows<double>(args...); }
+
+// body(begin, end) over [0, rows) in blocks of 8 rows, split across threads when `parallel`.
+template <typename Body>
+void inRowBlocks(std::int64_t rows, bool parallel, Body body) {
+    constexpr std::int64_t kRows = 8;
+    const std::int64_t blocks = (rows + kRows - 1) / kRows;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (std::int64_t block = 0; block < blocks; ++block) body(block * kRows, std::min(rows, (block + 1) * kRows));
+}
+
+}  // namespace
+
 void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, double epsilon, const void* x,
                       const void* gain, const void* bias, void* y, void* mean, void* rstd) {
     dispatch(dtype, [&](auto zero) {
         using T = decltype(zero);
         const T* in = static_cast<const T*>(x);
-        const T* g = static_cast<const T*>(gain);
-        const T* b = static_cast<const T*>(bias);
-        T* out = static_cast<T*>(y);
-        T* means = static_cast<T*>(mean);
-        T* rstds = static_cast<T*>(rstd);
-#pragma omp parallel for schedule(static) if (rows * features >= kParallelElements)
-        for (std::int64_t r = 0; r < rows; ++r) {
-            const T* row = in + r * features;
-            const double mu = laneSum(features, [&](std::int64_t f) { return double(row[f]); }) / double(features);
-            const double squares = laneSum(features, [&](std::int64_t f) { return (double(row[f]) - mu) * (double(row[f]) - mu); });
-            const double inverse = 1.0 / std::sqrt(squares / double(features) + epsilon);
-            means[r] = T(mu);
-            rstds[r] = T(inverse);
-            T* o = out + r * features;
-            for (std::int64_t f = 0; f < features; ++f) o[f] = (row[f] - T(mu)) * T(inverse) * g[f] + b[f];
-        }
+        inRowBlocks(rows, rows * features >= kParallelElements, [&](std::int64_t begin, std::int64_t end) {
+            layerNormRowsOf(in, begin, end, features, epsilon, in, static_cast<const T*>(gain),
+                            static_cast<const T*>(bias), static_cast<T*>(y), static_cast<T*>(mean),
+                            static_cast<T*>(rstd));
+        });
     });
 }
 
@@ -264,49 +424,24 @@ void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, co
     dispatch(dtype, [&](auto zero) {
         using T = decltype(zero);
         const T* in = static_cast<const T*>(x);
-        const T* g = static_cast<const T*>(gain);
         const T* means = static_cast<const T*>(mean);
         const T* rstds = static_cast<const T*>(rstd);
         const T* gradOut = static_cast<const T*>(dy);
         const bool parallel = rows * features >= kParallelElements;
-        // dgain[f] = sum_r dy * xhat, dbias[f] = sum_r dy, each feature's rows in order; threads own
-        // blocks of features and walk the rows, so the inner loop runs along a row.
-        T* gradGain = static_cast<T*>(dgain);
-        T* gradBias = static_cast<T*>(dbias);
-        constexpr std::int64_t kBlock = 64;
-        const std::int64_t blocks = (features + kBlock - 1) / kBlock;
+        // dgain[f] = sum_r dy * xhat, dbias[f] = sum_r dy: threads own blocks of features and walk
+        // the rows, so the inner loop runs along a row.
+        const std::int64_t blocks = (features + kFeatureBlock - 1) / kFeatureBlock;
 #pragma omp parallel for schedule(static) if (parallel)
         for (std::int64_t block = 0; block < blocks; ++block) {
-            const std::int64_t begin = block * kBlock, width = std::min(kBlock, features - begin);
-            T gainSum[kBlock] = {}, biasSum[kBlock] = {};
-            for (std::int64_t r = 0; r < rows; ++r) {
-                const T* d = gradOut + r * features + begin;
-                const T* row = in + r * features + begin;
-                const T mu = means[r], inverse = rstds[r];
-                for (std::int64_t f = 0; f < width; ++f) {
-                    gainSum[f] += d[f] * (row[f] - mu) * inverse;
-                    biasSum[f] += d[f];
-                }
-            }
-            for (std::int64_t f = 0; f < width; ++f) gradGain[begin + f] = gainSum[f], gradBias[begin + f] = biasSum[f];
+            const std::int64_t begin = block * kFeatureBlock;
+            parameterGradientsOf(in, begin, std::min(kFeatureBlock, features - begin), rows, features, in, means,
+                                 rstds, gradOut, static_cast<T*>(dgain), static_cast<T*>(dbias));
         }
         if (dx == nullptr) return;
-        // dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain.
-        T* gradIn = static_cast<T*>(dx);
-#pragma omp parallel for schedule(static) if (parallel)
-        for (std::int64_t r = 0; r < rows; ++r) {
-            const T* row = in + r * features;
-            const T* d = gradOut + r * features;
-            const double mu = double(means[r]), inverse = double(rstds[r]);
-            const double meanD = laneSum(features, [&](std::int64_t f) { return double(d[f]) * double(g[f]); }) / double(features);
-            const double meanDX = laneSum(features, [&](std::int64_t f) {
-                return double(d[f]) * double(g[f]) * ((double(row[f]) - mu) * inverse);
-            }) / double(features);
-            for (std::int64_t f = 0; f < features; ++f) {
-                const double xhat = (double(row[f]) - mu) * inverse;
-                gradIn[r * features + f] = T(inverse * (double(d[f]) * double(g[f]) - meanD - xhat * meanDX));
-            }
-        }
+        inRowBlocks(rows, parallel, [&](std::int64_t begin, std::int64_t end) {
+            inputGradientRowsOf(in, begin, end, features, in, static_cast<const T*>(gain), means, rstds, gradOut,
+                                static_cast<T*>(dx));
+        });
     });
 }
 

@@ -12,6 +12,10 @@
 
 namespace cohort::kernels::cpu_detail {
 
+// Backend::softmaxCrossEntropy (the float path's exponentials vectorised).
+void softmaxCrossEntropy(DType dtype, std::int64_t rows, std::int64_t classes, const void* logits,
+                         const std::int32_t* labels, void* lossSum, void* grad, double gradScale, std::int64_t* correct);
+
 void geluForward(DType dtype, std::int64_t count, const void* x, void* y);
 void geluBackward(DType dtype, std::int64_t count, const void* x, const void* dy, void* dx);
 void geluForwardWithDerivative(DType dtype, std::int64_t count, const void* x, void* y, void* dydx);

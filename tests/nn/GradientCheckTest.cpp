@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "src/nn/ActivationLayer.h"
 #include "src/nn/Dense.h"
@@ -78,6 +79,48 @@ TEST(GradientCheck, CrossEntropyIsStableForHugeLogits) {
     EXPECT_NEAR(grad[0], 0.5, 1e-12);
     EXPECT_NEAR(grad[1], -0.5, 1e-12);
     EXPECT_NEAR(grad[5], 0.5 * (1.0 / 3.0 - 1.0), 1e-12);
+}
+
+// The float path (its exponentials vectorised, computed once per logit) against the double one on
+// the LM head's shape, and the float path on huge logits; a NaN logit makes the loss and that row's
+// gradients NaN (so divergence is seen) without touching the other rows.
+TEST(GradientCheck, FloatCrossEntropyAgreesWithDoubleAndPropagatesNaN) {
+    auto backend = kernels::makeCpuBackend(1);
+    const std::int64_t rows = 768, classes = 65;
+    std::mt19937_64 generator(11);
+    std::normal_distribution<double> normal(0.0, 3.0);
+    std::vector<double> logits(std::size_t(rows * classes));
+    for (double& v : logits) v = normal(generator);
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(rows));
+    for (std::int64_t r = 0; r < rows; ++r) labels[std::size_t(r)] = std::int32_t((r * 7) % classes);
+    std::vector<float> single(logits.begin(), logits.end()), singleGrad(logits.size());
+    std::vector<double> doubleGrad(logits.size());
+    double loss = 0.0;
+    float singleLoss = 0.0f;
+    std::int64_t correct = -1, singleCorrect = -2;
+    backend->softmaxCrossEntropy(DType::Float64, rows, classes, logits.data(), labels.data(), &loss, doubleGrad.data(),
+                                 1.0 / double(rows), &correct);
+    backend->softmaxCrossEntropy(DType::Float32, rows, classes, single.data(), labels.data(), &singleLoss,
+                                 singleGrad.data(), 1.0 / double(rows), &singleCorrect);
+    EXPECT_NEAR(singleLoss, loss, 1e-6 * loss);
+    EXPECT_EQ(singleCorrect, correct);
+    for (std::size_t i = 0; i < logits.size(); ++i) ASSERT_NEAR(singleGrad[i], doubleGrad[i], 1e-8) << i;
+
+    const float huge[] = {1000.0f, -1000.0f, 0.0f, 50.0f, 50.0f, 50.0f};
+    const std::int32_t hugeLabels[] = {1, 2};
+    float grad[6];
+    backend->softmaxCrossEntropy(DType::Float32, 2, 3, huge, hugeLabels, &singleLoss, grad, 0.5, nullptr);
+    EXPECT_NEAR(singleLoss, 2000.0 + std::log(3.0), 1e-3);
+    EXPECT_NEAR(grad[0], 0.5, 1e-7);
+    EXPECT_NEAR(grad[1], -0.5, 1e-7);
+    EXPECT_NEAR(grad[5], 0.5 * (1.0 / 3.0 - 1.0), 1e-7);
+
+    single[std::size_t(3 * classes + 5)] = std::nanf("");
+    backend->softmaxCrossEntropy(DType::Float32, rows, classes, single.data(), labels.data(), &singleLoss,
+                                 singleGrad.data(), 1.0, nullptr);
+    EXPECT_TRUE(std::isnan(singleLoss));
+    EXPECT_TRUE(std::isnan(singleGrad[std::size_t(3 * classes)]));
+    EXPECT_FALSE(std::isnan(singleGrad[std::size_t(4 * classes)]));
 }
 
 TEST(DropoutLayer, InferenceIsIdentityAndTrainingKeepsExpectedFraction) {
