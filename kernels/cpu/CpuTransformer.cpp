@@ -1,6 +1,8 @@
 // GELU, layer normalisation, embeddings and attention on the CPU (see kernels/cpu/CpuTransformer.h).
 #include "kernels/cpu/CpuTransformer.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -545,8 +547,11 @@ void attentionForward(DType dtype, std::int64_t batch, std::int64_t positions, s
 #pragma omp parallel for schedule(static) if (pairs > 1 && batch * positions * positions * heads >= kParallelElements)
         for (std::int64_t pair = 0; pair < pairs; ++pair) {
             const AttentionPair at(pair, heads, positions, headWidth);
+            // Each thread reuses one slice of the scratch (a static schedule gives a team larger than
+            // `pairs` one pair per thread, so the slices stay inside it): it stays in cache.
             attentionPairForward(at, static_cast<const T*>(qkv), static_cast<T*>(probabilities) + at.scoresOffset,
-                                 static_cast<T*>(scratch) + pair * positions * headWidth, static_cast<T*>(y));
+                                 static_cast<T*>(scratch) + omp_get_thread_num() * positions * headWidth,
+                                 static_cast<T*>(y));
         }
     });
 }
@@ -562,10 +567,11 @@ void attentionBackward(DType dtype, std::int64_t batch, std::int64_t positions, 
 #pragma omp parallel for schedule(static) if (pairs > 1 && batch * positions * positions * heads >= kParallelElements)
         for (std::int64_t pair = 0; pair < pairs; ++pair) {
             const AttentionPair at(pair, heads, positions, headWidth);
+            const std::int64_t slice = omp_get_thread_num();  // one per thread, as in the forward pass
             attentionPairBackward(at, static_cast<const T*>(qkv),
                                   static_cast<const T*>(probabilities) + at.scoresOffset,
-                                  static_cast<const T*>(dy) + at.outputOffset, scoreGradients + at.scoresOffset,
-                                  transposedValues + pair * positions * headWidth, static_cast<T*>(dqkv));
+                                  static_cast<const T*>(dy) + at.outputOffset, scoreGradients + slice * positions * positions,
+                                  transposedValues + slice * positions * headWidth, static_cast<T*>(dqkv));
         }
     });
 }
