@@ -1,5 +1,7 @@
-// The GPT step's elementwise kernels on the CPU, at the baby GPT's sizes (12 x 64 tokens, embedding
-// 128, MLP 512): GELU forward and backward, layer norm forward and backward, in ns per element.
+// The GPT step's own kernels on the CPU, at the baby GPT's sizes (12 x 64 tokens, embedding 128,
+// 4 heads, MLP 512): GELU forward and backward in ns per element; one layer's attention forward and
+// backward (the banded products, softmax rows and transposes) in GFLOP/s of the causal half's
+// multiply-adds (2 T^2 d per product and pair, halved; six products per pair).
 //   ./build/bench/TransformerKernelsBench
 #include <benchmark/benchmark.h>
 
@@ -42,8 +44,30 @@ void BM_GeluBackward(benchmark::State& state) {
                                                           benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
+// Arg 0: threads; arg 1: 0 forward, 1 forward and backward.
+void BM_Attention(benchmark::State& state) {
+    auto backend = kernels::makeCpuBackend(int(state.range(0)));
+    const bool backward = state.range(1) != 0;
+    const std::int64_t batch = 12, positions = 64, heads = 4, headWidth = 32, channels = heads * headWidth;
+    const std::vector<float> qkv = randomFloats(std::size_t(kTokens * 3 * channels), 3);
+    const std::vector<float> dy = randomFloats(std::size_t(kTokens * channels), 4);
+    std::vector<float> probabilities(std::size_t(batch * heads * positions * positions)), y(dy.size());
+    std::vector<float> scratch(std::size_t(batch * heads * positions * (positions + headWidth))), dqkv(qkv.size());
+    for (auto _ : state) {
+        backend->attentionForward(kernels::DType::Float32, batch, positions, heads, headWidth, qkv.data(),
+                                  probabilities.data(), y.data(), scratch.data());
+        if (backward) {
+            backend->attentionBackward(kernels::DType::Float32, batch, positions, heads, headWidth, qkv.data(),
+                                       probabilities.data(), dy.data(), scratch.data(), dqkv.data());
+        }
+    }
+    const double flops = double(batch * heads) * (backward ? 6.0 : 2.0) * double(positions * positions * headWidth);
+    state.counters["GFLOP_per_s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
+BENCHMARK(BM_Attention)->Args({1, 0})->Args({1, 1})->Args({2, 1})->UseRealTime();
 BENCHMARK(BM_GeluForward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_GeluBackward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK_MAIN();
