@@ -7,6 +7,9 @@ the Linear weights by --weight-decay, cohort runs with its default), random toke
 clipping (cohort bench has none). One PyTorch step = forward, cross-entropy, backward, AdamW step;
 its warm-up steps are not timed. cohort's step is `cohort bench --model gpt ...`'s "us/step".
 Rows: --threads (default 1 and 2), torch.set_num_threads equal to cohort's --threads-per-worker.
+For T > 1 threads a third contender runs the same global batch as cohort's data-parallel harness
+runs it on T cores: T workers of one thread each, batch / T sequences each, shared gradients (every
+step averages the T gradients, so each step is the whole batch's gradient, as in one worker).
 Each round runs every contender once; the medians over rounds are printed with their ratios, one
 markdown table row per thread count.
 
@@ -41,13 +44,16 @@ class CohortFailed(Exception):
     pass
 
 
-def cohort_step(args, threads):
-    """ms per step from `cohort bench`, parsed as bench/cpu_side_by_side.py parses it."""
+def cohort_step(args, threads, workers=1):
+    """ms per step from `cohort bench`, parsed as bench/cpu_side_by_side.py parses it; with workers > 1,
+    `workers` workers of `threads` threads share gradients over batch / workers sequences each."""
     command = [args.cohort, "bench", "--device", "cpu", "--model", "gpt", "--layers", str(args.layers), "--heads",
                str(args.heads), "--embed", str(args.embed), "--context", str(args.context), "--vocabulary",
-               str(args.vocabulary), "--batch-size", str(args.batch), "--optimizer", "adamw", "--lr", "0.001",
-               "--threads-per-worker", str(threads), "--steps", str(args.steps), "--repeats", "1", "--warmup",
-               str(args.warmup)]
+               str(args.vocabulary), "--batch-size", str(args.batch // workers), "--optimizer", "adamw", "--lr",
+               "0.001", "--workers", str(workers), "--threads-per-worker", str(threads), "--steps", str(args.steps),
+               "--repeats", "1", "--warmup", str(args.warmup)]
+    if workers > 1:
+        command += ["--training-mode", "shared-gradients"]
     try:
         done = subprocess.run(command, capture_output=True, text=True)
     except OSError as error:
@@ -156,12 +162,14 @@ def main():
     if args.gemm_floor:
         print(f"GEMM floor: {3 * len(linear_gemms(args))} torch.mm per step (M = batch x context = {m}), "
               f"{gemm_flops / 1e9:.3f} GFLOP")
-    print("| step | PyTorch eager | cohort | PyTorch / cohort | GEMM floor | cohort / floor | PyTorch / floor |")
-    print("|---|---|---|---|---|---|---|", flush=True)
+    print("| step | PyTorch eager | cohort | PyTorch / cohort | cohort, T workers x 1 thread | PyTorch / that | "
+          "GEMM floor | cohort / floor | PyTorch / floor |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
     cohort_ok = True
     notes = []
     for threads in thread_counts:
-        theirs, ours, floor, attention = [], [], [], []
+        theirs, ours, spread, floor, attention = [], [], [], [], []
+        spread_ok = threads > 1 and args.batch % threads == 0
         products = gemm_operands(torch, args) if args.gemm_floor else None
         batched = attention_operands(torch, args) if args.gemm_floor else None
         for _ in range(args.rounds):
@@ -171,17 +179,24 @@ def main():
                 except CohortFailed as failure:
                     cohort_ok = False
                     print(f"cohort failed; PyTorch alone from here:\n{failure}", file=sys.stderr, flush=True)
+            if cohort_ok and spread_ok:
+                try:
+                    spread.append(cohort_step(args, 1, threads))
+                except CohortFailed as failure:
+                    spread_ok = False
+                    print(f"cohort with {threads} workers failed:\n{failure}", file=sys.stderr, flush=True)
             theirs.append(torch_step(torch, args, threads))
             if args.gemm_floor:
                 floor.append(time_products(torch, products, torch.mm, threads, args))
                 attention.append(time_products(torch, batched, torch.bmm, threads, args))
         t = statistics.median(theirs)
         o = statistics.median(ours) if ours and cohort_ok else None
+        w = statistics.median(spread) if spread and spread_ok else None
         f = statistics.median(floor) if floor else None
         name = f"baby GPT, batch {args.batch}, {threads} thread" + ("s" if threads > 1 else "")
         ratio = lambda a, b: cell(a / b if a is not None and b is not None else None, "", 2)  # noqa: E731
-        print(f"| {name} | {cell(t)} | {cell(o)} | {ratio(t, o)} | {cell(f, ' ms', 2)} | {ratio(o, f)} | "
-              f"{ratio(t, f)} |", flush=True)
+        print(f"| {name} | {cell(t)} | {cell(o)} | {ratio(t, o)} | {cell(w)} | {ratio(t, w)} | {cell(f, ' ms', 2)} | "
+              f"{ratio(o, f)} | {ratio(t, f)} |", flush=True)
         if f is not None:
             notes.append(f"{threads} thread{'s' if threads > 1 else ''}: GEMM floor {f:.2f} ms = "
                          f"{gemm_flops / f / 1e6:.1f} GFLOP/s; attention's {6 * args.layers} batched products "
