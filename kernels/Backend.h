@@ -76,12 +76,16 @@ public:
                                        std::int64_t cols, const void* x, const void* bias,
                                        void* y) = 0;
     // A dense layer's forward pass: y [rows, outputs] = act(x [rows, inputs] * w [inputs, outputs]
-    // + bias), all row-major. By default gemm, then biasActivationForward in place; a backend may
-    // fuse the two (the CPU's starts y as the bias rows and accumulates the product onto them).
+    // + bias) + addend, all row-major; addend (nullable, [rows, outputs]) is a residual block's
+    // input when the layer ends the block. By default gemm, biasActivationForward in place, then
+    // axpby; a backend may fuse them (the CPU's starts y as bias + addend and accumulates the
+    // product onto it).
     virtual void denseForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t outputs,
-                              std::int64_t inputs, const void* x, const void* w, const void* bias, void* y) {
+                              std::int64_t inputs, const void* x, const void* w, const void* bias, const void* addend,
+                              void* y) {
         gemm(dtype, false, false, rows, outputs, inputs, 1.0, x, inputs, w, outputs, 0.0, y, outputs);
         biasActivationForward(dtype, activation, rows, outputs, y, bias, y);
+        if (addend != nullptr) axpby(dtype, rows * outputs, 1.0, addend, 1.0, y);
     }
     // dx = dy * act'(.) expressed through the activation's output y; dx may alias dy.
     virtual void activationBackward(DType dtype, Activation activation, std::int64_t count,

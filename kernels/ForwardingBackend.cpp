@@ -38,9 +38,11 @@ void ForwardingBackend::gemm(DType dtype, bool transposeA, bool transposeB, std:
     });
 }
 void ForwardingBackend::denseForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t outputs,
-                                     std::int64_t inputs, const void* x, const void* w, const void* bias, void* y) {
-    forwardCall(
-        [=, inner = inner_.get()] { inner->denseForward(dtype, activation, rows, outputs, inputs, x, w, bias, y); });
+                                     std::int64_t inputs, const void* x, const void* w, const void* bias,
+                                     const void* addend, void* y) {
+    forwardCall([=, inner = inner_.get()] {
+        inner->denseForward(dtype, activation, rows, outputs, inputs, x, w, bias, addend, y);
+    });
 }
 
 void ForwardingBackend::biasActivationForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t cols,

@@ -40,7 +40,7 @@ public:
               double alpha, const void* a, std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c,
               std::int64_t ldc) override;
     void denseForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t outputs, std::int64_t inputs,
-                      const void* x, const void* w, const void* bias, void* y) override;
+                      const void* x, const void* w, const void* bias, const void* addend, void* y) override;
     void biasActivationForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t cols, const void* x,
                                const void* bias, void* y) override;
     void activationBackward(DType dtype, Activation activation, std::int64_t count, const void* y, const void* dy,

@@ -88,21 +88,31 @@ public:
         }
     }
 
-    // Without an activation: y starts as the bias rows and the product is accumulated onto them
-    // (beta = 1), one pass over y fewer than a zeroed product followed by a bias pass.
+    // Without an activation: y starts as the bias rows (plus the addend's) and the product is
+    // accumulated onto them (beta = 1): one pass over y, where a zeroed product, a bias pass and a
+    // residual sum took three.
     void denseForward(DType dtype, Activation activation, std::int64_t rows, std::int64_t outputs,
-                      std::int64_t inputs, const void* x, const void* w, const void* bias, void* y) override {
+                      std::int64_t inputs, const void* x, const void* w, const void* bias, const void* addend,
+                      void* y) override {
         if (activation != Activation::Identity || bias == nullptr) {
-            Backend::denseForward(dtype, activation, rows, outputs, inputs, x, w, bias, y);
+            Backend::denseForward(dtype, activation, rows, outputs, inputs, x, w, bias, addend, y);
             return;
         }
         bindThreads();
         dispatch(dtype, [&](auto zero) {
             using T = decltype(zero);
             const T* b = static_cast<const T*>(bias);
+            const T* add = static_cast<const T*>(addend);
             T* out = static_cast<T*>(y);
 #pragma omp parallel for schedule(static) if (rows * outputs >= kParallelElements)
-            for (std::int64_t r = 0; r < rows; ++r) std::copy_n(b, outputs, out + r * outputs);
+            for (std::int64_t r = 0; r < rows; ++r) {
+                T* row = out + r * outputs;
+                if (add == nullptr) {
+                    std::copy_n(b, outputs, row);
+                } else {
+                    for (std::int64_t c = 0; c < outputs; ++c) row[c] = add[r * outputs + c] + b[c];
+                }
+            }
             cpu_detail::rowMajorGemm(false, false, rows, outputs, inputs, T(1), static_cast<const T*>(x), inputs,
                                      static_cast<const T*>(w), outputs, T(1), out, outputs);
         });

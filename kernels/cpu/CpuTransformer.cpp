@@ -346,7 +346,9 @@ template <typename T>
     for (std::int64_t f = 0; f < width; ++f) gradGain[begin + f] = gainSum[f], gradBias[begin + f] = biasSum[f];
 }
 
-// dx rows [begin, end): rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain.
+// dx rows [begin, end): rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain; the
+// two means are summed in double, each element's formula is in T (float vectors are twice as wide,
+// and the float result takes a few roundings more than it did through double).
 template <typename T>
 [[gnu::always_inline]] inline void layerNormInputGradientRows(std::int64_t begin, std::int64_t end,
                                                               std::int64_t features, const T* in, const T* g,
@@ -360,9 +362,10 @@ template <typename T>
         const double meanDX = laneSum(features, [&](std::int64_t f) {
             return double(d[f]) * double(g[f]) * ((double(row[f]) - mu) * inverse);
         }) / double(features);
+        const T muT = T(mu), inverseT = T(inverse), meanDT = T(meanD), meanDXT = T(meanDX);
         for (std::int64_t f = 0; f < features; ++f) {
-            const double xhat = (double(row[f]) - mu) * inverse;
-            gradIn[r * features + f] = T(inverse * (double(d[f]) * double(g[f]) - meanD - xhat * meanDX));
+            const T xhat = (row[f] - muT) * inverseT;
+            gradIn[r * features + f] = inverseT * (d[f] * g[f] - meanDT - xhat * meanDXT);
         }
     }
 }

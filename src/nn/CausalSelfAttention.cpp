@@ -63,6 +63,16 @@ void CausalSelfAttention::initializeParameters(double* hostParameters, std::mt19
 }
 
 Tensor CausalSelfAttention::forward(const Tensor& input, ExecutionContext& context) {
+    return projection_.forward(mixedHeads(input, context), context);
+}
+
+Tensor CausalSelfAttention::forwardAdding(const Tensor& input, const Tensor& addend, ExecutionContext& context) {
+    return projection_.forwardAdding(mixedHeads(input, context), addend, context);
+}
+
+// The QKV projection and the attention itself: the heads' outputs side by side, before the output
+// projection.
+Tensor CausalSelfAttention::mixedHeads(const Tensor& input, ExecutionContext& context) {
     requireSampleSize(input, positions_ * width_, "attention");
     const DType dtype = input.dtype();
     const std::int64_t batch = input.dim(0);
@@ -79,7 +89,7 @@ Tensor CausalSelfAttention::forward(const Tensor& input, ExecutionContext& conte
         qkvOutput_ = qkv;
         probabilities_ = probabilities;
     }
-    return projection_.forward(mixed, context);
+    return mixed;
 }
 
 Tensor CausalSelfAttention::backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) {

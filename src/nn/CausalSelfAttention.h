@@ -32,9 +32,12 @@ public:
     std::unique_ptr<Layer> clone() const override { return std::make_unique<CausalSelfAttention>(heads_, outputStd_); }
     void releaseCache() override;
     bool readsOutputInBackward() const override { return false; }  // its output projection is linear
+    // The residual sum goes into the output projection's pass (Dense::forwardAdding).
+    Tensor forwardAdding(const Tensor& input, const Tensor& addend, ExecutionContext& context) override;
     std::int64_t heads() const { return heads_; }
 
 private:
+    Tensor mixedHeads(const Tensor& input, ExecutionContext& context);
     std::int64_t heads_;
     double outputStd_;
     std::int64_t positions_ = 0, width_ = 0;

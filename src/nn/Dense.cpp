@@ -52,7 +52,17 @@ void Dense::initializeParameters(double* hostParameters, std::mt19937_64& genera
     for (std::int64_t i = 0; i < outputs_; ++i) hostParameters[inputs_ * outputs_ + i] = 0.0;
 }
 
-Tensor Dense::forward(const Tensor& input, ExecutionContext& context) {
+Tensor Dense::forward(const Tensor& input, ExecutionContext& context) { return forwardOnto(input, nullptr, context); }
+
+// Without an activation the addend goes into the output pass (Backend::denseForward); with one it
+// is added after it (y then holds act(.) + addend, which backward, reading y, could not use: a
+// residual block asks only layers that do not read their output, Residual::sumsInPlace).
+Tensor Dense::forwardAdding(const Tensor& input, const Tensor& addend, ExecutionContext& context) {
+    if (activation_ != kernels::Activation::Identity) return Layer::forwardAdding(input, addend, context);
+    return forwardOnto(input, addend.checked("dense.forward", "addend"), context);
+}
+
+Tensor Dense::forwardOnto(const Tensor& input, const void* addend, ExecutionContext& context) {
     requireSampleSize(input, inputs_ * tokens_, "dense layer");
     const std::int64_t batch = input.dim(0) * tokens_;  // rows
     Tensor output = Tensor::empty(outputSample_.withBatch(input.dim(0)), input.dtype(), input.location());
@@ -60,7 +70,7 @@ Tensor Dense::forward(const Tensor& input, ExecutionContext& context) {
     const char* bias = static_cast<const char*>(weights_) + std::size_t(inputs_ * outputs_) * element;
     auto& backend = *context.backend;
     backend.denseForward(input.dtype(), activation_, batch, outputs_, inputs_,
-                         input.checked("dense.forward", "input"), weights_, bias, output.raw());
+                         input.checked("dense.forward", "input"), weights_, bias, addend, output.raw());
     if (context.training) {
         input_ = input;
         output_ = output;

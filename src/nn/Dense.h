@@ -24,6 +24,7 @@ public:
     void bindParameters(void* parameters, void* gradients) override;
     void initializeParameters(double* hostParameters, std::mt19937_64& generator) const override;
     Tensor forward(const Tensor& input, ExecutionContext& context) override;
+    Tensor forwardAdding(const Tensor& input, const Tensor& addend, ExecutionContext& context) override;
     Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) override;
     void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const override;
     bool makesFreshInputGradient() const override { return true; }
@@ -32,6 +33,8 @@ public:
     void releaseCache() override { input_ = {}; output_ = {}; }
 
 private:
+    Tensor forwardOnto(const Tensor& input, const void* addend, ExecutionContext& context);
+
     std::int64_t inputs_ = 0;
     std::int64_t outputs_;
     kernels::Activation activation_;

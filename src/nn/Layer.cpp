@@ -25,6 +25,12 @@ void Layer::workspaceRequests(const Shape& inputSample, const PassQuery& query, 
     }
 }
 
+Tensor Layer::forwardAdding(const Tensor& input, const Tensor& addend, ExecutionContext& context) {
+    Tensor output = forward(input, context);
+    context.backend->axpby(addend.dtype(), addend.elementCount(), 1.0, addend.raw(), 1.0, output.raw());
+    return output;
+}
+
 std::vector<ParameterBlock> Layer::parameterBlocks() const {
     if (parameterCount() == 0) return {};
     return {{"parameters", {parameterCount()}}};

@@ -90,6 +90,10 @@ public:
     virtual void workspaceRequests(const Shape& inputSample, const PassQuery& query, std::vector<std::size_t>& bytes) const;
     virtual Tensor forward(const Tensor& input, ExecutionContext& context) = 0;
     virtual Tensor backward(const Tensor& gradOutput, ExecutionContext& context, bool needInputGradient) = 0;
+    // forward(input) + addend, the sum written into forward's own output (a residual block's last
+    // layer, when the block may sum in place: Residual::sumsInPlace). By default forward, then one
+    // addition; a dense layer folds the addend into its output pass.
+    virtual Tensor forwardAdding(const Tensor& input, const Tensor& addend, ExecutionContext& context);
     // Whether backward() reads the tensor forward() returned (so a caller must not write into it):
     // a dense layer's activation derivative does; most layers keep their input, not their output.
     virtual bool readsOutputInBackward() const { return true; }

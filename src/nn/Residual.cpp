@@ -78,11 +78,11 @@ std::int64_t Residual::workingElementsPerSample() const {
 Tensor Residual::forward(const Tensor& input, ExecutionContext& context) {
     bindBody(input.dtype());
     Tensor x = input;
-    for (auto& layer : body_) x = layer->forward(x, context);
     if (sumsInPlace()) {  // the body's output is nobody's but ours: the sum goes into it
-        context.backend->axpby(input.dtype(), input.elementCount(), 1.0, input.raw(), 1.0, x.raw());
-        return x;
+        for (std::size_t i = 0; i + 1 < body_.size(); ++i) x = body_[i]->forward(x, context);
+        return body_.back()->forwardAdding(x, input, context);
     }
+    for (auto& layer : body_) x = layer->forward(x, context);
     Tensor output = Tensor::empty(input.shape(), input.dtype(), input.location());
     context.backend->copy(input.byteCount(), input.raw(), output.raw());
     context.backend->axpby(input.dtype(), input.elementCount(), 1.0, x.raw(), 1.0, output.raw());

@@ -44,7 +44,8 @@ TEST(CpuBackend, GemmMatchesNaiveForEveryTransposeCombination) {
 }
 
 // beta = 0 never reads C (BLAS's rule), so NaN there is overwritten, not propagated; the dense
-// forward (the CPU's starts y as the bias rows) is the product plus the bias through the activation.
+// forward (the CPU's starts y as the bias rows, plus a residual addend's) is the product plus the
+// bias through the activation, plus the addend when given.
 TEST(CpuBackend, ProductsIgnoreWhatTheirOutputHeldAndDenseForwardAddsTheBias) {
     auto backend = makeCpuBackend(2);
     const std::int64_t rows = 301, inputs = 29, outputs = 131;  // above the parallel threshold
@@ -62,14 +63,17 @@ TEST(CpuBackend, ProductsIgnoreWhatTheirOutputHeldAndDenseForwardAddsTheBias) {
     backend->gemm(DType::Float64, false, false, rows, outputs, inputs, 1.0, x.data(), inputs, w.data(), outputs, 0.0,
                   c.data(), outputs);
     for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], product[i], 1e-12) << i;
+    const auto addend = randomVector(product.size(), 9);
     for (Activation activation : {Activation::Identity, Activation::Relu}) {
-        std::vector<double> y(product.size(), std::nan(""));
-        backend->denseForward(DType::Float64, activation, rows, outputs, inputs, x.data(), w.data(), bias.data(),
-                              y.data());
-        for (std::size_t i = 0; i < y.size(); ++i) {
-            const double expected = product[i] + bias[i % std::size_t(outputs)];
-            ASSERT_NEAR(y[i], activation == Activation::Relu ? std::max(0.0, expected) : expected, 1e-12)
-                << toString(activation) << " " << i;
+        for (const double* add : {static_cast<const double*>(nullptr), addend.data()}) {
+            std::vector<double> y(product.size(), std::nan(""));
+            backend->denseForward(DType::Float64, activation, rows, outputs, inputs, x.data(), w.data(), bias.data(),
+                                  add, y.data());
+            for (std::size_t i = 0; i < y.size(); ++i) {
+                const double sum = product[i] + bias[i % std::size_t(outputs)];
+                const double expected = (activation == Activation::Relu ? std::max(0.0, sum) : sum) + (add ? add[i] : 0.0);
+                ASSERT_NEAR(y[i], expected, 1e-12) << toString(activation) << (add ? " with addend " : " ") << i;
+            }
         }
     }
 }
