@@ -6,6 +6,10 @@
 
 #include "kernels/cpu/CpuClones.h"
 
+// The vector helpers below take and return 32-byte vectors; they are always inlined into the
+// clones that have AVX, so the calling convention the warning is about is never used.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace cohort::kernels::cpu_detail {
 namespace {
 
