@@ -184,33 +184,24 @@ template <typename T>
     return std::log(sum) - double(row[label] - maximum);
 }
 
-// The float rows compiled for the vector units the CPU has (the double ones are the reference).
-COHORT_CPU_CLONES void causalSoftmaxFloat(float* scores, std::int64_t positions) {
-    causalSoftmaxRows(scores, positions);
-}
-COHORT_CPU_CLONES void softmaxBackwardFloat(const float* probabilities, float* gradient, std::int64_t positions,
-                                            float scale) {
-    softmaxBackwardRows(probabilities, gradient, positions, scale);
-}
-COHORT_CPU_CLONES double crossEntropyRowFloat(const float* row, std::int64_t classes, std::int32_t label,
-                                              float maximum, float* g, double gradScale) {
-    return crossEntropyRow(row, classes, label, maximum, g, gradScale);
-}
-double crossEntropyRowOf(const float* row, std::int64_t classes, std::int32_t label, float maximum, float* g,
-                         double gradScale) {
-    return crossEntropyRowFloat(row, classes, label, maximum, g, gradScale);
-}
-double crossEntropyRowOf(const double* row, std::int64_t classes, std::int32_t label, double maximum, double* g,
-                         double gradScale) {
-    return crossEntropyRow(row, classes, label, maximum, g, gradScale);
-}
-void causalSoftmax(float* scores, std::int64_t positions) { causalSoftmaxFloat(scores, positions); }
+// Each loop above as a pair of overloads: the float one compiled for the vector units the CPU has
+// (target clones), the double one (the gradient checks' reference) for the baseline.
+COHORT_CPU_CLONES void causalSoftmax(float* scores, std::int64_t positions) { causalSoftmaxRows(scores, positions); }
 void causalSoftmax(double* scores, std::int64_t positions) { causalSoftmaxRows(scores, positions); }
-void softmaxBackward(const float* probabilities, float* gradient, std::int64_t positions, float scale) {
-    softmaxBackwardFloat(probabilities, gradient, positions, scale);
+COHORT_CPU_CLONES void softmaxBackward(const float* probabilities, float* gradient, std::int64_t positions,
+                                       float scale) {
+    softmaxBackwardRows(probabilities, gradient, positions, scale);
 }
 void softmaxBackward(const double* probabilities, double* gradient, std::int64_t positions, double scale) {
     softmaxBackwardRows(probabilities, gradient, positions, scale);
+}
+COHORT_CPU_CLONES double crossEntropyOfRow(const float* row, std::int64_t classes, std::int32_t label, float maximum,
+                                           float* g, double gradScale) {
+    return crossEntropyRow(row, classes, label, maximum, g, gradScale);
+}
+double crossEntropyOfRow(const double* row, std::int64_t classes, std::int32_t label, double maximum, double* g,
+                         double gradScale) {
+    return crossEntropyRow(row, classes, label, maximum, g, gradScale);
 }
 
 }  // namespace
@@ -243,7 +234,7 @@ void softmaxCrossEntropy(DType dtype, std::int64_t rows, std::int64_t classes, c
                 if (g) std::fill_n(g, classes, std::numeric_limits<T>::quiet_NaN());
                 continue;
             }
-            total += crossEntropyRowOf(row, classes, label, row[best], g, gradScale);
+            total += crossEntropyOfRow(row, classes, label, row[best], g, gradScale);
         }
         *static_cast<T*>(lossSum) = T(total);
         if (correct) *correct = hits;
@@ -370,35 +361,37 @@ template <typename T>
     }
 }
 
-// The float loops compiled for the vector units the CPU has; double keeps the baseline.
-COHORT_CPU_CLONES void layerNormRowsFloat(std::int64_t begin, std::int64_t end, std::int64_t features, double epsilon,
-                                          const float* in, const float* g, const float* b, float* out, float* means,
-                                          float* rstds) {
+// The three loops as overload pairs, float cloned and double baseline (as the softmax's above).
+COHORT_CPU_CLONES void normalizeRows(std::int64_t begin, std::int64_t end, std::int64_t features, double epsilon,
+                                     const float* in, const float* g, const float* b, float* out, float* means,
+                                     float* rstds) {
     layerNormRows(begin, end, features, epsilon, in, g, b, out, means, rstds);
 }
-COHORT_CPU_CLONES void layerNormParameterGradientsFloat(std::int64_t begin, std::int64_t width, std::int64_t rows,
-                                                        std::int64_t features, const float* in, const float* means,
-                                                        const float* rstds, const float* gradOut, float* gradGain,
-                                                        float* gradBias) {
+void normalizeRows(std::int64_t begin, std::int64_t end, std::int64_t features, double epsilon, const double* in,
+                   const double* g, const double* b, double* out, double* means, double* rstds) {
+    layerNormRows(begin, end, features, epsilon, in, g, b, out, means, rstds);
+}
+COHORT_CPU_CLONES void normParameterGradients(std::int64_t begin, std::int64_t width, std::int64_t rows,
+                                              std::int64_t features, const float* in, const float* means,
+                                              const float* rstds, const float* gradOut, float* gradGain,
+                                              float* gradBias) {
     layerNormParameterGradients(begin, width, rows, features, in, means, rstds, gradOut, gradGain, gradBias);
 }
-COHORT_CPU_CLONES void layerNormInputGradientRowsFloat(std::int64_t begin, std::int64_t end, std::int64_t features,
-                                                       const float* in, const float* g, const float* means,
-                                                       const float* rstds, const float* gradOut, float* gradIn) {
+void normParameterGradients(std::int64_t begin, std::int64_t width, std::int64_t rows, std::int64_t features,
+                            const double* in, const double* means, const double* rstds, const double* gradOut,
+                            double* gradGain, double* gradBias) {
+    layerNormParameterGradients(begin, width, rows, features, in, means, rstds, gradOut, gradGain, gradBias);
+}
+COHORT_CPU_CLONES void normInputGradientRows(std::int64_t begin, std::int64_t end, std::int64_t features,
+                                             const float* in, const float* g, const float* means, const float* rstds,
+                                             const float* gradOut, float* gradIn) {
     layerNormInputGradientRows(begin, end, features, in, g, means, rstds, gradOut, gradIn);
 }
-template <typename... Args>
-void layerNormRowsOf(const float*, Args... args) { layerNormRowsFloat(args...); }
-template <typename... Args>
-void layerNormRowsOf(const double*, Args... args) { layerNormRows<double>(args...); }
-template <typename... Args>
-void parameterGradientsOf(const float*, Args... args) { layerNormParameterGradientsFloat(args...); }
-template <typename... Args>
-void parameterGradientsOf(const double*, Args... args) { layerNormParameterGradients<double>(args...); }
-template <typename... Args>
-void inputGradientRowsOf(const float*, Args... args) { layerNormInputGradientRowsFloat(args...); }
-template <typename... Args>
-void inputGradientRowsOf(const double*, Args... args) { layerNormInputGradientRows<double>(args...); }
+void normInputGradientRows(std::int64_t begin, std::int64_t end, std::int64_t features, const double* in,
+                           const double* g, const double* means, const double* rstds, const double* gradOut,
+                           double* gradIn) {
+    layerNormInputGradientRows(begin, end, features, in, g, means, rstds, gradOut, gradIn);
+}
 
 // body(begin, end) over [0, rows) in blocks of 8 rows, split across threads when `parallel`.
 template <typename Body>
@@ -417,7 +410,7 @@ void layerNormForward(DType dtype, std::int64_t rows, std::int64_t features, dou
         using T = decltype(zero);
         const T* in = static_cast<const T*>(x);
         inRowBlocks(rows, rows * features >= kParallelElements, [&](std::int64_t begin, std::int64_t end) {
-            layerNormRowsOf(in, begin, end, features, epsilon, in, static_cast<const T*>(gain),
+            normalizeRows(begin, end, features, epsilon, in, static_cast<const T*>(gain),
                             static_cast<const T*>(bias), static_cast<T*>(y), static_cast<T*>(mean),
                             static_cast<T*>(rstd));
         });
@@ -439,13 +432,13 @@ void layerNormBackward(DType dtype, std::int64_t rows, std::int64_t features, co
 #pragma omp parallel for schedule(static) if (parallel)
         for (std::int64_t block = 0; block < blocks; ++block) {
             const std::int64_t begin = block * kFeatureBlock;
-            parameterGradientsOf(in, begin, std::min(kFeatureBlock, features - begin), rows, features, in, means,
-                                 rstds, gradOut, static_cast<T*>(dgain), static_cast<T*>(dbias));
+            normParameterGradients(begin, std::min(kFeatureBlock, features - begin), rows, features, in, means,
+                                   rstds, gradOut, static_cast<T*>(dgain), static_cast<T*>(dbias));
         }
         if (dx == nullptr) return;
         inRowBlocks(rows, parallel, [&](std::int64_t begin, std::int64_t end) {
-            inputGradientRowsOf(in, begin, end, features, in, static_cast<const T*>(gain), means, rstds, gradOut,
-                                static_cast<T*>(dx));
+            normInputGradientRows(begin, end, features, in, static_cast<const T*>(gain), means, rstds, gradOut,
+                                  static_cast<T*>(dx));
         });
     });
 }
