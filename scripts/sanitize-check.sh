@@ -5,11 +5,11 @@
 # one's executions per second and in total. A crash, leak, timeout or unexpected exception in a
 # fuzz target fails the run; the input that caused it is kept under <build>/fuzz-findings/ (copy it
 # into tests/fuzz/regressions/<target>/ once fixed: ctest replays it from then on).
-#   scripts/sanitize-check.sh [build-dir]      COHORT_FUZZ_SECONDS (30), COHORT_SANITIZE_TESTS (1)
+#   scripts/sanitize-check.sh [build-dir]      COHORT_FUZZ_SECONDS (20), COHORT_SANITIZE_TESTS (1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-asan}
-seconds=${COHORT_FUZZ_SECONDS:-30}
+seconds=${COHORT_FUZZ_SECONDS:-20}
 compiler=$(command -v clang++-14 || command -v clang++ || true)
 if [ -z "$compiler" ]; then echo "sanitize-check: clang++ not found (scripts/setup.sh installs it)" >&2; exit 1; fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
