@@ -36,4 +36,9 @@ template <typename T>
 void bandedProduct(Band band, std::int64_t rows, std::int64_t columns, std::int64_t depth, T alpha,
                    const BandedOperands<T>& operands);
 
+// dst [width x rows] = the transpose of src [rows x width] (row stride `stride`), on the calling
+// thread: the products read keys (forward) and values (backward) a row of positions at a time.
+template <typename T>
+void transposeRows(T* dst, const T* src, std::int64_t rows, std::int64_t width, std::int64_t stride);
+
 }  // namespace cohort::kernels::cpu_detail

@@ -13,6 +13,7 @@
 #include "kernels/DTypeDispatch.h"
 #include "kernels/cpu/CpuClones.h"
 #include "kernels/cpu/CpuBandedProduct.h"
+#include "kernels/cpu/CpuVectors.h"
 #include "kernels/cpu/ParallelThreshold.h"
 
 namespace cohort::kernels::cpu_detail {
@@ -43,6 +44,24 @@ constexpr double kGeluCubic = 0.044715;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
     return p * std::bit_cast<float>((k + 127) << 23);
+}
+
+// expOf on 8 lanes: the same operations in the same order, so each lane is bitwise expOf's value.
+[[gnu::always_inline]] inline vectors::Floats expOf(vectors::Floats z) {
+    using vectors::splat;
+    z = vectors::min(splat(88.0f), vectors::max(splat(-87.0f), z));
+    const vectors::Floats shifted = z * 1.44269504088896341f + 12582912.0f;
+    const vectors::Floats n = shifted - 12582912.0f;
+    const vectors::Ints k = vectors::Ints(shifted) - 0x4B400000;
+    const vectors::Floats r = z - n * 0.693359375f + n * 2.12194440e-4f;
+    vectors::Floats p = splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    return p * vectors::Floats((k + 127) << 23);
 }
 
 [[gnu::always_inline]] inline float geluLogistic(float x) {  // s above
@@ -186,11 +205,62 @@ template <typename T>
 
 // Each loop above as a pair of overloads: the float one compiled for the vector units the CPU has
 // (target clones), the double one (the gradient checks' reference) for the baseline.
-COHORT_CPU_CLONES void causalSoftmax(float* scores, std::int64_t positions) { causalSoftmaxRows(scores, positions); }
+// The float rows in vectors when a row is whole vectors (the baby GPT's 64 positions; other lengths
+// take the loops above). The band's last vector is masked in registers: its entries past the
+// diagonal count as row[0] for the maximum and as 0 in the sum, and are stored as 0. Sums in 8
+// lanes added in pairs: a fixed order, so the result does not depend on the CPU.
+constexpr std::int64_t kSoftmaxLanes = vectors::kLanes<float>;
+
+[[gnu::always_inline]] inline vectors::Ints bandMask(std::int64_t i, std::int64_t last) {  // lanes of row i's last vector
+    const vectors::Ints lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    return lane < vectors::Ints{} + std::int32_t(i + 1 - last);
+}
+
+COHORT_CPU_CLONES void causalSoftmax(float* scores, std::int64_t positions) {
+    using vectors::Floats;
+    if (positions % kSoftmaxLanes != 0) return causalSoftmaxRows(scores, positions);
+    for (std::int64_t i = 0; i < positions; ++i) {
+        float* row = scores + i * positions;
+        const std::int64_t last = i / kSoftmaxLanes * kSoftmaxLanes;
+        const vectors::Ints inBand = bandMask(i, last);
+        Floats maxima = vectors::select(inBand, vectors::load(row + last), vectors::splat(row[0]));
+        for (std::int64_t j = 0; j < last; j += kSoftmaxLanes) maxima = vectors::max(maxima, vectors::load(row + j));
+        const float maximum = vectors::largest(maxima);
+        Floats sums{};
+        for (std::int64_t j = 0; j < last; j += kSoftmaxLanes) {
+            const Floats e = expOf(vectors::load(row + j) - maximum);
+            vectors::store(row + j, e);
+            sums += e;
+        }
+        const Floats lastExponentials = vectors::select(inBand, expOf(vectors::load(row + last) - maximum), Floats{});
+        sums += lastExponentials;
+        const float inverse = 1.0f / vectors::sum(sums);
+        for (std::int64_t j = 0; j < last; j += kSoftmaxLanes) vectors::store(row + j, vectors::load(row + j) * inverse);
+        vectors::store(row + last, lastExponentials * inverse);
+        for (std::int64_t j = last + kSoftmaxLanes; j < positions; j += kSoftmaxLanes) vectors::store(row + j, Floats{});
+    }
+}
 void causalSoftmax(double* scores, std::int64_t positions) { causalSoftmaxRows(scores, positions); }
 COHORT_CPU_CLONES void softmaxBackward(const float* probabilities, float* gradient, std::int64_t positions,
                                        float scale) {
-    softmaxBackwardRows(probabilities, gradient, positions, scale);
+    using vectors::Floats;
+    if (positions % kSoftmaxLanes != 0) return softmaxBackwardRows(probabilities, gradient, positions, scale);
+    for (std::int64_t i = 0; i < positions; ++i) {
+        const float* p = probabilities + i * positions;
+        float* g = gradient + i * positions;
+        const std::int64_t last = i / kSoftmaxLanes * kSoftmaxLanes;
+        const vectors::Ints inBand = bandMask(i, last);
+        Floats sums{};
+        for (std::int64_t j = 0; j < last; j += kSoftmaxLanes) sums += vectors::load(p + j) * vectors::load(g + j);
+        const Floats pLast = vectors::load(p + last), gLast = vectors::select(inBand, vectors::load(g + last), Floats{});
+        sums += pLast * gLast;
+        const float dot = vectors::sum(sums);
+        for (std::int64_t j = 0; j < last; j += kSoftmaxLanes) {
+            vectors::store(g + j, vectors::load(p + j) * (vectors::load(g + j) - dot) * scale);
+        }
+        vectors::store(g + last, vectors::select(inBand, pLast * (gLast - dot) * scale, Floats{}));
+        for (std::int64_t j = last + kSoftmaxLanes; j < positions; j += kSoftmaxLanes) vectors::store(g + j, Floats{});
+    }
 }
 void softmaxBackward(const double* probabilities, double* gradient, std::int64_t positions, double scale) {
     softmaxBackwardRows(probabilities, gradient, positions, scale);
@@ -491,22 +561,13 @@ void embeddingBackward(DType dtype, std::int64_t rows, std::int64_t positions, s
 
 namespace {
 
-// dst [width x positions] = the transpose of the pair's columns src [positions x width] (row stride
-// `stride`): the products read the keys (forward) and values (backward) a row of positions at a time.
-template <typename T>
-void transposeInto(T* dst, const T* src, std::int64_t positions, std::int64_t width, std::int64_t stride) {
-    for (std::int64_t p = 0; p < positions; ++p) {
-        for (std::int64_t c = 0; c < width; ++c) dst[c * positions + p] = src[p * stride + c];
-    }
-}
-
 template <typename T>
 void attentionPairForward(const AttentionPair& at, const T* in, T* s, T* keysT, T* out) {
     const std::int64_t positions = at.positions, width = at.width;
     const T scale = T(1.0 / std::sqrt(double(width)));
     // S = Q K^T / sqrt(d) on and below the diagonal, the causal softmax per row, Y = P V (P is 0
     // above the diagonal, so row i sums the first i + 1 values only).
-    transposeInto(keysT, in + at.keyOffset(), positions, width, at.stride);
+    transposeRows(keysT, in + at.keyOffset(), positions, width, at.stride);
     bandedProduct<T>(Band::ColumnsToDiagonal, positions, positions, width, scale,
                      {in + at.queryOffset, at.stride, 1, keysT, positions, s, positions});
     causalSoftmax(s, positions);
@@ -523,7 +584,7 @@ void attentionPairBackward(const AttentionPair& at, const T* in, const T* p, con
     // dS are 0 above the diagonal: P^T and dS^T rows j sum i >= j only.
     bandedProduct<T>(Band::DepthFromDiagonal, positions, width, positions, T(1),
                      {p, 1, positions, dY, at.outputStride, gradIn + at.valueOffset(), at.stride});
-    transposeInto(valuesT, in + at.valueOffset(), positions, width, at.stride);
+    transposeRows(valuesT, in + at.valueOffset(), positions, width, at.stride);
     bandedProduct<T>(Band::ColumnsToDiagonal, positions, positions, width, T(1),
                      {dY, at.outputStride, 1, valuesT, positions, g, positions});
     softmaxBackward(p, g, positions, scale);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <type_traits>
 #include <vector>
@@ -118,12 +119,14 @@ TEST(Attention, BackendGradientsMatchFiniteDifferences) {
     checkAttentionGradients(2, 13, 2, 8);
 }
 
-// The float path (blocks of 16 columns: the baby GPT's heads of 32 and 64 positions) against the
-// double path on the same inputs: the two share their structure, so they agree to float rounding
-// (a misplaced band or block edge would be off by O(1)).
-TEST(Attention, FloatPathAgreesWithDoubleAtTheBabyGptShape) {
+// The float path (vector blocks of 16 and 8 columns, softmax rows in whole vectors, transposes in
+// 8 x 8 tiles) against the double path on the same inputs, at the baby GPT's heads of 32 and 64
+// positions and at shapes that leave remainders: the two share their structure, so they agree to
+// float rounding (a misplaced band, mask or tile edge would be off by O(1)). Every buffer starts
+// as NaN, so an entry read before it is written shows.
+void checkFloatAgainstDouble(std::int64_t batch, std::int64_t positions, std::int64_t heads, std::int64_t width) {
     auto cpu = kernels::makeCpuBackend(2);
-    const std::int64_t batch = 2, positions = 64, heads = 4, width = 32, channels = heads * width;
+    const std::int64_t channels = heads * width;
     const auto qkv = normals(std::size_t(batch * positions * 3 * channels), 8);
     const auto dy = normals(std::size_t(batch * positions * channels), 9);
     const std::size_t squares = std::size_t(batch * heads * positions * positions);
@@ -131,8 +134,9 @@ TEST(Attention, FloatPathAgreesWithDoubleAtTheBabyGptShape) {
     auto run = [&](auto zero) {
         using T = decltype(zero);
         const DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+        const T nan = std::numeric_limits<T>::quiet_NaN();
         std::vector<T> in(qkv.begin(), qkv.end()), gradOut(dy.begin(), dy.end());
-        std::vector<T> p(squares, T(7)), y(dy.size(), T(7)), scratch(scratchSize, T(7)), dqkv(qkv.size(), T(7));
+        std::vector<T> p(squares, nan), y(dy.size(), nan), scratch(scratchSize, nan), dqkv(qkv.size(), nan);
         cpu->attentionForward(dtype, batch, positions, heads, width, in.data(), p.data(), y.data(), scratch.data());
         cpu->attentionBackward(dtype, batch, positions, heads, width, in.data(), p.data(), gradOut.data(),
                                scratch.data(), dqkv.data());
@@ -145,10 +149,17 @@ TEST(Attention, FloatPathAgreesWithDoubleAtTheBabyGptShape) {
     ASSERT_EQ(single.size(), reference.size());
     int failures = 0;
     for (std::size_t i = 0; i < single.size(); ++i) {
-        if (std::abs(single[i] - reference[i]) > 1e-4 * (1.0 + std::abs(reference[i])) && ++failures <= 5) {
-            ADD_FAILURE() << "element " << i << ": float " << single[i] << ", double " << reference[i];
+        if (!(std::abs(single[i] - reference[i]) <= 1e-4 * (1.0 + std::abs(reference[i]))) && ++failures <= 5) {
+            ADD_FAILURE() << positions << "x" << heads << "x" << width << " element " << i << ": float " << single[i]
+                          << ", double " << reference[i];
         }
     }
+}
+
+TEST(Attention, FloatPathAgreesWithDoubleAtTheBabyGptShapeAndWithRemainders) {
+    checkFloatAgainstDouble(2, 64, 4, 32);  // the baby GPT: whole vectors and tiles everywhere
+    checkFloatAgainstDouble(2, 16, 2, 8);   // heads one vector wide
+    checkFloatAgainstDouble(1, 21, 3, 12);  // rows and heads that end inside a vector and a tile
 }
 
 // A problem whose inputs are token ids and whose labels are one per token.
