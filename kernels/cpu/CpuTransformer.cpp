@@ -203,8 +203,6 @@ template <typename T>
     return std::log(sum) - double(row[label] - maximum);
 }
 
-// Each loop above as a pair of overloads: the float one compiled for the vector units the CPU has
-// (target clones), the double one (the gradient checks' reference) for the baseline.
 // The float rows in vectors when a row is whole vectors (the baby GPT's 64 positions; other lengths
 // take the loops above). The band's last vector is masked in registers: its entries past the
 // diagonal count as row[0] for the maximum and as 0 in the sum, and are stored as 0. Sums in 8
@@ -216,9 +214,10 @@ constexpr std::int64_t kSoftmaxLanes = vectors::kLanes<float>;
     return lane < vectors::Ints{} + std::int32_t(i + 1 - last);
 }
 
-COHORT_CPU_CLONES void causalSoftmax(float* scores, std::int64_t positions) {
+// (The vector code sits in always-inlined helpers, not in the clones themselves: Clang checks calls
+// that pass vectors in the baseline clone's own body, and the helpers' are checked once inlined.)
+[[gnu::always_inline]] inline void causalSoftmaxInVectors(float* scores, std::int64_t positions) {
     using vectors::Floats;
-    if (positions % kSoftmaxLanes != 0) return causalSoftmaxRows(scores, positions);
     for (std::int64_t i = 0; i < positions; ++i) {
         float* row = scores + i * positions;
         const std::int64_t last = i / kSoftmaxLanes * kSoftmaxLanes;
@@ -240,11 +239,10 @@ COHORT_CPU_CLONES void causalSoftmax(float* scores, std::int64_t positions) {
         for (std::int64_t j = last + kSoftmaxLanes; j < positions; j += kSoftmaxLanes) vectors::store(row + j, Floats{});
     }
 }
-void causalSoftmax(double* scores, std::int64_t positions) { causalSoftmaxRows(scores, positions); }
-COHORT_CPU_CLONES void softmaxBackward(const float* probabilities, float* gradient, std::int64_t positions,
-                                       float scale) {
+
+[[gnu::always_inline]] inline void softmaxBackwardInVectors(const float* probabilities, float* gradient,
+                                                            std::int64_t positions, float scale) {
     using vectors::Floats;
-    if (positions % kSoftmaxLanes != 0) return softmaxBackwardRows(probabilities, gradient, positions, scale);
     for (std::int64_t i = 0; i < positions; ++i) {
         const float* p = probabilities + i * positions;
         float* g = gradient + i * positions;
@@ -260,6 +258,25 @@ COHORT_CPU_CLONES void softmaxBackward(const float* probabilities, float* gradie
         }
         vectors::store(g + last, vectors::select(inBand, pLast * (gLast - dot) * scale, Floats{}));
         for (std::int64_t j = last + kSoftmaxLanes; j < positions; j += kSoftmaxLanes) vectors::store(g + j, Floats{});
+    }
+}
+
+// Each loop above as a pair of overloads: the float one compiled for the vector units the CPU has
+// (target clones), the double one (the gradient checks' reference) for the baseline.
+COHORT_CPU_CLONES void causalSoftmax(float* scores, std::int64_t positions) {
+    if (positions % kSoftmaxLanes == 0) {
+        causalSoftmaxInVectors(scores, positions);
+    } else {
+        causalSoftmaxRows(scores, positions);
+    }
+}
+void causalSoftmax(double* scores, std::int64_t positions) { causalSoftmaxRows(scores, positions); }
+COHORT_CPU_CLONES void softmaxBackward(const float* probabilities, float* gradient, std::int64_t positions,
+                                       float scale) {
+    if (positions % kSoftmaxLanes == 0) {
+        softmaxBackwardInVectors(probabilities, gradient, positions, scale);
+    } else {
+        softmaxBackwardRows(probabilities, gradient, positions, scale);
     }
 }
 void softmaxBackward(const double* probabilities, double* gradient, std::int64_t positions, double scale) {
