@@ -34,6 +34,17 @@ void BM_GeluForward(benchmark::State& state) {
                                                           benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
+// The training forward pass: the output and the derivative kept for backward.
+void BM_GeluTrainingForward(benchmark::State& state) {
+    auto backend = kernels::makeCpuBackend(int(state.range(0)));
+    const std::int64_t count = kTokens * 512;
+    const std::vector<float> x = randomFloats(std::size_t(count), 1);
+    std::vector<float> y(x.size()), dydx(x.size());
+    for (auto _ : state) backend->geluForwardWithDerivative(kernels::DType::Float32, count, x.data(), y.data(), dydx.data());
+    state.counters["ns_per_element"] = benchmark::Counter(double(count) * 1e-9,
+                                                          benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
 void BM_GeluBackward(benchmark::State& state) {
     auto backend = kernels::makeCpuBackend(int(state.range(0)));
     const std::int64_t count = kTokens * 512;
@@ -69,5 +80,6 @@ void BM_Attention(benchmark::State& state) {
 
 BENCHMARK(BM_Attention)->Args({1, 0})->Args({1, 1})->Args({2, 1})->UseRealTime();
 BENCHMARK(BM_GeluForward)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_GeluTrainingForward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_GeluBackward)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK_MAIN();

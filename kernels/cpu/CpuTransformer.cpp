@@ -86,13 +86,39 @@ COHORT_CPU_CLONES void geluBackwardFloat(std::int64_t begin, std::int64_t end, c
     }
 }
 
-COHORT_CPU_CLONES void geluWithDerivativeFloat(std::int64_t begin, std::int64_t end, const float* x, float* y,
-                                               float* dydx) {
-    for (std::int64_t i = begin; i < end; ++i) {
+// The training forward pass on four vectors at a time (each step of the four side by side: the
+// exponential is one long chain of dependent operations, and four of them keep the vector units
+// busy), the same operations in the same order as the loops above, so bitwise their values.
+constexpr std::int64_t kGeluVectors = 4;
+
+[[gnu::always_inline]] inline void geluWithDerivativeInVectors(std::int64_t begin, std::int64_t end, const float* x,
+                                                               float* y, float* dydx) {
+    using vectors::Floats;
+    constexpr std::int64_t lanes = vectors::kLanes<float>, step = kGeluVectors * lanes;
+    std::int64_t i = begin;
+    for (; i + step <= end; i += step) {
+        Floats v[kGeluVectors], s[kGeluVectors];
+        for (int k = 0; k < kGeluVectors; ++k) v[k] = vectors::load(x + i + k * lanes);
+        for (int k = 0; k < kGeluVectors; ++k) {
+            const Floats u = float(kGeluScale) * (v[k] + float(kGeluCubic) * v[k] * v[k] * v[k]);
+            s[k] = 1.0f / (1.0f + expOf(-2.0f * u));
+        }
+        for (int k = 0; k < kGeluVectors; ++k) {
+            const Floats du = float(kGeluScale) * (1.0f + float(3 * kGeluCubic) * v[k] * v[k]);
+            vectors::store(y + i + k * lanes, v[k] * s[k]);
+            vectors::store(dydx + i + k * lanes, s[k] + 2.0f * v[k] * s[k] * (1.0f - s[k]) * du);
+        }
+    }
+    for (; i < end; ++i) {
         const float v = x[i], s = geluLogistic(v);
         y[i] = v * s;
         dydx[i] = geluDerivativeOf(v, s);
     }
+}
+
+COHORT_CPU_CLONES void geluWithDerivativeFloat(std::int64_t begin, std::int64_t end, const float* x, float* y,
+                                               float* dydx) {
+    geluWithDerivativeInVectors(begin, end, x, y, dydx);
 }
 
 // The sum of term(f) for f in [0, count), in 8 interleaved partial sums added pairwise at the end:

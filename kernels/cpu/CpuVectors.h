@@ -3,12 +3,10 @@
 // (GCC's and Clang's vector extensions): 8 floats or 4 doubles, one AVX register, or two SSE
 // registers in a baseline build. The helpers are always inlined into the functions that use them,
 // which are target clones (kernels/cpu/CpuClones.h), so each clone gets its own instructions.
-// Include it in .cpp files only: its functions take and return vectors by value, which GCC warns
-// about (-Wpsabi) where the calling convention would differ between clones; inlined, none is used.
+// Its functions take and return vectors by value: GCC notes the calling convention of such calls
+// (-Wpsabi, off for the files that include this, kernels/CMakeLists.txt); inlined, none is made.
 #include <algorithm>
 #include <cstdint>
-
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace cohort::kernels::cpu_detail::vectors {
 
