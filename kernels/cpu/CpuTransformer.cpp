@@ -124,15 +124,19 @@ COHORT_CPU_CLONES void geluWithDerivativeFloat(std::int64_t begin, std::int64_t 
 // The sum of term(f) for f in [0, count), in 8 interleaved partial sums added pairwise at the end:
 // independent lanes, so the loop vectorises (one running sum is a chain of dependent additions),
 // and the order is fixed, so the result is too.
-template <typename Term>
-[[gnu::always_inline]] inline double laneSum(std::int64_t count, Term term) {
-    double lanes[8] = {};
+// (The entries past the last whole 8 go to a ninth sum, added last: lanes indexed by a variable
+// would live in memory, not registers.) Sums in Acc: double by default, the element type where a
+// float sum of a row is accurate enough (layer norm's statistics of a few hundred features).
+template <typename Acc = double, typename Term>
+[[gnu::always_inline]] inline Acc laneSum(std::int64_t count, Term term) {
+    Acc lanes[8] = {};
     std::int64_t f = 0;
     for (; f + 8 <= count; f += 8) {
-        for (int l = 0; l < 8; ++l) lanes[l] += term(f + l);
+        for (int l = 0; l < 8; ++l) lanes[l] += Acc(term(f + l));
     }
-    for (int l = 0; f < count; ++f, ++l) lanes[l] += term(f);
-    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    Acc rest = Acc(0);
+    for (; f < count; ++f) rest += Acc(term(f));
+    return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) + rest;
 }
 
 template <typename T>
@@ -419,13 +423,13 @@ template <typename T>
                                                  T* rstds) {
     for (std::int64_t r = begin; r < end; ++r) {
         const T* row = in + r * features;
-        const double mu = laneSum(features, [&](std::int64_t f) { return double(row[f]); }) / double(features);
-        const double squares = laneSum(features, [&](std::int64_t f) { return (double(row[f]) - mu) * (double(row[f]) - mu); });
-        const double inverse = 1.0 / std::sqrt(squares / double(features) + epsilon);
-        means[r] = T(mu);
-        rstds[r] = T(inverse);
+        const T mu = laneSum<T>(features, [&](std::int64_t f) { return row[f]; }) / T(features);
+        const T squares = laneSum<T>(features, [&](std::int64_t f) { return (row[f] - mu) * (row[f] - mu); });
+        const T inverse = T(1.0 / std::sqrt(double(squares) / double(features) + epsilon));
+        means[r] = mu;
+        rstds[r] = inverse;
         T* o = out + r * features;
-        for (std::int64_t f = 0; f < features; ++f) o[f] = (row[f] - T(mu)) * T(inverse) * g[f] + b[f];
+        for (std::int64_t f = 0; f < features; ++f) o[f] = (row[f] - mu) * inverse * g[f] + b[f];
     }
 }
 
@@ -450,9 +454,8 @@ template <typename T>
     for (std::int64_t f = 0; f < width; ++f) gradGain[begin + f] = gainSum[f], gradBias[begin + f] = biasSum[f];
 }
 
-// dx rows [begin, end): rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain; the
-// two means are summed in double, each element's formula is in T (float vectors are twice as wide,
-// and the float result takes a few roundings more than it did through double).
+// dx rows [begin, end): rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy * gain, in T
+// (the two means summed in lanes of T, as the forward pass's statistics).
 template <typename T>
 [[gnu::always_inline]] inline void layerNormInputGradientRows(std::int64_t begin, std::int64_t end,
                                                               std::int64_t features, const T* in, const T* g,
@@ -461,15 +464,13 @@ template <typename T>
     for (std::int64_t r = begin; r < end; ++r) {
         const T* row = in + r * features;
         const T* d = gradOut + r * features;
-        const double mu = double(means[r]), inverse = double(rstds[r]);
-        const double meanD = laneSum(features, [&](std::int64_t f) { return double(d[f]) * double(g[f]); }) / double(features);
-        const double meanDX = laneSum(features, [&](std::int64_t f) {
-            return double(d[f]) * double(g[f]) * ((double(row[f]) - mu) * inverse);
-        }) / double(features);
-        const T muT = T(mu), inverseT = T(inverse), meanDT = T(meanD), meanDXT = T(meanDX);
+        const T mu = means[r], inverse = rstds[r];
+        const T meanD = laneSum<T>(features, [&](std::int64_t f) { return d[f] * g[f]; }) / T(features);
+        const T meanDX = laneSum<T>(features, [&](std::int64_t f) { return d[f] * g[f] * ((row[f] - mu) * inverse); }) /
+                         T(features);
         for (std::int64_t f = 0; f < features; ++f) {
-            const T xhat = (row[f] - muT) * inverseT;
-            gradIn[r * features + f] = inverseT * (d[f] * g[f] - meanDT - xhat * meanDXT);
+            const T xhat = (row[f] - mu) * inverse;
+            gradIn[r * features + f] = inverse * (d[f] * g[f] - meanD - xhat * meanDX);
         }
     }
 }
