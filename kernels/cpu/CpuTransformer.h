@@ -3,9 +3,10 @@
 // the contract; the reference the CUDA backend is tested against). Embedding gradients: threads own
 // token ids and positions, each summing its rows in row order. Layer norm: threads own rows in
 // the forward pass and dx, features in dgain/dbias (summed over rows in row order): deterministic.
-// Row statistics are summed in double. Attention: threads own (sequence, head) pairs, each running
-// its products as banded products on its own thread (CpuBandedProduct.h: the causal half only) and
-// its softmax rows in double.
+// Row statistics are summed in 8 lanes of the element type, added in a fixed order. Attention:
+// threads own (sequence, head) pairs, each running its products as banded products on its own
+// thread (CpuBandedProduct.h: the causal half only) and its softmax rows in vectors (float rows of
+// whole vectors; sums in float lanes) or entry by entry with sums in double (the others).
 #include <cstdint>
 
 #include "kernels/Backend.h"
