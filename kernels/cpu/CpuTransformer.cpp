@@ -26,42 +26,36 @@ constexpr double kGeluCubic = 0.044715;
 // logistic of 2u, no cancellation near u = 0), and its derivative s + 2 x s (1 - s) du/dx. e^z by
 // Cephes' expf: z = n ln 2 + r, a degree-6 polynomial in r, 2^n from the exponent bits; within 2
 // ulp, and a loop of it vectorises (libm's tanhf does not: it was most of a GPT step).
-[[gnu::always_inline]] inline float expOf(float z) {
+// The pieces expOf below is written with, for one float and for 8 lanes (vectors::Floats): it is one
+// template, so each lane of the vector form is bitwise the scalar form's value.
+[[gnu::always_inline]] inline float clampTo(float z, float low, float high) { return std::min(high, std::max(low, z)); }
+[[gnu::always_inline]] inline vectors::Floats clampTo(vectors::Floats z, float low, float high) {
+    return vectors::min(vectors::splat(high), vectors::max(vectors::splat(low), z));
+}
+[[gnu::always_inline]] inline std::int32_t bitsOf(float x) { return std::bit_cast<std::int32_t>(x); }
+[[gnu::always_inline]] inline vectors::Ints bitsOf(vectors::Floats x) { return vectors::Ints(x); }
+[[gnu::always_inline]] inline float floatsOf(std::int32_t bits) { return std::bit_cast<float>(bits); }
+[[gnu::always_inline]] inline vectors::Floats floatsOf(vectors::Ints bits) { return vectors::Floats(bits); }
+
+template <typename F>  // float or vectors::Floats
+[[gnu::always_inline]] inline F expOf(F z) {
     // (min and max, not comparisons and blends: a third of the GELU's time went to the blends)
-    z = std::min(88.0f, std::max(-87.0f, z));
+    z = clampTo(z, -87.0f, 88.0f);
     // n = z log2 e rounded to the nearest integer by adding 1.5 x 2^23, whose float keeps no
     // fraction: the sum's low mantissa bits are n itself (no float-int conversions, which cost as
     // much again).
-    const float shifted = z * 1.44269504088896341f + 12582912.0f;
-    const float n = shifted - 12582912.0f;
-    const std::int32_t k = std::bit_cast<std::int32_t>(shifted) - 0x4B400000;
-    const float r = z - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
+    const F shifted = z * 1.44269504088896341f + 12582912.0f;
+    const F n = shifted - 12582912.0f;
+    const auto k = bitsOf(shifted) - 0x4B400000;
+    const F r = z - n * 0.693359375f + n * 2.12194440e-4f;
+    F p = F{} + 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    return p * std::bit_cast<float>((k + 127) << 23);
-}
-
-// expOf on 8 lanes: the same operations in the same order, so each lane is bitwise expOf's value.
-[[gnu::always_inline]] inline vectors::Floats expOf(vectors::Floats z) {
-    using vectors::splat;
-    z = vectors::min(splat(88.0f), vectors::max(splat(-87.0f), z));
-    const vectors::Floats shifted = z * 1.44269504088896341f + 12582912.0f;
-    const vectors::Floats n = shifted - 12582912.0f;
-    const vectors::Ints k = vectors::Ints(shifted) - 0x4B400000;
-    const vectors::Floats r = z - n * 0.693359375f + n * 2.12194440e-4f;
-    vectors::Floats p = splat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    return p * vectors::Floats((k + 127) << 23);
+    return p * floatsOf((k + 127) << 23);
 }
 
 [[gnu::always_inline]] inline float geluLogistic(float x) {  // s above
