@@ -34,15 +34,20 @@ wait_for_checkpoint() {  # $1: directory, $2: pid of the run
 }
 
 # A straight run and the same run killed with SIGKILL at a random point after its first
-# checkpoint, then resumed: the final model files and every metrics value must be equal.
+# checkpoint, then resumed: the final model files and every metrics value must be equal. The kill
+# comes at most 1 s after that checkpoint and within the first half of the straight run's time, so
+# a run that got faster is still killed while it runs.
 resume_case() {
     local launcher=$1 flags=$2 base=${3:-"$small --hidden 512,512 --epochs 2"}
     local run="$launcher $cohort train $base $flags --checkpoint-every 25 --keep-checkpoints 2"
+    local started=$(date +%s%N)
     $run --checkpoint-dir straight --save straight.final --metrics straight.jsonl || fail "straight run failed"
+    local half_ms=$((($(date +%s%N) - started) / 2000000))
+    local delay_ms=$((RANDOM % ((half_ms < 1000 ? half_ms : 1000) + 1)))
     $run --checkpoint-dir killed --metrics killed.jsonl &
     local pid=$!
     wait_for_checkpoint killed "$pid" || fail "no checkpoint appeared before the run ended"
-    sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+    sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
     if [ -n "$launcher" ]; then pkill -KILL -P "$pid"; fi  # the ranks; mpirun then ends
     kill -KILL "$pid" 2>/dev/null
     wait "$pid"
