@@ -27,6 +27,7 @@ public:
 
 int processCount(const JobLayout& layout) { return layout.processes ? layout.processes->size() : 1; }
 
+#if defined(COHORT_WITH_MPI) && defined(COHORT_WITH_NCCL)
 // True when no GPU of this host is driven by two processes, agreed over the whole job.
 bool devicesDistinctAcrossProcesses(const JobLayout& layout) {
     constexpr int kMaxDevices = 64;
@@ -42,6 +43,7 @@ bool devicesDistinctAcrossProcesses(const JobLayout& layout) {
     layout.processes->allreduceSum(kernels::DType::Float64, &shared, 1);
     return shared == 0.0;
 }
+#endif
 
 }  // namespace
 

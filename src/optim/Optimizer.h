@@ -28,7 +28,7 @@ struct OptimizerConfig {
     // When not empty: the weight decay applies only to these [begin, end) element ranges of the
     // flat buffer (sorted, disjoint), e.g. a transformer's weight matrices and not its biases,
     // layer-norm gains or embeddings (AdamW as GPT-2 trainers use it). Empty: to every element.
-    std::vector<std::pair<std::int64_t, std::int64_t>> decayRanges;
+    std::vector<std::pair<std::int64_t, std::int64_t>> decayRanges = {};
     bool decayMatricesOnly = false;  // --optimizer adamw: the ranges are the model's matrices
 
     void validate() const;      // throws SettingError naming the field

@@ -22,8 +22,8 @@ memory::MemoryDemand BatchStager::memoryFor(const nn::Model& model, memory::Memo
 
 BatchStager::BatchStager(const nn::Model& model, std::int64_t capacity)
     : batchShape_(model.inputSample().withBatch(capacity)),
-      dtype_(model.dtype()),
       labelSize_(model.predictionsPerSample()),
+      dtype_(model.dtype()),
       copying_(copies(model.location(), model.dtype())) {
     if (!copying_) return;
     input_ = Tensor::persistent(batchShape_, dtype_, model.location());

@@ -127,8 +127,9 @@ TEST(GradientAveraging, HandsEachBucketToTheCommunicationThreadAsSoonAsItsLayers
                 if (next < buckets.size() && layer == buckets[next].readyAfterLayer) {
                     ++next;
                     // Overlapped, the bucket is averaged while the pass is still at this layer.
-                    if (overlap)
+                    if (overlap) {
                         EXPECT_TRUE(communicator.waitForCalls(std::size_t(step) * buckets.size() + next)) << layer;
+                    }
                 }
             }
             averaging.finishStep();

@@ -41,8 +41,9 @@ void expectWellFormed(const nn::Model& model, const std::vector<GradientBucket>&
         // Ready once backward() passed its first layer with parameters.
         EXPECT_GE(bucket.readyAfterLayer, bucket.firstLayer);
         EXPECT_LE(bucket.readyAfterLayer, bucket.lastLayer);
-        if (bucket.count > 0)
+        if (bucket.count > 0) {
             EXPECT_GT(layerEnd(model, bucket.readyAfterLayer), model.parameterOffset(bucket.readyAfterLayer));
+        }
         for (std::size_t layer = bucket.firstLayer; layer < bucket.readyAfterLayer; ++layer) {
             EXPECT_EQ(layerEnd(model, layer), model.parameterOffset(layer)) << "layer " << layer << " has parameters";
         }

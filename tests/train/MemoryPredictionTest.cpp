@@ -103,7 +103,9 @@ TEST_P(MemoryPrediction, ATrainingStepFitsTheBytesItsPredictionSays) {
         ASSERT_NO_THROW(step->run(input, data.labels.data(), rows, 1e-3)) << "step " << i;
     });
     // With workspaces what stays is the prediction: the records and both learned blocks.
-    if (mode == WorkspaceMode::Enabled) EXPECT_EQ(peak, predicted.of(memory::MemoryKind::Host));
+    if (mode == WorkspaceMode::Enabled) {
+        EXPECT_EQ(peak, predicted.of(memory::MemoryKind::Host));
+    }
 }
 
 TEST_P(MemoryPrediction, AnEvaluatorFitsTheBytesItsPredictionSays) {
@@ -123,7 +125,9 @@ TEST_P(MemoryPrediction, AnEvaluatorFitsTheBytesItsPredictionSays) {
                 ASSERT_NO_THROW(evaluator->evaluate(dataset)) << "evaluation " << i;
             }
         });
-        if (mode == WorkspaceMode::Enabled) EXPECT_EQ(peak, predicted.of(memory::MemoryKind::Host));
+        if (mode == WorkspaceMode::Enabled) {
+            EXPECT_EQ(peak, predicted.of(memory::MemoryKind::Host));
+        }
         memory::MemoryBudget::global().setMaxBytes(0);
         evaluator.reset();
         memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
@@ -168,7 +172,9 @@ void MemoryPrediction::gptFitsItsPrediction(WorkspaceMode mode, bool tied) {
         }
         ASSERT_NO_THROW(step->run(input, labels.data(), i % 2 ? batch : batch - 2, 1e-3)) << "step " << i;
     });
-    if (mode == WorkspaceMode::Enabled) EXPECT_EQ(peak, predicted.of(memory::MemoryKind::Host));
+    if (mode == WorkspaceMode::Enabled) {
+        EXPECT_EQ(peak, predicted.of(memory::MemoryKind::Host));
+    }
     memory::MemoryBudget::global().setMaxBytes(0);
     step.reset();
     memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
@@ -191,7 +197,9 @@ void MemoryPrediction::gptFitsItsPrediction(WorkspaceMode mode, bool tied) {
             ASSERT_NO_THROW(evaluator->evaluate(windows)) << "evaluation " << i;
         }
     });
-    if (mode == WorkspaceMode::Enabled) EXPECT_EQ(evaluationPeak, evaluation.of(memory::MemoryKind::Host));
+    if (mode == WorkspaceMode::Enabled) {
+        EXPECT_EQ(evaluationPeak, evaluation.of(memory::MemoryKind::Host));
+    }
     evaluator.reset();
     memory::MemoryBudget::global().setMaxBytes(0);
     memory::WorkspaceManager::forCurrentThread().destroyAllWorkspacesForCurrentThread();
