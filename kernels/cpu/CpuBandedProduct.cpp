@@ -176,10 +176,6 @@ void bandedProduct<double>(Band band, std::int64_t rows, std::int64_t columns, s
     productDouble(band, rows, columns, depth, alpha, operands);
 }
 
-}  // namespace cohort::kernels::cpu_detail
-
-namespace cohort::kernels::cpu_detail {
-
 template <>
 void transposeRows<float>(float* dst, const float* src, std::int64_t rows, std::int64_t width, std::int64_t stride) {
     transposeFloat(dst, src, rows, width, stride);
