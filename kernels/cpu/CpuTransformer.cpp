@@ -58,8 +58,9 @@ template <typename F>  // float or vectors::Floats
     return p * floatsOf((k + 127) << 23);
 }
 
-[[gnu::always_inline]] inline float geluLogistic(float x) {  // s above
-    const float u = float(kGeluScale) * (x + float(kGeluCubic) * x * x * x);
+template <typename F>  // float or vectors::Floats, as expOf
+[[gnu::always_inline]] inline F geluLogistic(F x) {  // s above
+    const F u = float(kGeluScale) * (x + float(kGeluCubic) * x * x * x);
     return 1.0f / (1.0f + expOf(-2.0f * u));
 }
 
@@ -67,8 +68,9 @@ COHORT_CPU_CLONES void geluForwardFloat(std::int64_t begin, std::int64_t end, co
     for (std::int64_t i = begin; i < end; ++i) y[i] = x[i] * geluLogistic(x[i]);
 }
 
-[[gnu::always_inline]] inline float geluDerivativeOf(float v, float s) {  // s = geluLogistic(v)
-    const float du = float(kGeluScale) * (1.0f + float(3 * kGeluCubic) * v * v);
+template <typename F>
+[[gnu::always_inline]] inline F geluDerivativeOf(F v, F s) {  // s = geluLogistic(v)
+    const F du = float(kGeluScale) * (1.0f + float(3 * kGeluCubic) * v * v);
     return s + 2.0f * v * s * (1.0f - s) * du;
 }
 
@@ -93,14 +95,10 @@ constexpr std::int64_t kGeluVectors = 4;
     for (; i + step <= end; i += step) {
         Floats v[kGeluVectors], s[kGeluVectors];
         for (int k = 0; k < kGeluVectors; ++k) v[k] = vectors::load(x + i + k * lanes);
+        for (int k = 0; k < kGeluVectors; ++k) s[k] = geluLogistic(v[k]);
         for (int k = 0; k < kGeluVectors; ++k) {
-            const Floats u = float(kGeluScale) * (v[k] + float(kGeluCubic) * v[k] * v[k] * v[k]);
-            s[k] = 1.0f / (1.0f + expOf(-2.0f * u));
-        }
-        for (int k = 0; k < kGeluVectors; ++k) {
-            const Floats du = float(kGeluScale) * (1.0f + float(3 * kGeluCubic) * v[k] * v[k]);
             vectors::store(y + i + k * lanes, v[k] * s[k]);
-            vectors::store(dydx + i + k * lanes, s[k] + 2.0f * v[k] * s[k] * (1.0f - s[k]) * du);
+            vectors::store(dydx + i + k * lanes, geluDerivativeOf(v[k], s[k]));
         }
     }
     for (; i < end; ++i) {
