@@ -14,8 +14,6 @@
 namespace cohort::memory {
 namespace {
 
-int kindIndex(MemoryKind kind) { return static_cast<int>(kind); }
-
 [[noreturn]] void throwMaxBytes(const std::string& where, std::size_t bytes, std::int64_t inUse,
                                 std::int64_t limit, const std::string& what) {
     const std::string forWhat = what.empty() ? "" : " for " + what;

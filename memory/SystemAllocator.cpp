@@ -31,8 +31,6 @@ Counters& counters() {
     return instance;
 }
 
-int kindIndex(MemoryKind kind) { return static_cast<int>(kind); }
-
 class HostAllocator final : public detail::CountedAllocator {
 public:
     HostAllocator() : CountedAllocator(MemoryLocation::host()) {}

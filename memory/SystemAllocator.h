@@ -9,6 +9,8 @@ namespace cohort::memory {
 
 enum class MemoryKind : std::uint8_t { Host, PinnedHost, Device };
 inline constexpr int kMemoryKindCount = 3;
+// A kind's index into the per-kind arrays (counters, budgets).
+inline int kindIndex(MemoryKind kind) { return static_cast<int>(kind); }
 
 // Where bytes live. device is the CUDA ordinal for MemoryKind::Device, -1 otherwise.
 struct MemoryLocation {
@@ -68,6 +70,7 @@ std::uint64_t systemAllocationCountOnThisThread();
 
 // "1.5 MiB", "512 B", "2.0 GiB"
 std::string formatBytes(std::int64_t bytes);
+inline std::string formatSize(std::size_t bytes) { return formatBytes(static_cast<std::int64_t>(bytes)); }
 // Parses "512M", "8G", "1024", "1.5GB", "64k" (binary units). Throws std::invalid_argument
 // naming the text on anything else.
 std::int64_t parseByteSize(const std::string& text);

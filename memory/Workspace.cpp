@@ -26,8 +26,6 @@ namespace {
 
 std::atomic<std::uint64_t> nextWorkspaceId{1};
 
-std::string human(std::size_t bytes) { return formatBytes(static_cast<std::int64_t>(bytes)); }
-
 constexpr std::size_t kLargest = std::numeric_limits<std::size_t>::max();
 
 // A request rounded up to the alignment (0 counts as 1); false when that overflows.
@@ -232,8 +230,8 @@ struct Workspace::Impl {
     [[noreturn]] void throwSpillFail(std::size_t bytes) const {
         const std::size_t free = cyclic() ? 0 : blockSize - offset;
         throw std::runtime_error(
-            "workspace [" + name + "] cannot fit a request of " + human(bytes) + ": its block is " +
-            human(blockSize) + " with " + human(free) +
+            "workspace [" + name + "] cannot fit a request of " + formatSize(bytes) + ": its block is " +
+            formatSize(blockSize) + " with " + formatSize(free) +
             " free this cycle and its spill policy is Fail; raise WorkspaceConfig.initialSize "
             "(or maxSize), use SpillPolicy::External or SpillPolicy::Reallocate, or let it learn "
             "with LearningPolicy::FirstLoop");
@@ -244,7 +242,7 @@ struct Workspace::Impl {
             allocator->deallocate(pointer, bytes);
         } catch (const std::exception& error) {
             std::fprintf(stderr, "cohort: freeing %s of workspace [%s] failed: %s\n",
-                         human(bytes).c_str(), name.c_str(), error.what());
+                         formatSize(bytes).c_str(), name.c_str(), error.what());
         }
     }
 

@@ -12,8 +12,6 @@
 namespace cohort::kernels::cpu_detail {
 namespace {
 
-std::size_t alignUp(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
-
 // Bytes of one [rows, batch*outH*outW] matrix, rounded up so the next part stays aligned.
 std::size_t matrixBytes(DType dtype, const ConvolutionShape& s, std::int64_t rows) {
     return alignUp(std::size_t(rows) * std::size_t(s.batch * s.outHeight() * s.outWidth()) * sizeOf(dtype));

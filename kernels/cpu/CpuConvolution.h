@@ -17,6 +17,9 @@
 
 namespace cohort::kernels::cpu_detail {
 
+// A part of a convolution's workspace, rounded up so the next part starts 64-byte aligned.
+inline std::size_t alignUp(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
 std::size_t convolutionWorkspaceBytes(DType dtype, const ConvolutionShape& shape, ConvolutionPass pass);
 void convolutionForward(Backend& gemm, DType dtype, const ConvolutionShape& shape, const void* x, const void* weights,
                         const void* bias, void* y, void* workspace, std::size_t workspaceBytes);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/ShapeChecks.h"
+#include "kernels/cpu/CpuConvolution.h"
 
 namespace cohort::kernels::cpu_detail {
 namespace {
@@ -29,8 +30,6 @@ void run(const dnnl::primitive& primitive, dnnl::stream& stream, const Args& arg
     dnnl::error::wrap_c_api(dnnl_primitive_execute(primitive.get(), stream.get(), int(args.size()), args.data()),
                             "could not execute a oneDNN primitive");
 }
-
-std::size_t alignUp(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 // One tensor as cohort holds it (plain layout, the caller's pointer) and as a primitive wants it
 // (oneDNN's layout, in the workspace at `offset`), with the reorder between the two when they

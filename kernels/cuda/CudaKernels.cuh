@@ -22,6 +22,9 @@ namespace cohort::kernels::cuda_detail {
 // The float/double dispatch is kernels/DTypeDispatch.h's.
 using kernels::dispatch;
 
+// The remedy cuDNN's dimension checks name.
+inline constexpr const char* kCudnnIntRemedy = "cuDNN takes 32-bit dimensions; split the batch";
+
 // A dimension for a library that takes int (cuBLAS, cuDNN): `value` when it lies in
 // [0, INT_MAX], else std::invalid_argument naming the operation, the dimension and the remedy.
 inline int intDimension(const char* operation, const char* name, std::int64_t value, const char* remedy) {

@@ -16,8 +16,6 @@ namespace cohort::kernels::cuda_detail {
 #ifdef COHORT_HAVE_CUDNN_HEADER
 namespace {
 
-constexpr const char* kIntRemedy = "cuDNN takes 32-bit dimensions; split the batch";
-
 // [n, channels, spatial] in cuDNN's int dimensions.
 struct BatchNormShape {
     int n = 0, channels = 0, spatial = 0;
@@ -27,14 +25,14 @@ struct BatchNormShape {
 
 BatchNormShape checkedShape(const char* operation, std::int64_t n, std::int64_t channels, std::int64_t spatial) {
     BatchNormShape shape;
-    shape.n = intDimension(operation, "n", n, kIntRemedy);
-    shape.channels = intDimension(operation, "channels", channels, kIntRemedy);
-    shape.spatial = intDimension(operation, "spatial", spatial, kIntRemedy);
+    shape.n = intDimension(operation, "n", n, kCudnnIntRemedy);
+    shape.channels = intDimension(operation, "channels", channels, kCudnnIntRemedy);
+    shape.spatial = intDimension(operation, "spatial", spatial, kCudnnIntRemedy);
     // cuDNN's packed strides are ints: the whole tensor must be indexable by one.
     if (shape.channels > 0 && shape.valuesPerChannel() > INT_MAX / shape.channels) {
         throw std::invalid_argument(std::string(operation) + ": n * channels * spatial = " + std::to_string(n) + " * " +
                                     std::to_string(channels) + " * " + std::to_string(spatial) + " exceeds " +
-                                    std::to_string(INT_MAX) + " (" + kIntRemedy + ")");
+                                    std::to_string(INT_MAX) + " (" + kCudnnIntRemedy + ")");
     }
     return shape;
 }

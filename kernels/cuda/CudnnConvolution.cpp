@@ -16,8 +16,6 @@ namespace cohort::kernels::cuda_detail {
 #ifdef COHORT_HAVE_CUDNN_HEADER
 namespace {
 
-constexpr const char* kIntRemedy = "cuDNN takes 32-bit dimensions; split the batch";
-
 // cuDNN indexes a packed tensor with int strides: its element count must fit an int. Each factor
 // has passed intDimension, so every partial product (<= INT_MAX * INT_MAX) fits in int64.
 void requireIntElements(const char* operation, const char* tensor, std::int64_t a, std::int64_t b, std::int64_t c,
@@ -28,7 +26,7 @@ void requireIntElements(const char* operation, const char* tensor, std::int64_t 
         if (elements > INT_MAX) {
             throw std::invalid_argument(std::string(operation) + ": " + tensor + " of " + std::to_string(a) + "x" +
                                         std::to_string(b) + "x" + std::to_string(c) + "x" + std::to_string(d) +
-                                        " elements exceeds " + std::to_string(INT_MAX) + " (" + kIntRemedy + ")");
+                                        " elements exceeds " + std::to_string(INT_MAX) + " (" + kCudnnIntRemedy + ")");
         }
     }
 }
@@ -42,16 +40,16 @@ struct ConvolutionDims {
 ConvolutionDims checkedDims(const ConvolutionShape& s, const char* operation) {
     requireShape(s, operation);
     ConvolutionDims d;
-    d.batch = intDimension(operation, "batch", s.batch, kIntRemedy);
-    d.inChannels = intDimension(operation, "inChannels", s.inChannels, kIntRemedy);
-    d.height = intDimension(operation, "height", s.height, kIntRemedy);
-    d.width = intDimension(operation, "width", s.width, kIntRemedy);
-    d.outChannels = intDimension(operation, "outChannels", s.outChannels, kIntRemedy);
-    d.kernel = intDimension(operation, "kernel", s.kernel, kIntRemedy);
-    d.stride = intDimension(operation, "stride", s.stride, kIntRemedy);
-    d.padding = intDimension(operation, "padding", s.padding, kIntRemedy);
-    d.outHeight = intDimension(operation, "outHeight", s.outHeight(), kIntRemedy);
-    d.outWidth = intDimension(operation, "outWidth", s.outWidth(), kIntRemedy);
+    d.batch = intDimension(operation, "batch", s.batch, kCudnnIntRemedy);
+    d.inChannels = intDimension(operation, "inChannels", s.inChannels, kCudnnIntRemedy);
+    d.height = intDimension(operation, "height", s.height, kCudnnIntRemedy);
+    d.width = intDimension(operation, "width", s.width, kCudnnIntRemedy);
+    d.outChannels = intDimension(operation, "outChannels", s.outChannels, kCudnnIntRemedy);
+    d.kernel = intDimension(operation, "kernel", s.kernel, kCudnnIntRemedy);
+    d.stride = intDimension(operation, "stride", s.stride, kCudnnIntRemedy);
+    d.padding = intDimension(operation, "padding", s.padding, kCudnnIntRemedy);
+    d.outHeight = intDimension(operation, "outHeight", s.outHeight(), kCudnnIntRemedy);
+    d.outWidth = intDimension(operation, "outWidth", s.outWidth(), kCudnnIntRemedy);
     requireIntElements(operation, "input", s.batch, s.inChannels, s.height, s.width);
     requireIntElements(operation, "output", s.batch, s.outChannels, s.outHeight(), s.outWidth());
     requireIntElements(operation, "weights", s.outChannels, s.inChannels, s.kernel, s.kernel);
@@ -65,14 +63,14 @@ struct PoolingDims {
 PoolingDims checkedDims(const PoolingShape& s, const char* operation) {
     requireShape(s, operation);
     PoolingDims d;
-    d.batch = intDimension(operation, "batch", s.batch, kIntRemedy);
-    d.channels = intDimension(operation, "channels", s.channels, kIntRemedy);
-    d.height = intDimension(operation, "height", s.height, kIntRemedy);
-    d.width = intDimension(operation, "width", s.width, kIntRemedy);
-    d.window = intDimension(operation, "window", s.window, kIntRemedy);
-    d.stride = intDimension(operation, "stride", s.stride, kIntRemedy);
-    d.outHeight = intDimension(operation, "outHeight", s.outHeight(), kIntRemedy);
-    d.outWidth = intDimension(operation, "outWidth", s.outWidth(), kIntRemedy);
+    d.batch = intDimension(operation, "batch", s.batch, kCudnnIntRemedy);
+    d.channels = intDimension(operation, "channels", s.channels, kCudnnIntRemedy);
+    d.height = intDimension(operation, "height", s.height, kCudnnIntRemedy);
+    d.width = intDimension(operation, "width", s.width, kCudnnIntRemedy);
+    d.window = intDimension(operation, "window", s.window, kCudnnIntRemedy);
+    d.stride = intDimension(operation, "stride", s.stride, kCudnnIntRemedy);
+    d.outHeight = intDimension(operation, "outHeight", s.outHeight(), kCudnnIntRemedy);
+    d.outWidth = intDimension(operation, "outWidth", s.outWidth(), kCudnnIntRemedy);
     requireIntElements(operation, "input", s.batch, s.channels, s.height, s.width);
     return d;
 }

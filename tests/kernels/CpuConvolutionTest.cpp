@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/Backend.h"
+#include "tests/kernels/KernelTestSupport.h"
 #include "tests/kernels/RandomValues.h"
 
 namespace cohort::kernels {
@@ -20,17 +21,10 @@ namespace {
 
 using cohort::testing::randomVector;
 
-std::string describe(const ConvolutionShape& s) {
-    return "batch " + std::to_string(s.batch) + ", " + std::to_string(s.inChannels) + "x" + std::to_string(s.height) +
-           "x" + std::to_string(s.width) + " -> " + std::to_string(s.outChannels) + ", kernel " +
-           std::to_string(s.kernel) + ", stride " + std::to_string(s.stride) + ", padding " + std::to_string(s.padding);
-}
-
-std::size_t inputSize(const ConvolutionShape& s) { return std::size_t(s.batch * s.inChannels * s.height * s.width); }
-std::size_t outputSize(const ConvolutionShape& s) {
-    return std::size_t(s.batch * s.outChannels * s.outHeight() * s.outWidth());
-}
-std::size_t weightSize(const ConvolutionShape& s) { return std::size_t(s.outChannels * s.patch()); }
+using cohort::testing::describe;
+using cohort::testing::inputSize;
+using cohort::testing::outputSize;
+using cohort::testing::weightSize;
 
 // Calls f(xIndex, wIndex, yIndex) for every product x * w that contributes to an output.
 template <typename F>
@@ -279,12 +273,6 @@ TEST(CpuConvolution, RejectsImpossibleShapesAndSmallWorkspaces) {
 }
 
 // Pooling.
-
-std::string describe(const PoolingShape& s) {
-    return "batch " + std::to_string(s.batch) + ", " + std::to_string(s.channels) + "x" + std::to_string(s.height) +
-           "x" + std::to_string(s.width) + ", window " + std::to_string(s.window) + ", stride " +
-           std::to_string(s.stride);
-}
 
 struct Pooled {
     std::vector<double> y, dx;

@@ -19,6 +19,7 @@
 
 #include "kernels/Backend.h"
 #include "tests/kernels/DeviceBuffer.h"
+#include "tests/kernels/KernelTestSupport.h"
 
 namespace cohort::kernels {
 namespace {
@@ -49,10 +50,7 @@ private:
     DeviceBuffer device_;
 };
 
-template <typename T>
-constexpr DType dtypeOf() {
-    return std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
-}
+using cohort::testing::dtypeOf;
 
 template <typename T>
 class CudaBackendTest : public ::testing::Test {

@@ -22,6 +22,7 @@
 #include "kernels/Backend.h"
 #include "kernels/cuda/CudaBackend.h"
 #include "tests/kernels/DeviceBuffer.h"
+#include "tests/kernels/KernelTestSupport.h"
 
 namespace cohort::kernels {
 namespace {
@@ -42,28 +43,11 @@ std::vector<T> download(Backend& gpu, const DeviceBuffer& buffer) {
     return values;
 }
 
-template <typename T>
-constexpr DType dtypeOf() {
-    return std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
-}
-
-std::string describe(const ConvolutionShape& s) {
-    return "batch " + std::to_string(s.batch) + ", " + std::to_string(s.inChannels) + "x" + std::to_string(s.height) +
-           "x" + std::to_string(s.width) + " -> " + std::to_string(s.outChannels) + ", kernel " +
-           std::to_string(s.kernel) + ", stride " + std::to_string(s.stride) + ", padding " + std::to_string(s.padding);
-}
-
-std::string describe(const PoolingShape& s) {
-    return "batch " + std::to_string(s.batch) + ", " + std::to_string(s.channels) + "x" + std::to_string(s.height) +
-           "x" + std::to_string(s.width) + ", window " + std::to_string(s.window) + ", stride " +
-           std::to_string(s.stride);
-}
-
-std::size_t inputSize(const ConvolutionShape& s) { return std::size_t(s.batch * s.inChannels * s.height * s.width); }
-std::size_t outputSize(const ConvolutionShape& s) {
-    return std::size_t(s.batch * s.outChannels * s.outHeight() * s.outWidth());
-}
-std::size_t weightSize(const ConvolutionShape& s) { return std::size_t(s.outChannels * s.patch()); }
+using cohort::testing::describe;
+using cohort::testing::dtypeOf;
+using cohort::testing::inputSize;
+using cohort::testing::outputSize;
+using cohort::testing::weightSize;
 
 // Odd sizes with stride 2 and padding 1; LeNet's two convolutions at an odd batch; an even kernel
 // with stride 3 and padding 2.

@@ -13,9 +13,7 @@ using testing::MemoryTest;
 using testing::MiB;
 using MemoryBudgetTest = MemoryTest;
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 TEST_F(MemoryBudgetTest, ExceedingMaxBytesThrowsWithAnActionableMessage) {
     MemoryBudget& budget = MemoryBudget::global();

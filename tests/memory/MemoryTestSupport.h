@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "memory/Memory.h"
@@ -45,6 +46,10 @@ inline std::vector<void*> runCycle(Workspace& workspace, std::initializer_list<s
     for (std::size_t bytes : sizes) pointers.push_back(workspace.allocate(bytes, nullptr));
     workspace.endCycle();
     return pointers;
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
 }
 
 inline constexpr std::size_t KiB = 1024;

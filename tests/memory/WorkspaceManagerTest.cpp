@@ -14,9 +14,7 @@ using testing::KiB;
 using testing::MemoryTest;
 using WorkspaceManagerTest = MemoryTest;
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 // A training-loop-shaped cycle: three activations of different sizes.
 void trainingIteration(WorkspaceManager& manager) {

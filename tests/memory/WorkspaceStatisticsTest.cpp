@@ -10,9 +10,7 @@ using testing::MemoryTest;
 using testing::runCycle;
 using WorkspaceStatisticsTest = MemoryTest;
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 TEST_F(WorkspaceStatisticsTest, CountsBlockUseSpillsAndCycles) {
     WorkspaceConfig config;

@@ -13,9 +13,7 @@ using testing::MiB;
 using testing::runCycle;
 using WorkspaceTest = MemoryTest;
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 WorkspaceConfig strictFirstLoop() {
     WorkspaceConfig config;

@@ -11,9 +11,7 @@ using testing::MemoryTest;
 using testing::runCycle;
 using WorkspaceTicketTest = MemoryTest;
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 // Runs ticket.check and returns the error it threw (fails the test when it did not throw).
 ScopePanicError expectPanic(const WorkspaceTicket& ticket, const char* op, const char* argument) {

@@ -24,13 +24,13 @@ using testing_support::Problem;
 using testing_support::Reshape;
 
 // Unit-spread inputs and larger parameter noise, so gamma != 1 and beta != 0.
-Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
+Problem batchNormProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
                     std::uint64_t seed) {
     return testing_support::makeProblem(std::move(layers), sample, batch, classes, seed, {1.0, 0.2, 1.0, false});
 }
 
 TEST(BatchNormGradient, AfterADenseLayer) {
-    auto problem = makeProblem(chain(std::make_unique<Dense>(6, kernels::Activation::Identity),
+    auto problem = batchNormProblem(chain(std::make_unique<Dense>(6, kernels::Activation::Identity),
                                      std::make_unique<BatchNorm>(), std::make_unique<ActivationLayer>(kernels::Activation::Tanh),
                                      std::make_unique<Dense>(4, kernels::Activation::Identity)),
                                Shape{5}, 7, 4, 11);
@@ -38,7 +38,7 @@ TEST(BatchNormGradient, AfterADenseLayer) {
 }
 
 TEST(BatchNormGradient, OverChannelsAndSpatialPositions) {
-    auto problem = makeProblem(chain(std::make_unique<Dense>(3 * 5 * 5, kernels::Activation::Identity),
+    auto problem = batchNormProblem(chain(std::make_unique<Dense>(3 * 5 * 5, kernels::Activation::Identity),
                                      std::make_unique<Reshape>(Shape{3, 5, 5}), std::make_unique<BatchNorm>(0.2, 1e-3),
                                      std::make_unique<Flatten>(), std::make_unique<Dense>(3, kernels::Activation::Identity)),
                                Shape{4}, 3, 3, 12);

@@ -27,12 +27,12 @@ using testing_support::Problem;
 using testing_support::Reshape;
 
 // Inputs N(0, 0.3) * 3 (unit spread), the checker's default parameter noise.
-Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
+Problem convolutionProblem(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, std::int64_t batch, int classes,
                     std::uint64_t seed) {
     return testing_support::makeProblem(std::move(layers), sample, batch, classes, seed, {0.3, 0.1, 1.0, false});
 }
 
-constexpr double kTolerance = 1e-6;
+using testing_support::kTolerance;
 using kernels::Activation;
 
 
@@ -44,7 +44,7 @@ TEST(ConvolutionGradient, Conv2DOverStridesPaddingsAndActivations) {
                 SCOPED_TRACE("stride " + std::to_string(stride) + " padding " + std::to_string(padding) + " " +
                              kernels::toString(activation));
                 // 2x7x5 input (an odd, non-square image), 3 output channels, kernel 3.
-                auto problem = makeProblem(chain(std::make_unique<Conv2D>(3, 3, stride, padding, activation),
+                auto problem = convolutionProblem(chain(std::make_unique<Conv2D>(3, 3, stride, padding, activation),
                                                  std::make_unique<Flatten>(), std::make_unique<Dense>(4)),
                                            Shape{2, 7, 5}, 3, 4, ++seed);
                 GradientChecker(problem).expectGradientsMatch(kTolerance);
@@ -58,7 +58,7 @@ TEST(ConvolutionGradient, Conv2DInputGradientThroughASecondConv) {
     for (std::int64_t stride : {1, 2}) {
         for (std::int64_t padding : {0, 1}) {
             SCOPED_TRACE("stride " + std::to_string(stride) + " padding " + std::to_string(padding));
-            auto problem = makeProblem(chain(std::make_unique<Conv2D>(2, 2, 1, 0, Activation::Tanh),
+            auto problem = convolutionProblem(chain(std::make_unique<Conv2D>(2, 2, 1, 0, Activation::Tanh),
                                              std::make_unique<Conv2D>(3, 3, stride, padding, Activation::Sigmoid),
                                              std::make_unique<Flatten>(), std::make_unique<Dense>(3)),
                                        Shape{2, 8, 6}, 2, 3, 20 + std::uint64_t(stride * 2 + padding));
@@ -71,7 +71,7 @@ TEST(ConvolutionGradient, MaxPool2D) {
     for (std::int64_t stride : {2, 1}) {
         SCOPED_TRACE("stride " + std::to_string(stride));
         // Dense in front: every input pixel is a function of parameters (ties have probability zero).
-        auto problem = makeProblem(chain(std::make_unique<Dense>(2 * 7 * 5, Activation::Tanh),
+        auto problem = convolutionProblem(chain(std::make_unique<Dense>(2 * 7 * 5, Activation::Tanh),
                                          std::make_unique<Reshape>(Shape{2, 7, 5}), std::make_unique<MaxPool2D>(2, stride),
                                          std::make_unique<Flatten>(), std::make_unique<Dense>(3)),
                                    Shape{4}, 3, 3, 30 + std::uint64_t(stride));
@@ -82,7 +82,7 @@ TEST(ConvolutionGradient, MaxPool2D) {
 TEST(ConvolutionGradient, AvgPool2D) {
     for (std::int64_t stride : {2, 1}) {
         SCOPED_TRACE("stride " + std::to_string(stride));
-        auto problem = makeProblem(chain(std::make_unique<Dense>(2 * 7 * 5, Activation::Tanh),
+        auto problem = convolutionProblem(chain(std::make_unique<Dense>(2 * 7 * 5, Activation::Tanh),
                                          std::make_unique<Reshape>(Shape{2, 7, 5}), std::make_unique<AvgPool2D>(3, stride),
                                          std::make_unique<Flatten>(), std::make_unique<Dense>(3)),
                                    Shape{4}, 3, 3, 40 + std::uint64_t(stride));
@@ -91,7 +91,7 @@ TEST(ConvolutionGradient, AvgPool2D) {
 }
 
 TEST(ConvolutionGradient, FlattenPassesGradientsThrough) {
-    auto problem = makeProblem(chain(std::make_unique<Conv2D>(2, 3, 1, 1, Activation::Tanh), std::make_unique<Flatten>(),
+    auto problem = convolutionProblem(chain(std::make_unique<Conv2D>(2, 3, 1, 1, Activation::Tanh), std::make_unique<Flatten>(),
                                      std::make_unique<Dense>(5, Activation::Sigmoid), std::make_unique<Dense>(3)),
                                Shape{1, 5, 4}, 3, 3, 50);
     GradientChecker(problem).expectGradientsMatch(kTolerance);
@@ -100,7 +100,7 @@ TEST(ConvolutionGradient, FlattenPassesGradientsThrough) {
 }
 
 TEST(ConvolutionGradient, TinyLeNetChain) {
-    auto problem = makeProblem(chain(std::make_unique<Conv2D>(3, 3, 1, 0, Activation::Relu), std::make_unique<MaxPool2D>(2),
+    auto problem = convolutionProblem(chain(std::make_unique<Conv2D>(3, 3, 1, 0, Activation::Relu), std::make_unique<MaxPool2D>(2),
                                      std::make_unique<Conv2D>(4, 2, 1, 1, Activation::Relu), std::make_unique<AvgPool2D>(2),
                                      std::make_unique<Flatten>(), std::make_unique<Dense>(6, Activation::Relu),
                                      std::make_unique<Dense>(4)),

@@ -28,7 +28,7 @@ namespace {
 using testing_support::chain;
 using testing_support::GradientChecker;
 
-constexpr double kTolerance = 1e-6;
+using testing_support::kTolerance;
 // Through attention the query and key weights' gradients are small (1e-7 at these sizes), where the
 // difference quotient's round-off (about 1e-12 absolute) is 1e-5 of the value; a wrong formula is
 // off by O(1).

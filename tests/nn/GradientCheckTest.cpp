@@ -25,7 +25,7 @@ Problem makeProblem(std::vector<std::unique_ptr<Layer>> layers, std::int64_t fea
                                         {0.3, 0.1, 3.0, regression});
 }
 
-constexpr double kTolerance = 1e-6;
+using testing_support::kTolerance;
 
 TEST(GradientCheck, DenseIdentityWithCrossEntropy) {
     auto problem = makeProblem(chain(std::make_unique<Dense>(5)), 7, 4, 5, false, 1);

@@ -16,6 +16,8 @@
 
 namespace cohort::nn::testing_support {
 
+// The relative error every double-precision gradient check here is held to.
+inline constexpr double kTolerance = 1e-6;
 
 struct Problem {
     std::unique_ptr<Model> model;

@@ -24,7 +24,7 @@ namespace {
 using testing_support::chain;
 using testing_support::GradientChecker;
 
-constexpr double kTolerance = 1e-6;
+using testing_support::kTolerance;
 
 TEST(Gelu, MatchesGpt2sTanhForm) {
     auto cpu = kernels::makeCpuBackend(1);

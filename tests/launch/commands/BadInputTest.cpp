@@ -17,7 +17,7 @@ namespace {
 using data::testing_support::ScratchDirectory;
 using testing_support::writeFixture;
 
-const std::string kSmall = " --device cpu --threads-per-worker 1 --hidden 16 --batch-size 16 --epochs 1 --quiet ";
+const std::string kOneEpochMlp = " --device cpu --threads-per-worker 1 --hidden 16 --batch-size 16 --epochs 1 --quiet ";
 
 // exit 2, one line that mentions `text`, within `seconds` (`timeout` guards against a hang).
 void expectRefused(const std::string& arguments, const std::string& text, double seconds = 20.0) {
@@ -44,12 +44,12 @@ TEST(BadInput, FifosAreRefusedInsteadOfBlocking) {
     writeFixture(scratch.str(), 64, 16, false);
     const std::string fifo = scratch.file("some.fifo");
     ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-    expectRefused("train --data-dir " + scratch.str() + kSmall + "--metrics " + fifo, "a FIFO that no process reads");
+    expectRefused("train --data-dir " + scratch.str() + kOneEpochMlp + "--metrics " + fifo, "a FIFO that no process reads");
     expectRefused("train --data synthetic --device cpu --epochs 1 --model-file " + fifo, "not a regular file");
     // A data file that is a FIFO: refused before the open that would wait for a writer.
     for (const char* name : {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"}) std::remove(scratch.file(name).c_str());
     ASSERT_EQ(::mkfifo(scratch.file("train-images-idx3-ubyte").c_str(), 0600), 0);
-    expectRefused("train --data-dir " + scratch.str() + kSmall, "not a regular file");
+    expectRefused("train --data-dir " + scratch.str() + kOneEpochMlp, "not a regular file");
 }
 
 TEST(BadInput, AGzipBombIsStoppedAtTheSizeItsHeaderDeclares) {
@@ -65,7 +65,7 @@ TEST(BadInput, AGzipBombIsStoppedAtTheSizeItsHeaderDeclares) {
     const std::vector<char> zeros(1 << 20, 0);
     for (int i = 0; i < 512; ++i) gzwrite(file, zeros.data(), unsigned(zeros.size()));
     gzclose(file);
-    expectRefused("train --data-dir " + scratch.str() + kSmall + "--maxphysicalbytes 400M", "inflates beyond the 50192 bytes",
+    expectRefused("train --data-dir " + scratch.str() + kOneEpochMlp + "--maxphysicalbytes 400M", "inflates beyond the 50192 bytes",
                   10.0);
 }
 
@@ -91,9 +91,9 @@ TEST(BadInput, MessagesNameWhatIsActuallyWrong) {
     std::ofstream(file) << "not a directory\n";
     // A regular file where a directory belongs is not "does not exist".
     for (const char* data : {"fashion-mnist", "mnist", "cifar10", "csv"}) {
-        expectRefused(std::string("train --data ") + data + " --data-dir " + file + kSmall, file + " is a regular file, not a directory");
+        expectRefused(std::string("train --data ") + data + " --data-dir " + file + kOneEpochMlp, file + " is a regular file, not a directory");
     }
-    expectRefused("train --data mnist --data-dir " + scratch.file("absent") + kSmall, "put the four mnist IDX files");
+    expectRefused("train --data mnist --data-dir " + scratch.file("absent") + kOneEpochMlp, "put the four mnist IDX files");
     // Numbers out of their type's range are not "invalid" without a reason.
     expectRefused("train --lr 1e999", "('1e999') for option '--lr' is out of range");
     expectRefused("train --epochs 99999999999", "('99999999999') for option '--epochs' is out of range for this flag");
@@ -104,7 +104,7 @@ TEST(BadInput, MessagesNameWhatIsActuallyWrong) {
     // A device is what it is, not "empty" and not a std::bad_alloc after reading forever.
     expectRefused("report /dev/zero -o " + scratch.file("r.html"), "/dev/zero: it is a character device, not a regular file");
     expectRefused("evaluate --load /dev/zero", "/dev/zero: it is a character device, not a regular file");
-    expectRefused("train --data synthetic" + kSmall + "--resume /dev/zero", "/dev/zero: it is a character device, not a regular file");
+    expectRefused("train --data synthetic" + kOneEpochMlp + "--resume /dev/zero", "/dev/zero: it is a character device, not a regular file");
 }
 
 TEST(BadInput, ALimitIsNamedWhereItIsHit) {
@@ -113,8 +113,8 @@ TEST(BadInput, ALimitIsNamedWhereItIsHit) {
     // A CSV label over the class cap: the label and the cap are named, not a memory budget.
     ScratchDirectory scratch;
     for (const char* name : {"train.csv", "test.csv"}) std::ofstream(scratch.file(name)) << "1000000,0.5,0.2\n1,0.1,0.3\n";
-    expectRefused("train --data csv --data-dir " + scratch.str() + kSmall, "label 1000000 in column 0 is out of range");
-    const auto result = testing_support::runCohort("train --data csv --data-dir " + scratch.str() + kSmall);
+    expectRefused("train --data csv --data-dir " + scratch.str() + kOneEpochMlp, "label 1000000 in column 0 is out of range");
+    const auto result = testing_support::runCohort("train --data csv --data-dir " + scratch.str() + kOneEpochMlp);
     EXPECT_NE(result.err.find("labels 0-65535"), std::string::npos) << result.err;
 }
 

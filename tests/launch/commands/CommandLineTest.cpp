@@ -17,7 +17,7 @@ using testing_support::lineCount;
 using testing_support::runCohort;
 using testing_support::writeFixture;
 
-const std::string kSmall = " --device cpu --threads-per-worker 1 --hidden 32 --batch-size 32 ";
+const std::string kSmallMlp = " --device cpu --threads-per-worker 1 --hidden 32 --batch-size 32 ";
 
 using testing_support::expectInputError;
 
@@ -37,7 +37,7 @@ TEST(CommandLine, RejectsBadFlagsWithOneLineAndExitCode2) {
 
 TEST(CommandLine, RejectsBadDataWithOneLineNamingTheFile) {
     ScratchDirectory scratch;
-    expectInputError("train --data-dir " + scratch.str() + "/absent" + kSmall, "absent");
+    expectInputError("train --data-dir " + scratch.str() + "/absent" + kSmallMlp, "absent");
 
     writeFixture(scratch.str(), 64, 16, false);
     // Wrong magic in the training images.
@@ -46,16 +46,16 @@ TEST(CommandLine, RejectsBadDataWithOneLineNamingTheFile) {
     broken[2] = 0x0B;
     broken[3] = 0x07;
     writeBytes(scratch.file("train-images-idx3-ubyte"), broken);
-    expectInputError("train --data-dir " + scratch.str() + kSmall, "train-images-idx3-ubyte");
+    expectInputError("train --data-dir " + scratch.str() + kSmallMlp, "train-images-idx3-ubyte");
     // Truncated file.
     broken = images;
     broken.resize(broken.size() - 100);
     writeBytes(scratch.file("train-images-idx3-ubyte"), broken);
-    expectInputError("train --data-dir " + scratch.str() + kSmall, "truncated");
+    expectInputError("train --data-dir " + scratch.str() + kSmallMlp, "truncated");
     // Image/label count mismatch.
     writeBytes(scratch.file("train-images-idx3-ubyte"), images);
     writeBytes(scratch.file("train-labels-idx1-ubyte"), makeIdx({63}, std::vector<std::uint8_t>(63, 1)));
-    expectInputError("train --data-dir " + scratch.str() + kSmall, "64");
+    expectInputError("train --data-dir " + scratch.str() + kSmallMlp, "64");
 }
 
 TEST(CommandLine, RejectsCorruptGzip) {
@@ -64,7 +64,7 @@ TEST(CommandLine, RejectsCorruptGzip) {
     auto bytes = data::testing_support::readBytes(scratch.file("t10k-images-idx3-ubyte.gz"));
     for (std::size_t i = 20; i < bytes.size() && i < 200; ++i) bytes[i] ^= 0x5A;
     writeBytes(scratch.file("t10k-images-idx3-ubyte.gz"), bytes);
-    expectInputError("train --data-dir " + scratch.str() + kSmall, "t10k-images-idx3-ubyte.gz");
+    expectInputError("train --data-dir " + scratch.str() + kSmallMlp, "t10k-images-idx3-ubyte.gz");
 }
 
 TEST(CommandLine, CsvCifarAndSyntheticDataSetsTrainOrFailWithOneLine) {
@@ -79,25 +79,25 @@ TEST(CommandLine, CsvCifarAndSyntheticDataSetsTrainOrFailWithOneLine) {
     }
     data::testing_support::writeText(scratch.file("train.csv"), "label,a,b,c,d\n" + train);
     data::testing_support::writeText(scratch.file("test.csv"), test);
-    const auto csv = runCohort("train --data csv --data-dir " + scratch.str() + kSmall + " --epochs 3 --lr 0.01 --metrics " +
+    const auto csv = runCohort("train --data csv --data-dir " + scratch.str() + kSmallMlp + " --epochs 3 --lr 0.01 --metrics " +
                                scratch.file("csv.jsonl"));
     ASSERT_EQ(csv.exitCode, 0) << csv.err;
     EXPECT_NE(testing_support::slurp(scratch.file("csv.jsonl")).find("\"event\":\"done\""), std::string::npos);
     data::testing_support::writeText(scratch.file("train.csv"), "1,2,3\n0,1\n");
-    expectInputError("train --data csv --data-dir " + scratch.str() + kSmall, "train.csv");  // ragged row
+    expectInputError("train --data csv --data-dir " + scratch.str() + kSmallMlp, "train.csv");  // ragged row
     data::testing_support::writeText(scratch.file("train.csv"), "1,2,x\n");
-    expectInputError("train --data csv --data-dir " + scratch.str() + kSmall, "train.csv");  // non-numeric cell
+    expectInputError("train --data csv --data-dir " + scratch.str() + kSmallMlp, "train.csv");  // non-numeric cell
     data::testing_support::writeText(scratch.file("train.csv"), "");
-    expectInputError("train --data csv --data-dir " + scratch.str() + kSmall, "train.csv");  // empty file
+    expectInputError("train --data csv --data-dir " + scratch.str() + kSmallMlp, "train.csv");  // empty file
     data::testing_support::writeText(scratch.file("train.csv"), "0,1,2\n1,2,3\n");
     data::testing_support::writeText(scratch.file("test.csv"), "7,1,2\n");
-    expectInputError("train --data csv --data-dir " + scratch.str() + kSmall, "test.csv");  // label out of range
-    expectInputError("train --data csv" + kSmall, "--data-dir");
+    expectInputError("train --data csv --data-dir " + scratch.str() + kSmallMlp, "test.csv");  // label out of range
+    expectInputError("train --data csv" + kSmallMlp, "--data-dir");
     // CIFAR-10 binary: a file whose size is not a multiple of 3073 bytes.
     for (int b = 1; b <= 5; ++b) writeBytes(scratch.file("data_batch_" + std::to_string(b) + ".bin"), std::vector<std::uint8_t>(3073 * 2, 1));
     writeBytes(scratch.file("test_batch.bin"), std::vector<std::uint8_t>(3073 + 5, 1));
-    expectInputError("train --data cifar10 --data-dir " + scratch.str() + kSmall, "test_batch.bin");
-    const auto synthetic = runCohort("train --data synthetic" + kSmall + " --epochs 1 --quiet");
+    expectInputError("train --data cifar10 --data-dir " + scratch.str() + kSmallMlp, "test_batch.bin");
+    const auto synthetic = runCohort("train --data synthetic" + kSmallMlp + " --epochs 1 --quiet");
     EXPECT_EQ(synthetic.exitCode, 0) << synthetic.err;
     expectInputError("train --data imagenet", "--data");
 }
@@ -115,20 +115,20 @@ TEST(CommandLine, MemoryLimitTooSmallFailsAtOnceNamingTheFlag) {
     EXPECT_NE(predicted.err.find("--maxbytes"), std::string::npos) << predicted.err;
     EXPECT_NE(predicted.err.find("predicted"), std::string::npos) << predicted.err;
     EXPECT_EQ(predicted.out.find("epoch 1"), std::string::npos) << predicted.out;
-    const auto fits = runCohort("train --data-dir " + scratch.str() + kSmall + " --maxbytes 256M --quiet");
+    const auto fits = runCohort("train --data-dir " + scratch.str() + kSmallMlp + " --maxbytes 256M --quiet");
     EXPECT_EQ(fits.exitCode, 0) << fits.err;
 }
 
 TEST(CommandLine, PhysicalMemoryLimitBelowTheProcessFailsNamingTheFlag) {
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 64, 16, false);
-    expectInputError("train --data-dir " + scratch.str() + kSmall + " --maxphysicalbytes 4M", "--maxphysicalbytes");
+    expectInputError("train --data-dir " + scratch.str() + kSmallMlp + " --maxphysicalbytes 4M", "--maxphysicalbytes");
 }
 
 TEST(CommandLine, DivergenceToNaNIsAFailureWithOneLineAndExitCode1) {
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 256, 16, false);
-    const auto result = runCohort("train --data-dir " + scratch.str() + kSmall +
+    const auto result = runCohort("train --data-dir " + scratch.str() + kSmallMlp +
                                   " --epochs 1 --optimizer sgd --lr 1e30 --lr-schedule constant --workers 2");
     EXPECT_EQ(result.exitCode, 1) << result.err;
     EXPECT_EQ(lineCount(result.err), 1) << result.err;
@@ -152,7 +152,7 @@ TEST(CommandLine, SettingsTheLibraryNamesAreSpelledAsTheFlagsTyped) {
     writeFixture(scratch.str(), 64, 16, false);
     expectInputError("train --data-dir " + scratch.str() + " --device cpu --maxbytes 1M",
                      "raise --maxbytes or reduce --batch-size/--hidden");
-    const auto diverged = runCohort("train --data-dir " + scratch.str() + kSmall +
+    const auto diverged = runCohort("train --data-dir " + scratch.str() + kSmallMlp +
                                     " --epochs 1 --optimizer sgd --lr 1e30 --lr-schedule constant");
     EXPECT_EQ(diverged.exitCode, 1) << diverged.err;
     EXPECT_NE(diverged.err.find("lower --lr or check the data"), std::string::npos) << diverged.err;
@@ -177,7 +177,7 @@ TEST(CommandLine, GpuFlagsAreValidatedWithoutAGpu) {
 TEST(CommandLine, SameSeedSameLossesOtherSeedOtherLosses) {
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 600, 100, true);
-    const std::string arguments = "train --data-dir " + scratch.str() + kSmall + " --epochs 2 --metrics ";
+    const std::string arguments = "train --data-dir " + scratch.str() + kSmallMlp + " --epochs 2 --metrics ";
     const auto first = runCohort(arguments + scratch.file("a.jsonl") + " --seed 3");
     const auto second = runCohort(arguments + scratch.file("b.jsonl") + " --seed 3");
     const auto other = runCohort(arguments + scratch.file("c.jsonl") + " --seed 4");
@@ -220,7 +220,7 @@ TEST(CommandLine, LearningRateScalingMultipliesTheRateByTheJobsReplicas) {
     expectInputError("train --lr-scaling", "lr-scaling");
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 600, 100, true);
-    const std::string common = "train --data-dir " + scratch.str() + kSmall + " --epochs 1 --lr-schedule constant ";
+    const std::string common = "train --data-dir " + scratch.str() + kSmallMlp + " --epochs 1 --lr-schedule constant ";
     // The rate the workers' optimizers were given: the schedule's value, in each epoch event.
     auto usedRate = [&](const std::string& flags, const std::string& expectedLine) {
         const std::string path = scratch.file("run" + std::to_string(std::hash<std::string>{}(flags)) + ".jsonl");
@@ -254,7 +254,7 @@ TEST(CommandLine, WarmupInEpochsIsThatManyOfTheJobsRounds) {
     expectInputError("train --warmup-epochs 1 --warmup-steps 10", "give one of them");
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 600, 100, true);
-    const std::string common = "train --data-dir " + scratch.str() + kSmall + " --epochs 1 --metrics ";
+    const std::string common = "train --data-dir " + scratch.str() + kSmallMlp + " --epochs 1 --metrics ";
     const auto epochs = runCohort(common + scratch.file("epochs.jsonl") + " --workers 2 --warmup-epochs 1");
     ASSERT_EQ(epochs.exitCode, 0) << epochs.err;
     EXPECT_NE(epochs.out.find("cosine learning rate, warm-up 9 steps"), std::string::npos) << epochs.out;
@@ -275,7 +275,7 @@ TEST(CommandLine, WarmupInEpochsIsThatManyOfTheJobsRounds) {
 TEST(CommandLine, CheckpointsWithoutLearningRateScalingStillResume) {
     ScratchDirectory scratch;
     writeFixture(scratch.str(), 600, 100, true);
-    const std::string common = "train --data-dir " + scratch.str() + kSmall + " --workers 2 ";
+    const std::string common = "train --data-dir " + scratch.str() + kSmallMlp + " --workers 2 ";
     const std::string directory = scratch.file("checkpoints");
     const auto written = runCohort(common + "--epochs 1 --checkpoint-dir " + directory);
     ASSERT_EQ(written.exitCode, 0) << written.err;
