@@ -78,13 +78,17 @@ gpt="--model gpt --data text --data-file text.txt --layers 2 --heads 2 --embed 3
 # A run that changes its number of replicas twice: 2 workers, killed in its second epoch after a
 # checkpoint; resumed on 3, killed in the third epoch; finished on 1. Every epoch's samples must be
 # the data set's (give or take the batches a regrouped position trains on again or the last
-# partial round), the loss must fall, and a resumed run must say where it continues from.
+# partial round), the loss must fall, and a resumed run must say where it continues from. The kill
+# comes at most 0.9 s after the epoch's first checkpoint and within half the time the run took to
+# reach it (at most an epoch, and at least one more epoch is left), so a faster run is still
+# killed while it runs.
 replicas_change_case() {
     local flags="$small --hidden 512,512 $1 --checkpoint-every 10 --checkpoint-dir ckpt --epochs 4"
-    local workers pid status
+    local workers pid status started half_ms delay_ms
     for workers in 2 3; do
         local resume="" epoch=$((workers - 1))  # killed in 0-based epoch 1, then 2
         [ "$workers" = 3 ] && resume="--resume ckpt"
+        started=$(date +%s%N)
         $cohort train $flags --workers "$workers" $resume --metrics "metrics$workers.jsonl" >"run$workers.txt" 2>&1 &
         pid=$!
         for _ in $(seq 1 1200); do
@@ -92,7 +96,9 @@ replicas_change_case() {
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.05
         done
-        sleep "0.$((RANDOM % 10))"
+        half_ms=$((($(date +%s%N) - started) / 2000000))
+        delay_ms=$((RANDOM % ((half_ms < 900 ? half_ms : 900) + 1)))
+        sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
         kill -KILL "$pid" 2>/dev/null
         wait "$pid"
         status=$?
