@@ -33,6 +33,14 @@ wait_for_checkpoint() {  # $1: directory, $2: pid of the run
     return 1
 }
 
+# Sleeps a random time up to CAP_MS milliseconds and up to half the time since STARTED (date +%s%N),
+# so a kill after it still comes while a run that has become faster is running.
+sleep_before_kill() {  # $1: STARTED, $2: CAP_MS
+    local half_ms=$((($(date +%s%N) - $1) / 2000000))
+    local delay_ms=$((RANDOM % ((half_ms < $2 ? half_ms : $2) + 1)))
+    sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
+}
+
 # A straight run and the same run killed with SIGKILL at a random point after its first
 # checkpoint, then resumed: the final model files and every metrics value must be equal. The kill
 # comes at most 1 s after that checkpoint and within the first half of the straight run's time, so
@@ -42,12 +50,11 @@ resume_case() {
     local run="$launcher $cohort train $base $flags --checkpoint-every 25 --keep-checkpoints 2"
     local started=$(date +%s%N)
     $run --checkpoint-dir straight --save straight.final --metrics straight.jsonl || fail "straight run failed"
-    local half_ms=$((($(date +%s%N) - started) / 2000000))
-    local delay_ms=$((RANDOM % ((half_ms < 1000 ? half_ms : 1000) + 1)))
+    local straight_ns=$(($(date +%s%N) - started))
     $run --checkpoint-dir killed --metrics killed.jsonl &
     local pid=$!
     wait_for_checkpoint killed "$pid" || fail "no checkpoint appeared before the run ended"
-    sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
+    sleep_before_kill "$(($(date +%s%N) - straight_ns))" 1000  # half the straight run's time
     if [ -n "$launcher" ]; then pkill -KILL -P "$pid"; fi  # the ranks; mpirun then ends
     kill -KILL "$pid" 2>/dev/null
     wait "$pid"
@@ -84,7 +91,7 @@ gpt="--model gpt --data text --data-file text.txt --layers 2 --heads 2 --embed 3
 # killed while it runs.
 replicas_change_case() {
     local flags="$small --hidden 512,512 $1 --checkpoint-every 10 --checkpoint-dir ckpt --epochs 4"
-    local workers pid status started half_ms delay_ms
+    local workers pid status started
     for workers in 2 3; do
         local resume="" epoch=$((workers - 1))  # killed in 0-based epoch 1, then 2
         [ "$workers" = 3 ] && resume="--resume ckpt"
@@ -96,9 +103,7 @@ replicas_change_case() {
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.05
         done
-        half_ms=$((($(date +%s%N) - started) / 2000000))
-        delay_ms=$((RANDOM % ((half_ms < 900 ? half_ms : 900) + 1)))
-        sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
+        sleep_before_kill "$started" 900
         kill -KILL "$pid" 2>/dev/null
         wait "$pid"
         status=$?

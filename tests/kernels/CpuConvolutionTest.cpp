@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/Backend.h"
+#include "kernels/ShapeChecks.h"
 #include "tests/kernels/KernelTestSupport.h"
 #include "tests/kernels/RandomValues.h"
 
@@ -21,7 +22,6 @@ namespace {
 
 using cohort::testing::randomVector;
 
-using cohort::testing::describe;
 using cohort::testing::inputSize;
 using cohort::testing::outputSize;
 using cohort::testing::weightSize;
@@ -158,7 +158,7 @@ TEST(CpuConvolution, ForwardAndBackwardMatchNaiveLoopsInDouble) {
     auto backend = makeCpuBackend(1);
     std::uint64_t seed = 10;
     for (const ConvolutionShape& s : shapes()) {
-        SCOPED_TRACE(describe(s));
+        SCOPED_TRACE(toString(s));
         const auto x = randomVector(inputSize(s), ++seed), w = randomVector(weightSize(s), ++seed);
         const auto b = randomVector(std::size_t(s.outChannels), ++seed), dy = randomVector(outputSize(s), ++seed);
         const std::size_t forwardBytes =
@@ -256,7 +256,7 @@ TEST(CpuConvolution, RejectsImpossibleShapesAndSmallWorkspaces) {
     for (const ConvolutionShape& s : bad) {
         EXPECT_THROW(backend->convolutionWorkspaceBytes(DType::Float32, s, ConvolutionPass::Forward),
                      std::invalid_argument)
-            << describe(s);
+            << toString(s);
     }
     const std::size_t bytes = backend->convolutionWorkspaceBytes(DType::Float64, good, ConvolutionPass::Forward);
     ASSERT_GT(bytes, 0u);
@@ -331,7 +331,7 @@ TEST(CpuPooling, MatchesNaiveLoopsForBothModesAndOverlappingWindows) {
     std::uint64_t seed = 60;
     for (const PoolingShape& s : shapes) {
         for (PoolingMode mode : {PoolingMode::Max, PoolingMode::Average}) {
-            SCOPED_TRACE(describe(s) + ", " + toString(mode));
+            SCOPED_TRACE(toString(s) + ", " + toString(mode));
             const auto x = randomVector(std::size_t(s.batch * s.channels * s.height * s.width), ++seed);
             const auto dy = randomVector(std::size_t(s.batch * s.channels * s.outHeight() * s.outWidth()), ++seed);
             const Pooled expected = naivePooling(mode, s, x, dy);
@@ -380,7 +380,7 @@ TEST(CpuPooling, RejectsImpossibleShapes) {
     for (const PoolingShape& s : bad) {
         EXPECT_THROW(backend->poolingForward(DType::Float64, PoolingMode::Max, s, buffer.data(), buffer.data()),
                      std::invalid_argument)
-            << describe(s);
+            << toString(s);
     }
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kernels/Backend.h"
+#include "kernels/ShapeChecks.h"
 #include "kernels/cuda/CudaBackend.h"
 #include "tests/kernels/DeviceBuffer.h"
 #include "tests/kernels/KernelTestSupport.h"
@@ -43,7 +44,6 @@ std::vector<T> download(Backend& gpu, const DeviceBuffer& buffer) {
     return values;
 }
 
-using cohort::testing::describe;
 using cohort::testing::dtypeOf;
 using cohort::testing::inputSize;
 using cohort::testing::outputSize;
@@ -190,7 +190,7 @@ TYPED_TEST_SUITE(CudaConvolutionTest, FloatTypes);
 
 TYPED_TEST(CudaConvolutionTest, ForwardAndBackwardMatchCpu) {
     for (const ConvolutionShape& s : convolutionShapes()) {
-        SCOPED_TRACE(describe(s));
+        SCOPED_TRACE(toString(s));
         const auto in = this->inputs(s);
         const auto expected = runOnCpu(*this->cpu_, s, in);
         const auto actual = runOnGpu(*this->gpu_, s, in, true, true);
@@ -212,7 +212,7 @@ TYPED_TEST(CudaConvolutionTest, ForwardAndBackwardMatchCpu) {
 TYPED_TEST(CudaConvolutionTest, RepeatsBitwiseOnOneBackendAndAcrossBackends) {
     auto other = makeCudaBackend(0);
     for (const ConvolutionShape& s : convolutionShapes()) {
-        SCOPED_TRACE(describe(s));
+        SCOPED_TRACE(toString(s));
         const auto in = this->inputs(s);
         const auto first = runOnGpu(*this->gpu_, s, in, true, true);
         for (Backend* backend : {this->gpu_.get(), this->gpu_.get(), other.get()}) {
@@ -234,7 +234,7 @@ TYPED_TEST(CudaConvolutionTest, WorkspaceBytesAreStablePerShape) {
     }
     auto other = makeCudaBackend(0);
     for (std::size_t i = 0; i < shapes.size(); ++i) {
-        SCOPED_TRACE(describe(shapes[i]));
+        SCOPED_TRACE(toString(shapes[i]));
         runOnGpu(*this->gpu_, shapes[i], this->inputs(shapes[i]), true, true);  // running changes nothing
         for (Backend* backend : {this->gpu_.get(), other.get()}) {
             EXPECT_EQ(forward[i],
@@ -258,7 +258,7 @@ TYPED_TEST(CudaConvolutionTest, PoolingMatchesCpuAndRepeatsBitwise) {
     const double relative = std::is_same_v<T, float> ? 1e-6 : 1e-14;
     for (const PoolingShape& s : shapes) {
         for (PoolingMode mode : {PoolingMode::Max, PoolingMode::Average}) {
-            SCOPED_TRACE(describe(s) + ", " + toString(mode));
+            SCOPED_TRACE(toString(s) + ", " + toString(mode));
             const std::size_t inputs = std::size_t(s.batch * s.channels * s.height * s.width);
             const std::size_t outputs = std::size_t(s.batch * s.channels * s.outHeight() * s.outWidth());
             const std::vector<T> x = this->distinct(inputs), dy = this->random(outputs);
@@ -297,7 +297,7 @@ TEST(CudaConvolution, Float32IsTrueFp32UnlessTf32IsAllowed) {
     std::mt19937_64 generator(77);
     std::uniform_real_distribution<double> uniform(-1.0, 1.0);
     for (const ConvolutionShape& s : convolutionShapes()) {
-        SCOPED_TRACE(describe(s));
+        SCOPED_TRACE(toString(s));
         auto draw = [&](std::size_t count) {
             std::vector<float> values(count);
             for (float& value : values) value = float(uniform(generator));
@@ -345,7 +345,7 @@ TEST(CudaConvolution, RejectsAWorkspaceSmallerThanItAskedFor) {
                         gpu->convolutionBackward(dtype, s, x.get(), weights.get(), y.get(), nullptr, dweights.get(),
                                                  nullptr, nullptr, workspace.get(), bytes - 1);
                     }
-                    ADD_FAILURE() << describe(s) << ": a workspace one byte short was accepted";
+                    ADD_FAILURE() << toString(s) << ": a workspace one byte short was accepted";
                 } catch (const std::invalid_argument& error) {
                     const std::string message = error.what();
                     EXPECT_NE(message.find(forward ? "convolutionForward" : "convolutionBackward"), std::string::npos)
@@ -378,7 +378,7 @@ TEST(CudaConvolution, RejectsImpossibleShapesAndDimensionsBeyondCudnnsInts) {
     bad[6].inChannels = 1 << 12;
     bad[7].outChannels = 0;
     for (const ConvolutionShape& s : bad) {
-        SCOPED_TRACE(describe(s));
+        SCOPED_TRACE(toString(s));
         EXPECT_THROW(gpu->convolutionWorkspaceBytes(DType::Float32, s, ConvolutionPass::Forward),
                      std::invalid_argument);
         EXPECT_THROW(gpu->convolutionForward(DType::Float32, s, nullptr, nullptr, nullptr, nullptr, nullptr, 0),
@@ -394,7 +394,7 @@ TEST(CudaConvolution, RejectsImpossibleShapesAndDimensionsBeyondCudnnsInts) {
         {1 << 16, 1 << 8, 1 << 8, 1 << 8, 2, 2},
     };
     for (const PoolingShape& s : badPooling) {
-        SCOPED_TRACE(describe(s));
+        SCOPED_TRACE(toString(s));
         EXPECT_THROW(gpu->poolingForward(DType::Float32, PoolingMode::Max, s, nullptr, nullptr), std::invalid_argument);
         EXPECT_THROW(gpu->poolingBackward(DType::Float32, PoolingMode::Average, s, nullptr, nullptr, nullptr, nullptr),
                      std::invalid_argument);
