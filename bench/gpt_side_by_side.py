@@ -2,10 +2,10 @@
 """CPU training steps of cohort's baby GPT and PyTorch's, measured interleaved in one run.
 
 The model is bench/gpt_reference.py's (imported from there): 4 layers, 4 heads, embedding 128,
-context 64, vocabulary 65 by default, batch 12, fp32, dropout 0, AdamW (lr 1e-3; PyTorch decays
-the Linear weights by --weight-decay, cohort runs with its default), random tokens, no gradient
-clipping (cohort bench has none). One PyTorch step = forward, cross-entropy, backward, AdamW step;
-its warm-up steps are not timed. cohort's step is `cohort bench --model gpt ...`'s "us/step".
+context 64, vocabulary 65 by default, batch 12, fp32, dropout 0, AdamW (lr 1e-3; both decay the
+weight matrices, and only them, by --weight-decay), random tokens, no gradient clipping (cohort
+bench has none). One PyTorch step = forward, cross-entropy, backward, AdamW step; its warm-up
+steps are not timed. cohort's step is `cohort bench --model gpt ...`'s "us/step".
 Rows: --threads (default 1 and 2), torch.set_num_threads equal to cohort's --threads-per-worker.
 For T > 1 threads a third contender runs the same global batch as cohort's data-parallel harness
 runs it on T cores: T workers of one thread each, batch / T sequences each, shared gradients (every
@@ -50,8 +50,8 @@ def cohort_step(args, threads, workers=1):
     command = [args.cohort, "bench", "--device", "cpu", "--model", "gpt", "--layers", str(args.layers), "--heads",
                str(args.heads), "--embed", str(args.embed), "--context", str(args.context), "--vocabulary",
                str(args.vocabulary), "--batch-size", str(args.batch // workers), "--optimizer", "adamw", "--lr",
-               "0.001", "--workers", str(workers), "--threads-per-worker", str(threads), "--steps", str(args.steps),
-               "--repeats", "1", "--warmup", str(args.warmup)]
+               "0.001", "--weight-decay", str(args.weight_decay), "--workers", str(workers), "--threads-per-worker",
+               str(threads), "--steps", str(args.steps), "--repeats", "1", "--warmup", str(args.warmup)]
     if workers > 1:
         command += ["--training-mode", "shared-gradients"]
     try:
@@ -145,7 +145,7 @@ def main():
     parser.add_argument("--context", type=int, default=64)
     parser.add_argument("--vocabulary", type=int, default=65)
     parser.add_argument("--batch", type=int, default=12)
-    parser.add_argument("--weight-decay", type=float, default=0.1, help="PyTorch AdamW's, on the Linear weights")
+    parser.add_argument("--weight-decay", type=float, default=0.1, help="AdamW's, on the weight matrices (both sides)")
     parser.add_argument("--venv", default=".torch-venv")
     args = parser.parse_args()
     thread_counts = [int(t) for t in args.threads.split(",") if t]
