@@ -15,9 +15,10 @@
 # still missing fails the pack stage by name, and `cohort info --load-cuda` says which file each
 # CUDA library resolved to.
 # Stages, in order, within about 7 minutes: environment; every GPU test; step times in the goal
-# configurations (Adam, fp32 without TF32, dropout 0; CUDA graphs on and off); 4 workers sharing
-# the GPU against 1 (20 epochs each, the median of the last 10); compute-sanitizer on our own
-# kernels first, then cuDNN's, while time is left (SKIP where the sanitizer cannot attach).
+# configurations (Adam, fp32 without TF32, dropout 0; CUDA graphs on and off) and of the baby GPT
+# (AdamW, batch 12 and 64); 4 workers sharing the GPU against 1 (20 epochs each, the median of the
+# last 10); compute-sanitizer on our own kernels first, then cuDNN's, while time is left (SKIP
+# where the sanitizer cannot attach).
 #   usage: gpu-device-check.sh [--pack DIR] [--out DIR] [--dry-run] [--budget SECONDS]
 # --dry-run (also what happens without a GPU): resolves the libraries, checks that every file of
 # the pack loads, trains one CPU epoch with --report from the pack, and prints each stage's
@@ -167,13 +168,14 @@ stage gpu-tests 200 "failed=0; $tests exit \$failed"
 
 bench="$out/bench.jsonl"
 benches=""
-for row in "mlp 256" "mlp 1024" "lenet 256" "mlp 64"; do
+# Each row: model, batch, then flags of its own (the baby GPT of the CPU comparison, AdamW).
+for row in "mlp 256" "mlp 1024" "lenet 256" "mlp 64" "gpt 12 --optimizer adamw" "gpt 64 --optimizer adamw"; do
   set -- $row
   for graphs in true false; do
-    benches="$benches '$cohort' bench --device cuda --model $1 --dropout 0 --batch-size $2 --cuda-graphs $graphs --steps 200 --warmup 20 --repeats 5 --metrics $xml/b.jsonl && cat $xml/b.jsonl >> '$bench' || failed=1;"
+    benches="$benches '$cohort' bench --device cuda --model $1 --dropout 0 --batch-size $2 ${*:3} --cuda-graphs $graphs --steps 200 --warmup 20 --repeats 5 --metrics $xml/b.jsonl && cat $xml/b.jsonl >> '$bench' || failed=1;"
   done
 done
-stage step-times 90 "failed=0; $benches exit \$failed"
+stage step-times 110 "failed=0; $benches exit \$failed"
 
 # Training samples/s, 1 worker then 4 workers sharing the one GPU: 20 epochs each (about 3,100
 # steps of the single worker), the median of the last 10 (goal: 4 workers >= 2 x 1).
