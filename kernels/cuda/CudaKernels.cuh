@@ -35,6 +35,11 @@ inline int intDimension(const char* operation, const char* name, std::int64_t va
     return int(value);
 }
 
+// A dimension cuDNN takes as int, refused with cuDNN's remedy.
+inline int cudnnDimension(const char* operation, const char* name, std::int64_t value) {
+    return intDimension(operation, name, value, kCudnnIntRemedy);
+}
+
 struct LaunchContext {
     cudaStream_t stream = nullptr;
     int maxBlocks = 1;  // grid cap for grid-stride elementwise kernels (a few waves of the device)

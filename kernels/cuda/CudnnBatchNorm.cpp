@@ -25,9 +25,9 @@ struct BatchNormShape {
 
 BatchNormShape checkedShape(const char* operation, std::int64_t n, std::int64_t channels, std::int64_t spatial) {
     BatchNormShape shape;
-    shape.n = intDimension(operation, "n", n, kCudnnIntRemedy);
-    shape.channels = intDimension(operation, "channels", channels, kCudnnIntRemedy);
-    shape.spatial = intDimension(operation, "spatial", spatial, kCudnnIntRemedy);
+    shape.n = cudnnDimension(operation, "n", n);
+    shape.channels = cudnnDimension(operation, "channels", channels);
+    shape.spatial = cudnnDimension(operation, "spatial", spatial);
     // cuDNN's packed strides are ints: the whole tensor must be indexable by one.
     if (shape.channels > 0 && shape.valuesPerChannel() > INT_MAX / shape.channels) {
         throw std::invalid_argument(std::string(operation) + ": n * channels * spatial = " + std::to_string(n) + " * " +

@@ -40,16 +40,16 @@ struct ConvolutionDims {
 ConvolutionDims checkedDims(const ConvolutionShape& s, const char* operation) {
     requireShape(s, operation);
     ConvolutionDims d;
-    d.batch = intDimension(operation, "batch", s.batch, kCudnnIntRemedy);
-    d.inChannels = intDimension(operation, "inChannels", s.inChannels, kCudnnIntRemedy);
-    d.height = intDimension(operation, "height", s.height, kCudnnIntRemedy);
-    d.width = intDimension(operation, "width", s.width, kCudnnIntRemedy);
-    d.outChannels = intDimension(operation, "outChannels", s.outChannels, kCudnnIntRemedy);
-    d.kernel = intDimension(operation, "kernel", s.kernel, kCudnnIntRemedy);
-    d.stride = intDimension(operation, "stride", s.stride, kCudnnIntRemedy);
-    d.padding = intDimension(operation, "padding", s.padding, kCudnnIntRemedy);
-    d.outHeight = intDimension(operation, "outHeight", s.outHeight(), kCudnnIntRemedy);
-    d.outWidth = intDimension(operation, "outWidth", s.outWidth(), kCudnnIntRemedy);
+    d.batch = cudnnDimension(operation, "batch", s.batch);
+    d.inChannels = cudnnDimension(operation, "inChannels", s.inChannels);
+    d.height = cudnnDimension(operation, "height", s.height);
+    d.width = cudnnDimension(operation, "width", s.width);
+    d.outChannels = cudnnDimension(operation, "outChannels", s.outChannels);
+    d.kernel = cudnnDimension(operation, "kernel", s.kernel);
+    d.stride = cudnnDimension(operation, "stride", s.stride);
+    d.padding = cudnnDimension(operation, "padding", s.padding);
+    d.outHeight = cudnnDimension(operation, "outHeight", s.outHeight());
+    d.outWidth = cudnnDimension(operation, "outWidth", s.outWidth());
     requireIntElements(operation, "input", s.batch, s.inChannels, s.height, s.width);
     requireIntElements(operation, "output", s.batch, s.outChannels, s.outHeight(), s.outWidth());
     requireIntElements(operation, "weights", s.outChannels, s.inChannels, s.kernel, s.kernel);
@@ -63,14 +63,14 @@ struct PoolingDims {
 PoolingDims checkedDims(const PoolingShape& s, const char* operation) {
     requireShape(s, operation);
     PoolingDims d;
-    d.batch = intDimension(operation, "batch", s.batch, kCudnnIntRemedy);
-    d.channels = intDimension(operation, "channels", s.channels, kCudnnIntRemedy);
-    d.height = intDimension(operation, "height", s.height, kCudnnIntRemedy);
-    d.width = intDimension(operation, "width", s.width, kCudnnIntRemedy);
-    d.window = intDimension(operation, "window", s.window, kCudnnIntRemedy);
-    d.stride = intDimension(operation, "stride", s.stride, kCudnnIntRemedy);
-    d.outHeight = intDimension(operation, "outHeight", s.outHeight(), kCudnnIntRemedy);
-    d.outWidth = intDimension(operation, "outWidth", s.outWidth(), kCudnnIntRemedy);
+    d.batch = cudnnDimension(operation, "batch", s.batch);
+    d.channels = cudnnDimension(operation, "channels", s.channels);
+    d.height = cudnnDimension(operation, "height", s.height);
+    d.width = cudnnDimension(operation, "width", s.width);
+    d.window = cudnnDimension(operation, "window", s.window);
+    d.stride = cudnnDimension(operation, "stride", s.stride);
+    d.outHeight = cudnnDimension(operation, "outHeight", s.outHeight());
+    d.outWidth = cudnnDimension(operation, "outWidth", s.outWidth());
     requireIntElements(operation, "input", s.batch, s.channels, s.height, s.width);
     return d;
 }
