@@ -7,14 +7,15 @@
 //   - with COHORT_SGEMM_STEP=N (the products one step makes: 51 for the baby GPT), the last N
 //     calls' time in the step and the same N shapes replayed ten times on warm buffers (best pass);
 //   - with COHORT_SGEMM_TABLE=1 as well, one line per product of the step: its shape, its mean time
-//     over the second half of the run, its best replayed time and their ratio.
+//     over the run's steps after the first two (warm-up), its best replayed time and their ratio.
 //
 //   COHORT_SGEMM_STEP=51 COHORT_SGEMM_TABLE=1 OMP_NUM_THREADS=1 LD_PRELOAD=build/bench/libcohort_sgemm_step_timer.so
 //       build/launch/cohort bench --model gpt ...
 //
 // Replayed products read and write scratch buffers of the same shapes, not the step's data. Not a
 // test and not linked into cohort; one thread (calls from several threads are counted, but the
-// step's last N calls are then not one worker's step).
+// step's last N calls are then not one worker's step). It holds one step's calls and a sum per
+// product, whatever the run's length.
 #include <cblas.h>
 #include <dlfcn.h>
 
@@ -59,18 +60,25 @@ void replay(const Call& c, const Sgemm real, float* a, float* b, float* out) {
 
 class Recorder {
 public:
+    Recorder() : step_(envCount("COHORT_SGEMM_STEP")), last_(step_), sums_(step_, 0.0) {}
+
     void add(const Call& call) {
         std::lock_guard<std::mutex> lock(mutex_);
         total_ += call.seconds;
-        calls_.push_back(call);
+        if (step_ > 0) {
+            const std::size_t position = calls_ % step_;
+            last_[position] = call;
+            if (calls_ >= 2 * step_) sums_[position] += call.seconds;
+        }
+        ++calls_;
     }
 
     ~Recorder() {
-        if (calls_.empty() || realSgemm() == nullptr) return;
-        std::fprintf(stderr, "sgemm timer: %zu calls, %.3f s in all\n", calls_.size(), total_);
-        const std::size_t step = envCount("COHORT_SGEMM_STEP");
-        if (step == 0 || calls_.size() < step) return;
-        const std::vector<Call> last(calls_.end() - std::ptrdiff_t(step), calls_.end());
+        if (calls_ == 0 || realSgemm() == nullptr) return;
+        std::fprintf(stderr, "sgemm timer: %zu calls, %.3f s in all\n", calls_, total_);
+        if (step_ == 0 || calls_ < step_) return;
+        std::vector<Call> last;  // the last step_ calls in the order they came
+        for (std::size_t i = calls_ - step_; i < calls_; ++i) last.push_back(last_[i % step_]);
         std::size_t largest = 0;
         double inStep = 0.0, flops = 0.0;
         for (const Call& c : last) {
@@ -90,16 +98,11 @@ public:
         std::fprintf(stderr,
                      "sgemm timer: the step's %zu products: %.2f ms in the step (%.1f GFLOP/s), %.2f ms replayed "
                      "warm (%.1f GFLOP/s)\n",
-                     step, inStep * 1e3, flops / inStep * 1e-9, best * 1e3, flops / best * 1e-9);
-        if (envCount("COHORT_SGEMM_TABLE") == 0) return;
-        const std::size_t steps = calls_.size() / step;
-        for (std::size_t j = 0; j < step; ++j) {
-            double sum = 0.0;
-            std::size_t count = 0;
-            for (std::size_t s = steps / 2; s < steps; ++s) {
-                sum += calls_[calls_.size() - (steps - s) * step + j].seconds;
-                ++count;
-            }
+                     step_, inStep * 1e3, flops / inStep * 1e-9, best * 1e3, flops / best * 1e-9);
+        if (envCount("COHORT_SGEMM_TABLE") == 0 || calls_ < 3 * step_) return;
+        const std::size_t counted = calls_ / step_ - 2;  // whole steps summed per product
+        for (std::size_t j = 0; j < step_; ++j) {
+            const std::size_t position = (calls_ - step_ + j) % step_;
             const Call& c = last[j];
             double warm = 1e30;
             for (int pass = 0; pass < 20; ++pass) {
@@ -107,7 +110,7 @@ public:
                 replay(c, realSgemm(), a.data(), b.data(), out.data());
                 warm = std::min(warm, now() - start);
             }
-            const double mean = sum / double(count);
+            const double mean = sums_[position] / double(counted + (position < calls_ % step_ ? 1 : 0));
             std::fprintf(stderr, "%3zu  %c%c  m %5d n %5d k %5d  in the step %.3f ms  warm %.3f ms  x%.2f\n", j,
                          c.transA == CblasTrans ? 'T' : 'N', c.transB == CblasTrans ? 'T' : 'N', int(c.m), int(c.n),
                          int(c.k), mean * 1e3, warm * 1e3, mean / warm);
@@ -115,8 +118,11 @@ public:
     }
 
 private:
+    const std::size_t step_;
+    std::vector<Call> last_;    // call i at i % step_
+    std::vector<double> sums_;  // seconds of the calls at each position, from the third step on
     std::mutex mutex_;
-    std::vector<Call> calls_;
+    std::size_t calls_ = 0;
     double total_ = 0.0;
 };
 
